@@ -1,0 +1,795 @@
+//! The fold: a channel's event log in, its incidents out.
+//!
+//! The result is a function of the *set* of events alone. Events are applied in time order
+//! (arrival order does not matter) and every step is idempotent, so live chat, the replay of an
+//! export and a restart that reads the log back all give the same incidents, and an event
+//! delivered twice changes nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::command::{self, Command, CommandError, IncidentCommand, TimelineNote};
+use super::event::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
+use super::incident::{Action, Incident, Status};
+use super::participant::Tally;
+use super::severity::Severity;
+use super::timeline::{self, EntrySource, TimelineEntry};
+
+/// What the fold needs to know about the team.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Reactions that mark a message as a timeline entry (Slack names and Unicode emoji).
+    pub pin_emojis: Vec<String>,
+    /// The zone `/timeline HH:MM` times are read in.
+    pub team_zone: Tz,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            pin_emojis: vec!["pushpin".to_string(), "📌".to_string()],
+            team_zone: Tz::UTC,
+        }
+    }
+}
+
+/// What a command did, for the adapter's reply to whoever issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Opened,
+    AlreadyOpen,
+    NoOpenIncident,
+    /// A `/timeline` entry; before `/incident start` it counts toward the next incident.
+    Recorded {
+        at: DateTime<Utc>,
+        before_start: bool,
+    },
+    SeveritySet(Severity),
+    LeadSet(String),
+    ImpactSet,
+    SummarySet,
+    ActionAdded,
+    Resolved,
+    AlreadyResolved,
+    Closed,
+    /// `/incident status`: the adapter shows the incident.
+    ShowStatus,
+    /// `/incident draft`: the adapter renders the draft.
+    ShowDraft,
+    Refused(CommandError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub outcome: Outcome,
+    /// Index into [`History::incidents`] of the incident the command acted on.
+    pub incident: Option<usize>,
+}
+
+/// Everything a channel's log says.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// In order of start.
+    pub incidents: Vec<Incident>,
+    replies: HashMap<MessageId, Reply>,
+}
+
+impl History {
+    /// What the command in `message` did; `None` when the message is no command.
+    pub fn reply_to(&self, message: &MessageId) -> Option<&Reply> {
+        self.replies.get(message)
+    }
+
+    /// The channel's incident that is not closed yet, if any.
+    pub fn open_incident(&self) -> Option<&Incident> {
+        self.incidents
+            .last()
+            .filter(|i| i.status() != Status::Closed)
+    }
+
+    pub fn incident(&self, reply: &Reply) -> Option<&Incident> {
+        reply.incident.and_then(|i| self.incidents.get(i))
+    }
+}
+
+/// A message as the log says it is now.
+struct Message {
+    id: MessageId,
+    at: DateTime<Utc>,
+    author: Author,
+    original: String,
+    current: String,
+    deleted: bool,
+    pinned: bool,
+    pin_reactions: HashSet<(String, UserId)>,
+}
+
+impl Message {
+    fn command(&self) -> Option<Result<Command, CommandError>> {
+        (self.author.kind == AuthorKind::Human)
+            .then(|| command::parse(&self.original))
+            .flatten()
+    }
+}
+
+/// Folds one channel's events into its incidents.
+pub fn fold(events: impl IntoIterator<Item = ChatEvent>, settings: &Settings) -> History {
+    let (channel, messages) = messages(events, settings);
+    let Some(channel) = channel else {
+        return History::default();
+    };
+    walk(channel, &messages, settings)
+}
+
+/// Phase one: the final state of every message (text after edits, deletion, pins).
+fn messages(
+    events: impl IntoIterator<Item = ChatEvent>,
+    settings: &Settings,
+) -> (Option<ChannelRef>, Vec<Message>) {
+    let mut events: Vec<ChatEvent> = events.into_iter().collect();
+    events.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then_with(|| a.rank().cmp(&b.rank()))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    let channel = events.first().map(|e| e.channel.clone());
+    let mut messages: Vec<Message> = Vec::with_capacity(events.len());
+    let mut index: HashMap<MessageId, usize> = HashMap::with_capacity(events.len());
+    for event in events {
+        let existing = index.get(&event.message).copied();
+        match (event.kind, existing) {
+            (EventKind::Posted { author, text, .. }, None) => {
+                index.insert(event.message.clone(), messages.len());
+                messages.push(Message {
+                    id: event.message,
+                    at: event.at,
+                    author,
+                    current: text.clone(),
+                    original: text,
+                    deleted: false,
+                    pinned: false,
+                    pin_reactions: HashSet::new(),
+                });
+            }
+            // The first post of a message id wins; events about unknown messages wait for
+            // nothing (the adapter fetches a message before reporting reactions to it).
+            (EventKind::Posted { .. }, Some(_)) | (_, None) => {}
+            (EventKind::Edited { text }, Some(i)) => messages[i].current = text,
+            (EventKind::Deleted, Some(i)) => messages[i].deleted = true,
+            (EventKind::PinAdded, Some(i)) => messages[i].pinned = true,
+            (EventKind::PinRemoved, Some(i)) => messages[i].pinned = false,
+            (EventKind::ReactionAdded { emoji, user }, Some(i)) => {
+                if settings.pin_emojis.contains(&emoji) {
+                    messages[i].pin_reactions.insert((emoji, user));
+                }
+            }
+            (EventKind::ReactionRemoved { emoji, user }, Some(i)) => {
+                messages[i].pin_reactions.remove(&(emoji, user));
+            }
+        }
+    }
+    (channel, messages)
+}
+
+/// An incident being folded: its state so far and the messages that belong to it.
+struct Builder {
+    incident: Incident,
+    members: Vec<usize>,
+}
+
+/// Phase two: commands in time order, and each message assigned to an incident. Messages
+/// before an `/incident start` (since the previous close) belong to the incident it opens.
+fn walk(channel: ChannelRef, messages: &[Message], settings: &Settings) -> History {
+    let mut history = History::default();
+    let mut current: Option<Builder> = None;
+    let mut pending: Vec<usize> = Vec::new();
+    for (idx, message) in messages.iter().enumerate() {
+        let Some(command) = message.command() else {
+            match current.as_mut() {
+                Some(builder) => builder.members.push(idx),
+                None => pending.push(idx),
+            }
+            continue;
+        };
+        let outcome = match command {
+            Err(error) => Outcome::Refused(error),
+            Ok(Command::Incident(IncidentCommand::Start { title, severity }))
+                if current.is_none() =>
+            {
+                let mut builder = Builder::open(&channel, message, title, severity);
+                builder.members = std::mem::take(&mut pending);
+                current = Some(builder);
+                Outcome::Opened
+            }
+            Ok(Command::Timeline(note)) => Outcome::Recorded {
+                at: entry_time(&note, message, settings),
+                before_start: current.is_none(),
+            },
+            Ok(Command::Incident(command)) => match current.as_mut() {
+                Some(builder) => builder.apply(command, message),
+                None => Outcome::NoOpenIncident,
+            },
+        };
+        let incident = match current.as_mut() {
+            Some(builder) => {
+                builder.members.push(idx);
+                Some(history.incidents.len())
+            }
+            None => {
+                pending.push(idx);
+                None
+            }
+        };
+        let closed = outcome == Outcome::Closed;
+        history
+            .replies
+            .insert(message.id.clone(), Reply { outcome, incident });
+        if closed {
+            let builder = current.take().expect("a close applies to an open incident");
+            history.incidents.push(builder.finish(messages, settings));
+        }
+    }
+    if let Some(builder) = current {
+        history.incidents.push(builder.finish(messages, settings));
+    }
+    history
+}
+
+fn entry_time(note: &TimelineNote, message: &Message, settings: &Settings) -> DateTime<Utc> {
+    note.at.map_or(message.at, |time| {
+        timeline::backfill_instant(time, message.at, settings.team_zone)
+    })
+}
+
+impl Builder {
+    fn open(
+        channel: &ChannelRef,
+        message: &Message,
+        title: String,
+        severity: Option<Severity>,
+    ) -> Builder {
+        let text = match severity {
+            Some(severity) => format!("Incident started: {title}, severity {severity}"),
+            None => format!("Incident started: {title}"),
+        };
+        let mut builder = Builder {
+            incident: Incident {
+                channel: channel.clone(),
+                opened_by: message.id.clone(),
+                title,
+                severity,
+                started_at: message.at,
+                started_by: message.author.name.clone(),
+                lead: None,
+                impact: None,
+                summary: None,
+                resolved_at: None,
+                resolution_note: None,
+                closed_at: None,
+                timeline: Vec::new(),
+                participants: Vec::new(),
+                actions: Vec::new(),
+            },
+            members: Vec::new(),
+        };
+        builder.event(message, text);
+        builder
+    }
+
+    fn event(&mut self, message: &Message, text: String) {
+        self.incident.timeline.push(TimelineEntry {
+            at: message.at,
+            author: message.author.name.clone(),
+            text,
+            source: EntrySource::Event,
+            original_text: None,
+            message: message.id.clone(),
+        });
+    }
+
+    fn apply(&mut self, command: IncidentCommand, message: &Message) -> Outcome {
+        match command {
+            IncidentCommand::Start { .. } => Outcome::AlreadyOpen,
+            IncidentCommand::Severity(severity) => {
+                self.incident.severity = Some(severity);
+                self.event(message, format!("Severity set to {severity}"));
+                Outcome::SeveritySet(severity)
+            }
+            IncidentCommand::Lead(lead) => {
+                self.event(message, format!("Lead: {lead}"));
+                self.incident.lead = Some(lead.clone());
+                Outcome::LeadSet(lead)
+            }
+            IncidentCommand::Impact(impact) => {
+                self.incident.impact = Some(impact);
+                Outcome::ImpactSet
+            }
+            IncidentCommand::Summary(summary) => {
+                self.incident.summary = Some(summary);
+                Outcome::SummarySet
+            }
+            IncidentCommand::Action { text, owner } => {
+                self.incident.actions.push(Action {
+                    text,
+                    owner,
+                    added_by: message.author.name.clone(),
+                    at: message.at,
+                });
+                Outcome::ActionAdded
+            }
+            IncidentCommand::Resolve { .. } if self.incident.resolved_at.is_some() => {
+                Outcome::AlreadyResolved
+            }
+            IncidentCommand::Resolve { note } => {
+                let text = match &note {
+                    Some(note) => format!("Resolved: {note}"),
+                    None => "Resolved".to_string(),
+                };
+                self.incident.resolved_at = Some(message.at);
+                self.incident.resolution_note = note;
+                self.event(message, text);
+                Outcome::Resolved
+            }
+            IncidentCommand::Close => {
+                self.incident.closed_at = Some(message.at);
+                self.event(message, "Incident closed".to_string());
+                Outcome::Closed
+            }
+            IncidentCommand::Status => Outcome::ShowStatus,
+            IncidentCommand::Draft => Outcome::ShowDraft,
+        }
+    }
+
+    /// Entries and participants come from the messages' final state.
+    fn finish(mut self, messages: &[Message], settings: &Settings) -> Incident {
+        let mut tally = Tally::default();
+        for &idx in &self.members {
+            let message = &messages[idx];
+            if message.author.kind == AuthorKind::Human {
+                tally.count(&message.author.id, &message.author.name);
+            }
+            if message.deleted || message.author.kind == AuthorKind::System {
+                continue;
+            }
+            if let Some(entry) = entry(message, settings) {
+                self.incident.timeline.push(entry);
+            }
+        }
+        self.incident.participants = tally.into_sorted();
+        timeline::sort(&mut self.incident.timeline);
+        self.incident
+    }
+}
+
+/// The timeline entry a message stands for, if any: a `/timeline` command, else a pinned or
+/// pin-reacted message. Other commands are no entries of their own.
+fn entry(message: &Message, settings: &Settings) -> Option<TimelineEntry> {
+    let (text, at, source, original_text) = match message.command() {
+        Some(Ok(Command::Timeline(note))) => {
+            // An edit updates the entry's text; the entry keeps its time and kind.
+            let text = match command::parse(&message.current) {
+                Some(Ok(Command::Timeline(edited))) => edited.text,
+                _ => message.current.trim().to_string(),
+            };
+            let original = (text != note.text).then(|| note.text.clone());
+            let source = match note.at {
+                Some(_) => EntrySource::Backfill,
+                None => EntrySource::Command,
+            };
+            (text, entry_time(&note, message, settings), source, original)
+        }
+        Some(_) => return None,
+        None => {
+            let source = if message.pinned {
+                EntrySource::Pin
+            } else if !message.pin_reactions.is_empty() {
+                EntrySource::Reaction
+            } else {
+                return None;
+            };
+            let text = message.current.trim().to_string();
+            let original = (message.current != message.original).then(|| message.original.clone());
+            (text, message.at, source, original)
+        }
+    };
+    (!text.is_empty()).then(|| TimelineEntry {
+        at,
+        author: message.author.name.clone(),
+        text,
+        source,
+        original_text,
+        message: message.id.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::Platform;
+    use chrono::{Duration, TimeZone};
+
+    /// A channel's events, built the way an adapter would report them.
+    struct Log {
+        events: Vec<ChatEvent>,
+        t0: DateTime<Utc>,
+    }
+
+    impl Log {
+        fn new() -> Self {
+            Log {
+                events: Vec::new(),
+                t0: Utc.with_ymd_and_hms(2024, 3, 9, 10, 0, 0).unwrap(),
+            }
+        }
+
+        fn at(&self, minute: i64) -> DateTime<Utc> {
+            self.t0 + Duration::minutes(minute)
+        }
+
+        fn push(&mut self, id: &str, minute: i64, kind: EventKind) -> &mut Self {
+            let at = self.at(minute);
+            self.events.push(ChatEvent {
+                channel: ChannelRef::new(Platform::Slack, "C1"),
+                message: MessageId::new(id),
+                at,
+                kind,
+            });
+            self
+        }
+
+        fn say(&mut self, id: &str, minute: i64, who: &str, text: &str) -> &mut Self {
+            self.push(
+                id,
+                minute,
+                EventKind::Posted {
+                    author: Author::human(format!("U-{who}"), who),
+                    text: text.into(),
+                    thread: None,
+                },
+            )
+        }
+
+        fn bot(&mut self, id: &str, minute: i64, text: &str) -> &mut Self {
+            self.push(
+                id,
+                minute,
+                EventKind::Posted {
+                    author: Author {
+                        id: UserId::new("B1"),
+                        name: "alertbot".into(),
+                        kind: AuthorKind::Bot,
+                    },
+                    text: text.into(),
+                    thread: None,
+                },
+            )
+        }
+
+        fn react(&mut self, id: &str, minute: i64, who: &str, emoji: &str) -> &mut Self {
+            self.push(
+                id,
+                minute,
+                EventKind::ReactionAdded {
+                    emoji: emoji.into(),
+                    user: UserId::new(who),
+                },
+            )
+        }
+
+        fn fold(&self) -> History {
+            fold(self.events.clone(), &Settings::default())
+        }
+
+        fn incident(&self) -> Incident {
+            let history = self.fold();
+            assert_eq!(history.incidents.len(), 1, "one incident");
+            history.incidents.into_iter().next().unwrap()
+        }
+    }
+
+    fn texts(incident: &Incident, source: EntrySource) -> Vec<String> {
+        incident
+            .timeline
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.text.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_incident_folds_into_state() {
+        let mut log = Log::new();
+        log.say("1", 0, "Robin", "/incident start Checkout 5xx --sev sev2")
+            .say("2", 1, "Zoë", "/timeline rolled back")
+            .say("3", 2, "Robin", "/incident severity sev1")
+            .say("4", 3, "Robin", "/incident lead @Zoë")
+            .say("5", 4, "Zoë", "/incident impact all checkouts failed")
+            .say("6", 5, "Zoë", "/incident summary a flag broke checkout")
+            .say("7", 6, "Zoë", "/incident action add a flag guard @Robin")
+            .say("8", 30, "Zoë", "/incident resolve error rate normal")
+            .say("9", 45, "Zoë", "/incident close");
+        let incident = log.incident();
+        assert_eq!(incident.title, "Checkout 5xx");
+        assert_eq!(incident.severity, Some(Severity::Sev1));
+        assert_eq!(incident.status(), Status::Closed);
+        assert_eq!(incident.started_at, log.at(0));
+        assert_eq!(incident.resolved_at, Some(log.at(30)));
+        assert_eq!(incident.closed_at, Some(log.at(45)));
+        assert_eq!(incident.time_to_resolve(), Some(Duration::minutes(30)));
+        assert_eq!(incident.time_open(), Some(Duration::minutes(45)));
+        assert_eq!(incident.author(), "Zoë");
+        assert_eq!(incident.impact.as_deref(), Some("all checkouts failed"));
+        assert_eq!(incident.summary.as_deref(), Some("a flag broke checkout"));
+        assert_eq!(incident.actions.len(), 1);
+        assert_eq!(incident.actions[0].owner.as_deref(), Some("Robin"));
+        assert_eq!(texts(&incident, EntrySource::Command), ["rolled back"]);
+        assert_eq!(
+            texts(&incident, EntrySource::Event),
+            [
+                "Incident started: Checkout 5xx, severity High (sev2)",
+                "Severity set to Critical (sev1)",
+                "Lead: Zoë",
+                "Resolved: error rate normal",
+                "Incident closed"
+            ]
+        );
+        let people: Vec<_> = incident
+            .participants
+            .iter()
+            .map(|p| (p.name.as_str(), p.messages))
+            .collect();
+        assert_eq!(people, [("Robin", 3), ("Zoë", 6)]);
+    }
+
+    #[test]
+    fn the_same_events_in_any_order_or_twice_fold_the_same() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "something broke")
+            .react("2", 2, "UA", "pushpin")
+            .say("3", 3, "A", "/timeline fixed it")
+            .push(
+                "3",
+                4,
+                EventKind::Edited {
+                    text: "/timeline fixed it for real".into(),
+                },
+            )
+            .say("4", 5, "A", "/incident close");
+        let expected = log.incident();
+        let mut shuffled = log.events.clone();
+        shuffled.reverse();
+        shuffled.extend(log.events.iter().cloned());
+        let history = fold(shuffled, &Settings::default());
+        assert_eq!(history.incidents, vec![expected]);
+    }
+
+    #[test]
+    fn a_pinned_alert_before_start_counts_and_is_at_its_post_time() {
+        let mut log = Log::new();
+        log.bot("0", -5, "FIRING: error rate")
+            .push("0", 3, EventKind::PinAdded)
+            .say("1", 0, "A", "/incident start X");
+        let incident = log.incident();
+        let pinned: Vec<_> = incident
+            .timeline
+            .iter()
+            .filter(|e| e.source == EntrySource::Pin)
+            .collect();
+        assert_eq!(pinned.len(), 1);
+        assert_eq!(pinned[0].at, log.at(-5));
+        assert_eq!(pinned[0].text, "FIRING: error rate");
+        assert_eq!(
+            incident.timeline[0].source,
+            EntrySource::Pin,
+            "sorted by time"
+        );
+        // Bots are no participants.
+        assert_eq!(incident.participants.len(), 1);
+    }
+
+    #[test]
+    fn removing_the_last_pin_reaction_removes_the_entry() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "key finding")
+            .react("2", 2, "UA", "pushpin")
+            .react("2", 3, "UB", "📌");
+        assert_eq!(
+            texts(&log.incident(), EntrySource::Reaction),
+            ["key finding"]
+        );
+        log.push(
+            "2",
+            4,
+            EventKind::ReactionRemoved {
+                emoji: "pushpin".into(),
+                user: UserId::new("UA"),
+            },
+        );
+        assert_eq!(
+            texts(&log.incident(), EntrySource::Reaction),
+            ["key finding"]
+        );
+        log.push(
+            "2",
+            5,
+            EventKind::ReactionRemoved {
+                emoji: "📌".into(),
+                user: UserId::new("UB"),
+            },
+        );
+        assert!(texts(&log.incident(), EntrySource::Reaction).is_empty());
+    }
+
+    #[test]
+    fn other_emoji_do_not_pin() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "Customer comms drafted")
+            .react("2", 2, "UA", "round_pushpin");
+        assert!(texts(&log.incident(), EntrySource::Reaction).is_empty());
+    }
+
+    #[test]
+    fn an_unpin_removes_a_pin_entry() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "finding")
+            .push("2", 2, EventKind::PinAdded)
+            .push("2", 3, EventKind::PinRemoved);
+        assert!(texts(&log.incident(), EntrySource::Pin).is_empty());
+    }
+
+    #[test]
+    fn an_edit_updates_the_entry_and_keeps_the_original() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline db failover")
+            .push(
+                "2",
+                5,
+                EventKind::Edited {
+                    text: "/timeline db failover done".into(),
+                },
+            );
+        let incident = log.incident();
+        let entry = incident
+            .timeline
+            .iter()
+            .find(|e| e.source == EntrySource::Command)
+            .unwrap();
+        assert_eq!(entry.text, "db failover done");
+        assert_eq!(entry.original_text.as_deref(), Some("db failover"));
+        assert_eq!(entry.at, log.at(1), "the entry keeps the message's time");
+    }
+
+    #[test]
+    fn a_deleted_entry_leaves_the_timeline() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline oops wrong channel")
+            .push("2", 2, EventKind::Deleted);
+        assert!(texts(&log.incident(), EntrySource::Command).is_empty());
+    }
+
+    #[test]
+    fn a_timeline_command_with_a_pin_is_one_entry() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline bad feature flag")
+            .react("2", 2, "UA", "pushpin")
+            .push("2", 3, EventKind::PinAdded);
+        let incident = log.incident();
+        let non_events: Vec<_> = incident
+            .timeline
+            .iter()
+            .filter(|e| e.source != EntrySource::Event)
+            .collect();
+        assert_eq!(non_events.len(), 1);
+        assert_eq!(non_events[0].source, EntrySource::Command);
+    }
+
+    #[test]
+    fn bots_cannot_issue_commands() {
+        let mut log = Log::new();
+        log.bot("1", 0, "/incident start fake");
+        assert!(log.fold().incidents.is_empty());
+    }
+
+    #[test]
+    fn close_without_resolve_leaves_resolution_unknown() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 9, "A", "wait, nobody ran /incident resolve?")
+            .say("3", 10, "A", "/incident close");
+        let incident = log.incident();
+        assert_eq!(incident.resolved_at, None);
+        assert_eq!(incident.time_to_resolve(), None);
+        assert_eq!(incident.closed_at, Some(log.at(10)));
+    }
+
+    #[test]
+    fn backfill_entries_take_the_time_they_name() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X").say(
+            "2",
+            20,
+            "A",
+            "/timeline 09:58 first alert fired",
+        );
+        let incident = log.incident();
+        let entry = incident
+            .timeline
+            .iter()
+            .find(|e| e.source == EntrySource::Backfill)
+            .unwrap();
+        assert_eq!(entry.at, log.at(-2));
+        assert_eq!(incident.timeline[0].text, "first alert fired");
+    }
+
+    #[test]
+    fn replies_say_what_each_command_did() {
+        let mut log = Log::new();
+        log.say("0", -1, "A", "/timeline early note")
+            .say("1", 0, "A", "/incident start X")
+            .say("2", 1, "A", "/incident start Y")
+            .say("3", 2, "A", "/timeline")
+            .say("4", 3, "A", "/incident resolve")
+            .say("5", 4, "A", "/incident resolve")
+            .say("6", 5, "A", "/incident close")
+            .say("7", 6, "A", "/incident severity sev2");
+        let history = log.fold();
+        let outcome = |id: &str| {
+            history
+                .reply_to(&MessageId::new(id))
+                .map(|r| r.outcome.clone())
+        };
+        assert_eq!(
+            outcome("0"),
+            Some(Outcome::Recorded {
+                at: log.at(-1),
+                before_start: true
+            })
+        );
+        assert_eq!(outcome("1"), Some(Outcome::Opened));
+        assert_eq!(outcome("2"), Some(Outcome::AlreadyOpen));
+        assert!(matches!(outcome("3"), Some(Outcome::Refused(_))));
+        assert_eq!(outcome("4"), Some(Outcome::Resolved));
+        assert_eq!(outcome("5"), Some(Outcome::AlreadyResolved));
+        assert_eq!(outcome("6"), Some(Outcome::Closed));
+        assert_eq!(outcome("7"), Some(Outcome::NoOpenIncident));
+        assert_eq!(history.reply_to(&MessageId::new("99")), None);
+        assert!(history.open_incident().is_none());
+        // The early note counts toward the incident it preceded.
+        assert_eq!(
+            texts(&history.incidents[0], EntrySource::Command),
+            ["early note"]
+        );
+    }
+
+    #[test]
+    fn a_channel_can_hold_one_incident_after_another() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start First")
+            .say("2", 1, "B", "/timeline in first")
+            .say("3", 2, "A", "/incident close")
+            .say("4", 3, "C", "chatter between")
+            .say("5", 4, "A", "/incident start Second")
+            .say("6", 5, "B", "/timeline in second");
+        let history = log.fold();
+        assert_eq!(history.incidents.len(), 2);
+        assert_eq!(
+            texts(&history.incidents[0], EntrySource::Command),
+            ["in first"]
+        );
+        assert_eq!(
+            texts(&history.incidents[1], EntrySource::Command),
+            ["in second"]
+        );
+        assert_eq!(history.incidents[1].participants.len(), 3);
+        assert_eq!(history.open_incident().unwrap().title, "Second");
+    }
+}

@@ -1,0 +1,22 @@
+//! The domain core: incidents, their timeline, the command grammar and the fold over chat
+//! events. Pure: no I/O, no clock, nothing about a chat platform, SQL, templates or git.
+//! Everything else in the crate depends on this module, never the reverse.
+
+pub mod command;
+pub mod engine;
+pub mod event;
+pub mod incident;
+pub mod participant;
+pub mod reply;
+pub mod severity;
+pub mod timeline;
+
+pub use command::{Command, CommandError, IncidentCommand, TimelineNote};
+pub use engine::{History, Outcome, Reply, Settings, fold};
+pub use event::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
+};
+pub use incident::{Action, Incident, Status};
+pub use participant::Participant;
+pub use severity::Severity;
+pub use timeline::{EntrySource, TimelineEntry};

@@ -1,0 +1,64 @@
+//! The words Scribe answers a command with, the same on every platform.
+
+use super::engine::Outcome;
+use super::incident::Incident;
+
+/// A one-line answer to the command that had `outcome` on `incident`.
+pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
+    let title = incident.map_or("", |i| i.title.as_str());
+    match outcome {
+        Outcome::Opened => match incident.and_then(|i| i.severity) {
+            Some(severity) => format!(
+                "Incident opened: {title} (severity {severity}). Add entries with /timeline <text> or a 📌 reaction; close with /incident close."
+            ),
+            None => format!(
+                "Incident opened: {title}. Add entries with /timeline <text> or a 📌 reaction; set a severity with /incident severity <level>."
+            ),
+        },
+        Outcome::AlreadyOpen => {
+            format!("An incident is already open in this channel: {title}. Close it first.")
+        }
+        Outcome::NoOpenIncident => {
+            "No open incident in this channel: start one with /incident start <title>.".to_string()
+        }
+        Outcome::Recorded { at, before_start } => {
+            let when = at.format("%H:%M:%S UTC");
+            if *before_start {
+                format!(
+                    "Noted at {when}. No incident is open yet: the entry counts toward the next /incident start here."
+                )
+            } else {
+                format!("Added to the timeline at {when}.")
+            }
+        }
+        Outcome::SeveritySet(severity) => format!("Severity set to {severity}."),
+        Outcome::LeadSet(lead) => format!("Lead set to {lead}."),
+        Outcome::ImpactSet => "Impact recorded.".to_string(),
+        Outcome::SummarySet => "Summary recorded.".to_string(),
+        Outcome::ActionAdded => "Action item added.".to_string(),
+        Outcome::Resolved => format!(
+            "Resolved: {title}. Close the incident with /incident close when the response is over."
+        ),
+        Outcome::AlreadyResolved => "This incident is already resolved.".to_string(),
+        Outcome::Closed => format!("Incident closed: {title}. Drafting the postmortem."),
+        Outcome::ShowStatus => incident.map_or_else(String::new, status),
+        Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
+        Outcome::Refused(error) => error.to_string(),
+    }
+}
+
+/// `/incident status`: the incident in one line.
+pub fn status(incident: &Incident) -> String {
+    let severity = incident
+        .severity
+        .map_or("not set".to_string(), |s| s.to_string());
+    let lead = incident.lead.as_deref().unwrap_or("not set");
+    format!(
+        "{status}: {title} · severity {severity} · lead {lead} · started {started} · {entries} timeline entries · {people} participants",
+        status = incident.status().as_str(),
+        title = incident.title,
+        started = incident.started_at.format("%Y-%m-%d %H:%M UTC"),
+        entries = incident.timeline.len(),
+        people = incident.participants.len(),
+    )
+}

@@ -1,0 +1,3 @@
+//! Scribe keeps the incident timeline in chat and drafts the postmortem when it closes.
+
+pub mod domain;
