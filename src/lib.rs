@@ -1,3 +1,4 @@
 //! Scribe keeps the incident timeline in chat and drafts the postmortem when it closes.
 
 pub mod domain;
+pub mod storage;
