@@ -1,0 +1,374 @@
+//! DiscordChatExporter JSON: one channel per file, `channel` and `messages` at the top level.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::{Export, ExportError, parse};
+use crate::domain::event::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
+};
+
+/// Reactions whose users the exporter left out get made-up users so their count is kept, this
+/// many at most: the fold needs one, and a forged count must not exhaust memory.
+const MAX_UNLISTED_REACTORS: usize = 10_000;
+
+/// Both keys optional so that a JSON file of another kind reads as an unknown format.
+#[derive(Deserialize)]
+struct File {
+    channel: Option<Channel>,
+    messages: Option<Vec<Message>>,
+}
+
+#[derive(Deserialize)]
+struct Channel {
+    id: String,
+    name: Option<String>,
+}
+
+/// `timestampEdited` is not read: `content` is already the edited text, and the export keeps
+/// no earlier one.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    id: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "rfc3339")]
+    timestamp: DateTime<Utc>,
+    #[serde(default)]
+    is_pinned: bool,
+    content: Option<String>,
+    author: User,
+    #[serde(default)]
+    reactions: Vec<Reaction>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct User {
+    id: String,
+    name: Option<String>,
+    nickname: Option<String>,
+    global_name: Option<String>,
+    #[serde(default)]
+    is_bot: bool,
+}
+
+#[derive(Deserialize)]
+struct Reaction {
+    emoji: Emoji,
+    #[serde(default)]
+    count: u64,
+    #[serde(default)]
+    users: Vec<Reactor>,
+}
+
+#[derive(Deserialize)]
+struct Emoji {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Reactor {
+    id: String,
+}
+
+/// The exporter writes times in its machine's offset (`+05:30`); events are in UTC.
+fn rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    DateTime::parse_from_rfc3339(&raw)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| D::Error::custom(format!("invalid timestamp {raw:?} (expected RFC 3339)")))
+}
+
+pub(super) fn read(path: &Path, wanted: Option<&str>) -> Result<Export, ExportError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| ExportError::Io {
+        file: file.clone(),
+        error,
+    })?;
+    // Only an object can hold `channel` and `messages`; anything else is some other JSON file.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ExportError::UnknownFormat { file });
+    }
+    let (Some(channel), Some(messages)) =
+        parse::<File>(&bytes, &file).map(|export| (export.channel, export.messages))?
+    else {
+        return Err(ExportError::UnknownFormat { file });
+    };
+    let channel_name = channel.name.unwrap_or_else(|| channel.id.clone());
+    if let Some(wanted) = wanted.filter(|wanted| *wanted != channel_name) {
+        return Err(ExportError::UnknownChannel {
+            file,
+            wanted: wanted.to_string(),
+            names: vec![channel_name],
+        });
+    }
+    let channel = ChannelRef::new(Platform::Discord, channel.id);
+    let mut seen = HashSet::new();
+    let mut events = Vec::with_capacity(messages.len());
+    for message in messages {
+        if !seen.insert(message.id.clone()) {
+            continue;
+        }
+        let id = MessageId::new(message.id);
+        let event = |kind| ChatEvent {
+            channel: channel.clone(),
+            message: id.clone(),
+            at: message.timestamp,
+            kind,
+        };
+        let author = &message.author;
+        let name = [&author.nickname, &author.global_name, &author.name]
+            .into_iter()
+            .flatten()
+            .find(|name| !name.trim().is_empty())
+            .unwrap_or(&author.id);
+        let kind = match message.kind.as_deref() {
+            None | Some("Default" | "Reply") if author.is_bot => AuthorKind::Bot,
+            None | Some("Default" | "Reply") => AuthorKind::Human,
+            // Joins, "pinned a message", thread creations and the like.
+            Some(_) => AuthorKind::System,
+        };
+        events.push(event(EventKind::Posted {
+            author: Author {
+                id: UserId::new(&author.id),
+                name: name.clone(),
+                kind,
+            },
+            text: message.content.unwrap_or_default(),
+            // A Discord reply is an ordinary channel message that quotes another, no thread.
+            thread: None,
+        }));
+        for reaction in message.reactions {
+            let unlisted = (reaction.users.len() as u64 + 1..=reaction.count)
+                .take(MAX_UNLISTED_REACTORS)
+                .map(|n| format!("unknown-{n}"));
+            let listed = reaction.users.into_iter().map(|user| user.id);
+            for user in listed.chain(unlisted) {
+                events.push(event(EventKind::ReactionAdded {
+                    emoji: reaction.emoji.name.clone(),
+                    user: UserId::new(user),
+                }));
+            }
+        }
+        if message.is_pinned {
+            events.push(event(EventKind::PinAdded));
+        }
+    }
+    Ok(Export {
+        channel,
+        channel_name,
+        events,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::super::read as read_export;
+    use super::super::tests::{fixture, humans};
+    use super::*;
+
+    fn write(json: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inc.json");
+        std::fs::write(&path, json).unwrap();
+        (dir, path)
+    }
+
+    fn export(messages: &str) -> Result<Export, ExportError> {
+        let (_dir, path) = write(&format!(
+            "{{\"guild\": {{\"id\": \"1\"}}, \"channel\": {{\"id\": \"42\", \"name\": \"inc-1\"}},\n\
+             \"messages\": [\n{messages}]}}"
+        ));
+        read_export(&path, None)
+    }
+
+    fn error(messages: &str) -> String {
+        let error = export(messages).unwrap_err().to_string();
+        let (_, rest) = error.split_once("inc.json: ").unwrap();
+        rest.to_string()
+    }
+
+    #[test]
+    fn messages_become_events() {
+        let export = export(
+            r#"
+            {"id": "1", "type": "Default", "timestamp": "2024-03-09T15:30:05.022+05:30",
+             "timestampEdited": null, "isPinned": true, "content": "hi @everyone",
+             "author": {"id": "u1", "name": "rayers", "nickname": "Robin Ayers", "isBot": false},
+             "reactions": [
+                {"emoji": {"id": "", "name": "📌", "code": "pushpin"}, "count": 1,
+                 "users": [{"id": "u2", "name": "zoe"}]},
+                {"emoji": {"name": "📍", "code": "round_pushpin"}, "count": 2, "users": []}
+             ]},
+            {"id": "1", "type": "Default", "timestamp": "2024-03-09T15:30:05.022+05:30",
+             "content": "hi @everyone", "author": {"id": "u1", "name": "rayers"}},
+            {"id": "2", "type": "Reply", "timestamp": "2024-03-09T10:01:00Z",
+             "content": "on it", "reference": {"messageId": "1"},
+             "author": {"id": "u2", "name": "zoe", "nickname": "", "globalName": "Zoë"}},
+            {"id": "3", "timestamp": "2024-03-09T10:02:00+00:00",
+             "author": {"id": "b1", "name": "deploybot", "isBot": true}},
+            {"id": "4", "type": "ChannelPinnedMessage", "timestamp": "2024-03-09T10:03:00Z",
+             "content": "Pinned a message.", "author": {"id": "u2", "name": "zoe"}},
+            {"id": "5", "type": "GuildMemberJoin", "timestamp": "2024-03-09T10:04:00Z",
+             "author": {"id": "u3"}}
+            "#,
+        )
+        .unwrap();
+        assert_eq!(export.channel, ChannelRef::new(Platform::Discord, "42"));
+        assert_eq!(export.channel_name, "inc-1");
+        let t0 = Utc.with_ymd_and_hms(2024, 3, 9, 10, 0, 5).unwrap()
+            + chrono::Duration::milliseconds(22);
+        assert_eq!(export.events[0].at, t0);
+        let seen: Vec<_> = export
+            .events
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Posted {
+                    author,
+                    text,
+                    thread,
+                } => {
+                    assert_eq!(*thread, None);
+                    format!(
+                        "{} post {} {} {:?} {text}",
+                        e.message, author.id, author.name, author.kind
+                    )
+                }
+                EventKind::ReactionAdded { emoji, user } => format!("{} {emoji} {user}", e.message),
+                other => format!("{} {other:?}", e.message),
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "1 post u1 Robin Ayers Human hi @everyone",
+                "1 📌 u2",
+                "1 📍 unknown-1",
+                "1 📍 unknown-2",
+                "1 PinAdded",
+                "2 post u2 Zoë Human on it",
+                "3 post b1 deploybot Bot ",
+                "4 post u2 zoe System Pinned a message.",
+                "5 post u3 u3 System ",
+            ]
+        );
+        assert!(export.events[1..5].iter().all(|e| e.at == t0));
+    }
+
+    #[test]
+    fn errors_name_the_file_position_and_path() {
+        let ok = r#"{"id": "1", "timestamp": "2024-03-09T10:00:00Z", "author": {"id": "u1"}}"#;
+        assert_eq!(
+            error(&format!(
+                "{ok},\n{{\"id\": \"2\", \"timestamp\": \"09/03/2024\", \"author\": {{}}}}"
+            )),
+            "line 4, column 37, at messages[1].timestamp: \
+             invalid timestamp \"09/03/2024\" (expected RFC 3339)"
+        );
+        assert_eq!(
+            error(r#"{"id": "2", "timestamp": "2024-03-09T10:00:00Z", "author": {"name": "x"}}"#),
+            "line 3, column 72, at messages[0].author: missing field `id`"
+        );
+        assert_eq!(
+            error(r#"{"timestamp": "2024-03-09T10:00:00Z", "author": {"id": "u1"}}"#),
+            "line 3, column 61, at messages[0]: missing field `id`"
+        );
+    }
+
+    #[test]
+    fn other_json_is_an_unknown_format() {
+        for json in [
+            "[]",
+            "  {\"messages\": []}",
+            "{\"channel\": {\"id\": \"1\"}}",
+            "\"x\"",
+        ] {
+            let (_dir, path) = write(json);
+            let error = read_export(&path, None).unwrap_err();
+            assert!(
+                matches!(error, ExportError::UnknownFormat { .. }),
+                "{json}: {error}"
+            );
+        }
+        let (_dir, path) = write("{\"channel\": ");
+        let error = read_export(&path, None).unwrap_err().to_string();
+        assert!(
+            error.ends_with("inc.json: line 1, column 12, at channel: EOF while parsing a value"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_channel_must_match() {
+        let (_dir, path) = write(r#"{"channel": {"id": "42", "name": "inc-1"}, "messages": []}"#);
+        assert!(
+            read_export(&path, Some("#inc-1"))
+                .unwrap()
+                .events
+                .is_empty()
+        );
+        let error = read_export(&path, Some("inc-2")).unwrap_err().to_string();
+        assert!(
+            error.ends_with("no channel `inc-2` in the export; it has: inc-1"),
+            "{error}"
+        );
+    }
+
+    fn reactions<'a>(export: &'a Export, emoji: &str) -> Vec<&'a str> {
+        export
+            .events
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::ReactionAdded { emoji: e, .. } if e == emoji))
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    fn pinned(export: &Export) -> Vec<&str> {
+        export
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::PinAdded)
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn shakespeare_fixture() {
+        let path = fixture("google-sre-shakespeare-2015", "discord.json");
+        let export = read_export(&path, Some("inc-465-shakespeare")).unwrap();
+        assert_eq!(humans(&export), 63);
+        assert_eq!(pinned(&export), ["106410853443698715"]);
+        assert_eq!(reactions(&export, "📌").len(), 3);
+    }
+
+    #[test]
+    fn adversarial_fixture() {
+        let path = fixture("adversarial", "discord.json");
+        let export = read_export(&path, None).unwrap();
+        assert_eq!(humans(&export), 41);
+        let start = export
+            .events
+            .iter()
+            .find(|e| e.message.as_str() == "1215962305095925761")
+            .unwrap();
+        let at = Utc.with_ymd_and_hms(2024, 3, 9, 10, 0, 5).unwrap()
+            + chrono::Duration::milliseconds(22);
+        assert_eq!(start.at, at);
+        assert_eq!(reactions(&export, "📍"), ["1215965053002579997"]);
+        assert_eq!(pinned(&export), ["1215965241532350495"]);
+        let duplicate = export
+            .events
+            .iter()
+            .filter(|e| e.message.as_str() == "1215964804158717979")
+            .count();
+        assert_eq!(duplicate, 1);
+    }
+}

@@ -1,0 +1,819 @@
+//! Slack workspace exports: `users.json`, `channels.json` (and `groups.json` for private
+//! channels) and a folder of `YYYY-MM-DD.json` day files per channel, in a directory or a zip.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use zip::ZipArchive;
+
+use super::{Export, ExportError, parse};
+use crate::adapters::slack::markup;
+use crate::domain::event::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
+};
+
+pub(super) fn read_dir(path: &Path, channel: Option<&str>) -> Result<Export, ExportError> {
+    read(Source::Dir(path.to_path_buf()), channel)
+}
+
+pub(super) fn read_zip(path: &Path, channel: Option<&str>) -> Result<Export, ExportError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| ExportError::Io {
+        file: file.clone(),
+        error,
+    })?;
+    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|error| ExportError::Zip {
+        file: file.clone(),
+        error,
+    })?;
+    // Zipping the export's folder puts every entry under one top folder.
+    let prefix = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .find_map(|name| {
+            let prefix = name.strip_suffix("channels.json")?;
+            let valid = match prefix.strip_suffix('/') {
+                Some(top) => !top.is_empty() && !top.contains('/') && top != "__MACOSX",
+                None => prefix.is_empty(),
+            };
+            valid.then(|| prefix.to_string())
+        })
+        .ok_or(ExportError::UnknownFormat { file })?;
+    read(
+        Source::Zip {
+            path: path.to_path_buf(),
+            archive,
+            prefix,
+        },
+        channel,
+    )
+}
+
+/// Where the export's files are.
+enum Source {
+    Dir(PathBuf),
+    /// The archive is held in memory; `prefix` is its top folder (`""` or `"name/"`).
+    Zip {
+        path: PathBuf,
+        archive: ZipArchive<Cursor<Vec<u8>>>,
+        prefix: String,
+    },
+}
+
+impl Source {
+    /// How errors name the export itself.
+    fn root(&self) -> String {
+        match self {
+            Source::Dir(path) | Source::Zip { path, .. } => path.display().to_string(),
+        }
+    }
+
+    /// How errors name the file `rel` (a path relative to the export's root).
+    fn name(&self, rel: &str) -> String {
+        match self {
+            Source::Dir(dir) => dir.join(rel).display().to_string(),
+            Source::Zip { path, prefix, .. } => {
+                format!("{}, entry {prefix}{rel}", path.display())
+            }
+        }
+    }
+
+    /// The bytes of the file `rel`; `None` when the export has no such file.
+    fn read(&mut self, rel: &str) -> Result<Option<Vec<u8>>, ExportError> {
+        let read = match self {
+            Source::Dir(dir) => match std::fs::read(dir.join(rel)) {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                read => read,
+            },
+            Source::Zip {
+                archive, prefix, ..
+            } => {
+                let Some(index) = archive.index_for_name(&format!("{prefix}{rel}")) else {
+                    return Ok(None);
+                };
+                let mut bytes = Vec::new();
+                archive
+                    .by_index(index)
+                    .map_err(std::io::Error::from)
+                    .and_then(|mut entry| entry.read_to_end(&mut bytes))
+                    .map(|_| bytes)
+            }
+        };
+        read.map(Some).map_err(|error| ExportError::Io {
+            file: self.name(rel),
+            error,
+        })
+    }
+
+    /// The day files (`YYYY-MM-DD.json`) in the folder `folder`, sorted; none when the folder
+    /// is missing.
+    fn day_files(&self, folder: &str) -> Result<Vec<String>, ExportError> {
+        // Channel names never contain these; refuse to look outside the export for one that does.
+        if folder.is_empty() || folder.starts_with('.') || folder.contains(['/', '\\']) {
+            return Ok(Vec::new());
+        }
+        let mut names: Vec<String> = match self {
+            Source::Dir(dir) => match std::fs::read_dir(dir.join(folder)) {
+                Ok(entries) => entries
+                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                    .collect(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(error) => {
+                    return Err(ExportError::Io {
+                        file: self.name(folder),
+                        error,
+                    });
+                }
+            },
+            Source::Zip {
+                archive, prefix, ..
+            } => archive
+                .file_names()
+                .filter_map(Result::ok)
+                .filter_map(|name| {
+                    let name = name.strip_prefix(prefix.as_str())?.strip_prefix(folder)?;
+                    Some(name.strip_prefix('/')?.to_string())
+                })
+                .collect(),
+        };
+        names.retain(|name| is_day_file(name));
+        names.sort();
+        Ok(names)
+    }
+
+    /// Parses the JSON file `rel`; `None` when the export has no such file.
+    fn parse<T: DeserializeOwned>(&mut self, rel: &str) -> Result<Option<T>, ExportError> {
+        match self.read(rel)? {
+            Some(bytes) => parse(&bytes, &self.name(rel)).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn is_day_file(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() == 15
+        && name.ends_with(".json")
+        && bytes[..10].iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    name: Option<String>,
+    real_name: Option<String>,
+    profile: Option<Profile>,
+    is_bot: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    display_name: Option<String>,
+    real_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Channel {
+    id: String,
+    name: String,
+    #[serde(default)]
+    pins: Vec<Pin>,
+}
+
+#[derive(Deserialize)]
+struct Pin {
+    id: String,
+}
+
+/// Every field but `ts` varies by export year. `edited` is not read: `text` is already the
+/// edited text, and the export keeps no earlier one.
+#[derive(Deserialize)]
+struct Message {
+    ts: Ts,
+    subtype: Option<String>,
+    text: Option<String>,
+    user: Option<String>,
+    bot_id: Option<String>,
+    username: Option<String>,
+    user_profile: Option<Profile>,
+    thread_ts: Option<String>,
+    #[serde(default)]
+    reactions: Vec<Reaction>,
+    #[serde(default)]
+    pinned_to: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Reaction {
+    name: String,
+    #[serde(default)]
+    users: Vec<String>,
+}
+
+impl Message {
+    fn author_id(&self) -> &str {
+        self.user
+            .as_deref()
+            .or(self.bot_id.as_deref())
+            .unwrap_or("unknown")
+    }
+
+    fn text(&self) -> &str {
+        self.text.as_deref().unwrap_or_default()
+    }
+
+    /// What identifies a message when the export repeats it.
+    fn key(&self) -> (&Ts, &str, &str) {
+        (&self.ts, self.author_id(), self.text())
+    }
+}
+
+/// A Slack `ts` ("1445439680.028328"): the post time to the microsecond, and the message's id.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Ts {
+    at: DateTime<Utc>,
+    raw: String,
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        match parse_ts(&raw) {
+            Some(at) => Ok(Ts { at, raw }),
+            None => Err(D::Error::custom(format!("invalid timestamp {raw:?}"))),
+        }
+    }
+}
+
+/// Seconds and a fraction of up to nine digits, read as integers: a float would lose the
+/// microseconds.
+fn parse_ts(raw: &str) -> Option<DateTime<Utc>> {
+    let (secs, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if secs.is_empty() || fraction.len() > 9 || !digits(secs) || !digits(fraction) {
+        return None;
+    }
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0, |n, b| n * 10 + u32::from(b - b'0'));
+    DateTime::from_timestamp(secs.parse().ok()?, nanos)
+}
+
+/// The first of `names` that is not blank.
+fn first_name<'a>(names: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .flatten()
+        .find(|name| !name.trim().is_empty())
+}
+
+struct Person {
+    name: String,
+    is_bot: bool,
+}
+
+impl Person {
+    fn new(user: &User) -> Person {
+        let profile = user.profile.as_ref();
+        let name = first_name([
+            profile.and_then(|p| p.display_name.as_deref()),
+            profile.and_then(|p| p.real_name.as_deref()),
+            user.real_name.as_deref(),
+            user.name.as_deref(),
+        ]);
+        Person {
+            name: name.unwrap_or(&user.id).to_string(),
+            is_bot: user.is_bot.unwrap_or(false),
+        }
+    }
+}
+
+fn read(mut source: Source, wanted: Option<&str>) -> Result<Export, ExportError> {
+    let mut channels: Vec<Channel> = source.parse("channels.json")?.unwrap_or_default();
+    channels.extend(
+        source
+            .parse::<Vec<Channel>>("groups.json")?
+            .unwrap_or_default(),
+    );
+    let channel = pick(channels, wanted, source.root())?;
+    let people: HashMap<String, Person> = source
+        .parse::<Vec<User>>("users.json")?
+        .unwrap_or_default()
+        .iter()
+        .map(|user| (user.id.clone(), Person::new(user)))
+        .collect();
+
+    let mut messages: Vec<Message> = Vec::new();
+    for day in source.day_files(&channel.name)? {
+        let rel = format!("{}/{day}", channel.name);
+        messages.extend(source.parse::<Vec<Message>>(&rel)?.unwrap_or_default());
+    }
+    // Exports repeat messages and files come in any order: sort, drop exact repeats, and number
+    // distinct messages that share a ts so every message gets the same id on every read.
+    messages.sort_by(|a, b| a.key().cmp(&b.key()));
+    messages.dedup_by(|a, b| a.key() == b.key());
+
+    let pins: HashSet<&str> = channel.pins.iter().map(|pin| pin.id.as_str()).collect();
+    let channel_ref = ChannelRef::new(Platform::Slack, &channel.id);
+    let lookup = |id: &str| people.get(id).map(|person| person.name.clone());
+    let mut events = Vec::with_capacity(messages.len());
+    let (mut previous, mut same_ts) = (None, 0);
+    for message in &messages {
+        let ts = &message.ts;
+        same_ts = if previous == Some(&ts.raw) {
+            same_ts + 1
+        } else {
+            1
+        };
+        previous = Some(&ts.raw);
+        let id = match same_ts {
+            1 => MessageId::new(&ts.raw),
+            n => MessageId::new(format!("{}#{n}", ts.raw)),
+        };
+        let event = |kind| ChatEvent {
+            channel: channel_ref.clone(),
+            message: id.clone(),
+            at: ts.at,
+            kind,
+        };
+        events.push(event(EventKind::Posted {
+            author: author(message, &people),
+            text: markup::decode(message.text(), lookup),
+            thread: message
+                .thread_ts
+                .as_ref()
+                .filter(|thread| **thread != ts.raw)
+                .map(MessageId::new),
+        }));
+        for reaction in &message.reactions {
+            for user in &reaction.users {
+                events.push(event(EventKind::ReactionAdded {
+                    emoji: reaction.name.clone(),
+                    user: UserId::new(user),
+                }));
+            }
+        }
+        if message.pinned_to.contains(&channel.id) || (same_ts == 1 && pins.contains(&*ts.raw)) {
+            events.push(event(EventKind::PinAdded));
+        }
+    }
+    Ok(Export {
+        channel: channel_ref,
+        channel_name: channel.name,
+        events,
+    })
+}
+
+/// The channel named `wanted`, or the only one.
+fn pick(
+    mut channels: Vec<Channel>,
+    wanted: Option<&str>,
+    file: String,
+) -> Result<Channel, ExportError> {
+    fn names(channels: &[Channel]) -> Vec<String> {
+        channels.iter().map(|c| c.name.clone()).collect()
+    }
+    match wanted {
+        Some(wanted) => match channels.iter().position(|c| c.name == wanted) {
+            Some(i) => Ok(channels.swap_remove(i)),
+            None => Err(ExportError::UnknownChannel {
+                file,
+                wanted: wanted.to_string(),
+                names: names(&channels),
+            }),
+        },
+        None if channels.len() > 1 => Err(ExportError::SeveralChannels {
+            file,
+            names: names(&channels),
+        }),
+        None => channels.pop().ok_or(ExportError::NoChannels { file }),
+    }
+}
+
+fn author(message: &Message, people: &HashMap<String, Person>) -> Author {
+    let id = message.author_id();
+    let person = message.user.as_deref().and_then(|user| people.get(user));
+    let subtype = message.subtype.as_deref();
+    let kind = match subtype {
+        None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message") => {
+            if subtype == Some("bot_message")
+                || message.bot_id.is_some()
+                || person.is_some_and(|p| p.is_bot)
+            {
+                AuthorKind::Bot
+            } else {
+                AuthorKind::Human
+            }
+        }
+        // Joins, topic changes, "pinned a message" and the like.
+        Some(_) => AuthorKind::System,
+    };
+    let profile = message.user_profile.as_ref();
+    let name = person.map(|p| p.name.as_str()).or_else(|| {
+        first_name([
+            message.username.as_deref(),
+            profile.and_then(|p| p.display_name.as_deref()),
+            profile.and_then(|p| p.real_name.as_deref()),
+        ])
+    });
+    Author {
+        id: UserId::new(id),
+        name: name.unwrap_or(id).to_string(),
+        kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use chrono::TimeZone;
+
+    use super::super::read as read_export;
+    use super::super::tests::{fixture, humans};
+    use super::*;
+
+    const USERS: &str = r#"[
+        {"id": "U1", "name": "robin", "real_name": "Robin Ayers",
+         "profile": {"display_name": "", "real_name": "Robin A."}},
+        {"id": "U2", "name": "zoe", "profile": {"display_name": "Zoë"}, "is_bot": false},
+        {"id": "U3", "name": "grafana", "is_bot": true}
+    ]"#;
+
+    /// A one-channel export in a temporary directory, with `days` as (file name, JSON) pairs.
+    fn export(days: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let channels = r#"[{"id": "C1", "name": "inc-1", "pins": [{"id": "1.000002"}]}]"#;
+        std::fs::write(dir.path().join("channels.json"), channels).unwrap();
+        std::fs::write(dir.path().join("users.json"), USERS).unwrap();
+        std::fs::create_dir(dir.path().join("inc-1")).unwrap();
+        for (name, json) in days {
+            std::fs::write(dir.path().join("inc-1").join(name), json).unwrap();
+        }
+        dir
+    }
+
+    fn posts(export: &Export) -> Vec<(&str, &Author, &str, Option<&str>)> {
+        export
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Posted {
+                    author,
+                    text,
+                    thread,
+                } => Some((
+                    e.message.as_str(),
+                    author,
+                    text.as_str(),
+                    thread.as_ref().map(MessageId::as_str),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn others(export: &Export) -> Vec<(&str, &EventKind)> {
+        export
+            .events
+            .iter()
+            .filter(|e| !matches!(e.kind, EventKind::Posted { .. }))
+            .map(|e| (e.message.as_str(), &e.kind))
+            .collect()
+    }
+
+    #[test]
+    fn messages_become_events() {
+        let dir = export(&[
+            (
+                "2024-03-09.json",
+                r#"[
+                {"ts": "1.000001", "user": "U1", "text": "<@U2> 5xx &lt; 1% <!here>",
+                 "reactions": [{"name": "pushpin", "users": ["U2", "U3"], "count": 2}],
+                 "blocks": [{"type": "rich_text"}], "client_msg_id": "x"},
+                {"ts": "1.000002", "user": "U2", "text": "pinned by channels.json"},
+                {"ts": "1.000003", "user": "U2", "text": "pinned_to", "pinned_to": ["C1"]},
+                {"ts": "1.000004", "subtype": "bot_message", "bot_id": "B1", "username": "deploybot",
+                 "text": "deployed"},
+                {"ts": "1.000005", "bot_id": "B2", "user": "U9", "user_profile": {"real_name": "App"}},
+                {"ts": "1.000006", "user": "U3", "text": "alert"},
+                {"ts": "1.000007", "subtype": "channel_join", "user": "U2",
+                 "text": "<@U2> has joined the channel"},
+                {"ts": "1.000008", "subtype": "file_share", "user": "U1", "text": ""},
+                {"ts": "1.000009", "user": "U1", "text": "root", "thread_ts": "1.000009"}
+            ]"#,
+            ),
+            (
+                "2024-03-10.json",
+                r#"[{"ts": "1.000010", "user": "U2", "text": "reply", "thread_ts": "1.000009"}]"#,
+            ),
+            ("notes.json", "not json"),
+            ("2024-3-11.json", "not json"),
+        ]);
+        let export = read_export(dir.path(), None).unwrap();
+        assert_eq!(export.channel, ChannelRef::new(Platform::Slack, "C1"));
+        assert_eq!(export.channel_name, "inc-1");
+        let seen: Vec<_> = posts(&export)
+            .into_iter()
+            .map(|(id, a, text, thread)| (id, a.id.as_str(), a.name.as_str(), a.kind, text, thread))
+            .collect();
+        use AuthorKind::*;
+        assert_eq!(
+            seen,
+            [
+                (
+                    "1.000001",
+                    "U1",
+                    "Robin A.",
+                    Human,
+                    "@Zoë 5xx < 1% @here",
+                    None
+                ),
+                (
+                    "1.000002",
+                    "U2",
+                    "Zoë",
+                    Human,
+                    "pinned by channels.json",
+                    None
+                ),
+                ("1.000003", "U2", "Zoë", Human, "pinned_to", None),
+                ("1.000004", "B1", "deploybot", Bot, "deployed", None),
+                ("1.000005", "U9", "App", Bot, "", None),
+                ("1.000006", "U3", "grafana", Bot, "alert", None),
+                (
+                    "1.000007",
+                    "U2",
+                    "Zoë",
+                    System,
+                    "@Zoë has joined the channel",
+                    None
+                ),
+                ("1.000008", "U1", "Robin A.", Human, "", None),
+                ("1.000009", "U1", "Robin A.", Human, "root", None),
+                ("1.000010", "U2", "Zoë", Human, "reply", Some("1.000009")),
+            ]
+        );
+        let reaction = |user: &str| EventKind::ReactionAdded {
+            emoji: "pushpin".into(),
+            user: UserId::new(user),
+        };
+        assert_eq!(
+            others(&export),
+            [
+                ("1.000001", &reaction("U2")),
+                ("1.000001", &reaction("U3")),
+                ("1.000002", &EventKind::PinAdded),
+                ("1.000003", &EventKind::PinAdded),
+            ]
+        );
+        // Reactions and pins carry the message's time: exports keep no other.
+        assert!(
+            export
+                .events
+                .iter()
+                .all(|e| e.at == parse_ts(e.message.as_str()).unwrap())
+        );
+    }
+
+    #[test]
+    fn timestamps_are_exact_to_the_microsecond() {
+        let at = Utc.timestamp_opt(1445439680, 28_328_000).unwrap();
+        assert_eq!(parse_ts("1445439680.028328"), Some(at));
+        assert_eq!(
+            parse_ts("1445439680"),
+            Some(Utc.timestamp_opt(1445439680, 0).unwrap())
+        );
+        for bad in [
+            "",
+            ".5",
+            "abc",
+            "1.2.3",
+            "-1.0",
+            "1.0000000001",
+            "1e9",
+            "١٢.٣",
+        ] {
+            assert_eq!(parse_ts(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn repeated_messages_count_once_and_shared_ts_are_numbered_in_any_order() {
+        let a = r#"{"ts": "5.000001", "user": "U2", "text": "b"}"#;
+        let b = r#"{"ts": "5.000001", "user": "U1", "text": "a"}"#;
+        let c = r#"{"ts": "5.000001", "user": "U1", "text": "c"}"#;
+        let ids = |day: String| {
+            let dir = export(&[("2024-03-09.json", &day)]);
+            let export = read_export(dir.path(), Some("#inc-1")).unwrap();
+            posts(&export)
+                .into_iter()
+                .map(|(id, _, text, _)| (id.to_string(), text.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let expected = [("5.000001", "a"), ("5.000001#2", "c"), ("5.000001#3", "b")]
+            .map(|(id, text)| (id.to_string(), text.to_string()));
+        assert_eq!(ids(format!("[{a}, {b}, {c}, {a}]")), expected);
+        assert_eq!(ids(format!("[{c}, {a}, {b}, {b}]")), expected);
+    }
+
+    #[test]
+    fn a_bad_ts_names_the_file_line_column_and_path() {
+        let day = "[\n  {\"ts\": \"1.000001\", \"text\": \"ok\"},\n  {\"ts\": \"abc\"}\n]";
+        let dir = export(&[("2024-03-09.json", day)]);
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        let file = dir.path().join("inc-1/2024-03-09.json");
+        assert_eq!(
+            error,
+            format!(
+                "{}: line 3, column 15, at [1].ts: invalid timestamp \"abc\"",
+                file.display()
+            )
+        );
+    }
+
+    #[test]
+    fn broken_json_names_the_file() {
+        let dir = export(&[]);
+        std::fs::write(dir.path().join("users.json"), "[\n  {\"id\": \"U1\",}\n]").unwrap();
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        let file = dir.path().join("users.json");
+        assert!(
+            error.starts_with(&format!("{}: line 2, column 15", file.display())),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn channels_are_picked_by_name() {
+        let dir = export(&[]);
+        std::fs::write(
+            dir.path().join("groups.json"),
+            r#"[{"id": "G1", "name": "secret-inc"}]"#,
+        )
+        .unwrap();
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&dir.path().display().to_string()),
+            "{error}"
+        );
+        assert!(
+            error.ends_with("several channels, pick one with --channel: inc-1, secret-inc"),
+            "{error}"
+        );
+        let error = read_export(dir.path(), Some("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("no channel `nope` in the export; it has: inc-1, secret-inc"),
+            "{error}"
+        );
+        // A channel without a folder of day files has no messages yet.
+        let export = read_export(dir.path(), Some("#secret-inc")).unwrap();
+        assert_eq!(export.channel, ChannelRef::new(Platform::Slack, "G1"));
+        assert!(export.events.is_empty());
+
+        std::fs::write(dir.path().join("channels.json"), "[]").unwrap();
+        std::fs::write(dir.path().join("groups.json"), "[]").unwrap();
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        assert!(error.ends_with("the export lists no channels"), "{error}");
+    }
+
+    /// Zips the files of `dir` into `zip`, each under `top`.
+    fn zip(dir: &Path, zip: &Path, top: &str) {
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(zip).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for rel in ["channels.json", "users.json", "inc-1/2024-03-09.json"] {
+            writer.start_file(format!("{top}{rel}"), options).unwrap();
+            writer
+                .write_all(&std::fs::read(dir.join(rel)).unwrap())
+                .unwrap();
+        }
+        writer.finish().unwrap();
+    }
+
+    #[test]
+    fn zipped_exports_read_like_directories() {
+        let day = r#"[{"ts": "1.000001", "user": "U2", "text": "hi"}]"#;
+        let dir = export(&[("2024-03-09.json", day)]);
+        let expected = read_export(dir.path(), None).unwrap();
+        for top in ["", "Acme Slack export Mar 9 2024/"] {
+            let file = dir.path().join("export.ZIP");
+            zip(dir.path(), &file, top);
+            assert_eq!(read_export(&file, None).unwrap(), expected, "{top:?}");
+        }
+
+        std::fs::write(dir.path().join("inc-1/2024-03-09.json"), "[{\"ts\": 1}]").unwrap();
+        let file = dir.path().join("export.zip");
+        zip(dir.path(), &file, "top/");
+        let error = read_export(&file, None).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}, entry top/inc-1/2024-03-09.json: line 1, column 9, at [0].ts: \
+                 invalid type: integer `1`, expected a string",
+                file.display()
+            )
+        );
+
+        std::fs::write(&file, "PK but not a zip").unwrap();
+        let error = read_export(&file, None).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("{}: not a readable zip", file.display())));
+    }
+
+    #[test]
+    fn a_zip_without_channels_json_is_an_unknown_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&file).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file("a/b/channels.json", options).unwrap();
+        writer
+            .start_file("__MACOSX/channels.json", options)
+            .unwrap();
+        writer.start_file("notchannels.json", options).unwrap();
+        writer.finish().unwrap();
+        let error = read_export(&file, None).unwrap_err();
+        assert!(
+            matches!(error, ExportError::UnknownFormat { .. }),
+            "{error}"
+        );
+    }
+
+    fn pinned(export: &Export) -> Vec<&str> {
+        export
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::PinAdded)
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    fn text_of<'a>(export: &'a Export, id: &str) -> &'a str {
+        posts(export)
+            .into_iter()
+            .find(|post| post.0 == id)
+            .map(|post| post.2)
+            .unwrap()
+    }
+
+    #[test]
+    fn shakespeare_fixture() {
+        let path = fixture("google-sre-shakespeare-2015", "slack");
+        let export = read_export(&path, None).unwrap();
+        assert_eq!(export.channel_name, "inc-465-shakespeare");
+        assert_eq!(humans(&export), 63);
+        assert_eq!(pinned(&export), ["1445440724.479261"]);
+        let start = export
+            .events
+            .iter()
+            .find(|e| e.message.as_str() == "1445439680.028328")
+            .unwrap();
+        assert_eq!(start.at, Utc.timestamp_opt(1445439680, 28_328_000).unwrap());
+        assert!(text_of(&export, "1445440351.690937").contains("Contacted @Clara Nygård & @Arjun"));
+        let replies = posts(&export)
+            .into_iter()
+            .filter(|post| post.3 == Some("1445441200.164945"))
+            .count();
+        assert_eq!(replies, 2);
+    }
+
+    #[test]
+    fn adversarial_fixture() {
+        let path = fixture("adversarial", "slack");
+        let export = read_export(&path, Some("inc-checkout-5xx")).unwrap();
+        assert_eq!(humans(&export), 41);
+        let shared: Vec<_> = posts(&export)
+            .into_iter()
+            .map(|post| post.0)
+            .filter(|id| id.starts_with("1709978970."))
+            .collect();
+        assert_eq!(shared, ["1709978970.670851", "1709978970.670851#2"]);
+        let baseline = posts(&export)
+            .into_iter()
+            .filter(|post| post.2 == "/timeline Checkout success rate back to baseline")
+            .count();
+        assert_eq!(baseline, 1);
+        assert!(text_of(&export, "1709978730.738792").starts_with("@Layla حداد thanks"));
+        assert!(
+            text_of(&export, "1709979030.407916")
+                .ends_with("https://bank.example/login (https://evil.example/login)")
+        );
+        let round_pushpin = others(&export)
+            .into_iter()
+            .filter(|(_, kind)| matches!(kind, EventKind::ReactionAdded { emoji, .. } if emoji == "round_pushpin"))
+            .count();
+        assert_eq!(round_pushpin, 1);
+        // Pinned both ways (`pinned_to` and channels.json), pinned once.
+        assert_eq!(pinned(&export), ["1709979105.123050"]);
+    }
+}

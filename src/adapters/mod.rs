@@ -1,0 +1,5 @@
+//! Adapters: turn what a chat platform or its export says into the domain's chat events.
+
+
+pub mod export;
+pub mod slack;
