@@ -2,4 +2,5 @@
 
 pub mod adapters;
 pub mod domain;
+pub mod drafting;
 pub mod storage;
