@@ -1,0 +1,270 @@
+//! The console: a chat room in the terminal, for trying Scribe without a chat account.
+//!
+//! Each line is a message from the local user and goes through the same recorder and fold as
+//! live chat. A few console-only commands stand in for what a chat client's buttons do.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::domain::{
+    Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
+};
+use crate::drafting::{DraftError, Drafter, Place, slug};
+use crate::recorder::Recorder;
+use crate::storage::{Store, StoreError};
+
+const HELP: &str = "\
+Type messages as in an incident channel. Commands:
+  /incident start <title> [--sev sev1..sev4]   open an incident here
+  /timeline [HH:MM] <text>                      add a timeline entry
+  /incident severity|lead|impact|summary|action|resolve|close|status|draft ...
+Console stand-ins for chat buttons, acting on the previous message:
+  /pin  /unpin  /react <emoji>  /unreact <emoji>  /edit <new text>  /delete
+  /help  /quit";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Draft(#[from] DraftError),
+    #[error("console I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot write the draft to {path}: {source}")]
+    WriteDraft {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub struct Console<S> {
+    pub recorder: Recorder<S>,
+    pub drafter: Drafter,
+    pub template: String,
+    pub output_dir: PathBuf,
+    pub channel: ChannelRef,
+    pub user: String,
+    pub team_zone: chrono_tz::Tz,
+}
+
+/// The message `/pin`, `/react`, `/edit` and `/delete` act on.
+struct Previous {
+    id: MessageId,
+    text: String,
+}
+
+/// The console room called `name`.
+pub fn channel(name: &str) -> ChannelRef {
+    ChannelRef::new(Platform::Console, name)
+}
+
+impl<S: Store> Console<S> {
+    /// Reads lines until end of input or `/quit`, answering on `out`.
+    pub async fn run(
+        &self,
+        input: impl AsyncBufRead + Unpin,
+        mut out: impl AsyncWrite + Unpin,
+    ) -> Result<(), ConsoleError> {
+        let span = tracing::info_span!("console", channel = %self.channel);
+        let _guard = span.enter();
+        let mut previous = self.previous().await?;
+        let mut clock = Clock::default();
+        let prompt = std::io::stdin().is_terminal();
+        let history = self.recorder.history(&self.channel).await?;
+        let greeting = match history.open_incident() {
+            Some(incident) => format!("Resuming the open incident: {}\n", reply::status(incident)),
+            None => "No incident open in this channel. /help lists the commands.\n".to_string(),
+        };
+        out.write_all(greeting.as_bytes()).await?;
+        let mut lines = input.lines();
+        loop {
+            if prompt {
+                out.write_all(format!("#{} {}> ", self.channel.id, self.user).as_bytes())
+                    .await?;
+            }
+            out.flush().await?;
+            let Some(line) = lines.next_line().await? else {
+                break;
+            };
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            let at = clock.now();
+            let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+            let (id, kind) = match (word, previous.as_ref()) {
+                ("/quit" | "/exit", _) => break,
+                ("/help", _) => {
+                    out.write_all(format!("{HELP}\n").as_bytes()).await?;
+                    continue;
+                }
+                ("/pin" | "/unpin" | "/react" | "/unreact" | "/edit" | "/delete", None) => {
+                    out.write_all(b"There is no previous message to act on yet.\n")
+                        .await?;
+                    continue;
+                }
+                ("/pin", Some(p)) => (p.id.clone(), EventKind::PinAdded),
+                ("/unpin", Some(p)) => (p.id.clone(), EventKind::PinRemoved),
+                ("/react" | "/unreact", Some(_)) if rest.trim().is_empty() => {
+                    out.write_all(format!("usage: {word} <emoji>, e.g. {word} 📌\n").as_bytes())
+                        .await?;
+                    continue;
+                }
+                ("/react", Some(p)) => (p.id.clone(), self.reaction(rest, true)),
+                ("/unreact", Some(p)) => (p.id.clone(), self.reaction(rest, false)),
+                ("/edit", Some(p)) => (
+                    p.id.clone(),
+                    EventKind::Edited {
+                        text: rest.to_string(),
+                    },
+                ),
+                ("/delete", Some(p)) => (p.id.clone(), EventKind::Deleted),
+                _ => (
+                    MessageId::new(at.timestamp_micros().to_string()),
+                    EventKind::Posted {
+                        author: Author::human(self.user.clone(), self.user.clone()),
+                        text: line.to_string(),
+                        thread: None,
+                    },
+                ),
+            };
+            let answer = self.apply(&mut previous, id, at, kind).await?;
+            out.write_all(answer.as_bytes()).await?;
+        }
+        out.flush().await?;
+        Ok(())
+    }
+
+    fn reaction(&self, emoji: &str, added: bool) -> EventKind {
+        let emoji = emoji.trim().trim_matches(':').to_string();
+        let user = UserId::new(self.user.clone());
+        if added {
+            EventKind::ReactionAdded { emoji, user }
+        } else {
+            EventKind::ReactionRemoved { emoji, user }
+        }
+    }
+
+    /// Records one event and says what it did.
+    async fn apply(
+        &self,
+        previous: &mut Option<Previous>,
+        id: MessageId,
+        at: DateTime<Utc>,
+        kind: EventKind,
+    ) -> Result<String, ConsoleError> {
+        let posted_text = match &kind {
+            EventKind::Posted { text, .. } => Some(text.clone()),
+            _ => None,
+        };
+        let acknowledgement = match &kind {
+            EventKind::PinAdded => Some("📌 Pinned the previous message."),
+            EventKind::PinRemoved => Some("Unpinned the previous message."),
+            EventKind::ReactionAdded { .. } => Some("Reacted to the previous message."),
+            EventKind::ReactionRemoved { .. } => Some("Removed the reaction."),
+            EventKind::Edited { .. } => Some("Edited the previous message."),
+            EventKind::Deleted => Some("Deleted the previous message."),
+            EventKind::Posted { .. } => None,
+        };
+        let event = ChatEvent {
+            channel: self.channel.clone(),
+            message: id.clone(),
+            at,
+            kind,
+        };
+        let recorded = self.recorder.record(&event).await?;
+        if let Some(text) = posted_text {
+            *previous = Some(Previous {
+                id: id.clone(),
+                text,
+            });
+        }
+        if let Some(answer) = acknowledgement {
+            let shown = previous.as_ref().map_or("", |p| p.text.as_str());
+            return Ok(format!("{answer} ({shown})\n"));
+        }
+        let Some(reply) = recorded.history.reply_to(&id) else {
+            return Ok(String::new());
+        };
+        let incident = recorded.history.incident(reply);
+        let mut answer = format!("scribe: {}\n", reply::text(&reply.outcome, incident));
+        match (&reply.outcome, incident) {
+            (Outcome::ShowDraft, Some(incident)) => {
+                answer.push_str(
+                    &self
+                        .drafter
+                        .render(&self.template, incident, &self.place())?,
+                );
+            }
+            (Outcome::Closed, Some(incident)) => {
+                let draft = self
+                    .drafter
+                    .render(&self.template, incident, &self.place())?;
+                let path = self.output_dir.join(slug::file_name(incident));
+                write_file(&path, &draft).await?;
+                tracing::info!(path = %path.display(), "postmortem draft written");
+                answer.push_str(&format!(
+                    "scribe: Postmortem draft written to {}\n",
+                    path.display()
+                ));
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+
+    fn place(&self) -> Place {
+        Place {
+            channel: self.channel.id.clone(),
+            platform: "console",
+            team_zone: self.team_zone,
+        }
+    }
+
+    /// The last message posted here, from the log, so a restart can `/pin` it.
+    async fn previous(&self) -> Result<Option<Previous>, StoreError> {
+        let events = self.recorder.store().channel_events(&self.channel).await?;
+        Ok(events.into_iter().rev().find_map(|e| match e.kind {
+            EventKind::Posted { text, .. } => Some(Previous {
+                id: e.message,
+                text,
+            }),
+            _ => None,
+        }))
+    }
+}
+
+/// Writes through a temporary file, so a crash leaves the old draft or the new, never half.
+async fn write_file(path: &std::path::Path, contents: &str) -> Result<(), ConsoleError> {
+    let failed = |source| ConsoleError::WriteDraft {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    let tmp = path.with_extension("md.tmp");
+    tokio::fs::write(&tmp, contents).await.map_err(failed)?;
+    tokio::fs::rename(&tmp, path).await.map_err(failed)
+}
+
+/// Wall-clock time that never repeats, so two quick lines get distinct message ids.
+#[derive(Default)]
+struct Clock {
+    last: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    fn now(&mut self) -> DateTime<Utc> {
+        let mut now = Utc::now();
+        if let Some(last) = self.last
+            && now <= last
+        {
+            now = last + chrono::Duration::microseconds(1);
+        }
+        self.last = Some(now);
+        now
+    }
+}
