@@ -1,0 +1,244 @@
+//! The command line's contract: bad input gets a clear error naming the file and position and
+//! changes nothing; configuration layers and user templates work as documented.
+
+mod common;
+
+use common::{Sandbox, fixture, stderr, stdout, success};
+
+fn shakespeare() -> String {
+    fixture("google-sre-shakespeare-2015/slack")
+        .display()
+        .to_string()
+}
+
+/// A copy of the Shakespeare Slack export whose day file is replaced by `day`.
+fn slack_export_with_day(sandbox: &Sandbox, day: &str) -> std::path::PathBuf {
+    let root = sandbox.path().join("export");
+    let channel = root.join("inc-465-shakespeare");
+    std::fs::create_dir_all(&channel).unwrap();
+    for file in ["channels.json", "users.json"] {
+        std::fs::copy(
+            fixture(&format!("google-sre-shakespeare-2015/slack/{file}")),
+            root.join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(channel.join("2015-10-21.json"), day).unwrap();
+    root
+}
+
+#[test]
+fn a_malformed_slack_day_file_is_named_with_its_position_and_nothing_is_written() {
+    let sandbox = Sandbox::new();
+    let export = slack_export_with_day(
+        &sandbox,
+        "[\n  {\"type\": \"message\", \"ts\": \"1445439680.0\",\n   \"text\": \"ok\"},\n  {\"type\": \"message\" \"ts\": 1}\n]\n",
+    );
+    let out_file = sandbox.path().join("draft.md");
+    let output = sandbox.run(&[
+        "draft",
+        export.to_str().unwrap(),
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("2015-10-21.json"), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+    assert!(err.contains("column"), "{err}");
+    assert!(!out_file.exists(), "nothing is written on error");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn a_bad_timestamp_is_named_by_its_json_path() {
+    let sandbox = Sandbox::new();
+    let export = slack_export_with_day(
+        &sandbox,
+        r#"[{"type": "message", "ts": "1445439680.0", "text": "ok"}, {"type": "message", "ts": "yesterday", "text": "x"}]"#,
+    );
+    let output = sandbox.run(&["draft", export.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("2015-10-21.json") && err.contains("[1].ts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_discord_export_is_named_with_its_position() {
+    let sandbox = Sandbox::new();
+    let full = std::fs::read_to_string(fixture("adversarial/discord.json")).unwrap();
+    let cut = sandbox.path().join("cut.json");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let output = sandbox.run(&["draft", cut.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("cut.json") && err.contains("line") && err.contains("column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn something_that_is_no_export_says_what_was_expected() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.path().join("notes.txt"), "hello").unwrap();
+    for path in ["notes.txt", "missing-dir"] {
+        let output = sandbox.run(&["draft", path]);
+        assert!(!output.status.success(), "{path}");
+        let err = stderr(&output);
+        assert!(err.contains(path), "{err}");
+    }
+}
+
+#[test]
+fn an_export_without_an_incident_says_so() {
+    let sandbox = Sandbox::new();
+    let export = slack_export_with_day(
+        &sandbox,
+        r#"[{"type": "message", "ts": "1445439680.0", "user": "U043FRTQ5", "text": "just chatting"}]"#,
+    );
+    let output = sandbox.run(&["draft", export.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("/incident start"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn out_writes_the_draft_to_a_file() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["draft", &shakespeare(), "--out", "pm.md"]);
+    success(&output);
+    assert!(stdout(&output).is_empty());
+    let draft = std::fs::read_to_string(sandbox.path().join("pm.md")).unwrap();
+    assert!(draft.starts_with("# Incident: Shakespeare search cascading failure"));
+}
+
+#[test]
+fn unknown_configuration_keys_are_named() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.path().join("scribe.toml"),
+        "[team]\ntimezon = \"UTC\"\n",
+    )
+    .unwrap();
+    let output = sandbox.run(&["--config", "scribe.toml", "draft", &shakespeare()]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("timezon") && err.contains("scribe.toml"),
+        "{err}"
+    );
+
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__TEAM__NOPE", "1")
+        .args(["draft", &shakespeare()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("nope"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_bad_time_zone_is_refused() {
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__TEAM__TIMEZONE", "Mars/Olympus_Mons")
+        .args(["draft", &shakespeare()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("timezone"), "{}", stderr(&output));
+}
+
+#[test]
+fn the_environment_overrides_the_team_zone() {
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__TEAM__TIMEZONE", "America/Los_Angeles")
+        .args(["draft", &shakespeare()])
+        .output()
+        .unwrap();
+    let draft = success(&output);
+    assert!(
+        draft.contains("Team time zone: America/Los_Angeles"),
+        "{draft}"
+    );
+    assert!(
+        draft.contains("- **15:01** (08:01 PDT) - Incident started"),
+        "{draft}"
+    );
+}
+
+#[test]
+fn a_users_template_overrides_the_built_in_one_by_name() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("my-templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("postmortem.md.j2"),
+        "{{ title }} / {{ severity }} / {{ timeline | length }} entries\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("short.md.j2"), "short: {{ title }}\n").unwrap();
+    let run = |args: &[&str]| {
+        sandbox
+            .scribe()
+            .env("SCRIBE__DRAFTING__TEMPLATE_DIR", &dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        success(&run(&["draft", &shakespeare()])),
+        "Shakespeare search cascading failure: HTTP 500s in all clusters / Critical (sev1) / 30 entries\n"
+    );
+    assert_eq!(
+        success(&run(&[
+            "draft",
+            &shakespeare(),
+            "--template",
+            "short.md.j2"
+        ])),
+        "short: Shakespeare search cascading failure: HTTP 500s in all clusters\n"
+    );
+    let missing = run(&["draft", &shakespeare(), "--template", "nope.md.j2"]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("nope.md.j2"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn a_template_error_names_the_template_and_line() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("t");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broken.md.j2"),
+        "# {{ title }}\n\n{{ no_such_field }}\n",
+    )
+    .unwrap();
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__DRAFTING__TEMPLATE_DIR", &dir)
+        .args(["draft", &shakespeare(), "--template", "broken.md.j2"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("broken.md.j2:3") && err.contains("no_such_field"),
+        "{err}"
+    );
+}

@@ -1,0 +1,110 @@
+//! Helpers for end-to-end tests: the real `scribe` binary, run in a scratch directory.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// A scratch directory to run `scribe` in, so data and drafts land nowhere else.
+pub struct Sandbox {
+    pub dir: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `scribe` with a clean environment: no `SCRIBE__*` or `RUST_LOG` from the caller.
+    pub fn scribe(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scribe"));
+        command.current_dir(self.path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SCRIBE") || key == "RUST_LOG" {
+                command.env_remove(key);
+            }
+        }
+        command
+    }
+
+    /// Runs `scribe args…` to completion with no input.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.scribe()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("scribe runs")
+    }
+
+    /// Runs `scribe args…` with `input` on standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .scribe()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("scribe starts");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().expect("scribe finishes")
+    }
+
+    /// Every file under the sandbox, relative to it.
+    pub fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.path(), self.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// A copy of the shared chat-export fixtures, kept in the repository.
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 output")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fails with scribe's own words when it did not succeed.
+pub fn success(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "scribe failed ({}):\n{}",
+        output.status,
+        stderr(output)
+    );
+    stdout(output)
+}

@@ -1,0 +1,108 @@
+//! `scribe console`: a whole incident typed in a terminal, drafted on close, resumable.
+
+mod common;
+
+use common::{Sandbox, stdout, success};
+
+#[test]
+fn an_incident_played_in_the_console_is_drafted_on_close() {
+    let sandbox = Sandbox::new();
+    let session = "\
+FIRING: checkout error rate 22%
+/pin
+/incident start Checkout 5xx after deploy --sev sev2
+/timeline rolled back checkout-api
+db failover to replica done
+/react 📌
+/incident lead @Robin
+/incident action add a canary stage @Zoë
+/incident resolve
+/incident close
+";
+    let output = sandbox.run_with_input(&["console", "--as", "Robin"], session);
+    let out = success(&output);
+    assert!(
+        out.contains("Incident opened: Checkout 5xx after deploy"),
+        "{out}"
+    );
+    assert!(out.contains("Added to the timeline at"), "{out}");
+    let path_line = out
+        .lines()
+        .find(|l| l.contains("Postmortem draft written to "))
+        .unwrap_or_else(|| panic!("no draft path in:\n{out}"));
+    let path = path_line.split("written to ").nth(1).unwrap();
+    assert!(
+        path.starts_with("postmortems/") && path.ends_with("-checkout-5xx-after-deploy.md"),
+        "{path}"
+    );
+    let draft = std::fs::read_to_string(sandbox.path().join(path)).unwrap();
+    for fact in [
+        "# Incident: Checkout 5xx after deploy",
+        "**Severity:** High (sev2)",
+        "**Author:** @Robin",
+        "FIRING: checkout error rate 22% — Robin",
+        "rolled back checkout-api — Robin",
+        "db failover to replica done — Robin",
+        "- [ ] add a canary stage - @Zoë",
+        "Robin (8 messages)",
+        "#console (console)",
+    ] {
+        assert!(draft.contains(fact), "draft lacks {fact:?}:\n{draft}");
+    }
+    assert!(sandbox.path().join("data/scribe.db").exists());
+}
+
+#[test]
+fn quitting_and_restarting_resumes_the_open_incident() {
+    let sandbox = Sandbox::new();
+    success(&sandbox.run_with_input(
+        &["console", "--as", "Zoë"],
+        "/incident start Queue backlog\n/timeline consumers restarted\n/quit\n",
+    ));
+    let output = sandbox.run_with_input(
+        &["console", "--as", "Robin"],
+        "lag back under 1 minute\n/pin\n/incident status\n/incident close\n",
+    );
+    let out = stdout(&output);
+    assert!(
+        out.contains("Resuming the open incident: open: Queue backlog"),
+        "{out}"
+    );
+    assert!(out.contains("3 timeline entries · 2 participants"), "{out}");
+    let drafts: Vec<_> = sandbox
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with("postmortems"))
+        .collect();
+    assert_eq!(drafts.len(), 1, "{drafts:?}");
+    let draft = std::fs::read_to_string(sandbox.path().join(&drafts[0])).unwrap();
+    assert!(draft.contains("consumers restarted — Zoë"), "{draft}");
+    assert!(draft.contains("lag back under 1 minute — Robin"), "{draft}");
+}
+
+#[test]
+fn bad_commands_get_usage_and_change_nothing() {
+    let sandbox = Sandbox::new();
+    let out = success(&sandbox.run_with_input(
+        &["console"],
+        "/pin\n/timeline\n/incident severity sev9\n/incident start\n/incident status\n",
+    ));
+    assert!(out.contains("no previous message"), "{out}");
+    assert!(out.contains("usage: /timeline <text>"), "{out}");
+    assert!(out.contains("`sev9` is not a severity"), "{out}");
+    assert!(out.contains("usage: /incident start <title>"), "{out}");
+    assert!(out.contains("No open incident in this channel"), "{out}");
+}
+
+#[test]
+fn a_draft_preview_does_not_close_the_incident() {
+    let sandbox = Sandbox::new();
+    let out = success(&sandbox.run_with_input(
+        &["console"],
+        "/incident start Disk full on db-3\n/timeline {{ 7*7 }} @everyone\n/incident draft\n/incident status\n",
+    ));
+    assert!(out.contains("# Incident: Disk full on db-3"), "{out}");
+    assert!(out.contains("{{ 7*7 }} @\u{200b}everyone"), "{out}");
+    assert!(out.contains("open: Disk full on db-3"), "{out}");
+    assert!(!sandbox.path().join("postmortems").exists());
+}
