@@ -1,12 +1,17 @@
 //! The storage conformance suite: every `Store` implementation must pass every check here.
 
+use std::io::Write;
 use std::sync::Arc;
 
+use chrono::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use scribe::domain::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
-use scribe::storage::{SqliteStore, Store};
+use scribe::storage::{
+    self, AnyStore, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store, StoreError,
+};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 fn at(secs: i64, micros: u32) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, micros * 1000).unwrap()
@@ -85,11 +90,14 @@ mod checks {
 
     pub async fn a_new_event_is_stored_once<S: Store>(store: &S) {
         let event = posted("C1", "1.0", "/timeline rolled back");
-        assert!(store.append(&event).await.unwrap(), "new event");
-        assert!(!store.append(&event).await.unwrap(), "redelivery");
+        assert!(store.append(&event, &[]).await.unwrap(), "new event");
+        assert!(!store.append(&event, &[]).await.unwrap(), "redelivery");
         let mut again = event.clone();
         again.at = at(1_709_978_999, 0);
-        assert!(!store.append(&again).await.unwrap(), "same key, other time");
+        assert!(
+            !store.append(&again, &[]).await.unwrap(),
+            "same key, other time"
+        );
         assert_eq!(
             store.channel_events(&channel("C1")).await.unwrap(),
             vec![event]
@@ -99,7 +107,7 @@ mod checks {
     pub async fn every_kind_round_trips_exactly<S: Store>(store: &S) {
         let events = every_kind();
         for event in &events {
-            assert!(store.append(event).await.unwrap());
+            assert!(store.append(event, &[]).await.unwrap());
         }
         assert_eq!(store.channel_events(&channel("C1")).await.unwrap(), events);
     }
@@ -110,7 +118,7 @@ mod checks {
         let mut discord = posted("C1", "1.0", "discord");
         discord.channel.platform = Platform::Discord;
         for event in [&slack, &other_channel, &discord] {
-            assert!(store.append(event).await.unwrap());
+            assert!(store.append(event, &[]).await.unwrap());
         }
         assert_eq!(
             store.channel_events(&channel("C1")).await.unwrap(),
@@ -133,8 +141,8 @@ mod checks {
         let mut late = posted("C1", "2.0", "posted later, arrived first");
         late.at = at(2_000_000_000, 0);
         let early = posted("C1", "1.0", "posted earlier, arrived second");
-        store.append(&late).await.unwrap();
-        store.append(&early).await.unwrap();
+        store.append(&late, &[]).await.unwrap();
+        store.append(&early, &[]).await.unwrap();
         assert_eq!(
             store.channel_events(&channel("C1")).await.unwrap(),
             vec![late, early]
@@ -147,7 +155,7 @@ mod checks {
             .map(|_| {
                 let store = Arc::clone(&store);
                 let event = event.clone();
-                tokio::spawn(async move { store.append(&event).await.unwrap() })
+                tokio::spawn(async move { store.append(&event, &[]).await.unwrap() })
             })
             .collect();
         let mut new = 0;
@@ -157,8 +165,186 @@ mod checks {
         assert_eq!(new, 1);
         assert_eq!(store.channel_events(&channel("C1")).await.unwrap().len(), 1);
     }
+
+    pub fn job(key: &str, due: DateTime<Utc>) -> NewJob {
+        NewJob {
+            key: key.into(),
+            kind: "post".into(),
+            payload: format!("{{\"key\":\"{key}\"}}"),
+            run_at: due,
+        }
+    }
+
+    pub async fn jobs_come_with_their_event_once<S: Store>(store: &S) {
+        let event = posted("C1", "1.0", "/incident start X");
+        let first = [job("slack:C1:headline", at(0, 0))];
+        assert!(store.append(&event, &first).await.unwrap());
+        let second = [
+            job("slack:C1:headline", at(0, 0)),
+            job("slack:C1:other", at(0, 0)),
+        ];
+        assert!(!store.append(&event, &second).await.unwrap());
+        let jobs = store.jobs("slack:C1:").await.unwrap();
+        let keys: Vec<_> = jobs.iter().map(|j| j.key.as_str()).collect();
+        assert_eq!(keys, ["slack:C1:headline", "slack:C1:other"]);
+        assert!(
+            jobs.iter()
+                .all(|j| j.state == JobState::Pending && j.attempts == 0)
+        );
+        store
+            .enqueue(&[job("slack:C1:headline", at(0, 0))])
+            .await
+            .unwrap();
+        assert_eq!(store.jobs("slack:").await.unwrap().len(), 2);
+        assert!(store.jobs("discord:").await.unwrap().is_empty());
+    }
+
+    pub async fn job_prefixes_are_literal<S: Store>(store: &S) {
+        let keys = ["slack:C%1:a", "slack:CX1:b", "slack:C_1:c"];
+        let jobs: Vec<_> = keys.iter().map(|key| job(key, at(0, 0))).collect();
+        store.enqueue(&jobs).await.unwrap();
+        for (prefix, expected) in [("slack:C%", keys[0]), ("slack:C_", keys[2])] {
+            let found = store.jobs(prefix).await.unwrap();
+            let found: Vec<_> = found.iter().map(|j| j.key.as_str()).collect();
+            assert_eq!(found, [expected], "prefix {prefix}");
+        }
+    }
+
+    pub async fn a_job_runs_when_due_and_once_per_lease<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        store
+            .enqueue(&[job("later", now + Duration::minutes(5)), job("now", now)])
+            .await
+            .unwrap();
+        let lease = Duration::seconds(30);
+        let claimed = store
+            .claim_job(now, lease)
+            .await
+            .unwrap()
+            .expect("a due job");
+        assert_eq!((claimed.key.as_str(), claimed.attempts), ("now", 1));
+        assert_eq!(claimed.payload, "{\"key\":\"now\"}");
+        assert_eq!(
+            store.claim_job(now, lease).await.unwrap(),
+            None,
+            "leased, and the other is not due"
+        );
+        // A worker that died loses its lease: the job runs again.
+        let again = store
+            .claim_job(now + lease, lease)
+            .await
+            .unwrap()
+            .expect("lease expired");
+        assert_eq!((again.id, again.attempts), (claimed.id, 2));
+        store.finish_job(again.id, JobEnd::Done).await.unwrap();
+        let later = now + Duration::minutes(5);
+        let next = store
+            .claim_job(later, lease)
+            .await
+            .unwrap()
+            .expect("now due");
+        assert_eq!(next.key, "later");
+        store.finish_job(next.id, JobEnd::Done).await.unwrap();
+        assert_eq!(
+            store
+                .claim_job(later + Duration::hours(1), lease)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn retries_wait_and_failures_stop<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        let lease = Duration::seconds(30);
+        store.enqueue(&[job("flaky", now)]).await.unwrap();
+        let first = store.claim_job(now, lease).await.unwrap().unwrap();
+        let retry_at = now + Duration::seconds(10);
+        store
+            .finish_job(
+                first.id,
+                JobEnd::Retry {
+                    at: retry_at,
+                    error: "HTTP 503".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .claim_job(now + Duration::seconds(5), lease)
+                .await
+                .unwrap(),
+            None
+        );
+        let second = store
+            .claim_job(retry_at, lease)
+            .await
+            .unwrap()
+            .expect("retry due");
+        assert_eq!(second.attempts, 2);
+        let status = &store.jobs("flaky").await.unwrap()[0];
+        assert_eq!(status.last_error.as_deref(), Some("HTTP 503"));
+        store
+            .finish_job(
+                second.id,
+                JobEnd::Failed {
+                    error: "channel_not_found".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .claim_job(retry_at + Duration::days(1), lease)
+                .await
+                .unwrap(),
+            None
+        );
+        let status = &store.jobs("flaky").await.unwrap()[0];
+        assert_eq!(status.state, JobState::Failed);
+        assert_eq!(status.last_error.as_deref(), Some("channel_not_found"));
+    }
+
+    pub async fn racing_workers_claim_each_job_once<S: Store + 'static>(store: Arc<S>) {
+        let now = at(1_000, 0);
+        let jobs: Vec<_> = (0..20).map(|i| job(&format!("job-{i:02}"), now)).collect();
+        store.enqueue(&jobs).await.unwrap();
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    while let Some(job) = store.claim_job(now, Duration::minutes(5)).await.unwrap()
+                    {
+                        mine.push(job.key);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for worker in workers {
+            claimed.extend(worker.await.unwrap());
+        }
+        claimed.sort();
+        let expected: Vec<_> = jobs.iter().map(|j| j.key.clone()).collect();
+        assert_eq!(claimed, expected);
+    }
+
+    pub async fn channels_are_listed_in_order_of_first_event<S: Store>(store: &S) {
+        store.append(&posted("C2", "1.0", "a"), &[]).await.unwrap();
+        store.append(&posted("C1", "1.0", "b"), &[]).await.unwrap();
+        store.append(&posted("C2", "2.0", "c"), &[]).await.unwrap();
+        assert_eq!(
+            store.channels().await.unwrap(),
+            vec![channel("C2"), channel("C1")]
+        );
+        store.ping().await.unwrap();
+    }
 }
 
+/// `$open` gives `Some((store, guard))`, or `None` when the backend is not available here.
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -166,44 +352,177 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn a_new_event_is_stored_once() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 checks::a_new_event_is_stored_once(&store).await;
             }
 
             #[tokio::test]
             async fn every_kind_round_trips_exactly() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 checks::every_kind_round_trips_exactly(&store).await;
             }
 
             #[tokio::test]
             async fn channels_and_platforms_are_apart() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 checks::channels_and_platforms_are_apart(&store).await;
             }
 
             #[tokio::test]
             async fn events_come_back_in_arrival_order() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 checks::events_come_back_in_arrival_order(&store).await;
+            }
+
+            #[tokio::test]
+            async fn jobs_come_with_their_event_once() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::jobs_come_with_their_event_once(&store).await;
+            }
+
+            #[tokio::test]
+            async fn job_prefixes_are_literal() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::job_prefixes_are_literal(&store).await;
+            }
+
+            #[tokio::test]
+            async fn a_job_runs_when_due_and_once_per_lease() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::a_job_runs_when_due_and_once_per_lease(&store).await;
+            }
+
+            #[tokio::test]
+            async fn retries_wait_and_failures_stop() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::retries_wait_and_failures_stop(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn racing_workers_claim_each_job_once() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::racing_workers_claim_each_job_once(Arc::new(store)).await;
+            }
+
+            #[tokio::test]
+            async fn channels_are_listed_in_order_of_first_event() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::channels_are_listed_in_order_of_first_event(&store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_redeliveries_store_one() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 checks::concurrent_redeliveries_store_one(Arc::new(store)).await;
             }
         }
     };
 }
 
-async fn open_sqlite() -> (SqliteStore, tempfile::TempDir) {
+async fn open_sqlite() -> Option<(SqliteStore, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("data/scribe.db").display());
-    (SqliteStore::open(&url).await.unwrap(), dir)
+    Some((SqliteStore::open(&url).await.unwrap(), dir))
 }
 
 conformance!(sqlite, open_sqlite());
+
+/// A fresh schema in the database `SCRIBE_TEST_POSTGRES_URL` names, so tests running at once
+/// (here or in another checkout) never see each other's rows. Dropped with the guard.
+struct Schema {
+    name: String,
+    base_url: String,
+    /// The base URL with `search_path` set to this schema: the store migrates into it.
+    url: String,
+}
+
+impl Schema {
+    /// `None`, after saying so, when no PostgreSQL is configured.
+    async fn create() -> Option<Schema> {
+        let Some(base_url) = std::env::var("SCRIBE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            // Straight to stderr: the test harness swallows `eprintln!` from passing tests, and
+            // a skipped backend must not pass unnoticed.
+            std::io::stderr()
+                .write_all(
+                    b"SKIPPED: SCRIBE_TEST_POSTGRES_URL is not set; PostgreSQL conformance not run\n",
+                )
+                .unwrap();
+            return None;
+        };
+        let name = format!("scribe_test_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect(&base_url).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let mut url = url::Url::parse(&base_url).unwrap();
+        url.query_pairs_mut()
+            .append_pair("options", &format!("-c search_path={name}"));
+        Some(Schema {
+            name,
+            base_url,
+            url: url.into(),
+        })
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base_url, name) = (self.base_url.clone(), self.name.clone());
+        // Drop cannot await, and blocking on the test's own runtime panics: a thread with a
+        // runtime of its own can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&base_url).await.unwrap();
+                sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            })
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("warning: test schema {} was not dropped", self.name);
+        }
+    }
+}
+
+async fn open_postgres() -> Option<(PostgresStore, Schema)> {
+    let schema = Schema::create().await?;
+    Some((PostgresStore::open(&schema.url).await.unwrap(), schema))
+}
+
+conformance!(postgres, open_postgres());
 
 #[tokio::test]
 async fn sqlite_keeps_events_across_a_restart() {
@@ -213,7 +532,7 @@ async fn sqlite_keeps_events_across_a_restart() {
     {
         let store = SqliteStore::open(&url).await.unwrap();
         for event in &events {
-            store.append(event).await.unwrap();
+            store.append(event, &[]).await.unwrap();
         }
         store.close().await;
     }
@@ -223,7 +542,104 @@ async fn sqlite_keeps_events_across_a_restart() {
         events
     );
     assert!(
-        !reopened.append(&events[0]).await.unwrap(),
+        !reopened.append(&events[0], &[]).await.unwrap(),
         "still deduplicated"
     );
+}
+
+#[tokio::test]
+async fn open_picks_the_backend_by_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+    let sqlite = storage::open(&url).await.unwrap();
+    assert!(matches!(sqlite, AnyStore::Sqlite(_)));
+    checks::a_new_event_is_stored_once(&sqlite).await;
+    sqlite.close().await;
+
+    let refused = storage::open("mysql://u:pw@h/db").await.unwrap_err();
+    let message = refused.to_string();
+    assert!(matches!(refused, StoreError::UnsupportedUrl { .. }));
+    assert!(message.contains("`mysql`"), "{message}");
+    assert!(!message.contains("pw"), "leaks the password: {message}");
+
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let postgres = storage::open(&schema.url).await.unwrap();
+    assert!(matches!(postgres, AnyStore::Postgres(_)));
+    checks::a_new_event_is_stored_once(&postgres).await;
+    postgres.close().await;
+}
+
+/// Two pools on one schema stand for two Scribe processes sharing a database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_processes_share_a_database_safely() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(
+        PostgresStore::open(&schema.url),
+        PostgresStore::open(&schema.url)
+    );
+    let stores = [a.unwrap(), b.unwrap()];
+
+    let now = at(1_000, 0);
+    let jobs: Vec<_> = (0..50)
+        .map(|i| checks::job(&format!("job-{i:02}"), now))
+        .collect();
+    stores[0].enqueue(&jobs).await.unwrap();
+    let workers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(job) = store.claim_job(now, Duration::minutes(5)).await.unwrap() {
+                    assert_eq!(job.attempts, 1, "{} claimed twice", job.key);
+                    mine.push(job.key);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+    claimed.sort();
+    let expected: Vec<_> = jobs.iter().map(|j| j.key.clone()).collect();
+    assert_eq!(claimed, expected);
+
+    let events: Arc<Vec<_>> = Arc::new(
+        (0..200)
+            .map(|i| posted("C1", &format!("{i}.0"), &format!("message {i}")))
+            .collect(),
+    );
+    let appenders: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let (store, events) = (store.clone(), Arc::clone(&events));
+            tokio::spawn(async move {
+                let mut new = 0;
+                for (i, event) in events.iter().enumerate() {
+                    let follow_up = [checks::job(&format!("event-{i:03}"), now)];
+                    new += usize::from(store.append(event, &follow_up).await.unwrap());
+                }
+                new
+            })
+        })
+        .collect();
+    let mut new = 0;
+    for appender in appenders {
+        new += appender.await.unwrap();
+    }
+    assert_eq!(new, 200);
+    let mut stored = stores[1].channel_events(&channel("C1")).await.unwrap();
+    stored.sort_by(|x, y| x.message.cmp(&y.message));
+    let mut expected = events.to_vec();
+    expected.sort_by(|x, y| x.message.cmp(&y.message));
+    assert_eq!(stored, expected);
+    assert_eq!(stores[0].jobs("event-").await.unwrap().len(), 200);
+    for store in &stores {
+        store.close().await;
+    }
 }

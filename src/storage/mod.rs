@@ -1,14 +1,20 @@
-//! Durable storage of the event log. Incidents are never stored: they are folded from the log.
+//! Durable storage: the event log and the job queue. Incidents are never stored: they are
+//! folded from the log.
 //!
-//! [`Store`] is implemented by SQLite (the embedded default); any implementation must pass the
-//! conformance suite in `tests/storage.rs`.
+//! [`Store`] is implemented by SQLite (the embedded default, one process) and PostgreSQL (a
+//! server several Scribe processes can share); [`open`] picks one from the database URL. Any
+//! implementation must pass the conformance suite in `tests/storage.rs`.
 
 use std::future::Future;
 
+use chrono::{DateTime, Duration, Utc};
+
 use crate::domain::{ChannelRef, ChatEvent};
 
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,18 +28,221 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error("stored event #{seq} cannot be read back: {reason}")]
-    Corrupt { seq: i64, reason: String },
+    #[error("stored row #{id} cannot be read back: {reason}")]
+    Corrupt { id: i64, reason: String },
+    /// Names only the scheme: the rest of a database URL may carry a password.
+    #[error("database URL scheme `{scheme}` is not supported: use `sqlite:` or `postgres:`")]
+    UnsupportedUrl { scheme: String },
+}
+
+/// Work to do after an event is acknowledged (post a message, upload a draft, publish).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Enqueueing a job whose key exists changes nothing: a redelivered command queues no
+    /// second post.
+    pub key: String,
+    pub kind: String,
+    /// JSON the job's runner understands.
+    pub payload: String,
+    pub run_at: DateTime<Utc>,
+}
+
+/// A job claimed by a worker, leased to it until it finishes or the lease runs out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub payload: String,
+    /// Including the current one.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<JobState> {
+        match s {
+            "pending" => Some(JobState::Pending),
+            "done" => Some(JobState::Done),
+            "failed" => Some(JobState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// How a run of a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    Done,
+    /// Run it again at `at`.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Give up: the error is permanent or the attempts ran out.
+    Failed {
+        error: String,
+    },
+}
+
+/// What `/incident status` and the API show of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub key: String,
+    pub kind: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
 
 pub trait Store: Send + Sync {
-    /// Stores `event` durably before returning: `true` when it was new, `false` when an event
-    /// with the same key was stored before (a redelivery), which changes nothing.
-    fn append(&self, event: &ChatEvent) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Stores `event` and enqueues `jobs` in one durable transaction before returning: `true`
+    /// when the event was new, `false` when an event with the same key was stored before (a
+    /// redelivery), which changes nothing. Jobs whose key exists are skipped.
+    fn append(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A channel's events, in the order they were stored.
     fn channel_events(
         &self,
         channel: &ChannelRef,
     ) -> impl Future<Output = Result<Vec<ChatEvent>, StoreError>> + Send;
+
+    /// Every channel with an event, in order of first event.
+    fn channels(&self) -> impl Future<Output = Result<Vec<ChannelRef>, StoreError>> + Send;
+
+    /// Enqueues jobs that no event brought (a manual re-publish, a follow-up).
+    fn enqueue(&self, jobs: &[NewJob]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the next pending job due at `now` that no live lease holds, leasing it for `lease`.
+    fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
+
+    fn finish_job(
+        &self,
+        id: i64,
+        end: JobEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Jobs whose key starts with `prefix`, oldest first.
+    fn jobs(&self, prefix: &str)
+    -> impl Future<Output = Result<Vec<JobStatus>, StoreError>> + Send;
+
+    /// Succeeds when the database answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A store of either kind. [`Store`] is not object-safe (its methods return `impl Future`), so
+/// this enum is how the binary chooses a backend at run time.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Opens the store `url` names and brings its schema up to date.
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+    let store = connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Connects to the store `url` names, `sqlite:` for a file, `postgres:` or `postgresql:` for a
+/// server, without touching its schema.
+pub async fn connect(url: &str) -> Result<AnyStore, StoreError> {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        // Not a scheme (e.g. `user:password@host`): name nothing rather than risk a secret.
+        .filter(|s| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        })
+        .unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?)),
+        "postgres" | "postgresql" => Ok(AnyStore::Postgres(PostgresStore::connect(url).await?)),
+        _ => Err(StoreError::UnsupportedUrl {
+            scheme: scheme.to_owned(),
+        }),
+    }
+}
+
+/// Runs the same call on whichever store `self` holds.
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+            AnyStore::Postgres($store) => $call.await,
+        }
+    };
+}
+
+impl AnyStore {
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        delegate!(self, store => store.migrate())
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        delegate!(self, store => store.close())
+    }
+}
+
+impl Store for AnyStore {
+    async fn append(&self, event: &ChatEvent, jobs: &[NewJob]) -> Result<bool, StoreError> {
+        delegate!(self, store => store.append(event, jobs))
+    }
+
+    async fn channel_events(&self, channel: &ChannelRef) -> Result<Vec<ChatEvent>, StoreError> {
+        delegate!(self, store => store.channel_events(channel))
+    }
+
+    async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {
+        delegate!(self, store => store.channels())
+    }
+
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+        delegate!(self, store => store.enqueue(jobs))
+    }
+
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        delegate!(self, store => store.claim_job(now, lease))
+    }
+
+    async fn finish_job(&self, id: i64, end: JobEnd) -> Result<(), StoreError> {
+        delegate!(self, store => store.finish_job(id, end))
+    }
+
+    async fn jobs(&self, prefix: &str) -> Result<Vec<JobStatus>, StoreError> {
+        delegate!(self, store => store.jobs(prefix))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self, store => store.ping())
+    }
 }

@@ -3,17 +3,17 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
-use chrono::DateTime;
+use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Row, SqlSafeStr};
 
-use super::{Store, StoreError};
-use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId};
+use super::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
+use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -21,18 +21,33 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("events"),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_events.sql").into_sql_str(),
-        false,
-    )])
+    let migration = |version, description, sql: &'static str| {
+        Migration::new(
+            version,
+            Cow::Borrowed(description),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "events",
+            include_str!("../../migrations/sqlite/0001_events.sql"),
+        ),
+        migration(
+            2,
+            "jobs",
+            include_str!("../../migrations/sqlite/0002_jobs.sql"),
+        ),
+    ])
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`) and migrates it.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    /// Connects to the database at `url` without touching its schema.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?;
         if let Some(dir) = options
             .get_filename()
@@ -45,13 +60,25 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(std::time::Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        migrator().run(&pool).await?;
         Ok(SqliteStore { pool })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations not applied yet; safe to run from several processes.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator().run(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -67,10 +94,35 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
+async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[NewJob]) -> Result<(), StoreError> {
+    for job in jobs {
+        sqlx::query(
+            "INSERT INTO jobs (key, kind, payload, run_at_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&job.key)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.run_at.timestamp_micros())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn platform(row: &SqliteRow, id: i64) -> Result<Platform, StoreError> {
+    let name: &str = row.try_get("platform")?;
+    Platform::parse(name).ok_or_else(|| StoreError::Corrupt {
+        id,
+        reason: format!("unknown platform `{name}`"),
+    })
+}
+
 impl Store for SqliteStore {
-    async fn append(&self, event: &ChatEvent) -> Result<bool, StoreError> {
+    async fn append(&self, event: &ChatEvent, jobs: &[NewJob]) -> Result<bool, StoreError> {
         let key = event.key();
         let payload = serde_json::to_string(&event.kind).expect("events serialise");
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO events (platform, channel, message, kind, at_us, payload)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -82,8 +134,10 @@ impl Store for SqliteStore {
         .bind(&key.kind)
         .bind(event.at.timestamp_micros())
         .bind(payload)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        insert_jobs(&mut tx, jobs).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -98,8 +152,8 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let seq: i64 = row.try_get("seq")?;
-                let corrupt = |reason: String| StoreError::Corrupt { seq, reason };
+                let id: i64 = row.try_get("seq")?;
+                let corrupt = |reason: String| StoreError::Corrupt { id, reason };
                 let at_us: i64 = row.try_get("at_us")?;
                 let payload: &str = row.try_get("payload")?;
                 let kind: EventKind =
@@ -113,5 +167,111 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT platform, channel, MIN(seq) AS first FROM events
+             GROUP BY platform, channel ORDER BY first",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("first")?;
+                Ok(ChannelRef::new(
+                    platform(row, id)?,
+                    row.try_get::<String, _>("channel")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_jobs(&mut tx, jobs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let now_us = now.timestamp_micros();
+        let row = sqlx::query(
+            "UPDATE jobs SET leased_until_us = $1, attempts = attempts + 1
+             WHERE id = (SELECT id FROM jobs
+                         WHERE state = 'pending' AND run_at_us <= $2
+                           AND (leased_until_us IS NULL OR leased_until_us <= $2)
+                         ORDER BY run_at_us, id LIMIT 1)
+             RETURNING id, key, kind, payload, attempts",
+        )
+        .bind((now + lease).timestamp_micros())
+        .bind(now_us)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Job {
+                id: row.try_get("id")?,
+                key: row.try_get("key")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                attempts: row.try_get::<i64, _>("attempts")? as u32,
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish_job(&self, id: i64, end: JobEnd) -> Result<(), StoreError> {
+        let (state, run_at, error) = match end {
+            JobEnd::Done => (JobState::Done, None, None),
+            JobEnd::Retry { at, error } => (JobState::Pending, Some(at), Some(error)),
+            JobEnd::Failed { error } => (JobState::Failed, None, Some(error)),
+        };
+        sqlx::query(
+            "UPDATE jobs SET state = $2, leased_until_us = NULL,
+                 run_at_us = COALESCE($3, run_at_us), last_error = COALESCE($4, last_error)
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(run_at.map(|t| t.timestamp_micros()))
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn jobs(&self, prefix: &str) -> Result<Vec<JobStatus>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, key, kind, state, attempts, last_error FROM jobs
+             WHERE substr(key, 1, length($1)) = $1 ORDER BY id",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let state: &str = row.try_get("state")?;
+                Ok(JobStatus {
+                    key: row.try_get("key")?,
+                    kind: row.try_get("kind")?,
+                    state: JobState::parse(state).ok_or_else(|| StoreError::Corrupt {
+                        id,
+                        reason: format!("unknown job state `{state}`"),
+                    })?,
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    last_error: row.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }
