@@ -5,13 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use zip::ZipArchive;
 
 use super::{Export, ExportError, parse};
 use crate::adapters::slack::markup;
+use crate::adapters::slack::ts::Ts;
 use crate::domain::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
@@ -235,39 +235,6 @@ impl Message {
     }
 }
 
-/// A Slack `ts` ("1445439680.028328"): the post time to the microsecond, and the message's id.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Ts {
-    at: DateTime<Utc>,
-    raw: String,
-}
-
-impl<'de> Deserialize<'de> for Ts {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        match parse_ts(&raw) {
-            Some(at) => Ok(Ts { at, raw }),
-            None => Err(D::Error::custom(format!("invalid timestamp {raw:?}"))),
-        }
-    }
-}
-
-/// Seconds and a fraction of up to nine digits, read as integers: a float would lose the
-/// microseconds.
-fn parse_ts(raw: &str) -> Option<DateTime<Utc>> {
-    let (secs, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if secs.is_empty() || fraction.len() > 9 || !digits(secs) || !digits(fraction) {
-        return None;
-    }
-    let nanos = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(9)
-        .fold(0, |n, b| n * 10 + u32::from(b - b'0'));
-    DateTime::from_timestamp(secs.parse().ok()?, nanos)
-}
-
 /// The first of `names` that is not blank.
 fn first_name<'a>(names: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'a str> {
     names
@@ -436,11 +403,12 @@ fn author(message: &Message, people: &HashMap<String, Person>) -> Author {
 mod tests {
     use std::io::Write;
 
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::super::read as read_export;
     use super::super::tests::{fixture, humans};
     use super::*;
+    use crate::adapters::slack::ts::parse_ts;
 
     const USERS: &str = r#"[
         {"id": "U1", "name": "robin", "real_name": "Robin Ayers",
@@ -583,28 +551,6 @@ mod tests {
                 .iter()
                 .all(|e| e.at == parse_ts(e.message.as_str()).unwrap())
         );
-    }
-
-    #[test]
-    fn timestamps_are_exact_to_the_microsecond() {
-        let at = Utc.timestamp_opt(1445439680, 28_328_000).unwrap();
-        assert_eq!(parse_ts("1445439680.028328"), Some(at));
-        assert_eq!(
-            parse_ts("1445439680"),
-            Some(Utc.timestamp_opt(1445439680, 0).unwrap())
-        );
-        for bad in [
-            "",
-            ".5",
-            "abc",
-            "1.2.3",
-            "-1.0",
-            "1.0000000001",
-            "1e9",
-            "١٢.٣",
-        ] {
-            assert_eq!(parse_ts(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -231,3 +231,25 @@ mod tests {
         }
     }
 }
+
+/// Text for a message Scribe posts: Slack reads `&`, `<` and `>` as markup, so escaping them
+/// keeps quoted `<!everyone>` or `<@U…>` from notifying anyone.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn escaped_text_cannot_mention() {
+        assert_eq!(
+            escape("<!everyone> & <@U1>"),
+            "&lt;!everyone&gt; &amp; &lt;@U1&gt;"
+        );
+        assert_eq!(decode(&escape("a < b & c"), |_| None), "a < b & c");
+    }
+}

@@ -1,0 +1,1159 @@
+//! What Slack sends (Events API callbacks and slash commands), turned into chat events.
+//!
+//! Pure functions, without I/O or a clock: the HTTP handler checks the signature, then hands
+//! the raw body here. Authors are named by their user id; putting display names on them is
+//! the caller's job, since that needs the Web API.
+//!
+//! An events body is read twice: its `type` and the event's `type` first, then the whole body
+//! as the one shape that event has, so every error names the JSON path of what is wrong.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::markup;
+use super::ts::Ts;
+use crate::domain::event::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
+};
+
+/// What an Events API request asks of Scribe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A `url_verification` handshake: answer with this challenge.
+    Challenge(String),
+    /// An `event_callback`. Slack retries a callback it saw no answer to, with the same
+    /// `event_id`; the events themselves are idempotent too.
+    Events {
+        event_id: String,
+        events: Vec<ChatEvent>,
+    },
+    /// Nothing to record, and why.
+    Ignored(&'static str),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InboundError {
+    #[error("invalid Slack event body{}: {message}", at(.path.as_deref()))]
+    Json {
+        /// Where in the body, e.g. `event.item.ts`; `None` at the top level.
+        path: Option<String>,
+        message: String,
+    },
+    #[error("invalid Slack slash command: no `{0}`")]
+    MissingParameter(&'static str),
+}
+
+fn at(path: Option<&str>) -> String {
+    path.map(|p| format!(" at {p}")).unwrap_or_default()
+}
+
+/// Reads an Events API request body.
+///
+/// # Errors
+/// When the body is not JSON, or an event Scribe records lacks a field it needs or has one of
+/// the wrong type; the error names the field's path.
+pub fn parse_events_body(body: &[u8]) -> Result<Inbound, InboundError> {
+    let envelope: Envelope = parse(body)?;
+    match envelope.kind.as_str() {
+        "url_verification" => Ok(Inbound::Challenge(parse::<Verification>(body)?.challenge)),
+        "event_callback" => match envelope.event {
+            Some(head) => callback(body, &head),
+            None => Err(missing(None, "event")),
+        },
+        _ => Ok(Inbound::Ignored(
+            "not an event callback or a URL verification",
+        )),
+    }
+}
+
+fn callback(body: &[u8], head: &Head) -> Result<Inbound, InboundError> {
+    match (head.kind.as_str(), head.subtype.as_deref()) {
+        ("message", Some("message_changed")) => changed(parse(body)?),
+        ("message", Some("message_deleted")) => deleted(parse(body)?),
+        // Thread bookkeeping such as `message_replied`, which the Events API sends without its
+        // subtype: nobody posted anything.
+        ("message", _) if head.hidden => Ok(Inbound::Ignored("a hidden message is not a post")),
+        ("message", _) => message(parse(body)?),
+        ("reaction_added", _) => reaction(parse(body)?, |emoji, user| EventKind::ReactionAdded {
+            emoji,
+            user,
+        }),
+        ("reaction_removed", _) => reaction(parse(body)?, |emoji, user| {
+            EventKind::ReactionRemoved { emoji, user }
+        }),
+        ("pin_added", _) => pin(parse(body)?, EventKind::PinAdded),
+        ("pin_removed", _) => pin(parse(body)?, EventKind::PinRemoved),
+        ("member_joined_channel", _) => joined(parse(body)?),
+        _ => Ok(Inbound::Ignored("an event type Scribe does not record")),
+    }
+}
+
+/// The body's kind, read before the rest.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    event: Option<Head>,
+}
+
+/// An event's kind, read before the rest.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: String,
+    subtype: Option<String>,
+    #[serde(default)]
+    hidden: bool,
+}
+
+#[derive(Deserialize)]
+struct Verification {
+    challenge: String,
+}
+
+#[derive(Deserialize)]
+struct Callback<E> {
+    event_id: String,
+    /// Unix seconds; stands in for an event without `event_ts`.
+    event_time: Option<i64>,
+    event: E,
+}
+
+/// A posted message: the event itself, or the pinned message inside `pin_added`.
+#[derive(Deserialize)]
+struct Message {
+    ts: Ts,
+    /// Absent inside `pin_added`, which names the channel itself.
+    channel: Option<String>,
+    subtype: Option<String>,
+    user: Option<String>,
+    bot_id: Option<String>,
+    username: Option<String>,
+    bot_profile: Option<BotProfile>,
+    text: Option<String>,
+    thread_ts: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BotProfile {
+    name: Option<String>,
+}
+
+/// `message_changed`: `ts` is the edit's, `message` the new version.
+#[derive(Deserialize)]
+struct Changed {
+    channel: String,
+    ts: Ts,
+    event_ts: Option<Ts>,
+    message: NewVersion,
+}
+
+#[derive(Deserialize)]
+struct NewVersion {
+    ts: String,
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Deleted {
+    channel: String,
+    ts: Ts,
+    event_ts: Option<Ts>,
+    deleted_ts: String,
+}
+
+#[derive(Deserialize)]
+struct Reaction {
+    user: String,
+    reaction: String,
+    item: ReactionItem,
+    event_ts: Ts,
+}
+
+/// A message's `channel` and `ts`; a file's have neither.
+#[derive(Deserialize)]
+struct ReactionItem {
+    #[serde(rename = "type")]
+    kind: String,
+    channel: Option<String>,
+    ts: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Pin {
+    channel_id: String,
+    item: PinItem,
+    event_ts: Ts,
+}
+
+#[derive(Deserialize)]
+struct PinItem {
+    #[serde(rename = "type")]
+    kind: String,
+    message: Option<Message>,
+}
+
+#[derive(Deserialize)]
+struct Joined {
+    user: String,
+    channel: String,
+    event_ts: Option<Ts>,
+}
+
+fn recorded(event_id: String, events: Vec<ChatEvent>) -> Result<Inbound, InboundError> {
+    Ok(Inbound::Events { event_id, events })
+}
+
+fn message(callback: Callback<Message>) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    let channel = event
+        .channel
+        .as_deref()
+        .ok_or_else(|| missing(Some("event"), "channel"))?;
+    recorded(event_id, vec![posted(channel, &event, "event")?])
+}
+
+fn changed(callback: Callback<Changed>) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    recorded(
+        event_id,
+        vec![ChatEvent {
+            channel: slack(&event.channel),
+            message: MessageId::new(event.message.ts),
+            at: event.event_ts.unwrap_or(event.ts).at,
+            kind: EventKind::Edited {
+                text: plain(event.message.text.as_deref()),
+            },
+        }],
+    )
+}
+
+fn deleted(callback: Callback<Deleted>) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    recorded(
+        event_id,
+        vec![ChatEvent {
+            channel: slack(&event.channel),
+            message: MessageId::new(event.deleted_ts),
+            at: event.event_ts.unwrap_or(event.ts).at,
+            kind: EventKind::Deleted,
+        }],
+    )
+}
+
+fn reaction(
+    callback: Callback<Reaction>,
+    kind: impl FnOnce(String, UserId) -> EventKind,
+) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    let Reaction {
+        user,
+        reaction,
+        item,
+        event_ts,
+    } = event;
+    if item.kind != "message" {
+        return Ok(Inbound::Ignored(
+            "a reaction to something other than a message",
+        ));
+    }
+    let channel = item
+        .channel
+        .ok_or_else(|| missing(Some("event.item"), "channel"))?;
+    let ts = item.ts.ok_or_else(|| missing(Some("event.item"), "ts"))?;
+    recorded(
+        event_id,
+        vec![ChatEvent {
+            channel: slack(&channel),
+            message: MessageId::new(ts),
+            at: event_ts.at,
+            kind: kind(reaction, UserId::new(user)),
+        }],
+    )
+}
+
+fn pin(callback: Callback<Pin>, kind: EventKind) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    let Pin {
+        channel_id,
+        item,
+        event_ts,
+    } = event;
+    if item.kind != "message" {
+        return Ok(Inbound::Ignored("a pin of something other than a message"));
+    }
+    let message = item
+        .message
+        .ok_or_else(|| missing(Some("event.item"), "message"))?;
+    let mut events = Vec::with_capacity(2);
+    // A message posted before Scribe joined is known only from its pin: keep its text.
+    let carried = message.text.is_some() && (message.user.is_some() || message.bot_id.is_some());
+    if kind == EventKind::PinAdded && carried {
+        events.push(posted(&channel_id, &message, "event.item.message")?);
+    }
+    events.push(ChatEvent {
+        channel: slack(&channel_id),
+        message: MessageId::new(message.ts.raw),
+        at: event_ts.at,
+        kind,
+    });
+    recorded(event_id, events)
+}
+
+fn joined(callback: Callback<Joined>) -> Result<Inbound, InboundError> {
+    let (event_id, event) = (callback.event_id, callback.event);
+    let Joined {
+        user,
+        channel,
+        event_ts,
+    } = event;
+    // Slack's own example of this event has no `event_ts`; `event_time` is the same instant
+    // to the second.
+    let (at, stamp) = match (event_ts, callback.event_time) {
+        (Some(ts), _) => (ts.at, ts.raw),
+        (None, Some(secs)) => {
+            let at = DateTime::from_timestamp(secs, 0).ok_or_else(|| InboundError::Json {
+                path: Some("event_time".into()),
+                message: format!("invalid timestamp {secs}"),
+            })?;
+            (at, secs.to_string())
+        }
+        (None, None) => return Err(missing(Some("event"), "event_ts")),
+    };
+    recorded(
+        event_id,
+        vec![ChatEvent {
+            channel: slack(&channel),
+            message: MessageId::new(format!("join:{user}:{stamp}")),
+            at,
+            kind: EventKind::Posted {
+                author: Author {
+                    id: UserId::new(&user),
+                    name: user.clone(),
+                    kind: AuthorKind::System,
+                },
+                // `<@user> joined`, decoded as every other text is.
+                text: format!("@{user} joined"),
+                thread: None,
+            },
+        }],
+    )
+}
+
+/// The `Posted` event of `message` in `channel`; `path` is where the message is in the body.
+fn posted(channel: &str, message: &Message, path: &str) -> Result<ChatEvent, InboundError> {
+    let ts = &message.ts;
+    Ok(ChatEvent {
+        channel: slack(channel),
+        message: MessageId::new(&ts.raw),
+        at: ts.at,
+        kind: EventKind::Posted {
+            author: author(message, path)?,
+            text: plain(message.text.as_deref()),
+            thread: message
+                .thread_ts
+                .as_ref()
+                .filter(|thread| **thread != ts.raw)
+                .map(MessageId::new),
+        },
+    })
+}
+
+fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
+    let Message {
+        subtype,
+        user,
+        bot_id,
+        ..
+    } = message;
+    let subtype = subtype.as_deref();
+    let by_bot = bot_id.is_some() || subtype == Some("bot_message");
+    match subtype {
+        None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message") if by_bot => {
+            let id = bot_id
+                .as_deref()
+                .or(user.as_deref())
+                .ok_or_else(|| missing(Some(path), "bot_id"))?;
+            let profile = message.bot_profile.as_ref();
+            let name = [
+                message.username.as_deref(),
+                profile.and_then(|p| p.name.as_deref()),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|name| !name.trim().is_empty());
+            Ok(Author {
+                id: UserId::new(id),
+                name: name.unwrap_or(id).to_string(),
+                kind: AuthorKind::Bot,
+            })
+        }
+        None | Some("thread_broadcast" | "file_share" | "me_message") => {
+            let id = user.as_deref().ok_or_else(|| missing(Some(path), "user"))?;
+            Ok(Author::human(id, id))
+        }
+        // Joins, topic changes and the like: kept for context, never entries or participants.
+        Some(_) => {
+            let id = user.as_deref().or(bot_id.as_deref()).unwrap_or("unknown");
+            Ok(Author {
+                id: UserId::new(id),
+                name: id.to_string(),
+                kind: AuthorKind::System,
+            })
+        }
+    }
+}
+
+/// A slash command as Slack posts it (form-encoded). The deprecated verification `token` is
+/// left out: the request signature replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlashCommand {
+    pub command: String,
+    pub text: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub channel_id: String,
+    pub channel_name: String,
+    /// Unique per invocation, so it also names the command's event.
+    pub trigger_id: String,
+    pub response_url: String,
+    pub team_id: String,
+}
+
+/// Reads a slash command request body.
+///
+/// # Errors
+/// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
+pub fn parse_command(body: &[u8]) -> Result<SlashCommand, InboundError> {
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let optional = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let required = |name: &'static str| {
+        fields
+            .get(name)
+            .filter(|value| !value.is_empty())
+            .cloned()
+            .ok_or(InboundError::MissingParameter(name))
+    };
+    Ok(SlashCommand {
+        command: required("command")?,
+        text: optional("text"),
+        user_id: required("user_id")?,
+        user_name: optional("user_name"),
+        channel_id: required("channel_id")?,
+        channel_name: optional("channel_name"),
+        trigger_id: required("trigger_id")?,
+        response_url: optional("response_url"),
+        team_id: optional("team_id"),
+    })
+}
+
+impl SlashCommand {
+    /// The command as a message in its channel, the form the fold reads commands in.
+    pub fn event(&self, at: DateTime<Utc>) -> ChatEvent {
+        // `user_name` is deprecated and may one day be empty.
+        let name = match self.user_name.trim() {
+            "" => &self.user_id,
+            _ => &self.user_name,
+        };
+        let text = format!("{} {}", self.command, plain(Some(&self.text)).trim());
+        ChatEvent {
+            channel: slack(&self.channel_id),
+            message: MessageId::new(format!("cmd:{}", self.trigger_id)),
+            at,
+            kind: EventKind::Posted {
+                author: Author::human(&self.user_id, name),
+                text: text.trim().to_string(),
+                thread: None,
+            },
+        }
+    }
+}
+
+fn slack(channel: &str) -> ChannelRef {
+    ChannelRef::new(Platform::Slack, channel)
+}
+
+/// Slack markup to plain text; user mentions stay ids (`@U123`) until the caller names them.
+fn plain(text: Option<&str>) -> String {
+    markup::decode(text.unwrap_or_default(), |_| None)
+}
+
+/// The error for an object at `path` (`None`: the top level) without `field`, worded as serde
+/// words its own.
+fn missing(path: Option<&str>, field: &str) -> InboundError {
+    InboundError::Json {
+        path: path.map(str::to_string),
+        message: format!("missing field `{field}`"),
+    }
+}
+
+/// Parses the whole body as `T`; errors name the JSON path.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, InboundError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path();
+        let path = (path.iter().len() > 0).then(|| path.to_string());
+        InboundError::Json {
+            path,
+            message: error.into_inner().to_string(),
+        }
+    })?;
+    deserializer.end().map_err(|error| InboundError::Json {
+        path: None,
+        message: error.to_string(),
+    })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: &str) -> DateTime<Utc> {
+        crate::adapters::slack::ts::parse_ts(ts).unwrap()
+    }
+
+    /// Wraps `event` in the `event_callback` envelope of Slack's examples.
+    fn callback(event: &str) -> Vec<u8> {
+        format!(
+            r#"{{
+                "token": "XXYYZZ",
+                "team_id": "T123ABC456",
+                "api_app_id": "A123ABC456",
+                "event": {event},
+                "type": "event_callback",
+                "authorizations": [{{"team_id": "T123ABC456", "user_id": "U123ABC456",
+                    "is_bot": false, "is_enterprise_install": false}}],
+                "event_id": "Ev123ABC456",
+                "event_time": 1360782805
+            }}"#
+        )
+        .into_bytes()
+    }
+
+    fn events(event: &str) -> Vec<ChatEvent> {
+        match parse_events_body(&callback(event)) {
+            Ok(Inbound::Events { event_id, events }) => {
+                assert_eq!(event_id, "Ev123ABC456");
+                events
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn one(event: &str) -> ChatEvent {
+        let mut events = events(event);
+        assert_eq!(events.len(), 1, "{events:?}");
+        events.remove(0)
+    }
+
+    fn ignored(event: &str) -> &'static str {
+        match parse_events_body(&callback(event)) {
+            Ok(Inbound::Ignored(why)) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn error(body: &[u8]) -> String {
+        parse_events_body(body).unwrap_err().to_string()
+    }
+
+    fn post(
+        channel: &str,
+        id: &str,
+        author: Author,
+        text: &str,
+        thread: Option<&str>,
+    ) -> ChatEvent {
+        ChatEvent {
+            channel: slack(channel),
+            message: MessageId::new(id),
+            at: at(id),
+            kind: EventKind::Posted {
+                author,
+                text: text.into(),
+                thread: thread.map(MessageId::new),
+            },
+        }
+    }
+
+    fn bot(id: &str, name: &str) -> Author {
+        Author {
+            id: UserId::new(id),
+            name: name.into(),
+            kind: AuthorKind::Bot,
+        }
+    }
+
+    #[test]
+    fn url_verification_answers_the_challenge() {
+        let body = br#"{
+            "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification"
+        }"#;
+        assert_eq!(
+            parse_events_body(body),
+            Ok(Inbound::Challenge(
+                "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_message_is_a_post_with_its_markup_decoded() {
+        let event = one(r#"{
+            "type": "message",
+            "channel": "C123ABC456",
+            "user": "U123ABC456",
+            "text": "Hello world",
+            "ts": "1355517523.000005",
+            "channel_type": "channel"
+        }"#);
+        let author = Author::human("U123ABC456", "U123ABC456");
+        assert_eq!(
+            event,
+            post(
+                "C123ABC456",
+                "1355517523.000005",
+                author.clone(),
+                "Hello world",
+                None
+            )
+        );
+
+        let event = one(
+            r#"{"type": "message", "channel": "C1", "user": "U123ABC456",
+            "text": "<@U1> 5xx &lt; 1% <https://x.example|dash> <!here>",
+            "ts": "1355517524.000001", "event_ts": "1355517524.000001"}"#,
+        );
+        let text = "@U1 5xx < 1% dash @here";
+        assert_eq!(event, post("C1", "1355517524.000001", author, text, None));
+    }
+
+    #[test]
+    fn replies_name_their_thread_and_broadcasts_are_posts() {
+        let reply = one(
+            r#"{"type": "message", "channel": "C1", "user": "U1", "text": "reply",
+            "ts": "1673464745.620769", "thread_ts": "1673464730.703009",
+            "parent_user_id": "U2"}"#,
+        );
+        let thread = Some("1673464730.703009");
+        let author = Author::human("U1", "U1");
+        let expected = post("C1", "1673464745.620769", author.clone(), "reply", thread);
+        assert_eq!(reply, expected);
+
+        // A thread's root carries its own ts as thread_ts.
+        let root = one(
+            r#"{"type": "message", "channel": "C1", "user": "U1", "text": "root",
+            "ts": "1673464730.703009", "thread_ts": "1673464730.703009"}"#,
+        );
+        assert_eq!(root, post("C1", "1673464730.703009", author, "root", None));
+
+        let broadcast = one(r#"{
+            "type": "message",
+            "subtype": "thread_broadcast",
+            "text": "broadcasting this reply",
+            "user": "U123ABC456",
+            "ts": "1673464745.620769",
+            "thread_ts": "1673464730.703009",
+            "root": {"type": "message", "text": "This is the original message",
+                "user": "U123ABC456", "ts": "1673464730.703009"},
+            "client_msg_id": "123abc456-...",
+            "channel": "C123ABC456",
+            "event_ts": "1673464745.620769",
+            "channel_type": "channel"
+        }"#);
+        let author = Author::human("U123ABC456", "U123ABC456");
+        let text = "broadcasting this reply";
+        let expected = post("C123ABC456", "1673464745.620769", author, text, thread);
+        assert_eq!(broadcast, expected);
+    }
+
+    #[test]
+    fn bot_messages_and_anything_with_a_bot_id_are_by_bots() {
+        let event = one(r#"{
+            "type": "message",
+            "subtype": "bot_message",
+            "channel": "C1",
+            "ts": "1358877455.000010",
+            "text": "Pushing is the answer",
+            "bot_id": "BB12033",
+            "username": "github",
+            "icons": {}
+        }"#);
+        let text = "Pushing is the answer";
+        let expected = post(
+            "C1",
+            "1358877455.000010",
+            bot("BB12033", "github"),
+            text,
+            None,
+        );
+        assert_eq!(event, expected);
+
+        let event = one(
+            r#"{"type": "message", "channel": "C1", "user": "U0BOT", "bot_id": "B2",
+            "bot_profile": {"id": "B2", "name": "PagerDuty"}, "username": " ",
+            "text": "alert", "ts": "1.000001"}"#,
+        );
+        assert_eq!(
+            event,
+            post("C1", "1.000001", bot("B2", "PagerDuty"), "alert", None)
+        );
+
+        let event = one(
+            r#"{"type": "message", "subtype": "bot_message", "channel": "C1",
+            "bot_id": "B3", "ts": "1.000002"}"#,
+        );
+        assert_eq!(event, post("C1", "1.000002", bot("B3", "B3"), "", None));
+    }
+
+    #[test]
+    fn joins_and_other_subtypes_are_system_posts() {
+        let event = one(r#"{
+            "type": "message",
+            "subtype": "channel_join",
+            "channel": "C1",
+            "ts": "1358877458.000011",
+            "user": "U2147483828",
+            "text": "<@U2147483828|cal> has joined the channel",
+            "inviter": "U123456789"
+        }"#);
+        let author = Author {
+            id: UserId::new("U2147483828"),
+            name: "U2147483828".into(),
+            kind: AuthorKind::System,
+        };
+        let text = "@cal has joined the channel";
+        assert_eq!(event, post("C1", "1358877458.000011", author, text, None));
+
+        let event = one(
+            r#"{"type": "message", "subtype": "channel_topic", "channel": "C1",
+            "ts": "1.000001", "topic": "sev1", "text": "set the channel topic: sev1"}"#,
+        );
+        let EventKind::Posted { author, .. } = event.kind else {
+            panic!("{event:?}")
+        };
+        assert_eq!(
+            (author.id.as_str(), author.kind),
+            ("unknown", AuthorKind::System)
+        );
+    }
+
+    #[test]
+    fn an_edit_is_at_its_own_time() {
+        let event = one(r#"{
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": true,
+            "channel": "C123ABC456",
+            "ts": "1358878755.000001",
+            "message": {
+                "type": "message",
+                "user": "U123ABC456",
+                "text": "Hello, world! &amp; <@U1>",
+                "ts": "1355517523.000005",
+                "edited": {"user": "U123ABC456", "ts": "1358878755.000001"}
+            }
+        }"#);
+        let expected = ChatEvent {
+            channel: slack("C123ABC456"),
+            message: MessageId::new("1355517523.000005"),
+            at: at("1358878755.000001"),
+            kind: EventKind::Edited {
+                text: "Hello, world! & @U1".into(),
+            },
+        };
+        assert_eq!(event, expected);
+
+        // `event_ts`, when there, is the edit's time; a bot's edit counts the same.
+        let event = one(
+            r#"{"type": "message", "subtype": "message_changed", "hidden": true,
+            "channel": "C1", "ts": "2.000000", "event_ts": "2.000001",
+            "message": {"bot_id": "B1", "ts": "1.000000"}}"#,
+        );
+        assert_eq!(event.at, at("2.000001"));
+        assert_eq!(event.kind, EventKind::Edited { text: "".into() });
+    }
+
+    #[test]
+    fn a_deletion_names_the_deleted_message() {
+        let event = one(r#"{
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": true,
+            "channel": "C123ABC456",
+            "ts": "1358878755.000001",
+            "deleted_ts": "1358878749.000002"
+        }"#);
+        let expected = ChatEvent {
+            channel: slack("C123ABC456"),
+            message: MessageId::new("1358878749.000002"),
+            at: at("1358878755.000001"),
+            kind: EventKind::Deleted,
+        };
+        assert_eq!(event, expected);
+    }
+
+    #[test]
+    fn hidden_thread_bookkeeping_is_ignored_with_or_without_its_subtype() {
+        let replied = r#"{
+            "type": "message",
+            "message": {"type": "message", "user": "U123ABC456", "text": "Was there",
+                "thread_ts": "1482960137.003543", "reply_count": 1,
+                "replies": [{"user": "U2222222", "ts": "1483037603.017503"}],
+                "ts": "1482960137.003543"},
+            "subtype": "message_replied",
+            "hidden": true,
+            "channel": "C123ABC456",
+            "event_ts": "1483037604.017506",
+            "ts": "1483037604.017506"
+        }"#;
+        ignored(replied);
+        ignored(&replied.replace(r#""subtype": "message_replied","#, ""));
+    }
+
+    #[test]
+    fn reactions_to_messages_are_recorded_at_their_time() {
+        let reaction = r#"{
+            "type": "reaction_added",
+            "user": "U123ABC456",
+            "reaction": "thumbsup",
+            "item_user": "U222222222",
+            "item": {"type": "message", "channel": "C123ABC456", "ts": "1360782400.498405",
+                "channel_type": "channel"},
+            "event_ts": "1360782804.083113"
+        }"#;
+        let event = |kind| ChatEvent {
+            channel: slack("C123ABC456"),
+            message: MessageId::new("1360782400.498405"),
+            at: at("1360782804.083113"),
+            kind,
+        };
+        let (emoji, user) = ("thumbsup".to_string(), UserId::new("U123ABC456"));
+        assert_eq!(
+            one(reaction),
+            event(EventKind::ReactionAdded {
+                emoji: emoji.clone(),
+                user: user.clone()
+            })
+        );
+        let removed = reaction.replace("reaction_added", "reaction_removed");
+        assert_eq!(
+            one(&removed),
+            event(EventKind::ReactionRemoved { emoji, user })
+        );
+
+        ignored(
+            r#"{"type": "reaction_added", "user": "U1", "reaction": "eyes",
+            "item": {"type": "file", "file": "F123ABC456"}, "event_ts": "1.000001"}"#,
+        );
+    }
+
+    #[test]
+    fn a_pin_brings_the_pinned_message_along() {
+        let pin = r#"{
+            "type": "pin_added",
+            "user": "U061F7AUR",
+            "item": {
+                "type": "message",
+                "channel": "C0LAN2Q65",
+                "created_by": "U061F7AUR",
+                "created": 1515449522,
+                "message": {
+                    "type": "message",
+                    "user": "U061F7AUR",
+                    "text": "<@U0LAN0Z89> is it everything a river should be?",
+                    "ts": "1539904112.000100",
+                    "pinned_to": ["C0LAN2Q65"],
+                    "permalink": "https://example.slack.com/archives/C0LAN2Q65/p1539904112000100"
+                }
+            },
+            "item_user": "U061F7AUR",
+            "pin_count": "1",
+            "pinned_info": {"channel": "C0LAN2Q65", "pinned_by": "U061F7AUR",
+                "pinned_ts": 1515449522},
+            "channel_id": "C0LAN2Q65",
+            "event_ts": "1515449522.000016"
+        }"#;
+        let pinned = |kind| ChatEvent {
+            channel: slack("C0LAN2Q65"),
+            message: MessageId::new("1539904112.000100"),
+            at: at("1515449522.000016"),
+            kind,
+        };
+        let author = Author::human("U061F7AUR", "U061F7AUR");
+        let text = "@U0LAN0Z89 is it everything a river should be?";
+        assert_eq!(
+            events(pin),
+            [
+                post("C0LAN2Q65", "1539904112.000100", author, text, None),
+                pinned(EventKind::PinAdded)
+            ]
+        );
+        let unpin = pin.replace("pin_added", "pin_removed");
+        assert_eq!(events(&unpin), [pinned(EventKind::PinRemoved)]);
+
+        // Without its text or author, the pinned message is known by its ts only.
+        let bare = r#"{"type": "pin_added", "channel_id": "C1", "event_ts": "2.000000",
+            "item": {"type": "message", "message": {"ts": "1.000000", "user": "U1"}}}"#;
+        let kinds: Vec<_> = events(bare).into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::PinAdded]);
+
+        ignored(
+            r#"{"type": "pin_added", "channel_id": "C1", "event_ts": "2.000000",
+            "item": {"type": "file", "file": {"id": "F1"}}}"#,
+        );
+    }
+
+    #[test]
+    fn a_member_joining_is_a_system_post() {
+        let system = |user: &str| Author {
+            id: UserId::new(user),
+            name: user.into(),
+            kind: AuthorKind::System,
+        };
+        let join = |id: &str, at| ChatEvent {
+            channel: slack("C123ABC456"),
+            message: MessageId::new(id),
+            at,
+            kind: EventKind::Posted {
+                author: system("W123ABC456"),
+                text: "@W123ABC456 joined".into(),
+                thread: None,
+            },
+        };
+        // Slack's example has no `event_ts`: the envelope's `event_time` stands in.
+        let event = one(r#"{
+            "type": "member_joined_channel",
+            "user": "W123ABC456",
+            "channel": "C123ABC456",
+            "channel_type": "C",
+            "team": "T123ABC456",
+            "inviter": "U123456789",
+            "enterprise": "E123456789"
+        }"#);
+        let at_event_time = DateTime::from_timestamp(1360782805, 0).unwrap();
+        assert_eq!(event, join("join:W123ABC456:1360782805", at_event_time));
+
+        let event = one(r#"{"type": "member_joined_channel", "user": "W123ABC456",
+            "channel": "C123ABC456", "channel_type": "C", "event_ts": "1360782804.083113"}"#);
+        let id = "join:W123ABC456:1360782804.083113";
+        assert_eq!(event, join(id, at("1360782804.083113")));
+    }
+
+    #[test]
+    fn other_envelopes_and_event_types_are_ignored() {
+        let rate_limited = br#"{"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "type": "app_rate_limited",
+            "team_id": "T123456", "minute_rate_limited": 1518467820, "api_app_id": "A123456"}"#;
+        assert!(matches!(
+            parse_events_body(rate_limited),
+            Ok(Inbound::Ignored(_))
+        ));
+        ignored(r#"{"type": "channel_created", "channel": {"id": "C1", "name": "inc-2"}}"#);
+        ignored(
+            r#"{"type": "app_mention", "user": "U1", "text": "<@U0> hi", "ts": "1.0",
+            "channel": "C1", "event_ts": "1.0"}"#,
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_say_what_is_wrong_and_where() {
+        let cases: [(&[u8], &str); 5] = [
+            (
+                b"",
+                "invalid Slack event body: EOF while parsing a value at line 1 column 0",
+            ),
+            (
+                b"not json",
+                "invalid Slack event body: expected ident at line 1 column 2",
+            ),
+            (
+                b"{}",
+                "invalid Slack event body: missing field `type` at line 1 column 2",
+            ),
+            (
+                br#"{"type": "url_verification"} x"#,
+                "invalid Slack event body: trailing characters at line 1 column 30",
+            ),
+            (
+                br#"{"type": "url_verification", "challenge": 5}"#,
+                "invalid Slack event body at challenge: invalid type: integer `5`, \
+                 expected a string at line 1 column 43",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error(body), expected);
+        }
+        assert_eq!(
+            error(br#"{"type": "event_callback"}"#),
+            "invalid Slack event body: missing field `event`"
+        );
+        let no_id = br#"{"type": "event_callback", "event": {"type": "message", "channel": "C1",
+            "user": "U1", "ts": "1.0"}}"#;
+        assert_eq!(
+            error(no_id),
+            "invalid Slack event body: missing field `event_id` at line 2 column 39"
+        );
+
+        let message =
+            |fields: &str| error(&callback(&format!(r#"{{"type": "message", {fields}}}"#)));
+        let bad_ts = message(r#""channel": "C1", "user": "U1", "ts": "abc""#);
+        assert!(
+            bad_ts.starts_with("invalid Slack event body at event.ts: invalid timestamp \"abc\""),
+            "{bad_ts}"
+        );
+        let numeric_ts = message(r#""channel": "C1", "user": "U1", "ts": 1.5"#);
+        assert!(numeric_ts.starts_with("invalid Slack event body at event.ts: invalid type"));
+        let no_ts = message(r#""channel": "C1", "user": "U1""#);
+        assert!(no_ts.starts_with("invalid Slack event body at event: missing field `ts`"));
+        assert_eq!(
+            message(r#""user": "U1", "ts": "1.0""#),
+            "invalid Slack event body at event: missing field `channel`"
+        );
+        assert_eq!(
+            message(r#""channel": "C1", "ts": "1.0""#),
+            "invalid Slack event body at event: missing field `user`"
+        );
+        let no_deleted_ts =
+            message(r#""subtype": "message_deleted", "channel": "C1", "ts": "1.0""#);
+        assert!(no_deleted_ts.contains("at event: missing field `deleted_ts`"));
+
+        let reaction = error(&callback(
+            r#"{"type": "reaction_added", "user": "U1", "reaction": "eyes",
+                "item": {"type": "message", "channel": "C1"}, "event_ts": "1.0"}"#,
+        ));
+        assert_eq!(
+            reaction,
+            "invalid Slack event body at event.item: missing field `ts`"
+        );
+        let pin = error(&callback(
+            r#"{"type": "pin_added", "channel_id": "C1", "event_ts": "2.0",
+                "item": {"type": "message", "message": {"ts": "x", "text": "t", "user": "U1"}}}"#,
+        ));
+        assert!(
+            pin.contains(" at event.item.message.ts: invalid timestamp \"x\""),
+            "{pin}"
+        );
+        let join = br#"{"type": "event_callback", "event_id": "Ev1",
+            "event": {"type": "member_joined_channel", "user": "U1", "channel": "C1"}}"#;
+        assert_eq!(
+            error(join),
+            "invalid Slack event body at event: missing field `event_ts`"
+        );
+        let join =
+            br#"{"type": "event_callback", "event_id": "Ev1", "event_time": 9223372036854775807,
+            "event": {"type": "member_joined_channel", "user": "U1", "channel": "C1"}}"#;
+        assert_eq!(
+            error(join),
+            "invalid Slack event body at event_time: invalid timestamp 9223372036854775807"
+        );
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let body = callback(
+            r#"{"type": "pin_added", "channel_id": "C1", "event_ts": "2.000000",
+                "item": {"type": "message", "message": {"ts": "1.000000", "user": "U1",
+                "text": "<@U1|é> &amp;"}}}"#,
+        );
+        for end in 0..=body.len() {
+            let _ = parse_events_body(&body[..end]);
+            let _ = parse_command(&body[..end]);
+        }
+        for garbage in [
+            &b"\xff\xfe{"[..],
+            b"[]",
+            b"null",
+            b"{\"type\": null}",
+            b"%zz&=&&=x",
+        ] {
+            let _ = parse_events_body(garbage);
+            let _ = parse_command(garbage);
+        }
+    }
+
+    // The body of the example in Slack's "Verifying requests from Slack".
+    const COMMAND: &[u8] =
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&\
+        channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&\
+        command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F\
+        T1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&\
+        trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+
+    #[test]
+    fn a_slash_command_is_read_from_its_form() {
+        let command = parse_command(COMMAND).unwrap();
+        let trigger_id = "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        assert_eq!(
+            command,
+            SlashCommand {
+                command: "/webhook-collect".into(),
+                text: "".into(),
+                user_id: "U2CERLKJA".into(),
+                user_name: "roadrunner".into(),
+                channel_id: "G8PSS9T3V".into(),
+                channel_name: "foobar".into(),
+                trigger_id: trigger_id.into(),
+                response_url: "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/\
+                               96rGlfmibIGlgcZRskXaIFfN"
+                    .into(),
+                team_id: "T1DC2JH3J".into(),
+            }
+        );
+        let now = at("1531420618");
+        assert_eq!(
+            command.event(now),
+            ChatEvent {
+                channel: slack("G8PSS9T3V"),
+                message: MessageId::new(format!("cmd:{trigger_id}")),
+                at: now,
+                kind: EventKind::Posted {
+                    author: Author::human("U2CERLKJA", "roadrunner"),
+                    text: "/webhook-collect".into(),
+                    thread: None,
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn a_slash_commands_text_is_decoded_after_the_command() {
+        let body = b"command=%2Ftimeline&text=+rolled+back+%3C%40U1%7Czoe%3E+%26amp%3B+db+&\
+            user_id=U2&user_name=&channel_id=C1&trigger_id=1.2.3";
+        let command = parse_command(body).unwrap();
+        assert_eq!(command.text, " rolled back <@U1|zoe> &amp; db ");
+        let EventKind::Posted { author, text, .. } = command.event(at("1.0")).kind else {
+            panic!()
+        };
+        assert_eq!(text, "/timeline rolled back @zoe & db");
+        assert_eq!(author, Author::human("U2", "U2"));
+    }
+
+    #[test]
+    fn a_slash_command_needs_its_command_user_channel_and_trigger() {
+        for field in ["command", "user_id", "channel_id", "trigger_id"] {
+            let body: Vec<u8> = url::form_urlencoded::parse(COMMAND)
+                .filter(|(name, _)| name != field)
+                .flat_map(|(name, value)| format!("{name}={value}&").into_bytes())
+                .collect();
+            assert_eq!(
+                parse_command(&body),
+                Err(InboundError::MissingParameter(field))
+            );
+            let emptied = [COMMAND, format!("&{field}=").as_bytes()].concat();
+            assert_eq!(
+                parse_command(&emptied),
+                Err(InboundError::MissingParameter(field)),
+            );
+        }
+        assert_eq!(
+            parse_command(b"").unwrap_err().to_string(),
+            "invalid Slack slash command: no `command`"
+        );
+    }
+}

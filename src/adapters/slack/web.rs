@@ -1,0 +1,642 @@
+//! Scribe's outbound Slack Web API client: post, look up, fetch, upload, create, invite, and
+//! open Socket Mode connections.
+//!
+//! Slack answers most failures with HTTP 200 and `{"ok": false, "error": "<code>"}`, so every
+//! reply goes through one envelope check that sorts failures into [`ApiError`]'s three kinds.
+//! Retrying lives here, inside each call, so callers only ever see a final answer: a rate limit
+//! Slack would not lift in time, an outage that outlasted the retries, or a refusal.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use url::Url;
+
+/// Attempts per call, the first included.
+const MAX_ATTEMPTS: u32 = 3;
+/// First back-off after a transient failure; doubled per attempt, then jittered.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Longest `Retry-After` honoured in place; a longer one is the caller's to schedule.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Used when a 429 carries no readable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The error name for the upload step, which is a plain URL rather than a Web API method.
+const UPLOAD: &str = "upload";
+
+/// Slack error codes that describe Slack's trouble rather than the request's.
+const TRANSIENT_CODES: &[&str] = &[
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+/// A bot token (`xoxb-…`). Kept opaque so it cannot leak through `Debug` or a log line.
+#[derive(Clone)]
+pub struct BotToken(String);
+
+impl BotToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        BotToken(token.into())
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BotToken(***)")
+    }
+}
+
+/// Why a Slack call failed, sorted by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Slack asked us to wait longer than the retries allowed for.
+    #[error("{method}: rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        method: &'static str,
+        retry_after: Duration,
+    },
+    /// Network trouble, a 5xx, or one of Slack's own transient error codes: worth trying later.
+    #[error("{method}: transient failure: {reason}")]
+    Transient {
+        method: &'static str,
+        reason: String,
+    },
+    /// Slack refused the request itself (`channel_not_found`, `not_authed`, …): retrying won't help.
+    #[error("{method}: slack refused: {error}")]
+    Permanent { method: &'static str, error: String },
+}
+
+impl ApiError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, ApiError::Permanent { .. })
+    }
+
+    /// Sorts an `ok: false` error code.
+    fn from_code(method: &'static str, code: String) -> Self {
+        if TRANSIENT_CODES.contains(&code.as_str()) {
+            ApiError::Transient {
+                method,
+                reason: code,
+            }
+        } else {
+            ApiError::Permanent {
+                method,
+                error: code,
+            }
+        }
+    }
+
+    /// Sorts a non-2xx HTTP status; `None` when the status is a success.
+    fn from_status(method: &'static str, status: StatusCode, headers: &HeaderMap) -> Option<Self> {
+        if status.is_success() {
+            None
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
+            Some(ApiError::RateLimited {
+                method,
+                retry_after: retry_after(headers),
+            })
+        } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            Some(ApiError::Transient {
+                method,
+                reason: format!("HTTP {status}"),
+            })
+        } else {
+            Some(ApiError::Permanent {
+                method,
+                error: format!("http_{}", status.as_u16()),
+            })
+        }
+    }
+
+    fn network(method: &'static str, error: reqwest::Error) -> Self {
+        // A request that cannot even be built (a token with a newline, say) never will be.
+        if error.is_builder() {
+            return ApiError::Permanent {
+                method,
+                error: "invalid_request".to_owned(),
+            };
+        }
+        ApiError::Transient {
+            method,
+            reason: describe(error),
+        }
+    }
+
+    fn invalid_response(method: &'static str) -> Self {
+        ApiError::Permanent {
+            method,
+            error: "invalid_response".to_owned(),
+        }
+    }
+}
+
+/// One message as `conversations.history` or `conversations.replies` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FetchedMessage {
+    pub ts: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub thread_ts: Option<String>,
+}
+
+/// A Slack Web API client for one bot token. Cheap to clone: clones share the connection pool
+/// and the user-name cache.
+#[derive(Debug, Clone)]
+pub struct SlackApi {
+    http: reqwest::Client,
+    base: Url,
+    token: BotToken,
+    /// User id → display name; names change rarely and incidents mention the same people often.
+    names: Arc<Mutex<HashMap<String, String>>>,
+}
+
+/// How a request carries its arguments. Slack takes form bodies everywhere (`users.info` takes
+/// nothing else) and recommends JSON for `chat.postMessage`.
+enum Args<'a> {
+    Form(&'a [(&'a str, &'a str)]),
+    Json(serde_json::Value),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Posted {
+    ts: String,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    user: User,
+}
+
+#[derive(Deserialize)]
+struct User {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    real_name: Option<String>,
+    #[serde(default)]
+    profile: Profile,
+}
+
+#[derive(Default, Deserialize)]
+struct Profile {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    real_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Messages {
+    #[serde(default)]
+    messages: Vec<FetchedMessage>,
+}
+
+#[derive(Deserialize)]
+struct UploadUrl {
+    upload_url: String,
+    file_id: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    channel: CreatedChannel,
+}
+
+#[derive(Deserialize)]
+struct CreatedChannel {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Opened {
+    url: String,
+}
+
+/// Any successful reply whose payload we do not need.
+#[derive(Deserialize)]
+struct Ignored {}
+
+impl SlackApi {
+    /// `base` is the Web API root, e.g. `https://slack.com/api/`; method names are joined to it.
+    ///
+    /// # Panics
+    /// If the TLS backend cannot initialise, which no configuration here can cause.
+    pub fn new(mut base: Url, token: BotToken) -> Self {
+        // Without the trailing slash, `join` would replace `api` instead of appending to it.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // Slack's API never redirects; refusing keeps the bearer token on the host we chose.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("scribe/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds from static settings");
+        SlackApi {
+            http,
+            base,
+            token,
+            names: Arc::default(),
+        }
+    }
+
+    /// Posts `text` (already escaped by the caller) and returns the new message's `ts`.
+    /// Link previews stay off: timeline entries quote dashboards and runbooks constantly.
+    pub async fn post_message(&self, channel: &str, text: &str) -> Result<String, ApiError> {
+        let body = json!({
+            "channel": channel,
+            "text": text,
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        let posted: Posted = self.call("chat.postMessage", Args::Json(body)).await?;
+        Ok(posted.ts)
+    }
+
+    /// The name people see for `user`: display name, else real name, else the username.
+    /// Fetched once per user for the life of the process.
+    pub async fn user_name(&self, user: &str) -> Result<String, ApiError> {
+        if let Some(name) = self.cached_names().get(user) {
+            return Ok(name.clone());
+        }
+        let info: UserInfo = self
+            .call("users.info", Args::Form(&[("user", user)]))
+            .await?;
+        let User {
+            name,
+            real_name,
+            profile,
+        } = info.user;
+        let name = [profile.display_name, real_name, profile.real_name, name]
+            .into_iter()
+            .flatten()
+            .map(|n| n.trim().to_owned())
+            .find(|n| !n.is_empty())
+            .unwrap_or_else(|| user.to_owned());
+        self.cached_names().insert(user.to_owned(), name.clone());
+        Ok(name)
+    }
+
+    /// The message at `ts` in `channel`, or `None` if Slack has no such message.
+    ///
+    /// `conversations.history` only lists top-level messages, so a thread reply is looked for
+    /// with `conversations.replies` once history comes back with a different message.
+    pub async fn message(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<FetchedMessage>, ApiError> {
+        let history: Messages = self
+            .call(
+                "conversations.history",
+                Args::Form(&[
+                    ("channel", channel),
+                    ("latest", ts),
+                    ("inclusive", "true"),
+                    ("limit", "1"),
+                ]),
+            )
+            .await?;
+        if let Some(found) = history.messages.into_iter().find(|m| m.ts == ts) {
+            return Ok(Some(found));
+        }
+        // Starting the page at `ts` puts the reply right after the parent Slack lists first,
+        // instead of somewhere down a long thread.
+        let replies = self
+            .call::<Messages>(
+                "conversations.replies",
+                Args::Form(&[
+                    ("channel", channel),
+                    ("ts", ts),
+                    ("oldest", ts),
+                    ("inclusive", "true"),
+                ]),
+            )
+            .await;
+        match replies {
+            Ok(thread) => Ok(thread.messages.into_iter().find(|m| m.ts == ts)),
+            Err(ApiError::Permanent { error, .. }) if error == "thread_not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shares `content` in `channel` as a file, with `comment` as its message; returns the file id.
+    ///
+    /// Slack's external upload takes three steps: reserve a URL, send the bytes there, then
+    /// complete the upload, which is what shares it. Each step retries on its own.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        filename: &str,
+        title: &str,
+        content: &[u8],
+        comment: &str,
+    ) -> Result<String, ApiError> {
+        let length = content.len().to_string();
+        let reserved: UploadUrl = self
+            .call(
+                "files.getUploadURLExternal",
+                Args::Form(&[("filename", filename), ("length", &length)]),
+            )
+            .await?;
+        let upload_url =
+            Url::parse(&reserved.upload_url).map_err(|_| ApiError::invalid_response(UPLOAD))?;
+        self.retrying(UPLOAD, || self.send_upload(upload_url.clone(), content))
+            .await?;
+
+        let files = json!([{ "id": reserved.file_id, "title": title }]).to_string();
+        let mut args = vec![("files", files.as_str()), ("channel_id", channel)];
+        if !comment.is_empty() {
+            args.push(("initial_comment", comment));
+        }
+        self.call::<Ignored>("files.completeUploadExternal", Args::Form(&args))
+            .await?;
+        Ok(reserved.file_id)
+    }
+
+    /// Creates a public channel and returns its id.
+    pub async fn create_channel(&self, name: &str) -> Result<String, ApiError> {
+        let created: Created = self
+            .call("conversations.create", Args::Form(&[("name", name)]))
+            .await?;
+        Ok(created.channel.id)
+    }
+
+    /// Invites `user` to `channel`. A user already there counts as invited, so that a retried
+    /// or repeated invite is not an error.
+    pub async fn invite(&self, channel: &str, user: &str) -> Result<(), ApiError> {
+        let invited = self
+            .call::<Ignored>(
+                "conversations.invite",
+                Args::Form(&[("channel", channel), ("users", user)]),
+            )
+            .await;
+        match invited {
+            Err(ApiError::Permanent { error, .. }) if error == "already_in_channel" => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// A fresh Socket Mode WebSocket URL. `apps.connections.open` takes the app-level token
+    /// (`xapp-…`), which nothing else here uses; each URL is good for one connection.
+    pub async fn open_connection(&self, app_token: &str) -> Result<Url, ApiError> {
+        const METHOD: &str = "apps.connections.open";
+        let opened: Opened = self.call_as(app_token, METHOD, Args::Form(&[])).await?;
+        Url::parse(&opened.url).map_err(|_| ApiError::invalid_response(METHOD))
+    }
+
+    fn cached_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // A panic mid-insert cannot leave a map of names half-valid, so poisoning is moot.
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Calls a Web API method with the bot token, retrying as Slack's answers allow.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        args: Args<'_>,
+    ) -> Result<T, ApiError> {
+        self.call_as(&self.token.0, method, args).await
+    }
+
+    /// Calls a Web API method with `token`, retrying as Slack's answers allow.
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: &'static str,
+        args: Args<'_>,
+    ) -> Result<T, ApiError> {
+        self.retrying(method, || self.call_once(token, method, &args))
+            .await
+    }
+
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        method: &'static str,
+        args: &Args<'_>,
+    ) -> Result<T, ApiError> {
+        let url = self
+            .base
+            .join(method)
+            .map_err(|_| ApiError::invalid_response(method))?;
+        let request = self.http.post(url).bearer_auth(token);
+        let request = match args {
+            Args::Form(pairs) => request.form(pairs),
+            Args::Json(body) => request
+                .header(
+                    CONTENT_TYPE,
+                    // Without the charset Slack answers with a `missing_charset` warning.
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                )
+                .json(body),
+        };
+        let body = send(method, request).await?;
+        let envelope: Envelope =
+            serde_json::from_slice(&body).map_err(|_| ApiError::invalid_response(method))?;
+        if !envelope.ok {
+            let code = envelope.error.unwrap_or_else(|| "unknown_error".to_owned());
+            return Err(ApiError::from_code(method, code));
+        }
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_response(method))
+    }
+
+    /// Sends file bytes to a URL from `files.getUploadURLExternal`. The URL itself authorises
+    /// the upload, so the bot token is not sent to it.
+    async fn send_upload(&self, url: Url, content: &[u8]) -> Result<(), ApiError> {
+        let request = self
+            .http
+            .post(url)
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )
+            .body(content.to_vec());
+        send(UPLOAD, request).await.map(|_| ())
+    }
+
+    /// Runs `attempt` up to [`MAX_ATTEMPTS`] times: after a 429 it waits as long as Slack asked
+    /// (capped), after a transient failure it backs off exponentially with jitter, and a
+    /// permanent error ends it at once.
+    async fn retrying<T, F, Fut>(&self, method: &'static str, mut attempt: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let mut tries = 1;
+        loop {
+            let error = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let wait = match &error {
+                ApiError::Permanent { .. } => return Err(error),
+                _ if tries >= MAX_ATTEMPTS => return Err(error),
+                ApiError::RateLimited { retry_after, .. } => (*retry_after).min(MAX_RETRY_AFTER),
+                ApiError::Transient { .. } => backoff(tries),
+            };
+            tracing::warn!(
+                method,
+                attempt = tries,
+                reason = %error,
+                wait_ms = wait.as_millis() as u64,
+                "Slack call failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            tries += 1;
+        }
+    }
+}
+
+/// Sends `request` and returns the body of a 2xx answer; anything else becomes an [`ApiError`].
+async fn send(method: &'static str, request: RequestBuilder) -> Result<Vec<u8>, ApiError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::network(method, e))?;
+    if let Some(error) = ApiError::from_status(method, response.status(), response.headers()) {
+        return Err(error);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::network(method, e))?;
+    Ok(body.to_vec())
+}
+
+/// Slack's `Retry-After` is a whole number of seconds.
+fn retry_after(headers: &HeaderMap) -> Duration {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
+}
+
+/// The wait before attempt `tries + 1`: half of `base · 2^(tries-1)` plus up to as much again
+/// at random, so that clients failing together do not retry together.
+fn backoff(tries: u32) -> Duration {
+    let ceiling = BACKOFF_BASE * 2u32.saturating_pow(tries.saturating_sub(1));
+    let half = ceiling / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
+/// A network error's causes, minus the URL: an upload URL is a credential of its own.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let token = BotToken::new("xoxb-secret-123");
+        assert_eq!(format!("{token:?}"), "BotToken(***)");
+        let api = SlackApi::new("https://slack.com/api/".parse().unwrap(), token);
+        let debug = format!("{api:?}");
+        assert!(!debug.contains("xoxb-secret-123"), "{debug}");
+        assert!(debug.contains("BotToken(***)"), "{debug}");
+    }
+
+    #[test]
+    fn the_base_url_gains_a_trailing_slash() {
+        let api = SlackApi::new(
+            "http://127.0.0.1:9/api".parse().unwrap(),
+            BotToken::new("x"),
+        );
+        assert_eq!(
+            api.base.join("chat.postMessage").unwrap().as_str(),
+            "http://127.0.0.1:9/api/chat.postMessage"
+        );
+    }
+
+    #[test]
+    fn slack_error_codes_are_permanent_unless_they_describe_slack_trouble() {
+        for code in TRANSIENT_CODES {
+            let error = ApiError::from_code("chat.postMessage", (*code).to_owned());
+            assert!(
+                matches!(error, ApiError::Transient { .. }),
+                "{code}: {error:?}"
+            );
+        }
+        for code in ["channel_not_found", "not_authed", "invalid_auth", "no_text"] {
+            let error = ApiError::from_code("chat.postMessage", code.to_owned());
+            assert!(error.is_permanent(), "{code}: {error:?}");
+            assert!(error.to_string().contains(code));
+        }
+    }
+
+    #[test]
+    fn http_statuses_are_sorted_by_whether_waiting_helps() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        let sort = |status: u16| {
+            ApiError::from_status("m", StatusCode::from_u16(status).unwrap(), &headers)
+        };
+        assert!(sort(200).is_none());
+        assert!(matches!(
+            sort(429),
+            Some(ApiError::RateLimited { retry_after, .. }) if retry_after == Duration::from_secs(7)
+        ));
+        assert!(matches!(sort(503), Some(ApiError::Transient { .. })));
+        assert!(matches!(sort(408), Some(ApiError::Transient { .. })));
+        assert!(matches!(sort(404), Some(e) if e.is_permanent()));
+    }
+
+    #[test]
+    fn an_unreadable_retry_after_falls_back_to_a_second() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), DEFAULT_RETRY_AFTER);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), DEFAULT_RETRY_AFTER);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 12 "));
+        assert_eq!(retry_after(&headers), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn backoff_doubles_and_stays_within_its_jitter() {
+        for tries in 1..=4 {
+            let ceiling = BACKOFF_BASE * 2u32.pow(tries - 1);
+            for _ in 0..50 {
+                let wait = backoff(tries);
+                assert!(wait >= ceiling / 2 && wait <= ceiling, "{tries}: {wait:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,649 @@
+//! A fake Slack Web API on a local port, so tests drive Scribe's real HTTP client end to end.
+//!
+//! It answers the methods Scribe calls with the shapes Slack documents, records every call
+//! (outages and refusals included), and has knobs for the failures a live workspace produces:
+//! a 429 with `Retry-After`, an `ok: false` error code, a 503 outage.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
+
+/// The bot's own ids, as `chat.postMessage` reports them on the messages it posts.
+pub const BOT_ID: &str = "B0FAKESCRIBE";
+pub const BOT_USER: &str = "U0FAKESCRIBE";
+
+/// The method name under which uploads to an `upload_url` are recorded and can be rigged.
+pub const UPLOAD: &str = "upload";
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The Web API method (`chat.postMessage`), or [`UPLOAD`] for file content.
+    pub method: String,
+    /// The `Authorization` header as sent.
+    pub auth: Option<String>,
+    /// Query, form and JSON arguments merged into one object; form values stay strings.
+    pub params: Value,
+    /// The raw request body.
+    pub body: Vec<u8>,
+}
+
+pub struct FakeSlack {
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+struct Shared {
+    /// `http://127.0.0.1:PORT`
+    origin: String,
+    state: Mutex<FakeState>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// Every call, with whether it succeeded.
+    calls: Vec<(Call, bool)>,
+    rate_limits: HashMap<String, u64>,
+    failures: HashMap<String, String>,
+    outage: bool,
+    users: HashMap<String, Value>,
+    messages: Vec<Message>,
+    /// By file id, in the order they were reserved.
+    files: BTreeMap<String, File>,
+    channels: HashMap<String, Channel>,
+    serial: u64,
+}
+
+struct Message {
+    channel: String,
+    ts: String,
+    thread_ts: Option<String>,
+    user: Option<String>,
+    bot_id: Option<String>,
+    text: String,
+}
+
+struct File {
+    filename: String,
+    content: Option<Vec<u8>>,
+}
+
+struct Channel {
+    id: String,
+    members: HashSet<String>,
+}
+
+impl FakeSlack {
+    /// Binds 127.0.0.1 on a free port and serves on the current tokio runtime.
+    pub async fn start() -> FakeSlack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared {
+            origin: format!("http://{addr}"),
+            state: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/upload/{file_id}", post(upload))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake Slack serves");
+        });
+        FakeSlack { shared, server }
+    }
+
+    /// The Web API root to hand to the client: `http://127.0.0.1:PORT/api/`.
+    pub fn api_base(&self) -> String {
+        format!("{}/api/", self.shared.origin)
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Content posted to upload URLs, with the filename it was reserved under.
+    pub fn uploads(&self) -> Vec<(String, Vec<u8>)> {
+        self.state()
+            .files
+            .values()
+            .filter_map(|f| Some((f.filename.clone(), f.content.clone()?)))
+            .collect()
+    }
+
+    /// The next call to `method` gets HTTP 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
+        self.state()
+            .rate_limits
+            .insert(method.to_owned(), retry_after_secs);
+    }
+
+    /// The next call to `method` gets `{"ok": false, "error": error}`.
+    pub fn fail_next(&self, method: &str, error: &str) {
+        self.state()
+            .failures
+            .insert(method.to_owned(), error.to_owned());
+    }
+
+    /// While down, every call gets HTTP 503 (and is still recorded).
+    pub fn set_outage(&self, down: bool) {
+        self.state().outage = down;
+    }
+
+    /// A workspace member. Their legacy username (`name`) is the id in lower case.
+    pub fn add_user(&self, id: &str, display_name: &str, real_name: &str) {
+        let user = json!({
+            "id": id,
+            "team_id": "T0FAKE",
+            "name": id.to_lowercase(),
+            "deleted": false,
+            "real_name": real_name,
+            "is_bot": false,
+            "profile": {
+                "display_name": display_name,
+                "display_name_normalized": display_name,
+                "real_name": real_name,
+                "real_name_normalized": real_name,
+                "team": "T0FAKE",
+            },
+        });
+        self.state().users.insert(id.to_owned(), user);
+    }
+
+    /// A top-level message, for `conversations.history` and `conversations.replies`.
+    pub fn add_message(&self, channel: &str, ts: &str, user: &str, text: &str) {
+        self.state()
+            .messages
+            .push(Message::from_user(channel, ts, None, user, text));
+    }
+
+    /// A reply in the thread under `thread_ts`: only `conversations.replies` lists it.
+    pub fn add_reply(&self, channel: &str, thread_ts: &str, ts: &str, user: &str, text: &str) {
+        self.state()
+            .messages
+            .push(Message::from_user(channel, ts, Some(thread_ts), user, text));
+    }
+
+    /// Waits until `count` calls to `method` have succeeded and returns them; panics with
+    /// everything recorded if that takes longer than `timeout`.
+    pub async fn wait_for(&self, method: &str, count: usize, timeout: Duration) -> Vec<Call> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let done: Vec<Call> = self
+                .state()
+                .calls
+                .iter()
+                .filter(|(c, ok)| *ok && c.method == method)
+                .map(|(c, _)| c.clone())
+                .collect();
+            if done.len() >= count {
+                return done;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "waited {timeout:?} for {count} successful {method} calls, saw {}; all calls: {:#?}",
+                    done.len(),
+                    self.calls()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.shared.state.lock().expect("fake Slack state")
+    }
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Message {
+    fn from_user(channel: &str, ts: &str, thread_ts: Option<&str>, user: &str, text: &str) -> Self {
+        Message {
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+            thread_ts: thread_ts.map(str::to_owned),
+            user: Some(user.to_owned()),
+            bot_id: None,
+            text: text.to_owned(),
+        }
+    }
+
+    fn is_top_level(&self) -> bool {
+        self.thread_ts.as_ref().is_none_or(|t| *t == self.ts)
+    }
+
+    fn to_json(&self, replies: usize) -> Value {
+        let mut m = json!({ "type": "message", "ts": self.ts, "text": self.text });
+        if let Some(user) = &self.user {
+            m["user"] = json!(user);
+        }
+        if let Some(bot_id) = &self.bot_id {
+            m["bot_id"] = json!(bot_id);
+        }
+        if let Some(thread_ts) = &self.thread_ts {
+            m["thread_ts"] = json!(thread_ts);
+        } else if replies > 0 {
+            m["thread_ts"] = json!(self.ts);
+            m["reply_count"] = json!(replies);
+        }
+        m
+    }
+}
+
+impl FakeState {
+    fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    fn replies_to(&self, channel: &str, ts: &str) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| m.channel == channel && m.ts != ts && m.thread_ts.as_deref() == Some(ts))
+            .count()
+    }
+
+    /// Applies the outage and the one-shot knobs; `Some` is the answer that replaces the method.
+    fn rigged(&mut self, method: &str) -> Option<Response> {
+        if self.outage {
+            return Some((StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response());
+        }
+        if let Some(secs) = self.rate_limits.remove(method) {
+            return Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+                )
+                    .into_response(),
+            );
+        }
+        self.failures.remove(method).map(|e| error(&e))
+    }
+
+    fn dispatch(&mut self, origin: &str, method: &str, p: &Map<String, Value>) -> Value {
+        match method {
+            "chat.postMessage" => self.post_message(p),
+            "users.info" => self.users_info(p),
+            "conversations.history" => self.history(p),
+            "conversations.replies" => self.replies(p),
+            "files.getUploadURLExternal" => self.get_upload_url(origin, p),
+            "files.completeUploadExternal" => self.complete_upload(p),
+            "conversations.create" => self.create(p),
+            "conversations.invite" => self.invite(p),
+            _ => fail("unknown_method"),
+        }
+    }
+
+    fn post_message(&mut self, p: &Map<String, Value>) -> Value {
+        let Some(channel) = arg(p, "channel") else {
+            return fail("channel_not_found");
+        };
+        let Some(text) = arg(p, "text").filter(|t| !t.is_empty()) else {
+            return fail("no_text");
+        };
+        let serial = self.next_serial();
+        let ts = format!("{}.{:06}", 1_700_000_000 + serial, serial);
+        let message = Message {
+            channel: channel.clone(),
+            ts: ts.clone(),
+            thread_ts: arg(p, "thread_ts"),
+            user: Some(BOT_USER.to_owned()),
+            bot_id: Some(BOT_ID.to_owned()),
+            text,
+        };
+        let shown = message.to_json(0);
+        self.messages.push(message);
+        json!({ "ok": true, "channel": channel, "ts": ts, "message": shown })
+    }
+
+    fn users_info(&self, p: &Map<String, Value>) -> Value {
+        match arg(p, "user").and_then(|id| self.users.get(&id)) {
+            Some(user) => json!({ "ok": true, "user": user }),
+            None => fail("user_not_found"),
+        }
+    }
+
+    fn history(&self, p: &Map<String, Value>) -> Value {
+        let Some(channel) = arg(p, "channel") else {
+            return fail("channel_not_found");
+        };
+        let window = Window::from_args(p);
+        let mut found: Vec<&Message> = self
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel && m.is_top_level() && window.contains(&m.ts))
+            .collect();
+        found.sort_by(|a, b| ts_cmp(&b.ts, &a.ts));
+        let limit = arg(p, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+        let has_more = found.len() > limit;
+        let messages: Vec<Value> = found
+            .into_iter()
+            .take(limit)
+            .map(|m| m.to_json(self.replies_to(&channel, &m.ts)))
+            .collect();
+        json!({
+            "ok": true,
+            "messages": messages,
+            "has_more": has_more,
+            "pin_count": 0,
+            "response_metadata": { "next_cursor": "" },
+        })
+    }
+
+    /// The whole thread around `ts` (parent or reply), parent first, as Slack lists it.
+    fn replies(&self, p: &Map<String, Value>) -> Value {
+        let (Some(channel), Some(ts)) = (arg(p, "channel"), arg(p, "ts")) else {
+            return fail("thread_not_found");
+        };
+        let Some(anchor) = self
+            .messages
+            .iter()
+            .find(|m| m.channel == channel && m.ts == ts)
+        else {
+            return fail("thread_not_found");
+        };
+        let root = anchor
+            .thread_ts
+            .clone()
+            .unwrap_or_else(|| anchor.ts.clone());
+        let window = Window::from_args(p);
+        let mut thread: Vec<&Message> = self
+            .messages
+            .iter()
+            .filter(|m| {
+                m.channel == channel
+                    && (m.ts == root
+                        || (m.thread_ts.as_deref() == Some(&root) && window.contains(&m.ts)))
+            })
+            .collect();
+        thread.sort_by(|a, b| ts_cmp(&a.ts, &b.ts));
+        let messages: Vec<Value> = thread
+            .into_iter()
+            .map(|m| m.to_json(self.replies_to(&channel, &m.ts)))
+            .collect();
+        json!({
+            "ok": true,
+            "messages": messages,
+            "has_more": false,
+            "response_metadata": { "next_cursor": "" },
+        })
+    }
+
+    fn get_upload_url(&mut self, origin: &str, p: &Map<String, Value>) -> Value {
+        let length = arg(p, "length").and_then(|l| l.parse::<u64>().ok());
+        let (Some(filename), Some(1..)) = (arg(p, "filename"), length) else {
+            return fail("missing_argument");
+        };
+        let file_id = format!("F{:010}", self.next_serial());
+        self.files.insert(
+            file_id.clone(),
+            File {
+                filename,
+                content: None,
+            },
+        );
+        json!({
+            "ok": true,
+            "upload_url": format!("{origin}/upload/{file_id}"),
+            "file_id": file_id,
+        })
+    }
+
+    fn complete_upload(&self, p: &Map<String, Value>) -> Value {
+        // A form carries `files` as a JSON string, a JSON body as an array.
+        let files = match p.get("files") {
+            Some(Value::String(s)) => serde_json::from_str(s).ok(),
+            Some(v @ Value::Array(_)) => Some(v.clone()),
+            _ => None,
+        };
+        let Some(Value::Array(files)) = files else {
+            return fail("invalid_arguments");
+        };
+        let mut completed = Vec::new();
+        for entry in &files {
+            let id = entry["id"].as_str().unwrap_or_default();
+            let Some(file) = self.files.get(id).filter(|f| f.content.is_some()) else {
+                return fail("file_not_found");
+            };
+            let title = entry["title"].as_str().unwrap_or(&file.filename);
+            completed.push(json!({ "id": id, "title": title, "name": file.filename }));
+        }
+        json!({ "ok": true, "files": completed })
+    }
+
+    fn create(&mut self, p: &Map<String, Value>) -> Value {
+        let name = arg(p, "name").unwrap_or_default();
+        let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if name.is_empty() {
+            return fail("invalid_name_required");
+        }
+        if name.chars().count() > 80 {
+            return fail("invalid_name_maxlength");
+        }
+        if !name.chars().all(valid) {
+            return fail("invalid_name_specials");
+        }
+        if self.channels.contains_key(&name) {
+            return fail("name_taken");
+        }
+        let id = format!("C{:010}", self.next_serial());
+        self.channels.insert(
+            name.clone(),
+            Channel {
+                id: id.clone(),
+                members: HashSet::from([BOT_USER.to_owned()]),
+            },
+        );
+        json!({
+            "ok": true,
+            "channel": {
+                "id": id,
+                "name": name,
+                "name_normalized": name,
+                "is_channel": true,
+                "is_private": false,
+                "is_archived": false,
+                "is_member": true,
+                "creator": BOT_USER,
+                "topic": { "value": "", "creator": "", "last_set": 0 },
+                "purpose": { "value": "", "creator": "", "last_set": 0 },
+            },
+        })
+    }
+
+    fn invite(&mut self, p: &Map<String, Value>) -> Value {
+        let channel = arg(p, "channel").unwrap_or_default();
+        let Some(found) = self.channels.values_mut().find(|c| c.id == channel) else {
+            return fail("channel_not_found");
+        };
+        let users = arg(p, "users").unwrap_or_default();
+        let users: Vec<&str> = users.split(',').filter(|u| !u.is_empty()).collect();
+        if users.is_empty() {
+            return fail("no_user");
+        }
+        if users.iter().any(|u| found.members.contains(*u)) {
+            return fail("already_in_channel");
+        }
+        found.members.extend(users.iter().map(|u| u.to_string()));
+        json!({ "ok": true, "channel": { "id": found.id, "is_channel": true } })
+    }
+}
+
+/// The `oldest`/`latest`/`inclusive` window of the history methods.
+struct Window {
+    oldest: Option<String>,
+    latest: Option<String>,
+    inclusive: bool,
+}
+
+impl Window {
+    fn from_args(p: &Map<String, Value>) -> Self {
+        Window {
+            oldest: arg(p, "oldest"),
+            latest: arg(p, "latest"),
+            inclusive: matches!(arg(p, "inclusive").as_deref(), Some("true" | "1")),
+        }
+    }
+
+    fn contains(&self, ts: &str) -> bool {
+        let edge_ok = |o: Ordering| o != Ordering::Equal || self.inclusive;
+        let after_oldest = self.oldest.as_deref().is_none_or(|o| {
+            let c = ts_cmp(ts, o);
+            c != Ordering::Less && edge_ok(c)
+        });
+        let before_latest = self.latest.as_deref().is_none_or(|l| {
+            let c = ts_cmp(ts, l);
+            c != Ordering::Greater && edge_ok(c)
+        });
+        after_oldest && before_latest
+    }
+}
+
+/// Slack `ts` values order as (seconds, microseconds), which string order gets wrong when the
+/// seconds differ in length.
+fn ts_cmp(a: &str, b: &str) -> Ordering {
+    fn key(ts: &str) -> (u64, u64) {
+        let (secs, frac) = ts.split_once('.').unwrap_or((ts, "0"));
+        let frac = format!("{frac:0<6}");
+        (secs.parse().unwrap_or(0), frac[..6].parse().unwrap_or(0))
+    }
+    key(a).cmp(&key(b))
+}
+
+fn arg(p: &Map<String, Value>, key: &str) -> Option<String> {
+    match p.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn fail(code: &str) -> Value {
+    json!({ "ok": false, "error": code })
+}
+
+fn error(code: &str) -> Response {
+    axum::Json(fail(code)).into_response()
+}
+
+/// Query string, then a form or JSON body, as one object.
+fn params(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Map<String, Value> {
+    let mut params = Map::new();
+    let mut add_form = |bytes: &[u8]| {
+        for (k, v) in url::form_urlencoded::parse(bytes) {
+            params.insert(k.into_owned(), Value::String(v.into_owned()));
+        }
+    };
+    add_form(query.unwrap_or_default().as_bytes());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        add_form(body);
+    } else if content_type.starts_with("application/json")
+        && let Ok(Value::Object(json)) = serde_json::from_slice(body)
+    {
+        params.extend(json);
+    }
+    params
+}
+
+fn auth(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn api(
+    State(shared): State<Arc<Shared>>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method: method.clone(),
+        auth: auth(&headers),
+        params: Value::Object(params(query.as_deref(), &headers, &body)),
+        body: body.to_vec(),
+    };
+    let mut state = shared.state.lock().expect("fake Slack state");
+    let authed = call
+        .auth
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .is_some_and(|token| !token.trim().is_empty());
+    // An outage answers before the token check; the token check before the one-shot knobs,
+    // so that an unauthenticated call does not use them up.
+    let rigged = if state.outage || authed {
+        state.rigged(&method)
+    } else {
+        Some(error("not_authed"))
+    };
+    let (answer, ok) = if let Some(rigged) = rigged {
+        (rigged, false)
+    } else {
+        let Value::Object(p) = &call.params else {
+            unreachable!("params are built as an object")
+        };
+        let answer = state.dispatch(&shared.origin, &method, p);
+        let ok = answer["ok"] == json!(true);
+        (axum::Json(answer).into_response(), ok)
+    };
+    state.calls.push((call, ok));
+    answer
+}
+
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    Path(file_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method: UPLOAD.to_owned(),
+        auth: auth(&headers),
+        params: json!({ "file_id": file_id }),
+        body: body.to_vec(),
+    };
+    let mut state = shared.state.lock().expect("fake Slack state");
+    let answer = match state.rigged(UPLOAD) {
+        Some(rigged) => Err(rigged),
+        None => match state.files.get_mut(&file_id) {
+            Some(file) => {
+                file.content = Some(body.to_vec());
+                // Slack documents only the status: 200 means the bytes arrived.
+                Ok("OK".into_response())
+            }
+            None => Err((StatusCode::NOT_FOUND, "file not found").into_response()),
+        },
+    };
+    state.calls.push((call, answer.is_ok()));
+    answer.unwrap_or_else(|e| e)
+}
