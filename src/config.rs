@@ -1,5 +1,6 @@
 //! Configuration: the embedded defaults (`config/scribe.toml`), an optional file over them, and
-//! `SCRIBE__SECTION__KEY` environment variables over both. Unknown keys are errors.
+//! `SCRIBE__SECTION__KEY` environment variables over both (`DATABASE_URL` is read too, below
+//! `SCRIBE__DATABASE__URL`). Unknown keys are errors.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,64 @@ pub struct Config {
     pub team: TeamConfig,
     pub timeline: TimelineConfig,
     pub drafting: DraftingConfig,
+    pub server: ServerConfig,
+    pub slack: SlackConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub api_base_url: url::Url,
+}
+
+/// A value that must never be shown: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Secrets come from the environment only, never from a configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    pub slack_signing_secret: Option<Secret>,
+    pub slack_bot_token: Option<Secret>,
+    pub slack_app_token: Option<Secret>,
+    pub api_token: Option<Secret>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Self {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret)
+        };
+        Secrets {
+            slack_signing_secret: var("SLACK_SIGNING_SECRET"),
+            slack_bot_token: var("SLACK_BOT_TOKEN"),
+            slack_app_token: var("SLACK_APP_TOKEN"),
+            api_token: var("SCRIBE_API_TOKEN"),
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -109,6 +167,12 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
+            // The conventional variable, below Scribe's own.
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
             .merge(Env::prefixed("SCRIBE__").split("__"))
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
@@ -141,6 +205,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let secrets = Secrets {
+            slack_signing_secret: Some(Secret("8f742231b10e8888abcd99yyyzzz85a5".into())),
+            slack_bot_token: Some(Secret("xoxb-123".into())),
+            ..Secrets::default()
+        };
+        let shown = format!("{secrets:?}");
+        assert!(
+            !shown.contains("8f742231") && !shown.contains("xoxb"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn passwords_never_show_in_debug_output() {

@@ -9,11 +9,17 @@ use tracing_subscriber::EnvFilter;
 
 use scribe::adapters::console::Console;
 use scribe::adapters::export;
-use scribe::config::{Config, LogFormat, redact_password};
+use std::sync::Arc;
+
+use scribe::adapters::slack::web::{BotToken, SlackApi};
+use scribe::config::{Config, LogFormat, Secrets, redact_password};
 use scribe::domain::fold;
 use scribe::drafting::{Drafter, IncidentDocument, Place};
+use scribe::jobs;
 use scribe::recorder::Recorder;
-use scribe::storage::SqliteStore;
+use scribe::server::{self, App, Metrics};
+use scribe::storage::{self, AnyStore};
+use tokio::sync::Notify;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +54,17 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         template: Option<String>,
     },
+    /// Serve Slack's requests (and the health, metrics and incident API routes) and run the
+    /// jobs that post to the channels.
+    Serve {
+        /// Do not apply database migrations at start (run `scribe migrate` yourself).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply the database migrations, then exit.
+    Migrate,
+    /// Validate the configuration and every template; exit non-zero naming each problem.
+    Check,
     /// A chat room in the terminal: try every command without a chat account.
     Console {
         /// Your name in the room.
@@ -91,6 +108,7 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
@@ -115,6 +133,17 @@ async fn run(command: Command, config: Config) -> Result<()> {
             template,
         ),
         Command::Console { user, channel } => console(config, user, &channel).await,
+        Command::Serve { no_migrate } => serve(config, !no_migrate).await,
+        Command::Migrate => {
+            let store = open_store(&config, false).await?;
+            store.migrate().await.context("migrations failed")?;
+            println!(
+                "database is up to date ({})",
+                redact_password(&config.database_url())
+            );
+            Ok(())
+        }
+        Command::Check => check(&config),
     }
 }
 
@@ -174,12 +203,12 @@ fn draft(
 }
 
 async fn console(config: Config, user: String, channel: &str) -> Result<()> {
-    let url = config.database_url();
-    let store = SqliteStore::open(&url)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact_password(&url)))?;
+    if channel.is_empty() || channel.contains(':') {
+        bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
+    }
+    let store = open_store(&config, true).await?;
     let console = Console {
-        recorder: Recorder::new(store, config.settings()),
+        recorder: Recorder::new(Arc::new(store), config.settings()),
         drafter: Drafter::new(config.template_dir()),
         template: config.drafting.template.clone(),
         output_dir: config.drafting.output_dir.clone(),
@@ -194,4 +223,95 @@ async fn console(config: Config, user: String, channel: &str) -> Result<()> {
         )
         .await?;
     Ok(())
+}
+
+/// The configured store, migrated first when `migrate` is set.
+async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
+    let url = config.database_url();
+    let opened = if migrate {
+        storage::open(&url).await
+    } else {
+        storage::connect(&url).await
+    };
+    opened.with_context(|| format!("cannot open the database {}", redact_password(&url)))
+}
+
+fn check(config: &Config) -> Result<()> {
+    let problems =
+        scribe::drafting::check_templates(config.template_dir(), &config.drafting.template);
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if !problems.is_empty() {
+        bail!("{} problem(s) found", problems.len());
+    }
+    println!("configuration and templates are valid");
+    Ok(())
+}
+
+async fn serve(config: Config, migrate: bool) -> Result<()> {
+    let secrets = Secrets::from_env();
+    let store = Arc::new(open_store(&config, migrate).await?);
+    let slack = secrets.slack_bot_token.as_ref().map(|token| {
+        SlackApi::new(
+            config.slack.api_base_url.clone(),
+            BotToken::new(token.expose()),
+        )
+    });
+    if secrets.slack_signing_secret.is_none() {
+        tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack routes are off");
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let app = Arc::new(App {
+        recorder: Recorder::new(Arc::clone(&store), config.settings()),
+        drafter: Drafter::new(config.template_dir()),
+        metrics: Metrics::default(),
+        wake: Arc::new(Notify::new()),
+        slack,
+        secrets,
+        config,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let worker = {
+        let app = Arc::clone(&app);
+        tokio::spawn(jobs::work(
+            store,
+            Arc::clone(&app.wake),
+            move |job| {
+                let app = Arc::clone(&app);
+                async move { server::run_job(&app, job).await }
+            },
+            until_stopped(stopped.clone()),
+        ))
+    };
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    server::serve(listener, server::router(app), shutdown_signal()).await?;
+    tracing::info!("shutting down: finishing the job in progress");
+    let _ = stop.send(true);
+    worker.await?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

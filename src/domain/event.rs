@@ -24,6 +24,12 @@ impl Platform {
             Platform::Console => "console",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Platform> {
+        [Platform::Slack, Platform::Discord, Platform::Console]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
 }
 
 impl fmt::Display for Platform {
@@ -186,6 +192,16 @@ impl ChatEvent {
             channel: self.channel.clone(),
             message: self.message.clone(),
             kind,
+        }
+    }
+
+    /// Whether the fold reads this event as a command (a person's message starting with one).
+    pub fn is_command(&self) -> bool {
+        match &self.kind {
+            EventKind::Posted { author, text, .. } => {
+                author.kind == AuthorKind::Human && super::command::parse(text).is_some()
+            }
+            _ => false,
         }
     }
 

@@ -16,7 +16,7 @@ pub use engine::{History, Outcome, Reply, Settings, fold};
 pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };
-pub use incident::{Action, Incident, Status};
+pub use incident::{Action, Incident, IncidentId, Status};
 pub use participant::Participant;
 pub use severity::Severity;
 pub use timeline::{EntrySource, TimelineEntry};

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod fake_slack;
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -28,7 +31,11 @@ impl Sandbox {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scribe"));
         command.current_dir(self.path());
         for (key, _) in std::env::vars() {
-            if key.starts_with("SCRIBE") || key == "RUST_LOG" {
+            if key.starts_with("SCRIBE")
+                || key.starts_with("SLACK_")
+                || key == "RUST_LOG"
+                || key == "DATABASE_URL"
+            {
                 command.env_remove(key);
             }
         }

@@ -1,0 +1,104 @@
+//! Slack over HTTP: `POST /slack/events` (Events API) and `POST /slack/commands` (slash
+//! commands). Every request is verified before its body is parsed; what it carries then goes
+//! through [`intake`], the same path Socket Mode takes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::post;
+use chrono::Utc;
+use serde_json::json;
+
+use super::inbound::{self, Inbound};
+use super::{intake, signature};
+use crate::server::App;
+use crate::storage::Store;
+
+pub fn routes<S: Store + 'static>() -> Router<Arc<App<S>>> {
+    Router::new()
+        .route("/slack/events", post(events::<S>))
+        .route("/slack/commands", post(commands::<S>))
+}
+
+/// The body, once it is known to be Slack's: 413 when too large, 401 when not signed.
+async fn verified<S>(app: &App<S>, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let bytes = axum::body::to_bytes(body, app.config.server.max_body_bytes)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
+    let secret = app
+        .secrets
+        .slack_signing_secret
+        .as_ref()
+        .ok_or_else(|| StatusCode::NOT_FOUND.into_response())?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    signature::verify(
+        secret.expose().as_bytes(),
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        &bytes,
+        Utc::now(),
+    )
+    .map_err(|error| {
+        tracing::warn!(%error, "refused a Slack request");
+        (StatusCode::UNAUTHORIZED, error.to_string()).into_response()
+    })?;
+    Ok(bytes)
+}
+
+fn server_error(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "cannot store a Slack event; Slack will retry");
+    (StatusCode::INTERNAL_SERVER_ERROR, "not stored").into_response()
+}
+
+async fn events<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match verified(&app, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let (event_id, events) = match inbound::parse_events_body(&bytes) {
+        Ok(Inbound::Challenge(challenge)) => {
+            return Json(json!({ "challenge": challenge })).into_response();
+        }
+        Ok(Inbound::Ignored(why)) => {
+            tracing::debug!(why, "Slack event ignored");
+            return StatusCode::OK.into_response();
+        }
+        Ok(Inbound::Events { event_id, events }) => (event_id, events),
+        Err(error) => {
+            tracing::warn!(%error, "malformed Slack event");
+            return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
+        }
+    };
+    let retry = headers.get("x-slack-retry-num").is_some();
+    match intake::events(&app, &event_id, retry, events).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => server_error(error),
+    }
+}
+
+async fn commands<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match verified(&app, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let command = match inbound::parse_command(&bytes) {
+        Ok(command) => command,
+        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+    };
+    match intake::command(&app, &command).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => server_error(error),
+    }
+}

@@ -1,0 +1,249 @@
+//! What Slack sends, whichever way it arrives (HTTP or Socket Mode): events and slash commands
+//! are durably stored, with the jobs they call for, before Slack gets its acknowledgement.
+
+use serde::Serialize;
+
+use super::inbound::SlashCommand;
+use super::jobs::follow_ups;
+use super::markup::escape;
+use super::web::SlackApi;
+use crate::domain::{
+    Author, AuthorKind, ChatEvent, EventKind, History, MessageId, Outcome, UserId, reply,
+};
+use crate::drafting::Place;
+use crate::server::App;
+use crate::storage::{Store, StoreError};
+
+/// Slack gives up on a slash command after 3 s: a name lookup may take only part of that.
+const NAME_LOOKUP: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// The answer to a slash command, as Slack reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub response_type: &'static str,
+    pub text: String,
+}
+
+impl Answer {
+    fn ephemeral(text: String) -> Self {
+        Answer {
+            response_type: "ephemeral",
+            text: escape(&text),
+        }
+    }
+
+    fn in_channel(text: String) -> Self {
+        Answer {
+            response_type: "in_channel",
+            text: escape(&text),
+        }
+    }
+}
+
+/// Stores the events of one Events API callback.
+pub async fn events<S: Store>(
+    app: &App<S>,
+    event_id: &str,
+    retry: bool,
+    events: Vec<ChatEvent>,
+) -> Result<(), StoreError> {
+    let span = tracing::info_span!("slack_event", %event_id, retry);
+    let _guard = span.enter();
+    for event in events {
+        record(app, event).await?;
+    }
+    Ok(())
+}
+
+/// Stores a slash command and says what it did.
+pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<Answer, StoreError> {
+    if !matches!(command.command.as_str(), "/incident" | "/timeline") {
+        return Ok(Answer::ephemeral(format!(
+            "Scribe does not know {}.",
+            command.command
+        )));
+    }
+    let event = command.event(chrono::Utc::now());
+    let message = event.message.clone();
+    let history = record(app, event).await?.unwrap_or_default();
+    let Some(answer) = history.reply_to(&message) else {
+        return Ok(Answer::ephemeral(
+            "That is no command Scribe knows.".to_string(),
+        ));
+    };
+    let incident = history.incident(answer);
+    let text = reply::text(&answer.outcome, incident);
+    Ok(match (&answer.outcome, incident) {
+        (Outcome::ShowDraft, Some(incident)) => {
+            let place = Place {
+                channel: command.channel_name.clone(),
+                platform: "slack",
+                team_zone: app.config.team.timezone,
+            };
+            match app
+                .drafter
+                .render(&app.config.drafting.template, incident, &place)
+            {
+                Ok(draft) => Answer::ephemeral(format!("```\n{draft}\n```")),
+                Err(error) => Answer::ephemeral(format!("The draft cannot be rendered: {error}")),
+            }
+        }
+        (
+            Outcome::Recorded {
+                before_start: false,
+                ..
+            },
+            _,
+        )
+        | (Outcome::SeveritySet(_) | Outcome::LeadSet(_) | Outcome::Resolved, _) => {
+            let said: String = command.text.chars().take(300).collect();
+            Answer::in_channel(format!("{text} ({})", said.trim()))
+        }
+        _ => Answer::ephemeral(text),
+    })
+}
+
+/// Stores one event (with display names, and the message it is about when Scribe never saw
+/// it) and returns the channel's state.
+async fn record<S: Store>(
+    app: &App<S>,
+    mut event: ChatEvent,
+) -> Result<Option<History>, StoreError> {
+    if let Some(api) = &app.slack {
+        name_people(api, &mut event).await;
+        if let Some(original) = missing_message(app, api, &event).await? {
+            store(app, original).await?;
+        }
+    }
+    store(app, event).await
+}
+
+async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Option<History>, StoreError> {
+    let recorded = app
+        .recorder
+        .record(&event, |history| follow_ups(history, &event))
+        .await?;
+    if recorded.new {
+        app.metrics.events_stored.inc();
+        app.wake.notify_one();
+    }
+    Ok(recorded.history)
+}
+
+/// Display names for the author and for `@U…` mentions, from `users.info` (cached); on any
+/// failure the id stays, which is still correct, only less readable.
+async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
+    let lookup = |id: String| async move {
+        tokio::time::timeout(NAME_LOOKUP, api.user_name(&id))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    let text = match &mut event.kind {
+        EventKind::Posted { author, text, .. } => {
+            if author.kind == AuthorKind::Human
+                && let Some(name) = lookup(author.id.as_str().to_string()).await
+            {
+                author.name = name;
+            }
+            text
+        }
+        EventKind::Edited { text } => text,
+        _ => return,
+    };
+    for id in mentioned_users(text) {
+        if let Some(name) = lookup(id.clone()).await {
+            *text = text.replace(&format!("@{id}"), &format!("@{name}"));
+        }
+    }
+}
+
+/// `@U…`/`@W…` ids left by decoding `<@U…>` mentions.
+fn mentioned_users(text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = text
+        .split('@')
+        .skip(1)
+        .filter_map(|rest| {
+            let id: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                .collect();
+            (id.len() >= 7 && (id.starts_with('U') || id.starts_with('W'))).then_some(id)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// A reaction or pin on a message posted before Scribe joined: fetch that message once.
+async fn missing_message<S: Store>(
+    app: &App<S>,
+    api: &SlackApi,
+    event: &ChatEvent,
+) -> Result<Option<ChatEvent>, StoreError> {
+    if !matches!(
+        event.kind,
+        EventKind::ReactionAdded { .. } | EventKind::PinAdded
+    ) {
+        return Ok(None);
+    }
+    let known = app
+        .recorder
+        .store()
+        .channel_events(&event.channel)
+        .await?
+        .iter()
+        .any(|e| e.message == event.message && matches!(e.kind, EventKind::Posted { .. }));
+    if known {
+        return Ok(None);
+    }
+    let fetched = match api.message(&event.channel.id, event.message.as_str()).await {
+        Ok(Some(fetched)) => fetched,
+        Ok(None) => return Ok(None),
+        Err(error) => {
+            tracing::warn!(%error, "cannot fetch the message a reaction or pin is on");
+            return Ok(None);
+        }
+    };
+    let Some(at) = super::ts::parse_ts(&fetched.ts) else {
+        return Ok(None);
+    };
+    let (id, kind) = match (&fetched.user, &fetched.bot_id) {
+        (_, Some(bot)) => (bot.clone(), AuthorKind::Bot),
+        (Some(user), None) => (user.clone(), AuthorKind::Human),
+        (None, None) => return Ok(None),
+    };
+    let mut original = ChatEvent {
+        channel: event.channel.clone(),
+        message: event.message.clone(),
+        at,
+        kind: EventKind::Posted {
+            author: Author {
+                id: UserId::new(id.clone()),
+                name: id,
+                kind,
+            },
+            text: super::markup::decode(&fetched.text, |_| None),
+            thread: fetched
+                .thread_ts
+                .filter(|t| *t != fetched.ts)
+                .map(MessageId::new),
+        },
+    };
+    name_people(api, &mut original).await;
+    Ok(Some(original))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_found_once_each() {
+        assert_eq!(
+            mentioned_users("ping @U05Y3LU0N and @U02WBYYP1, again @U05Y3LU0N; not @here or @Uabc"),
+            ["U02WBYYP1", "U05Y3LU0N"]
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The job worker: runs stored jobs (Web API calls, uploads, publishing) after the event that
+//! asked for them was acknowledged. A job survives restarts, is retried with exponential
+//! backoff and jitter, and is given up (and reported) only when its error is permanent or its
+//! attempts run out.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::storage::{Job, JobEnd, Store};
+
+/// After this many attempts a job fails for good.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// How long a worker may hold a job before another may take it over.
+const LEASE: Duration = Duration::minutes(5);
+/// How often an idle worker looks for due retries.
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How one run of a job went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    /// Worth another try later (network, 5xx, rate limit).
+    Transient(String),
+    /// Another try would fail the same way (bad channel, revoked token).
+    Permanent(String),
+}
+
+/// The delay before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10 minutes, plus up to
+/// half again of jitter so a fleet of retries does not arrive together.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = 2i64.saturating_pow(attempts.min(20)).min(600);
+    let jitter = rand::rng().random_range(0..=base * 500);
+    Duration::seconds(base) + Duration::milliseconds(jitter)
+}
+
+/// Runs jobs until `shutdown` completes; `run` does one job and says how it went. `wake` lets
+/// whoever enqueues a job start it at once instead of at the next poll.
+pub async fn work<S, F, Fut>(
+    store: Arc<S>,
+    wake: Arc<Notify>,
+    run: F,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: Store,
+    F: Fn(Job) -> Fut,
+    Fut: Future<Output = Result<(), JobError>>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let claimed = match store.claim_job(Utc::now(), LEASE).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::error!(%error, "cannot claim a job");
+                None
+            }
+        };
+        let Some(job) = claimed else {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+            continue;
+        };
+        let span =
+            tracing::info_span!("job", key = %job.key, kind = %job.kind, attempt = job.attempts);
+        let (id, attempts) = (job.id, job.attempts);
+        let end = match tracing::Instrument::instrument(run(job), span.clone()).await {
+            Ok(()) => JobEnd::Done,
+            Err(JobError::Transient(error)) if attempts < MAX_ATTEMPTS => {
+                let at = Utc::now() + backoff(attempts);
+                span.in_scope(|| tracing::warn!(%error, retry_at = %at, "job failed; will retry"));
+                JobEnd::Retry { at, error }
+            }
+            Err(JobError::Transient(error) | JobError::Permanent(error)) => {
+                span.in_scope(|| tracing::error!(%error, "job failed for good"));
+                JobEnd::Failed { error }
+            }
+        };
+        if let Err(error) = store.finish_job(id, end).await {
+            tracing::error!(%error, job = id, "cannot record a job's end; it will run again when its lease ends");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempts in 1..30 {
+            let delay = backoff(attempts);
+            let base = 2i64.pow(attempts.min(20)).min(600);
+            assert!(delay >= Duration::seconds(base), "{attempts}: {delay}");
+            assert!(
+                delay <= Duration::seconds(base * 3 / 2),
+                "{attempts}: {delay}"
+            );
+        }
+    }
+}

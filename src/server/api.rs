@@ -1,0 +1,177 @@
+//! `/api/incidents`: the incidents as JSON (the `scribe draft --format json` schema plus `id`,
+//! `platform` and `channel`) and their drafts. Only with `SCRIBE_API_TOKEN`, as a bearer token.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::App;
+use crate::domain::{Incident, IncidentId};
+use crate::drafting::{IncidentDocument, Place};
+use crate::storage::{JobStatus, Store};
+
+pub fn routes<S: Store + 'static>() -> Router<Arc<App<S>>> {
+    Router::new()
+        .route("/api/incidents", get(list::<S>))
+        .route("/api/incidents/{id}", get(show::<S>))
+        .route("/api/incidents/{id}/postmortem.md", get(postmortem::<S>))
+}
+
+#[derive(Serialize)]
+struct ApiIncident {
+    id: String,
+    platform: &'static str,
+    #[serde(flatten)]
+    document: IncidentDocument,
+}
+
+#[derive(Serialize)]
+struct ApiJob {
+    key: String,
+    kind: String,
+    state: &'static str,
+    attempts: u32,
+    last_error: Option<String>,
+}
+
+impl From<JobStatus> for ApiJob {
+    fn from(job: JobStatus) -> Self {
+        ApiJob {
+            key: job.key,
+            kind: job.kind,
+            state: job.state.as_str(),
+            attempts: job.attempts,
+            last_error: job.last_error,
+        }
+    }
+}
+
+fn api_incident(incident: &Incident) -> ApiIncident {
+    ApiIncident {
+        id: incident.id().to_string(),
+        platform: incident.channel.platform.as_str(),
+        document: IncidentDocument::new(incident, &incident.channel.id),
+    }
+}
+
+/// The bearer token, compared through digests so timing says nothing about it.
+fn authorized<S>(app: &App<S>, headers: &HeaderMap) -> bool {
+    let Some(expected) = &app.secrets.api_token else {
+        return false;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.expose().as_bytes())
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "missing or wrong bearer token",
+    )
+        .into_response()
+}
+
+fn internal(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "API request failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+async fn list<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let channels = match app.recorder.store().channels().await {
+        Ok(channels) => channels,
+        Err(e) => return internal(e),
+    };
+    let mut incidents = Vec::new();
+    for channel in channels {
+        match app.recorder.history(&channel).await {
+            Ok(history) => incidents.extend(history.incidents.iter().map(api_incident)),
+            Err(e) => return internal(e),
+        }
+    }
+    Json(incidents).into_response()
+}
+
+/// The incident named by `id`, or the response to give instead.
+async fn find<S: Store>(app: &App<S>, id: &str) -> Result<Incident, Response> {
+    let id: IncidentId = id
+        .parse()
+        .map_err(|e: crate::domain::incident::InvalidIncidentId| {
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        })?;
+    let history = app.history(&id).await.map_err(internal)?;
+    history
+        .incidents
+        .into_iter()
+        .find(|i| i.opened_by == id.opened_by)
+        .ok_or_else(|| (StatusCode::NOT_FOUND, "no such incident").into_response())
+}
+
+async fn show<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let incident = match find(&app, &id).await {
+        Ok(incident) => incident,
+        Err(response) => return response,
+    };
+    let jobs = match app.recorder.store().jobs(&job_prefix(&incident.id())).await {
+        Ok(jobs) => jobs.into_iter().map(ApiJob::from).collect::<Vec<_>>(),
+        Err(e) => return internal(e),
+    };
+    let mut body = serde_json::to_value(api_incident(&incident)).expect("serialisable");
+    body["jobs"] = serde_json::to_value(jobs).expect("serialisable");
+    Json(body).into_response()
+}
+
+async fn postmortem<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let incident = match find(&app, &id).await {
+        Ok(incident) => incident,
+        Err(response) => return response,
+    };
+    let place = Place {
+        channel: incident.channel.id.clone(),
+        platform: incident.channel.platform.as_str(),
+        team_zone: app.config.team.timezone,
+    };
+    match app
+        .drafter
+        .render(&app.config.drafting.template, &incident, &place)
+    {
+        Ok(draft) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            draft,
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Jobs are keyed under their incident's id, so one prefix finds all of an incident's jobs.
+pub fn job_prefix(id: &IncidentId) -> String {
+    format!("{id}/")
+}

@@ -1,0 +1,67 @@
+//! Prometheus metrics, served as OpenMetrics text on `GET /metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub events_stored: Counter,
+    pub incidents_open: Gauge,
+    pub job_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("scribe");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let events_stored = Counter::default();
+        let incidents_open = Gauge::default();
+        let job_failures = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "events_stored",
+            "Chat events stored (redeliveries excluded)",
+            events_stored.clone(),
+        );
+        registry.register(
+            "incidents_open",
+            "Incidents not closed yet",
+            incidents_open.clone(),
+        );
+        registry.register(
+            "job_failures",
+            "Jobs (posts, uploads, publishing) given up after a permanent error or their last retry",
+            job_failures.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            events_stored,
+            incidents_open,
+            job_failures,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,564 @@
+//! Scribe live in Slack: the real server on a random port, requests signed as Slack signs them,
+//! payloads as Slack's documentation shows, and a local fake of Slack's Web API.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Sandbox;
+use common::fake_slack::FakeSlack;
+use common::server::{SIGNING_SECRET, Server, now};
+use serde_json::{Value, json};
+
+const CHANNEL: &str = "C0CHECKOUT";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn ts(offset: i64, n: u32) -> String {
+    format!("{}.{n:06}", now() + offset)
+}
+
+fn message(user: &str, text: &str, ts: &str) -> Value {
+    json!({"type": "message", "channel": CHANNEL, "user": user, "text": text, "ts": ts,
+           "channel_type": "channel", "event_ts": ts})
+}
+
+async fn slack_with_people() -> FakeSlack {
+    let fake = FakeSlack::start().await;
+    fake.add_user("U0ROBIN01", "Robin Ayers", "Robin Ayers");
+    fake.add_user("U0ZOE0002", "Zoë Kapoor", "Zoë Kapoor");
+    fake.add_user("U0TRENT03", "", "Trent Osei");
+    fake
+}
+
+async fn the_incident(server: &Server) -> Value {
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    incidents.into_iter().next().unwrap()
+}
+
+fn entry_texts(incident: &Value) -> Vec<String> {
+    incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] != "event")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_runs_from_start_to_close_in_slack() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+
+    let answer = server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Checkout 5xx <!here> --sev sev2",
+            "t.1",
+        )
+        .await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Incident opened: Checkout 5xx @here"),
+        "{answer}"
+    );
+    let headline = fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let text = headline[0].params["text"].as_str().unwrap();
+    assert_eq!(headline[0].params["channel"], CHANNEL);
+    assert!(
+        text.contains("Incident opened: Checkout 5xx") && text.contains("High (sev2)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("<!here>"),
+        "quoted mass mentions never ping: {text}"
+    );
+    assert_eq!(
+        headline[0].auth.as_deref(),
+        Some("Bearer xoxb-test-bot-token-7f3a")
+    );
+
+    // Chatter, a 📌 on it, an edit; a thread reply; a command.
+    let finding = ts(0, 11);
+    server
+        .event(
+            "Ev01",
+            message("U0ZOE0002", "db failover started", &finding),
+        )
+        .await;
+    server
+        .event("Ev02", json!({"type": "reaction_added", "user": "U0ROBIN01", "reaction": "pushpin",
+            "item_user": "U0ZOE0002", "item": {"type": "message", "channel": CHANNEL, "ts": finding},
+            "event_ts": ts(0, 20)}))
+        .await;
+    server
+        .event("Ev03", json!({"type": "message", "subtype": "message_changed", "hidden": true,
+            "channel": CHANNEL, "ts": ts(0, 30), "event_ts": ts(0, 30),
+            "message": {"type": "message", "user": "U0ZOE0002", "text": "db failover to replica 2 done",
+                        "ts": finding, "edited": {"user": "U0ZOE0002", "ts": ts(0, 30)}},
+            "previous_message": {"type": "message", "user": "U0ZOE0002", "text": "db failover started", "ts": finding}}))
+        .await;
+    let mut reply = message("U0TRENT03", "mobile app recovering too", &ts(0, 40));
+    reply["thread_ts"] = json!(finding);
+    reply["parent_user_id"] = json!("U0ZOE0002");
+    server.event("Ev04", reply).await;
+    let answer = server
+        .command(
+            CHANNEL,
+            "U0ZOE0002",
+            "/timeline",
+            "rolled back checkout-api, paged <@U0ROBIN01>",
+            "t.2",
+        )
+        .await;
+    assert_eq!(answer["response_type"], "in_channel", "{answer}");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Added to the timeline")
+    );
+
+    // A pin on a message posted before Scribe was in the channel: fetched once.
+    let old = ts(-3600, 7);
+    fake.add_message(
+        CHANNEL,
+        &old,
+        "U0ROBIN01",
+        "FIRING: checkout error rate 22%",
+    );
+    server
+        .event(
+            "Ev05",
+            json!({"type": "reaction_added", "user": "U0ZOE0002", "reaction": "pushpin",
+            "item": {"type": "message", "channel": CHANNEL, "ts": old}, "event_ts": ts(0, 50)}),
+        )
+        .await;
+    assert_eq!(fake.calls_to("conversations.history").len(), 1);
+
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "resolve error rate back to normal",
+            "t.3",
+        )
+        .await;
+    let answer = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.4")
+        .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("Incident closed"),
+        "{answer}"
+    );
+
+    let posts = fake.wait_for("chat.postMessage", 2, WAIT).await;
+    let summary = posts[1].params["text"].as_str().unwrap();
+    assert!(
+        summary.contains("Incident closed: Checkout 5xx"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("3 participants: Robin Ayers, Trent Osei, Zoë Kapoor"),
+        "{summary}"
+    );
+    fake.wait_for("files.completeUploadExternal", 1, WAIT).await;
+    let uploads = fake.uploads();
+    assert_eq!(uploads.len(), 1);
+    let (name, content) = &uploads[0];
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx-here.md"));
+    let draft = String::from_utf8(content.clone()).unwrap();
+    for fact in [
+        "# Incident: Checkout 5xx @\u{200b}here",
+        "**Severity:** High (sev2)",
+        "db failover to replica 2 done — Zoë Kapoor",
+        "rolled back checkout-api, paged @Robin Ayers — Zoë Kapoor",
+        "FIRING: checkout error rate 22% — Robin Ayers",
+        "Resolved: error rate back to normal",
+        "Trent Osei (1 message)",
+    ] {
+        assert!(draft.contains(fact), "draft lacks {fact:?}:\n{draft}");
+    }
+
+    let incident = the_incident(&server).await;
+    assert_eq!(incident["status"], "closed");
+    assert_eq!(incident["platform"], "slack");
+    let id = incident["id"].as_str().unwrap();
+    let markdown = server
+        .api(&format!("/api/incidents/{id}/postmortem.md"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(markdown.contains("db failover to replica 2 done"));
+    let detail: Value = server
+        .api(&format!("/api/incidents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<_> = detail["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["done", "done", "done"], "{detail:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_deletes_pins_and_retries() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Queue backlog",
+            "t.1",
+        )
+        .await;
+
+    let keep = ts(0, 11);
+    let gone = ts(0, 12);
+    server
+        .event("Ev10", message("U0ZOE0002", "consumers restarted", &keep))
+        .await;
+    server
+        .event("Ev11", message("U0ZOE0002", "wrong channel, sorry", &gone))
+        .await;
+    for (id, item) in [("Ev12", &keep), ("Ev13", &gone)] {
+        let pin = json!({"type": "pin_added", "user": "U0ROBIN01", "channel_id": CHANNEL,
+            "item": {"type": "message", "channel": CHANNEL, "created": now(), "created_by": "U0ROBIN01",
+                     "message": {"type": "message", "user": "U0ZOE0002", "text": "ignored: already captured", "ts": item}},
+            "event_ts": ts(0, 20)});
+        assert_eq!(server.event(id, pin).await.status(), 200);
+    }
+    assert_eq!(
+        entry_texts(&the_incident(&server).await),
+        ["consumers restarted", "wrong channel, sorry"]
+    );
+
+    let delete = json!({"type": "message", "subtype": "message_deleted", "hidden": true, "channel": CHANNEL,
+        "ts": ts(0, 30), "deleted_ts": gone, "event_ts": ts(0, 30)});
+    server.event("Ev14", delete).await;
+    assert_eq!(
+        entry_texts(&the_incident(&server).await),
+        ["consumers restarted"]
+    );
+
+    // Slack redelivers an event it thinks was lost: stored once.
+    let chatter = message("U0TRENT03", "lag is falling", &ts(0, 40));
+    server.event("Ev15", chatter.clone()).await;
+    let retry = server
+        .event_with(
+            "Ev15",
+            chatter,
+            &[
+                ("x-slack-retry-num", "1"),
+                ("x-slack-retry-reason", "http_timeout"),
+            ],
+        )
+        .await;
+    assert_eq!(retry.status(), 200);
+    let incident = the_incident(&server).await;
+    let trent = incident["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Trent Osei")
+        .unwrap()
+        .clone();
+    assert_eq!(trent["messages"], 1);
+
+    // Unpinning removes the entry.
+    server
+        .event("Ev16", json!({"type": "pin_removed", "user": "U0ROBIN01", "channel_id": CHANNEL,
+            "item": {"type": "message", "channel": CHANNEL, "message": {"type": "message", "ts": keep}},
+            "has_pins": false, "event_ts": ts(0, 50)}))
+        .await;
+    assert!(entry_texts(&the_incident(&server).await).is_empty());
+
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("scribe_incidents_open 1"), "{metrics}");
+    assert!(
+        metrics.contains("scribe_events_stored_total 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="/slack/events",status="200""#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_stale_and_oversized_requests_are_refused_and_change_nothing() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let body = json!({"type": "event_callback", "event_id": "Ev1", "team_id": "T0001",
+        "event": message("U0ZOE0002", "/incident start forged", &ts(0, 0))})
+    .to_string();
+    let form = "application/x-www-form-urlencoded";
+    let cases: Vec<(&str, reqwest::Response, u16)> = vec![
+        (
+            "wrong secret",
+            server
+                .post_signed(
+                    "/slack/events",
+                    "application/json",
+                    &body,
+                    "not-the-secret",
+                    now(),
+                    &[],
+                )
+                .await,
+            401,
+        ),
+        (
+            "stale",
+            server
+                .post_signed(
+                    "/slack/events",
+                    "application/json",
+                    &body,
+                    SIGNING_SECRET,
+                    now() - 6 * 60,
+                    &[],
+                )
+                .await,
+            401,
+        ),
+        (
+            "from the future",
+            server
+                .post_signed(
+                    "/slack/events",
+                    "application/json",
+                    &body,
+                    SIGNING_SECRET,
+                    now() + 6 * 60,
+                    &[],
+                )
+                .await,
+            401,
+        ),
+        (
+            "forged command",
+            server
+                .post_signed(
+                    "/slack/commands",
+                    form,
+                    "command=%2Fincident&text=start+x&user_id=U1&channel_id=C1&trigger_id=t",
+                    "nope",
+                    now(),
+                    &[],
+                )
+                .await,
+            401,
+        ),
+        (
+            "oversized",
+            server
+                .post_signed(
+                    "/slack/events",
+                    "application/json",
+                    &"x".repeat(2 << 20),
+                    SIGNING_SECRET,
+                    now(),
+                    &[],
+                )
+                .await,
+            413,
+        ),
+    ];
+    for (what, response, status) in cases {
+        assert_eq!(response.status().as_u16(), status, "{what}");
+    }
+    // A valid signature over another body.
+    let signature =
+        scribe::adapters::slack::signature::sign(SIGNING_SECRET.as_bytes(), now(), b"{}");
+    let response = reqwest::Client::new()
+        .post(format!("{}/slack/events", server.base))
+        .header("x-slack-request-timestamp", now().to_string())
+        .header("x-slack-signature", signature)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "signature of another body");
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}/slack/events", server.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401, "unsigned");
+
+    assert!(server.incidents().await.is_empty());
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scribe_events_stored_total 0"),
+        "{metrics}"
+    );
+    assert!(
+        fake.calls().is_empty(),
+        "nothing reached Slack: {:?}",
+        fake.calls().iter().map(|c| &c.method).collect::<Vec<_>>()
+    );
+    assert!(
+        !server.log().contains(SIGNING_SECRET),
+        "the secret never appears in logs"
+    );
+    assert!(
+        !server.log().contains("xoxb-test-bot-token"),
+        "the token never appears in logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn url_verification_is_answered_and_the_api_needs_its_token() {
+    let fake = FakeSlack::start().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let body = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let response = server
+        .post_signed(
+            "/slack/events",
+            "application/json",
+            body,
+            SIGNING_SECRET,
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+
+    let client = reqwest::Client::new();
+    let no_token = client
+        .get(format!("{}/api/incidents", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let wrong = client
+        .get(format!("{}/api/incidents", server.base))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(server.api("/api/incidents/not-an-id").await.status(), 400);
+    assert_eq!(
+        server.api("/api/incidents/slack:C1:1.0").await.status(),
+        404
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", server.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_api_outage_during_close_delays_the_draft_but_loses_nothing() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Payments timeouts",
+            "t.1",
+        )
+        .await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/timeline",
+            "failed over to the standby PSP",
+            "t.2",
+        )
+        .await;
+
+    fake.set_outage(true);
+    let answer = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("Incident closed"),
+        "acknowledged during the outage"
+    );
+    server
+        .eventually(WAIT, "a failed attempt during the outage", || async {
+            fake.calls()
+                .iter()
+                .any(|c| c.method == "files.getUploadURLExternal")
+        })
+        .await;
+    fake.set_outage(false);
+
+    fake.wait_for("files.completeUploadExternal", 1, Duration::from_secs(40))
+        .await;
+    fake.wait_for("chat.postMessage", 2, Duration::from_secs(40))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake.uploads().len(), 1, "the draft is posted exactly once");
+    let draft = String::from_utf8(fake.uploads()[0].1.clone()).unwrap();
+    assert!(draft.contains("failed over to the standby PSP"));
+    let posted = fake.wait_for("chat.postMessage", 2, WAIT).await;
+    assert_eq!(
+        posted.len(),
+        2,
+        "the headline and the summary, nothing else"
+    );
+    let summaries = posted
+        .iter()
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Incident closed")
+        })
+        .count();
+    assert_eq!(summaries, 1, "the summary is posted exactly once");
+}
