@@ -3,6 +3,9 @@
 //! It answers the methods Scribe calls with the shapes Slack documents, records every call
 //! (outages and refusals included), and has knobs for the failures a live workspace produces:
 //! a 429 with `Retry-After`, an `ok: false` error code, a 503 outage.
+//!
+//! It also speaks Socket Mode: `apps.connections.open` hands out a one-use URL on a second
+//! listener, where tests send envelopes down the WebSocket and wait for Scribe's acks.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -15,8 +18,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 /// The bot's own ids, as `chat.postMessage` reports them on the messages it posts.
 pub const BOT_ID: &str = "B0FAKESCRIBE";
@@ -24,6 +30,13 @@ pub const BOT_USER: &str = "U0FAKESCRIBE";
 
 /// The method name under which uploads to an `upload_url` are recorded and can be rigged.
 pub const UPLOAD: &str = "upload";
+
+/// The Web API method that opens Socket Mode connections.
+pub const CONNECTIONS_OPEN: &str = "apps.connections.open";
+/// The app the Socket Mode connections belong to.
+pub const APP_ID: &str = "A0001";
+/// How long the Socket Mode knobs wait for Scribe to be connected.
+const SOCKET_WAIT: Duration = Duration::from_secs(20);
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -41,11 +54,14 @@ pub struct Call {
 pub struct FakeSlack {
     shared: Arc<Shared>,
     server: JoinHandle<()>,
+    socket_server: JoinHandle<()>,
 }
 
 struct Shared {
     /// `http://127.0.0.1:PORT`
     origin: String,
+    /// `ws://127.0.0.1:PORT2`, where Socket Mode connections go.
+    socket_origin: String,
     state: Mutex<FakeState>,
 }
 
@@ -62,6 +78,26 @@ struct FakeState {
     files: BTreeMap<String, File>,
     channels: HashMap<String, Channel>,
     serial: u64,
+    socket: SocketState,
+}
+
+#[derive(Default)]
+struct SocketState {
+    /// Tickets handed out by `apps.connections.open` and not used yet.
+    tickets: HashSet<String>,
+    /// WebSocket connections accepted so far.
+    opened: usize,
+    /// The connection envelopes go to, by its number.
+    current: Option<(usize, mpsc::UnboundedSender<Outgoing>)>,
+    /// What clients sent (their acks), oldest first, not yet claimed by a test.
+    received: Vec<Value>,
+}
+
+/// What a test asks a connection to do.
+enum Outgoing {
+    Frame(Value),
+    /// Drop the TCP connection without a closing handshake.
+    Drop,
 }
 
 struct Message {
@@ -90,18 +126,29 @@ impl FakeSlack {
             .await
             .expect("bind a local port");
         let addr = listener.local_addr().expect("local address");
+        let socket_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let socket_addr = socket_listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             origin: format!("http://{addr}"),
+            socket_origin: format!("ws://{socket_addr}"),
             state: Mutex::default(),
         });
+        let socket_server = tokio::spawn(accept_sockets(socket_listener, shared.clone()));
         let app = Router::new()
+            .route(&format!("/api/{CONNECTIONS_OPEN}"), post(connections_open))
             .route("/api/{method}", any(api))
             .route("/upload/{file_id}", post(upload))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("fake Slack serves");
         });
-        FakeSlack { shared, server }
+        FakeSlack {
+            shared,
+            server,
+            socket_server,
+        }
     }
 
     /// The Web API root to hand to the client: `http://127.0.0.1:PORT/api/`.
@@ -208,6 +255,86 @@ impl FakeSlack {
         }
     }
 
+    /// Sends `envelope` down the current Socket Mode connection, once there is one.
+    pub async fn socket_send(&self, envelope: Value) {
+        self.socket(false)
+            .await
+            .send(Outgoing::Frame(envelope))
+            .ok();
+    }
+
+    /// Waits for the client's ack of `envelope_id` and returns it; each ack is returned once.
+    pub async fn socket_ack(&self, envelope_id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            {
+                let received = &mut self.state().socket.received;
+                if let Some(at) = received
+                    .iter()
+                    .position(|r| r["envelope_id"] == envelope_id)
+                {
+                    return received.remove(at);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "no ack of {envelope_id} within {timeout:?}; received: {:#?}",
+                    self.state().socket.received
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// How many Socket Mode connections were opened so far.
+    pub fn socket_connections(&self) -> usize {
+        self.state().socket.opened
+    }
+
+    /// Tells the current connection's client to reconnect, as Slack does before it refreshes a
+    /// connection; envelopes sent from now on wait for the next connection.
+    pub async fn socket_disconnect(&self, reason: &str) {
+        let disconnect = json!({
+            "type": "disconnect",
+            "reason": reason,
+            "debug_info": { "host": "wss-111.slack.com" },
+        });
+        self.socket(true)
+            .await
+            .send(Outgoing::Frame(disconnect))
+            .ok();
+    }
+
+    /// Drops the current connection's TCP stream without a closing handshake.
+    pub async fn socket_drop(&self) {
+        self.socket(true).await.send(Outgoing::Drop).ok();
+    }
+
+    /// The current connection, once there is one; `take` retires it from getting envelopes.
+    async fn socket(&self, take: bool) -> mpsc::UnboundedSender<Outgoing> {
+        let deadline = tokio::time::Instant::now() + SOCKET_WAIT;
+        loop {
+            {
+                let current = &mut self.state().socket.current;
+                let found = if take {
+                    current.take()
+                } else {
+                    current.clone()
+                };
+                if let Some((_, sender)) = found {
+                    return sender;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "no Socket Mode connection within {SOCKET_WAIT:?}; calls: {:#?}",
+                    self.calls_to(CONNECTIONS_OPEN)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.shared.state.lock().expect("fake Slack state")
     }
@@ -216,6 +343,7 @@ impl FakeSlack {
 impl Drop for FakeSlack {
     fn drop(&mut self) {
         self.server.abort();
+        self.socket_server.abort();
     }
 }
 
@@ -646,4 +774,136 @@ async fn upload(
     };
     state.calls.push((call, answer.is_ok()));
     answer.unwrap_or_else(|e| e)
+}
+
+/// `apps.connections.open`: only an app-level token may call it, and the URL it answers with
+/// is good for one connection.
+async fn connections_open(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let call = Call {
+        method: CONNECTIONS_OPEN.to_owned(),
+        auth: auth(&headers),
+        params: Value::Object(params(None, &headers, &body)),
+        body: body.to_vec(),
+    };
+    let mut state = shared.state.lock().expect("fake Slack state");
+    let token = call.auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+    let rigged = match token.map(str::trim) {
+        _ if state.outage => state.rigged(CONNECTIONS_OPEN),
+        Some(token) if token.starts_with("xapp-") => state.rigged(CONNECTIONS_OPEN),
+        Some(token) if !token.is_empty() => Some(error("not_allowed_token_type")),
+        _ => Some(error("not_authed")),
+    };
+    let (answer, ok) = match rigged {
+        Some(rigged) => (rigged, false),
+        None => {
+            let ticket = format!("{:08x}-{:04x}", rand::random::<u32>(), state.next_serial());
+            state.socket.tickets.insert(ticket.clone());
+            let url = format!(
+                "{}/link/?ticket={ticket}&app_id={APP_ID}",
+                shared.socket_origin
+            );
+            (
+                axum::Json(json!({ "ok": true, "url": url })).into_response(),
+                true,
+            )
+        }
+    };
+    state.calls.push((call, ok));
+    answer
+}
+
+async fn accept_sockets(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        if let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve_socket(stream, shared.clone()));
+        }
+    }
+}
+
+/// One Socket Mode connection: `hello`, then what tests send, while recording what the client
+/// sends back.
+async fn serve_socket(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    #[expect(
+        clippy::result_large_err,
+        reason = "tungstenite's handshake callback returns its own response"
+    )]
+    let ticket_known = |request: &tungstenite::handshake::server::Request,
+                        response: tungstenite::handshake::server::Response| {
+        let ticket =
+            url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+                .find(|(key, _)| key == "ticket")
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default();
+        let mut state = shared.state.lock().expect("fake Slack state");
+        if request.uri().path() == "/link/" && state.socket.tickets.remove(&ticket) {
+            Ok(response)
+        } else {
+            let refused = tungstenite::http::Response::builder()
+                .status(401)
+                .body(Some("invalid ticket".to_owned()))
+                .expect("a static response");
+            Err(refused)
+        }
+    };
+    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, ticket_known).await else {
+        return;
+    };
+    let (sender, mut outgoing) = mpsc::unbounded_channel();
+    let number = {
+        let mut state = shared.state.lock().expect("fake Slack state");
+        state.socket.opened += 1;
+        state.socket.current = Some((state.socket.opened, sender));
+        state.socket.opened
+    };
+    let hello = json!({
+        "type": "hello",
+        "num_connections": 1,
+        "debug_info": {
+            "host": "applink-fake-1",
+            "build_number": 10,
+            "approximate_connection_time": 18060,
+        },
+        "connection_info": { "app_id": APP_ID },
+    });
+    if socket
+        .send(WsMessage::Text(hello.to_string()))
+        .await
+        .is_ok()
+    {
+        loop {
+            tokio::select! {
+                // Once no test can send any more (after a disconnect), only reading goes on.
+                Some(out) = outgoing.recv() => match out {
+                    Outgoing::Frame(frame) => {
+                        if socket.send(WsMessage::Text(frame.to_string())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Outgoing::Drop => break,
+                },
+                frame = socket.next() => match frame {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        if let Ok(sent) = serde_json::from_str(&text) {
+                            shared.state.lock().expect("fake Slack state").socket.received.push(sent);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                },
+            }
+        }
+    }
+    let mut state = shared.state.lock().expect("fake Slack state");
+    if state
+        .socket
+        .current
+        .as_ref()
+        .is_some_and(|(n, _)| *n == number)
+    {
+        state.socket.current = None;
+    }
 }

@@ -6,5 +6,6 @@ pub mod intake;
 pub mod jobs;
 pub mod markup;
 pub mod signature;
+pub mod socket;
 pub(crate) mod ts;
 pub mod web;
