@@ -11,6 +11,7 @@ use scribe::adapters::console::Console;
 use scribe::adapters::export;
 use std::sync::Arc;
 
+use scribe::adapters::slack::socket;
 use scribe::adapters::slack::web::{BotToken, SlackApi};
 use scribe::config::{Config, LogFormat, Secrets, redact_password};
 use scribe::domain::fold;
@@ -289,13 +290,36 @@ async fn serve(config: Config, migrate: bool) -> Result<()> {
             until_stopped(stopped.clone()),
         ))
     };
+    let socket = match (&app.secrets.slack_app_token, &app.slack) {
+        (Some(token), Some(api)) => Some(tokio::spawn(socket::run(
+            Arc::clone(&app),
+            api.clone(),
+            token.clone(),
+            until_stopped(stopped.clone()),
+        ))),
+        _ => None,
+    };
     tracing::info!("listening on http://{}", listener.local_addr()?);
     server::serve(listener, server::router(app), shutdown_signal()).await?;
     tracing::info!("shutting down: finishing the job in progress");
     let _ = stop.send(true);
-    worker.await?;
+    // A job cut off here is not lost: its lease runs out and it runs again after a restart.
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "a job outlived the shutdown deadline; it will run again");
+    }
+    if let Some(socket) = socket {
+        socket.await?;
+    }
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping server waits for the job in progress (container runtimes wait 30 s
+/// between SIGTERM and SIGKILL by default).
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Ctrl-C or SIGTERM (what container runtimes send).
 async fn shutdown_signal() {

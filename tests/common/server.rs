@@ -10,9 +10,11 @@ use super::Sandbox;
 pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token-7f3a";
 pub const API_TOKEN: &str = "scribe-api-token-for-tests";
+pub const APP_TOKEN: &str = "xapp-1-A0001-1000-test-app-token-3c9e";
 
 pub struct Server {
     child: Child,
+    reader: Option<std::thread::JoinHandle<()>>,
     pub base: String,
     log: Arc<Mutex<Vec<String>>>,
     http: reqwest::Client,
@@ -44,17 +46,22 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        {
+        let reader = {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.split("listening on ").nth(1) {
-                        let _ = tx.send(addr.trim().to_string());
+                    // Text or JSON logs: the address runs to the next space or quote.
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let addr: String = rest
+                            .chars()
+                            .take_while(|c| !c.is_whitespace() && *c != '"')
+                            .collect();
+                        let _ = tx.send(addr);
                     }
                     log.lock().unwrap().push(line);
                 }
-            });
-        }
+            })
+        };
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
@@ -65,10 +72,25 @@ impl Server {
             });
         Server {
             child,
+            reader: Some(reader),
             base,
             log,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Starts `scribe serve` in Socket Mode against the fake Slack at `slack_api`: with the app
+    /// and bot tokens but no signing secret, so that Slack's HTTP routes are off and only the
+    /// WebSocket can bring events. (An empty variable counts as unset.)
+    pub fn start_socket_mode(sandbox: &Sandbox, slack_api: &str) -> Server {
+        Self::start_with(
+            sandbox,
+            &[
+                ("SCRIBE__SLACK__API_BASE_URL", slack_api),
+                ("SLACK_APP_TOKEN", APP_TOKEN),
+                ("SLACK_SIGNING_SECRET", ""),
+            ],
+        )
     }
 
     /// Everything the server logged so far.
