@@ -340,6 +340,8 @@ mod checks {
             store.channels().await.unwrap(),
             vec![channel("C2"), channel("C1")]
         );
+        assert_eq!(store.channel_len(&channel("C2")).await.unwrap(), 2);
+        assert_eq!(store.channel_len(&channel("C9")).await.unwrap(), 0);
         store.ping().await.unwrap();
     }
 }

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use super::command::{self, Command, CommandError, IncidentCommand, TimelineNote};
 use super::event::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
-use super::incident::{Action, Incident, Status};
+use super::incident::{Action, Incident, IncidentId, Status};
 use super::participant::Tally;
 use super::severity::Severity;
 use super::timeline::{self, EntrySource, TimelineEntry};
@@ -61,6 +61,21 @@ pub enum Outcome {
     Refused(CommandError),
 }
 
+impl Outcome {
+    /// Whether the answer to the command speaks of its incident (title, state, draft).
+    pub fn mentions_incident(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Opened
+                | Outcome::AlreadyOpen
+                | Outcome::Resolved
+                | Outcome::Closed
+                | Outcome::ShowStatus
+                | Outcome::ShowDraft
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub outcome: Outcome,
@@ -100,13 +115,18 @@ struct Message {
     at: DateTime<Utc>,
     author: Author,
     original: String,
-    current: String,
+    /// The text after the latest edit.
+    edited: Option<String>,
     deleted: bool,
     pinned: bool,
     pin_reactions: HashSet<(String, UserId)>,
 }
 
 impl Message {
+    fn current(&self) -> &str {
+        self.edited.as_deref().unwrap_or(&self.original)
+    }
+
     fn command(&self) -> Option<Result<Command, CommandError>> {
         (self.author.kind == AuthorKind::Human)
             .then(|| command::parse(&self.original))
@@ -116,125 +136,222 @@ impl Message {
 
 /// Folds one channel's events into its incidents.
 pub fn fold(events: impl IntoIterator<Item = ChatEvent>, settings: &Settings) -> History {
-    let (channel, messages) = messages(events, settings);
-    let Some(channel) = channel else {
-        return History::default();
-    };
-    walk(channel, &messages, settings)
+    let mut events: Vec<ChatEvent> = events.into_iter().collect();
+    events.sort_by_cached_key(position);
+    // Sorted once, applied once: no log kept for a replay that cannot be needed.
+    let mut fold = Fold::new(settings.clone());
+    for event in events {
+        fold.step(event);
+    }
+    fold.history()
 }
 
-/// Phase one: the final state of every message (text after edits, deletion, pins).
-fn messages(
-    events: impl IntoIterator<Item = ChatEvent>,
-    settings: &Settings,
-) -> (Option<ChannelRef>, Vec<Message>) {
-    let mut events: Vec<ChatEvent> = events.into_iter().collect();
-    events.sort_by(|a, b| {
-        a.at.cmp(&b.at)
-            .then_with(|| a.rank().cmp(&b.rank()))
-            .then_with(|| a.message.cmp(&b.message))
-    });
-    let channel = events.first().map(|e| e.channel.clone());
-    let mut messages: Vec<Message> = Vec::with_capacity(events.len());
-    let mut index: HashMap<MessageId, usize> = HashMap::with_capacity(events.len());
-    for event in events {
-        let existing = index.get(&event.message).copied();
+/// Where an event goes in time order: by time, a post before what happens to it, then by id.
+type Position = (DateTime<Utc>, u8, MessageId);
+
+fn position(event: &ChatEvent) -> Position {
+    (event.at, event.rank(), event.message.clone())
+}
+
+/// The fold kept up to date one event at a time, for a live channel: an event that comes in
+/// time order costs O(1); one that comes out of order makes the next read replay the channel.
+/// Either way the result equals [`fold`] over the same events.
+pub struct Fold {
+    settings: Settings,
+    /// Every event applied, for a replay.
+    events: Vec<ChatEvent>,
+    /// Position of the last event applied in order.
+    last: Option<Position>,
+    /// An event came out of order: replay before the next read.
+    stale: bool,
+    messages: Vec<Message>,
+    index: HashMap<MessageId, usize>,
+    walk: Walk,
+}
+
+/// Phase two so far: commands in time order, and each message assigned to an incident.
+/// Messages before an `/incident start` (since the previous close) belong to the incident it
+/// opens.
+#[derive(Default)]
+struct Walk {
+    finished: Vec<Builder>,
+    current: Option<Builder>,
+    pending: Vec<usize>,
+    replies: HashMap<MessageId, Reply>,
+}
+
+impl Fold {
+    pub fn new(settings: Settings) -> Self {
+        Fold {
+            settings,
+            events: Vec::new(),
+            last: None,
+            stale: false,
+            messages: Vec::new(),
+            index: HashMap::new(),
+            walk: Walk::default(),
+        }
+    }
+
+    pub fn apply(&mut self, event: ChatEvent) {
+        let at = position(&event);
+        if self.stale || self.last.as_ref().is_some_and(|last| at < *last) {
+            self.stale = true;
+        } else {
+            self.last = Some(at);
+            self.step(event.clone());
+        }
+        self.events.push(event);
+    }
+
+    /// Replays every event in time order.
+    fn refresh(&mut self) {
+        if !self.stale {
+            return;
+        }
+        let mut events = std::mem::take(&mut self.events);
+        events.sort_by_cached_key(position);
+        *self = Fold::new(self.settings.clone());
+        for event in &events {
+            self.step(event.clone());
+        }
+        self.last = events.last().map(position);
+        self.events = events;
+    }
+
+    /// Phase one for one event (the message's state), and phase two for a new message.
+    fn step(&mut self, event: ChatEvent) {
+        let existing = self.index.get(&event.message).copied();
         match (event.kind, existing) {
             (EventKind::Posted { author, text, .. }, None) => {
-                index.insert(event.message.clone(), messages.len());
-                messages.push(Message {
+                let idx = self.messages.len();
+                self.index.insert(event.message.clone(), idx);
+                self.messages.push(Message {
                     id: event.message,
                     at: event.at,
                     author,
-                    current: text.clone(),
                     original: text,
+                    edited: None,
                     deleted: false,
                     pinned: false,
                     pin_reactions: HashSet::new(),
                 });
+                self.walk
+                    .step(&event.channel, &self.messages[idx], idx, &self.settings);
             }
             // The first post of a message id wins; events about unknown messages wait for
             // nothing (the adapter fetches a message before reporting reactions to it).
             (EventKind::Posted { .. }, Some(_)) | (_, None) => {}
-            (EventKind::Edited { text }, Some(i)) => messages[i].current = text,
-            (EventKind::Deleted, Some(i)) => messages[i].deleted = true,
-            (EventKind::PinAdded, Some(i)) => messages[i].pinned = true,
-            (EventKind::PinRemoved, Some(i)) => messages[i].pinned = false,
+            (EventKind::Edited { text }, Some(i)) => self.messages[i].edited = Some(text),
+            (EventKind::Deleted, Some(i)) => self.messages[i].deleted = true,
+            (EventKind::PinAdded, Some(i)) => self.messages[i].pinned = true,
+            (EventKind::PinRemoved, Some(i)) => self.messages[i].pinned = false,
             (EventKind::ReactionAdded { emoji, user }, Some(i)) => {
-                if settings.pin_emojis.contains(&emoji) {
-                    messages[i].pin_reactions.insert((emoji, user));
+                if self.settings.pin_emojis.contains(&emoji) {
+                    self.messages[i].pin_reactions.insert((emoji, user));
                 }
             }
             (EventKind::ReactionRemoved { emoji, user }, Some(i)) => {
-                messages[i].pin_reactions.remove(&(emoji, user));
+                self.messages[i].pin_reactions.remove(&(emoji, user));
             }
         }
     }
-    (channel, messages)
+
+    /// What the command in `message` did; `None` when the message is no command.
+    pub fn reply_to(&mut self, message: &MessageId) -> Option<Reply> {
+        self.refresh();
+        self.walk.replies.get(message).cloned()
+    }
+
+    /// The id of the incident a reply is about, without folding its timeline.
+    pub fn incident_id(&self, reply: &Reply) -> Option<IncidentId> {
+        let index = reply.incident?;
+        let builder = match self.walk.finished.get(index) {
+            Some(builder) => builder,
+            None => self.walk.current.as_ref()?,
+        };
+        Some(builder.incident.id())
+    }
+
+    /// The incident a reply is about, complete with its timeline and participants.
+    pub fn incident(&mut self, reply: &Reply) -> Option<Incident> {
+        self.refresh();
+        let index = reply.incident?;
+        let builder = match self.walk.finished.get(index) {
+            Some(builder) => builder,
+            None if index == self.walk.finished.len() => self.walk.current.as_ref()?,
+            None => return None,
+        };
+        Some(builder.finish(&self.messages, &self.settings))
+    }
+
+    /// Everything the channel's log says.
+    pub fn history(&mut self) -> History {
+        self.refresh();
+        History {
+            incidents: self
+                .walk
+                .finished
+                .iter()
+                .chain(&self.walk.current)
+                .map(|builder| builder.finish(&self.messages, &self.settings))
+                .collect(),
+            replies: self.walk.replies.clone(),
+        }
+    }
+}
+
+impl Walk {
+    fn step(&mut self, channel: &ChannelRef, message: &Message, idx: usize, settings: &Settings) {
+        let Some(command) = message.command() else {
+            match self.current.as_mut() {
+                Some(builder) => builder.members.push(idx),
+                None => self.pending.push(idx),
+            }
+            return;
+        };
+        let outcome = match command {
+            Err(error) => Outcome::Refused(error),
+            Ok(Command::Incident(IncidentCommand::Start { title, severity }))
+                if self.current.is_none() =>
+            {
+                let mut builder = Builder::open(channel, message, title, severity);
+                builder.members = std::mem::take(&mut self.pending);
+                self.current = Some(builder);
+                Outcome::Opened
+            }
+            Ok(Command::Timeline(note)) => Outcome::Recorded {
+                at: entry_time(&note, message, settings),
+                before_start: self.current.is_none(),
+            },
+            Ok(Command::Incident(command)) => match self.current.as_mut() {
+                Some(builder) => builder.apply(command, message),
+                None => Outcome::NoOpenIncident,
+            },
+        };
+        let incident = match self.current.as_mut() {
+            Some(builder) => {
+                builder.members.push(idx);
+                Some(self.finished.len())
+            }
+            None => {
+                self.pending.push(idx);
+                None
+            }
+        };
+        let closed = outcome == Outcome::Closed;
+        self.replies
+            .insert(message.id.clone(), Reply { outcome, incident });
+        if closed {
+            self.finished.extend(self.current.take());
+        }
+    }
 }
 
 /// An incident being folded: its state so far and the messages that belong to it.
 struct Builder {
     incident: Incident,
     members: Vec<usize>,
-}
-
-/// Phase two: commands in time order, and each message assigned to an incident. Messages
-/// before an `/incident start` (since the previous close) belong to the incident it opens.
-fn walk(channel: ChannelRef, messages: &[Message], settings: &Settings) -> History {
-    let mut history = History::default();
-    let mut current: Option<Builder> = None;
-    let mut pending: Vec<usize> = Vec::new();
-    for (idx, message) in messages.iter().enumerate() {
-        let Some(command) = message.command() else {
-            match current.as_mut() {
-                Some(builder) => builder.members.push(idx),
-                None => pending.push(idx),
-            }
-            continue;
-        };
-        let outcome = match command {
-            Err(error) => Outcome::Refused(error),
-            Ok(Command::Incident(IncidentCommand::Start { title, severity }))
-                if current.is_none() =>
-            {
-                let mut builder = Builder::open(&channel, message, title, severity);
-                builder.members = std::mem::take(&mut pending);
-                current = Some(builder);
-                Outcome::Opened
-            }
-            Ok(Command::Timeline(note)) => Outcome::Recorded {
-                at: entry_time(&note, message, settings),
-                before_start: current.is_none(),
-            },
-            Ok(Command::Incident(command)) => match current.as_mut() {
-                Some(builder) => builder.apply(command, message),
-                None => Outcome::NoOpenIncident,
-            },
-        };
-        let incident = match current.as_mut() {
-            Some(builder) => {
-                builder.members.push(idx);
-                Some(history.incidents.len())
-            }
-            None => {
-                pending.push(idx);
-                None
-            }
-        };
-        let closed = outcome == Outcome::Closed;
-        history
-            .replies
-            .insert(message.id.clone(), Reply { outcome, incident });
-        if closed {
-            let builder = current.take().expect("a close applies to an open incident");
-            history.incidents.push(builder.finish(messages, settings));
-        }
-    }
-    if let Some(builder) = current {
-        history.incidents.push(builder.finish(messages, settings));
-    }
-    history
 }
 
 fn entry_time(note: &TimelineNote, message: &Message, settings: &Settings) -> DateTime<Utc> {
@@ -343,7 +460,8 @@ impl Builder {
     }
 
     /// Entries and participants come from the messages' final state.
-    fn finish(mut self, messages: &[Message], settings: &Settings) -> Incident {
+    fn finish(&self, messages: &[Message], settings: &Settings) -> Incident {
+        let mut incident = self.incident.clone();
         let mut tally = Tally::default();
         for &idx in &self.members {
             let message = &messages[idx];
@@ -354,12 +472,12 @@ impl Builder {
                 continue;
             }
             if let Some(entry) = entry(message, settings) {
-                self.incident.timeline.push(entry);
+                incident.timeline.push(entry);
             }
         }
-        self.incident.participants = tally.into_sorted();
-        timeline::sort(&mut self.incident.timeline);
-        self.incident
+        incident.participants = tally.into_sorted();
+        timeline::sort(&mut incident.timeline);
+        incident
     }
 }
 
@@ -369,9 +487,9 @@ fn entry(message: &Message, settings: &Settings) -> Option<TimelineEntry> {
     let (text, at, source, original_text) = match message.command() {
         Some(Ok(Command::Timeline(note))) => {
             // An edit updates the entry's text; the entry keeps its time and kind.
-            let text = match command::parse(&message.current) {
+            let text = match command::parse(message.current()) {
                 Some(Ok(Command::Timeline(edited))) => edited.text,
-                _ => message.current.trim().to_string(),
+                _ => message.current().trim().to_string(),
             };
             let original = (text != note.text).then(|| note.text.clone());
             let source = match note.at {
@@ -389,8 +507,9 @@ fn entry(message: &Message, settings: &Settings) -> Option<TimelineEntry> {
             } else {
                 return None;
             };
-            let text = message.current.trim().to_string();
-            let original = (message.current != message.original).then(|| message.original.clone());
+            let text = message.current().trim().to_string();
+            let original =
+                (message.current() != message.original).then(|| message.original.clone());
             (text, message.at, source, original)
         }
     };
@@ -791,5 +910,44 @@ mod tests {
         );
         assert_eq!(history.incidents[1].participants.len(), 3);
         assert_eq!(history.open_incident().unwrap().title, "Second");
+    }
+
+    #[test]
+    fn the_live_fold_equals_the_whole_fold_in_any_arrival_order() {
+        let mut log = Log::new();
+        log.bot("0", -5, "FIRING: error rate")
+            .push("0", 3, EventKind::PinAdded)
+            .say("1", 0, "A", "/incident start X --sev sev2")
+            .say("2", 1, "B", "something broke")
+            .react("2", 2, "UA", "pushpin")
+            .say("3", 3, "A", "/timeline 09:58 first alert")
+            .push(
+                "3",
+                4,
+                EventKind::Edited {
+                    text: "/timeline 09:58 first alert fired".into(),
+                },
+            )
+            .say("4", 5, "A", "/incident resolve")
+            .say("5", 6, "A", "/incident close")
+            .say("6", 7, "C", "/incident start Y");
+        let whole = log.fold();
+        for arrival in [
+            log.events.clone(),
+            log.events.iter().rev().cloned().collect(),
+        ] {
+            let mut live = Fold::new(Settings::default());
+            for event in arrival {
+                live.apply(event);
+            }
+            let start = live.reply_to(&MessageId::new("1")).unwrap();
+            assert_eq!(start.outcome, Outcome::Opened);
+            assert_eq!(live.incident(&start), whole.incidents.first().cloned());
+            let second = live.reply_to(&MessageId::new("6")).unwrap();
+            assert_eq!(live.incident(&second), whole.incidents.get(1).cloned());
+            let history = live.history();
+            assert_eq!(history.incidents, whole.incidents);
+            assert_eq!(history.replies, whole.replies);
+        }
     }
 }

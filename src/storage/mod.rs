@@ -125,6 +125,12 @@ pub trait Store: Send + Sync {
         channel: &ChannelRef,
     ) -> impl Future<Output = Result<Vec<ChatEvent>, StoreError>> + Send;
 
+    /// How many events the channel holds: a cheap way to tell whether someone else wrote to it.
+    fn channel_len(
+        &self,
+        channel: &ChannelRef,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
     /// Every channel with an event, in order of first event.
     fn channels(&self) -> impl Future<Output = Result<Vec<ChannelRef>, StoreError>> + Send;
 
@@ -216,6 +222,10 @@ impl Store for AnyStore {
 
     async fn channel_events(&self, channel: &ChannelRef) -> Result<Vec<ChatEvent>, StoreError> {
         delegate!(self, store => store.channel_events(channel))
+    }
+
+    async fn channel_len(&self, channel: &ChannelRef) -> Result<usize, StoreError> {
+        delegate!(self, store => store.channel_len(channel))
     }
 
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {

@@ -147,6 +147,16 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn channel_len(&self, channel: &ChannelRef) -> Result<usize, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE platform = $1 AND channel = $2")
+                .bind(channel.platform.as_str())
+                .bind(&channel.id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count as usize)
+    }
+
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {
         let rows = sqlx::query(
             "SELECT platform, channel, MIN(seq) AS first_seq FROM events

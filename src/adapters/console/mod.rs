@@ -175,7 +175,7 @@ impl<S: Store> Console<S> {
             at,
             kind,
         };
-        let recorded = self.recorder.record(&event, |_| Vec::new()).await?;
+        let recorded = self.recorder.record(&event, |_, _| Vec::new()).await?;
         if let Some(text) = posted_text {
             *previous = Some(Previous {
                 id: id.clone(),
@@ -186,13 +186,10 @@ impl<S: Store> Console<S> {
             let shown = previous.as_ref().map_or("", |p| p.text.as_str());
             return Ok(format!("{answer} ({shown})\n"));
         }
-        let Some(history) = recorded.history else {
+        let Some(reply) = recorded.reply else {
             return Ok(String::new());
         };
-        let Some(reply) = history.reply_to(&id) else {
-            return Ok(String::new());
-        };
-        let incident = history.incident(reply);
+        let incident = recorded.incident.as_ref();
         let mut answer = format!("scribe: {}\n", reply::text(&reply.outcome, incident));
         match (&reply.outcome, incident) {
             (Outcome::ShowDraft, Some(incident)) => {

@@ -7,10 +7,9 @@ use super::inbound::SlashCommand;
 use super::jobs::follow_ups;
 use super::markup::escape;
 use super::web::SlackApi;
-use crate::domain::{
-    Author, AuthorKind, ChatEvent, EventKind, History, MessageId, Outcome, UserId, reply,
-};
+use crate::domain::{Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, UserId, reply};
 use crate::drafting::Place;
+use crate::recorder::Recorded;
 use crate::server::App;
 use crate::storage::{Store, StoreError};
 
@@ -64,14 +63,13 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
         )));
     }
     let event = command.event(chrono::Utc::now());
-    let message = event.message.clone();
-    let history = record(app, event).await?.unwrap_or_default();
-    let Some(answer) = history.reply_to(&message) else {
+    let recorded = record(app, event).await?;
+    let Some(answer) = recorded.reply else {
         return Ok(Answer::ephemeral(
             "That is no command Scribe knows.".to_string(),
         ));
     };
-    let incident = history.incident(answer);
+    let incident = recorded.incident.as_ref();
     let text = reply::text(&answer.outcome, incident);
     Ok(match (&answer.outcome, incident) {
         (Outcome::ShowDraft, Some(incident)) => {
@@ -104,11 +102,8 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
 }
 
 /// Stores one event (with display names, and the message it is about when Scribe never saw
-/// it) and returns the channel's state.
-async fn record<S: Store>(
-    app: &App<S>,
-    mut event: ChatEvent,
-) -> Result<Option<History>, StoreError> {
+/// it) and says what it did.
+async fn record<S: Store>(app: &App<S>, mut event: ChatEvent) -> Result<Recorded, StoreError> {
     if let Some(api) = &app.slack {
         name_people(api, &mut event).await;
         if let Some(original) = missing_message(app, api, &event).await? {
@@ -118,16 +113,18 @@ async fn record<S: Store>(
     store(app, event).await
 }
 
-async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Option<History>, StoreError> {
+async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Recorded, StoreError> {
     let recorded = app
         .recorder
-        .record(&event, |history| follow_ups(history, &event))
+        .record(&event, |reply, incident| {
+            follow_ups(&event, reply, incident)
+        })
         .await?;
     if recorded.new {
         app.metrics.events_stored.inc();
         app.wake.notify_one();
     }
-    Ok(recorded.history)
+    Ok(recorded)
 }
 
 /// Display names for the author and for `@U…` mentions, from `users.info` (cached); on any

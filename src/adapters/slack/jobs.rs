@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::markup::escape;
 use super::web::{ApiError, SlackApi};
-use crate::domain::{ChatEvent, History, Incident, IncidentId, Outcome, Platform};
+use crate::domain::{ChatEvent, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
 use crate::jobs::{JobError, MAX_ATTEMPTS};
 use crate::server::App;
@@ -41,14 +41,8 @@ fn job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJo
 }
 
 /// The jobs a Slack command calls for, keyed by incident so a redelivery queues nothing new.
-pub fn follow_ups(history: &History, event: &ChatEvent) -> Vec<NewJob> {
-    if event.channel.platform != Platform::Slack {
-        return Vec::new();
-    }
-    let Some(reply) = history.reply_to(&event.message) else {
-        return Vec::new();
-    };
-    let Some(incident) = history.incident(reply) else {
+pub fn follow_ups(event: &ChatEvent, reply: &Reply, incident: Option<IncidentId>) -> Vec<NewJob> {
+    let Some(incident) = incident.filter(|_| event.channel.platform == Platform::Slack) else {
         return Vec::new();
     };
     let kinds: &[&str] = match reply.outcome {
@@ -58,7 +52,7 @@ pub fn follow_ups(history: &History, event: &ChatEvent) -> Vec<NewJob> {
     };
     kinds
         .iter()
-        .map(|kind| job(&incident.id(), kind, "", None))
+        .map(|kind| job(&incident, kind, "", None))
         .collect()
 }
 

@@ -1,0 +1,82 @@
+//! The recorder keeps each channel's fold in memory; two processes on one database must still
+//! agree, because every command first checks the store for events it has not seen.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use scribe::domain::{
+    Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, Settings,
+};
+use scribe::recorder::Recorder;
+use scribe::storage::SqliteStore;
+
+fn said(id: &str, minute: i64, text: &str) -> ChatEvent {
+    ChatEvent {
+        channel: ChannelRef::new(Platform::Slack, "C1"),
+        message: MessageId::new(id),
+        at: Utc.with_ymd_and_hms(2024, 3, 9, 10, 0, 0).unwrap() + Duration::minutes(minute),
+        kind: EventKind::Posted {
+            author: Author::human("U1", "Robin"),
+            text: text.into(),
+            thread: None,
+        },
+    }
+}
+
+#[tokio::test]
+async fn two_recorders_on_one_store_see_each_others_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let a = Recorder::new(Arc::clone(&store), Settings::default());
+    let b = Recorder::new(Arc::clone(&store), Settings::default());
+    let outcome = |recorded: scribe::recorder::Recorded| recorded.reply.map(|r| r.outcome);
+
+    let started = a
+        .record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome(started), Some(Outcome::Opened));
+    // B has never seen the channel; then A's fold is current and B writes behind its back.
+    let noted = b
+        .record(&said("2", 1, "/timeline rolled back"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome(noted),
+        Some(Outcome::Recorded {
+            before_start: false,
+            ..
+        })
+    ));
+    b.record(&said("3", 2, "plain chatter"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    let closed = a
+        .record(&said("4", 3, "/incident close"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    let incident = closed
+        .incident
+        .clone()
+        .expect("a close speaks of its incident");
+    assert_eq!(outcome(closed), Some(Outcome::Closed));
+    assert_eq!(
+        incident.participants[0].messages, 4,
+        "A's fold has B's events"
+    );
+    assert!(incident.timeline.iter().any(|e| e.text == "rolled back"));
+
+    let history = b
+        .history(&ChannelRef::new(Platform::Slack, "C1"))
+        .await
+        .unwrap();
+    assert_eq!(history.incidents, vec![incident]);
+    let again = b
+        .record(&said("4", 3, "/incident close"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    assert!(!again.new, "a redelivered close is stored once");
+}
