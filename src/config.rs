@@ -39,6 +39,7 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     pub api_base_url: url::Url,
+    pub create_channel: bool,
 }
 
 /// A value that must never be shown: `Debug` prints `***`.

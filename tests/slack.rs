@@ -562,3 +562,87 @@ async fn a_web_api_outage_during_close_delays_the_draft_but_loses_nothing() {
         .count();
     assert_eq!(summaries, 1, "the summary is posted exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_channel_opens_the_incident_in_a_channel_of_its_own() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__SLACK__API_BASE_URL", &fake.api_base()),
+            ("SCRIBE__SLACK__CREATE_CHANNEL", "true"),
+        ],
+    );
+    let answer = server
+        .command(
+            "C0GENERAL",
+            "U0ROBIN01",
+            "/incident",
+            "start Checkout 5xx sev1",
+            "t.1",
+        )
+        .await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Creating a channel"),
+        "{answer}"
+    );
+
+    let created = fake.wait_for("conversations.create", 1, WAIT).await;
+    let date = chrono::Utc::now().format("%Y%m%d");
+    assert_eq!(
+        created[0].params["name"],
+        format!("inc-{date}-checkout-5xx")
+    );
+    let invited = fake.wait_for("conversations.invite", 1, WAIT).await;
+    let channel = invited[0].params["channel"].as_str().unwrap().to_string();
+    assert!(
+        invited[0].params["users"]
+            .as_str()
+            .unwrap()
+            .contains("U0ROBIN01")
+    );
+    let posts = fake.wait_for("chat.postMessage", 2, WAIT).await;
+    let link = posts
+        .iter()
+        .find(|p| p.params["channel"] == "C0GENERAL")
+        .expect("a link in the origin channel");
+    assert!(
+        link.params["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<#{channel}>")),
+        "{:?}",
+        link.params
+    );
+    let headline = posts
+        .iter()
+        .find(|p| p.params["channel"] == channel.as_str())
+        .expect("the headline in the new channel");
+    assert!(
+        headline.params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Critical (sev1)")
+    );
+
+    // The incident lives in the new channel; the origin channel has none.
+    let answer = server
+        .command(&channel, "U0ZOE0002", "/timeline", "rolled back", "t.2")
+        .await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Added to the timeline"),
+        "{answer}"
+    );
+    let incident = the_incident(&server).await;
+    assert_eq!(incident["title"], "Checkout 5xx");
+    assert_eq!(incident["channel"], channel.as_str());
+    assert_eq!(entry_texts(&incident), ["rolled back"]);
+    assert_eq!(incident["participants"][0]["name"], "Robin Ayers");
+}

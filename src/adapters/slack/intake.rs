@@ -63,6 +63,18 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
         )));
     }
     let event = command.event(chrono::Utc::now());
+    if app.config.slack.create_channel
+        && let Some(title) = starts_incident(&event)
+    {
+        app.recorder
+            .store()
+            .enqueue(&[super::jobs::create_channel(command, &event)])
+            .await?;
+        app.wake.notify_one();
+        return Ok(Answer::ephemeral(format!(
+            "Creating a channel for the incident \"{title}\"; it opens there and is linked here."
+        )));
+    }
     let recorded = record(app, event).await?;
     let Some(answer) = recorded.reply else {
         return Ok(Answer::ephemeral(
@@ -101,9 +113,26 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
     })
 }
 
+/// The title, when `event` is a valid `/incident start`.
+fn starts_incident(event: &ChatEvent) -> Option<String> {
+    match &event.kind {
+        EventKind::Posted { text, .. } => match crate::domain::command::parse(text) {
+            Some(Ok(crate::domain::Command::Incident(crate::domain::IncidentCommand::Start {
+                title,
+                ..
+            }))) => Some(title),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Stores one event (with display names, and the message it is about when Scribe never saw
 /// it) and says what it did.
-async fn record<S: Store>(app: &App<S>, mut event: ChatEvent) -> Result<Recorded, StoreError> {
+pub(super) async fn record<S: Store>(
+    app: &App<S>,
+    mut event: ChatEvent,
+) -> Result<Recorded, StoreError> {
     if let Some(api) = &app.slack {
         name_people(api, &mut event).await;
         if let Some(original) = missing_message(app, api, &event).await? {

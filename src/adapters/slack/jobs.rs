@@ -5,9 +5,10 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::inbound::SlashCommand;
 use super::markup::escape;
 use super::web::{ApiError, SlackApi};
-use crate::domain::{ChatEvent, Incident, IncidentId, Outcome, Platform, Reply};
+use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
 use crate::jobs::{JobError, MAX_ATTEMPTS};
 use crate::server::App;
@@ -18,6 +19,109 @@ pub const HEADLINE: &str = "slack.headline";
 pub const SUMMARY: &str = "slack.summary";
 pub const DRAFT: &str = "slack.draft";
 pub const REPORT: &str = "slack.report";
+pub const CREATE_CHANNEL: &str = "slack.create_channel";
+
+/// What it takes to open an incident in a channel of its own.
+#[derive(Serialize, Deserialize)]
+struct NewChannel {
+    /// Where `/incident start` was typed.
+    origin: String,
+    user_id: String,
+    user_name: String,
+    /// The command as typed, replayed in the new channel.
+    text: String,
+    at: chrono::DateTime<Utc>,
+    trigger_id: String,
+}
+
+/// The job for `/incident start` when `[slack] create_channel` is on: the command is kept
+/// durably as this job and replayed in the new channel once it exists.
+pub fn create_channel(command: &SlashCommand, event: &ChatEvent) -> NewJob {
+    let text = match &event.kind {
+        EventKind::Posted { text, .. } => text.clone(),
+        _ => String::new(),
+    };
+    let spec = NewChannel {
+        origin: command.channel_id.clone(),
+        user_id: command.user_id.clone(),
+        user_name: command.user_name.clone(),
+        text,
+        at: event.at,
+        trigger_id: command.trigger_id.clone(),
+    };
+    NewJob {
+        key: format!("slack:create_channel:{}", command.trigger_id),
+        kind: CREATE_CHANNEL.to_string(),
+        payload: serde_json::to_string(&spec).expect("payloads serialise"),
+        run_at: Utc::now(),
+    }
+}
+
+/// Creates `inc-<yyyymmdd>-<slug>` (with a number after it when the name is taken), invites
+/// the starter, links it from the origin channel and opens the incident there.
+async fn open_in_new_channel<S: Store>(
+    app: &App<S>,
+    api: &SlackApi,
+    job: &Job,
+) -> Result<(), JobError> {
+    let spec: NewChannel = serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
+    let title = match crate::domain::command::parse(&spec.text) {
+        Some(Ok(crate::domain::Command::Incident(crate::domain::IncidentCommand::Start {
+            title,
+            ..
+        }))) => title,
+        _ => {
+            return Err(JobError::Permanent(
+                "the job holds no /incident start".into(),
+            ));
+        }
+    };
+    let base: String = format!("inc-{}-{}", spec.at.format("%Y%m%d"), slug::slug(&title))
+        .chars()
+        .take(76)
+        .collect();
+    let mut channel = None;
+    for n in 1..=9 {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        match api.create_channel(&name).await {
+            Ok(id) => {
+                channel = Some(id);
+                break;
+            }
+            Err(ApiError::Permanent { error, .. }) if error == "name_taken" => continue,
+            Err(error) => return Err(job_error(error)),
+        }
+    }
+    let channel =
+        channel.ok_or_else(|| JobError::Permanent(format!("every name like {base} is taken")))?;
+    api.invite(&channel, &spec.user_id)
+        .await
+        .map_err(job_error)?;
+    let start = ChatEvent {
+        channel: crate::domain::ChannelRef::new(Platform::Slack, channel.clone()),
+        message: crate::domain::MessageId::new(format!("cmd:{}", spec.trigger_id)),
+        at: spec.at,
+        kind: EventKind::Posted {
+            author: crate::domain::Author::human(spec.user_id, spec.user_name),
+            text: spec.text,
+            thread: None,
+        },
+    };
+    super::intake::record(app, start)
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?;
+    post(
+        api,
+        &spec.origin,
+        &format!("Incident opened in <#{channel}>: {}", escape(&title)),
+    )
+    .await
+}
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
@@ -76,6 +180,9 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         .slack
         .as_ref()
         .ok_or_else(|| JobError::Permanent("SLACK_BOT_TOKEN is not set".to_string()))?;
+    if job.kind == CREATE_CHANNEL {
+        return open_in_new_channel(app, api, job).await;
+    }
     let payload: Payload = serde_json::from_str(&job.payload)
         .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
     let id: IncidentId = payload
@@ -192,22 +299,38 @@ async fn upload_draft<S: Store>(
 /// Tells the channel what could not be done and where the draft still is.
 async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
     let (JobError::Transient(reason) | JobError::Permanent(reason)) = error;
-    let Ok(payload) = serde_json::from_str::<Payload>(&failed.payload) else {
-        return;
+    let reason = escape(reason);
+    let (id, text) = if failed.kind == CREATE_CHANNEL {
+        let Ok(spec) = serde_json::from_str::<NewChannel>(&failed.payload) else {
+            return;
+        };
+        let id = IncidentId {
+            channel: crate::domain::ChannelRef::new(Platform::Slack, spec.origin),
+            opened_by: crate::domain::MessageId::new(format!("cmd:{}", spec.trigger_id)),
+        };
+        let text = format!(
+            ":warning: Scribe could not create the incident channel: {reason}. Start the \
+             incident in an existing channel instead."
+        );
+        (id, text)
+    } else {
+        let Ok(payload) = serde_json::from_str::<Payload>(&failed.payload) else {
+            return;
+        };
+        let Ok(id) = payload.incident.parse::<IncidentId>() else {
+            return;
+        };
+        let what = match failed.kind.as_str() {
+            HEADLINE => "post the incident headline",
+            SUMMARY => "post the closing summary",
+            _ => "upload the postmortem draft",
+        };
+        let text = format!(
+            ":warning: Scribe could not {what}: {reason}. Nothing is lost: the draft stays \
+             available with `/incident draft` and from the API at /api/incidents/{id}/postmortem.md."
+        );
+        (id, text)
     };
-    let Ok(id) = payload.incident.parse::<IncidentId>() else {
-        return;
-    };
-    let what = match failed.kind.as_str() {
-        HEADLINE => "post the incident headline",
-        SUMMARY => "post the closing summary",
-        _ => "upload the postmortem draft",
-    };
-    let text = format!(
-        ":warning: Scribe could not {what}: {reason}. Nothing is lost: the draft stays \
-         available with `/incident draft` and from the API at /api/incidents/{id}/postmortem.md.",
-        reason = escape(reason),
-    );
     let report = job(&id, REPORT, &format!(".{}", failed.id), Some(text));
     if let Err(error) = app.recorder.store().enqueue(&[report]).await {
         tracing::error!(%error, "cannot enqueue a failure report");
