@@ -105,8 +105,11 @@ async fn list<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> R
     Json(incidents).into_response()
 }
 
-/// The incident named by `id`, or the response to give instead.
-async fn find<S: Store>(app: &App<S>, id: &str) -> Result<Incident, Response> {
+/// The incident named by `id` for an authorized request, or the response to give instead.
+async fn find<S: Store>(app: &App<S>, headers: &HeaderMap, id: &str) -> Result<Incident, Response> {
+    if !authorized(app, headers) {
+        return Err(unauthorized());
+    }
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::domain::incident::InvalidIncidentId| {
@@ -125,10 +128,7 @@ async fn show<S: Store>(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&app, &headers) {
-        return unauthorized();
-    }
-    let incident = match find(&app, &id).await {
+    let incident = match find(&app, &headers, &id).await {
         Ok(incident) => incident,
         Err(response) => return response,
     };
@@ -146,10 +146,7 @@ async fn postmortem<S: Store>(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&app, &headers) {
-        return unauthorized();
-    }
-    let incident = match find(&app, &id).await {
+    let incident = match find(&app, &headers, &id).await {
         Ok(incident) => incident,
         Err(response) => return response,
     };

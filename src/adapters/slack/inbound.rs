@@ -429,28 +429,35 @@ pub struct SlashCommand {
 /// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
 pub fn parse_command(body: &[u8]) -> Result<SlashCommand, InboundError> {
     let fields: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let optional = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    let required = |name: &'static str| {
-        fields
-            .get(name)
-            .filter(|value| !value.is_empty())
-            .cloned()
-            .ok_or(InboundError::MissingParameter(name))
-    };
-    Ok(SlashCommand {
-        command: required("command")?,
-        text: optional("text"),
-        user_id: required("user_id")?,
-        user_name: optional("user_name"),
-        channel_id: required("channel_id")?,
-        channel_name: optional("channel_name"),
-        trigger_id: required("trigger_id")?,
-        response_url: optional("response_url"),
-        team_id: optional("team_id"),
-    })
+    SlashCommand::from_fields(|name| fields.get(name).cloned())
 }
 
 impl SlashCommand {
+    /// A command from its named fields, however they arrived (an HTTP form, a Socket Mode
+    /// envelope).
+    ///
+    /// # Errors
+    /// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
+    pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, InboundError> {
+        let optional = |name: &str| field(name).unwrap_or_default();
+        let required = |name: &'static str| {
+            field(name)
+                .filter(|value| !value.is_empty())
+                .ok_or(InboundError::MissingParameter(name))
+        };
+        Ok(SlashCommand {
+            command: required("command")?,
+            text: optional("text"),
+            user_id: required("user_id")?,
+            user_name: optional("user_name"),
+            channel_id: required("channel_id")?,
+            channel_name: optional("channel_name"),
+            trigger_id: required("trigger_id")?,
+            response_url: optional("response_url"),
+            team_id: optional("team_id"),
+        })
+    }
+
     /// The command as a message in its channel, the form the fold reads commands in.
     pub fn event(&self, at: DateTime<Utc>) -> ChatEvent {
         // `user_name` is deprecated and may one day be empty.

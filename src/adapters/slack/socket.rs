@@ -86,29 +86,7 @@ pub async fn run<S: Store + 'static>(
 /// # Errors
 /// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
 pub fn command_from_json(payload: &Value) -> Result<SlashCommand, InboundError> {
-    let optional = |name: &str| {
-        payload
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let required = |name: &'static str| {
-        Some(optional(name))
-            .filter(|value| !value.is_empty())
-            .ok_or(InboundError::MissingParameter(name))
-    };
-    Ok(SlashCommand {
-        command: required("command")?,
-        text: optional("text"),
-        user_id: required("user_id")?,
-        user_name: optional("user_name"),
-        channel_id: required("channel_id")?,
-        channel_name: optional("channel_name"),
-        trigger_id: required("trigger_id")?,
-        response_url: optional("response_url"),
-        team_id: optional("team_id"),
-    })
+    SlashCommand::from_fields(|name| payload.get(name).and_then(Value::as_str).map(str::to_owned))
 }
 
 /// Why a connection ended.
