@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -9,8 +10,6 @@ use tracing_subscriber::EnvFilter;
 
 use scribe::adapters::console::Console;
 use scribe::adapters::export;
-use std::sync::Arc;
-
 use scribe::adapters::slack::socket;
 use scribe::adapters::slack::web::{BotToken, SlackApi};
 use scribe::config::{Config, LogFormat, Secrets, redact_password};

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::Instrument;
 
 use crate::domain::{
     Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
@@ -66,10 +67,17 @@ impl<S: Store> Console<S> {
     pub async fn run(
         &self,
         input: impl AsyncBufRead + Unpin,
-        mut out: impl AsyncWrite + Unpin,
+        out: impl AsyncWrite + Unpin,
     ) -> Result<(), ConsoleError> {
         let span = tracing::info_span!("console", channel = %self.channel);
-        let _guard = span.enter();
+        self.session(input, out).instrument(span).await
+    }
+
+    async fn session(
+        &self,
+        input: impl AsyncBufRead + Unpin,
+        mut out: impl AsyncWrite + Unpin,
+    ) -> Result<(), ConsoleError> {
         let mut previous = self.previous().await?;
         let mut clock = Clock::default();
         let prompt = std::io::stdin().is_terminal();

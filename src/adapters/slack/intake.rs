@@ -2,6 +2,7 @@
 //! are durably stored, with the jobs they call for, before Slack gets its acknowledgement.
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::inbound::SlashCommand;
 use super::jobs::follow_ups;
@@ -47,11 +48,14 @@ pub async fn events<S: Store>(
     events: Vec<ChatEvent>,
 ) -> Result<(), StoreError> {
     let span = tracing::info_span!("slack_event", %event_id, retry);
-    let _guard = span.enter();
-    for event in events {
-        record(app, event).await?;
+    async {
+        for event in events {
+            record(app, event).await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .instrument(span)
+    .await
 }
 
 /// Stores a slash command and says what it did.
