@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
-use common::server::{SIGNING_SECRET, Server, now};
+use common::server::{SIGNING_SECRET, Server, entry_texts, now};
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0CHECKOUT";
@@ -28,22 +28,6 @@ async fn slack_with_people() -> FakeSlack {
     fake.add_user("U0ZOE0002", "Zoë Kapoor", "Zoë Kapoor");
     fake.add_user("U0TRENT03", "", "Trent Osei");
     fake
-}
-
-async fn the_incident(server: &Server) -> Value {
-    let incidents = server.incidents().await;
-    assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    incidents.into_iter().next().unwrap()
-}
-
-fn entry_texts(incident: &Value) -> Vec<String> {
-    incident["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["source"] != "event")
-        .map(|e| e["text"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +173,7 @@ async fn an_incident_runs_from_start_to_close_in_slack() {
         assert!(draft.contains(fact), "draft lacks {fact:?}:\n{draft}");
     }
 
-    let incident = the_incident(&server).await;
+    let incident = server.the_incident().await;
     assert_eq!(incident["status"], "closed");
     assert_eq!(incident["platform"], "slack");
     let id = incident["id"].as_str().unwrap();
@@ -246,7 +230,7 @@ async fn edits_deletes_pins_and_retries() {
         assert_eq!(server.event(id, pin).await.status(), 200);
     }
     assert_eq!(
-        entry_texts(&the_incident(&server).await),
+        entry_texts(&server.the_incident().await),
         ["consumers restarted", "wrong channel, sorry"]
     );
 
@@ -254,7 +238,7 @@ async fn edits_deletes_pins_and_retries() {
         "ts": ts(0, 30), "deleted_ts": gone, "event_ts": ts(0, 30)});
     server.event("Ev14", delete).await;
     assert_eq!(
-        entry_texts(&the_incident(&server).await),
+        entry_texts(&server.the_incident().await),
         ["consumers restarted"]
     );
 
@@ -272,7 +256,7 @@ async fn edits_deletes_pins_and_retries() {
         )
         .await;
     assert_eq!(retry.status(), 200);
-    let incident = the_incident(&server).await;
+    let incident = server.the_incident().await;
     let trent = incident["participants"]
         .as_array()
         .unwrap()
@@ -288,14 +272,9 @@ async fn edits_deletes_pins_and_retries() {
             "item": {"type": "message", "channel": CHANNEL, "message": {"type": "message", "ts": keep}},
             "has_pins": false, "event_ts": ts(0, 50)}))
         .await;
-    assert!(entry_texts(&the_incident(&server).await).is_empty());
+    assert!(entry_texts(&server.the_incident().await).is_empty());
 
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("scribe_incidents_open 1"), "{metrics}");
     assert!(
         metrics.contains("scribe_events_stored_total 8"),
@@ -412,12 +391,7 @@ async fn forged_stale_and_oversized_requests_are_refused_and_change_nothing() {
     assert_eq!(unsigned.status(), 401, "unsigned");
 
     assert!(server.incidents().await.is_empty());
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("scribe_events_stored_total 0"),
         "{metrics}"
@@ -640,7 +614,7 @@ async fn create_channel_opens_the_incident_in_a_channel_of_its_own() {
             .contains("Added to the timeline"),
         "{answer}"
     );
-    let incident = the_incident(&server).await;
+    let incident = server.the_incident().await;
     assert_eq!(incident["title"], "Checkout 5xx");
     assert_eq!(incident["channel"], channel.as_str());
     assert_eq!(entry_texts(&incident), ["rolled back"]);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::Sandbox;
 use common::fake_slack::{APP_ID, CONNECTIONS_OPEN, FakeSlack};
-use common::server::{APP_TOKEN, BOT_TOKEN, Server, now};
+use common::server::{APP_TOKEN, BOT_TOKEN, Server, entry_texts, now};
 use scribe::adapters::slack::web::{ApiError, BotToken, SlackApi};
 use serde_json::{Value, json};
 
@@ -97,25 +97,13 @@ async fn open_incident(fake: &FakeSlack) -> Value {
 
 /// The timeline's entries (not its bookkeeping events), read once.
 async fn entries(server: &Server) -> Vec<String> {
-    let incidents = server.incidents().await;
-    assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    incidents[0]["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["source"] != "event")
-        .map(|e| e["text"].as_str().unwrap().to_owned())
-        .collect()
+    entry_texts(&server.the_incident().await)
 }
 
 async fn events_stored(server: &Server) -> String {
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    server
+        .metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
         .lines()
         .find(|l| l.starts_with("scribe_events_stored_total"))
         .unwrap()

@@ -212,6 +212,23 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// The one incident the server knows.
+    pub async fn the_incident(&self) -> serde_json::Value {
+        let incidents = self.incidents().await;
+        assert_eq!(incidents.len(), 1, "{incidents:#?}");
+        incidents.into_iter().next().unwrap()
+    }
+
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("request sent")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     /// Polls `check` until it holds, for at most `timeout`.
     pub async fn eventually<F, Fut>(&self, timeout: Duration, what: &str, check: F)
     where
@@ -257,4 +274,15 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// The texts of the entries people made (not the incident's own state changes).
+pub fn entry_texts(incident: &serde_json::Value) -> Vec<String> {
+    incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] != "event")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
 }
