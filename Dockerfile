@@ -13,11 +13,11 @@ RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl git \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/scribe scribe \
     && mkdir -p /var/lib/scribe && chown scribe /var/lib/scribe
-# Templates and the default configuration are inside the binary.
+# Templates and the default configuration are inside the binary; git publishes drafts.
 COPY --from=build /src/target/release/scribe /usr/local/bin/scribe
 USER scribe
 WORKDIR /var/lib/scribe

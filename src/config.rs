@@ -25,7 +25,52 @@ pub struct Config {
     pub drafting: DraftingConfig,
     pub server: ServerConfig,
     pub slack: SlackConfig,
+    pub publish: PublishConfig,
     pub log: LogConfig,
+}
+
+/// Where drafts are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Chat,
+    Files,
+    Git,
+    Github,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    pub targets: Vec<Target>,
+    pub files: FilesConfig,
+    pub git: GitConfig,
+    pub github: GithubConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub dir: PathBuf,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    pub remote: String,
+    pub base_branch: String,
+    pub branch: String,
+    pub path: String,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    pub api_base_url: url::Url,
+    pub repository: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +110,8 @@ pub struct Secrets {
     pub slack_bot_token: Option<Secret>,
     pub slack_app_token: Option<Secret>,
     pub api_token: Option<Secret>,
+    pub git_token: Option<Secret>,
+    pub github_token: Option<Secret>,
 }
 
 impl Secrets {
@@ -80,6 +127,8 @@ impl Secrets {
             slack_bot_token: var("SLACK_BOT_TOKEN"),
             slack_app_token: var("SLACK_APP_TOKEN"),
             api_token: var("SCRIBE_API_TOKEN"),
+            git_token: var("GIT_TOKEN"),
+            github_token: var("GITHUB_TOKEN"),
         }
     }
 }

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use crate::storage::{Job, JobEnd, Store};
+use crate::storage::{Job, JobEnd, JobState, JobStatus, Store};
 
 /// After this many attempts a job fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -34,6 +34,21 @@ pub fn backoff(attempts: u32) -> Duration {
     let base = 2i64.saturating_pow(attempts.min(20)).min(600);
     let jitter = rand::rng().random_range(0..=base * 500);
     Duration::seconds(base) + Duration::milliseconds(jitter)
+}
+
+/// One line on an incident's jobs for `/incident status`: what ran, what waits, what failed.
+pub fn describe(jobs: &[JobStatus]) -> Option<String> {
+    if jobs.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = jobs
+        .iter()
+        .map(|job| match (&job.state, &job.last_error) {
+            (JobState::Done, _) | (_, None) => format!("{} {}", job.kind, job.state.as_str()),
+            (state, Some(error)) => format!("{} {} ({error})", job.kind, state.as_str()),
+        })
+        .collect();
+    Some(format!("Jobs: {}.", parts.join(", ")))
 }
 
 /// Runs jobs until `shutdown` completes; `run` does one job and says how it went. `wake` lets

@@ -8,6 +8,7 @@
 //! - [`recorder`]: store an event, then fold its channel: the path of every live message.
 //! - [`drafting`]: an incident in, a postmortem draft (markdown or JSON) out.
 //! - [`adapters`]: chat exports, Slack markup and the terminal console, turned into events.
+//! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
 //! - [`jobs`]: the worker that runs stored jobs (posts, uploads) with retries.
 //! - [`server`]: `scribe serve`: Slack's HTTP routes, health, metrics, the incident API.
 //! - [`config`]: layered configuration (embedded defaults, a file, the environment).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod drafting;
 pub mod jobs;
+pub mod publish;
 pub mod recorder;
 pub mod server;
 pub mod storage;

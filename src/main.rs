@@ -13,12 +13,12 @@ use scribe::adapters::export;
 use scribe::adapters::slack::socket;
 use scribe::adapters::slack::web::{BotToken, SlackApi};
 use scribe::config::{Config, LogFormat, Secrets, redact_password};
-use scribe::domain::fold;
+use scribe::domain::{IncidentId, fold};
 use scribe::drafting::{Drafter, IncidentDocument, Place};
 use scribe::jobs;
 use scribe::recorder::Recorder;
 use scribe::server::{self, App, Metrics};
-use scribe::storage::{self, AnyStore};
+use scribe::storage::{self, AnyStore, JobState, Store};
 use tokio::sync::Notify;
 
 #[derive(Parser)]
@@ -65,6 +65,11 @@ enum Command {
     Migrate,
     /// Validate the configuration and every template; exit non-zero naming each problem.
     Check,
+    /// Publish an incident's draft again to the configured targets (files, git, GitHub).
+    Publish {
+        /// The incident, as `platform:channel:message` (see `/api/incidents`).
+        id: String,
+    },
     /// A chat room in the terminal: try every command without a chat account.
     Console {
         /// Your name in the room.
@@ -144,6 +149,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Check => check(&config),
+        Command::Publish { id } => publish(config, &id).await,
     }
 }
 
@@ -249,30 +255,108 @@ fn check(config: &Config) -> Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config, migrate: bool) -> Result<()> {
+/// Everything the server and the job worker need, over `store`.
+fn app(config: Config, store: Arc<AnyStore>) -> Arc<App<AnyStore>> {
     let secrets = Secrets::from_env();
-    let store = Arc::new(open_store(&config, migrate).await?);
     let slack = secrets.slack_bot_token.as_ref().map(|token| {
         SlackApi::new(
             config.slack.api_base_url.clone(),
             BotToken::new(token.expose()),
         )
     });
-    if secrets.slack_signing_secret.is_none() {
-        tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack routes are off");
-    }
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    let app = Arc::new(App {
-        recorder: Recorder::new(Arc::clone(&store), config.settings()),
+    Arc::new(App {
+        recorder: Recorder::new(store, config.settings()),
         drafter: Drafter::new(config.template_dir()),
         metrics: Metrics::default(),
         wake: Arc::new(Notify::new()),
         slack,
         secrets,
         config,
-    });
+    })
+}
+
+/// Publishes an incident again, as jobs, and waits (a minute at most) for them to end.
+async fn publish(config: Config, id: &str) -> Result<()> {
+    let id: IncidentId = id.parse()?;
+    let store = Arc::new(open_store(&config, true).await?);
+    let app = app(config, Arc::clone(&store));
+    let history = app.recorder.history(&id.channel).await?;
+    if !history
+        .incidents
+        .iter()
+        .any(|i| i.opened_by == id.opened_by)
+    {
+        bail!("no incident {id} in the store");
+    }
+    let suffix = format!("#manual-{}", chrono::Utc::now().timestamp_micros());
+    let jobs = scribe::publish::jobs(&app.config.publish, &id, &suffix);
+    if jobs.is_empty() {
+        bail!(
+            "no file-like publishing target is configured ([publish] targets: files, git, github)"
+        );
+    }
+    store.enqueue(&jobs).await?;
+    let prefix = scribe::server::api::job_prefix(&id);
+    let finished = {
+        let store = Arc::clone(&store);
+        let prefix = prefix.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            while tokio::time::Instant::now() < deadline {
+                let pending = store.jobs(&prefix).await.map_or(true, |jobs| {
+                    jobs.iter()
+                        .any(|j| j.key.contains(&suffix) && j.state == JobState::Pending)
+                });
+                if !pending {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let worker_app = Arc::clone(&app);
+    jobs::work(
+        Arc::clone(&store),
+        Arc::clone(&app.wake),
+        move |job| {
+            let app = Arc::clone(&worker_app);
+            async move { server::run_job(&app, job).await }
+        },
+        finished,
+    )
+    .await;
+    let mut failed = 0;
+    for job in store.jobs(&prefix).await? {
+        if jobs.iter().any(|j| j.key == job.key) || job.key.contains("publish.github") {
+            println!(
+                "{}: {}{}",
+                job.kind,
+                job.state.as_str(),
+                job.last_error
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+            failed += usize::from(job.state != JobState::Done);
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} publishing job(s) did not finish; `scribe serve` keeps retrying pending ones"
+        );
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, migrate: bool) -> Result<()> {
+    let store = Arc::new(open_store(&config, migrate).await?);
+    let listen = config.server.listen;
+    let app = app(config, Arc::clone(&store));
+    if app.secrets.slack_signing_secret.is_none() {
+        tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack routes are off");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;

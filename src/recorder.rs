@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use chrono::SubsecRound;
+
 use crate::domain::{ChannelRef, ChatEvent, Fold, History, Incident, IncidentId, Reply, Settings};
 use crate::storage::{NewJob, Store, StoreError};
 
@@ -106,6 +108,11 @@ impl<S: Store> Recorder<S> {
         event: &ChatEvent,
         follow_ups: impl FnOnce(&Reply, Option<IncidentId>) -> Vec<NewJob>,
     ) -> Result<Recorded, StoreError> {
+        // Stores keep microseconds: fold the event as it will read back after a restart.
+        let event = &ChatEvent {
+            at: event.at.trunc_subsecs(6),
+            ..event.clone()
+        };
         let slot = self.slot(&event.channel);
         let mut cached = slot.lock().await;
         if !event.is_command() {

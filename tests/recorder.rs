@@ -80,3 +80,24 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
         .unwrap();
     assert!(!again.new, "a redelivered close is stored once");
 }
+
+#[tokio::test]
+async fn the_fold_in_memory_equals_the_fold_read_back_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let live = Recorder::new(Arc::clone(&store), Settings::default());
+    // Clocks give nanoseconds; stores keep microseconds.
+    let mut start = said("1", 0, "/incident start Checkout 5xx");
+    start.at += chrono::Duration::nanoseconds(123_456_789);
+    let mut close = said("2", 5, "/incident close");
+    close.at += chrono::Duration::nanoseconds(987_654_321);
+    live.record(&start, |_, _| Vec::new()).await.unwrap();
+    let closed = live.record(&close, |_, _| Vec::new()).await.unwrap();
+    let restarted = Recorder::new(store, Settings::default());
+    let channel = ChannelRef::new(Platform::Slack, "C1");
+    assert_eq!(
+        restarted.history(&channel).await.unwrap().incidents,
+        vec![closed.incident.unwrap()]
+    );
+}

@@ -6,7 +6,7 @@ use super::severity::{InvalidSeverity, Severity};
 
 pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>] | severity <level> \
 | lead <name> | impact <text> | summary <text> | action <text> [@owner] | resolve [note] | close \
-| status | draft";
+| status | draft [--publish]";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text>";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,10 @@ pub enum IncidentCommand {
     },
     Close,
     Status,
-    Draft,
+    /// Preview the draft; with `--publish`, publish it again too.
+    Draft {
+        publish: bool,
+    },
 }
 
 /// `/timeline [HH:MM[:SS]] <text>`: the text is never empty.
@@ -110,7 +113,11 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         }),
         "close" => Ok(IncidentCommand::Close),
         "status" => Ok(IncidentCommand::Status),
-        "draft" => Ok(IncidentCommand::Draft),
+        "draft" => match args {
+            "" => Ok(IncidentCommand::Draft { publish: false }),
+            "--publish" => Ok(IncidentCommand::Draft { publish: true }),
+            _ => Err(CommandError::Usage(INCIDENT_USAGE)),
+        },
         other => Err(CommandError::UnknownSubcommand(other.to_string())),
     }
 }
@@ -294,7 +301,8 @@ mod tests {
             ),
             ("/incident close", Close),
             ("/incident STATUS", Status),
-            ("/incident draft", Draft),
+            ("/incident draft", Draft { publish: false }),
+            ("/incident draft --publish", Draft { publish: true }),
         ];
         for (text, expected) in cases {
             assert_eq!(ok(text), Command::Incident(expected), "{text}");

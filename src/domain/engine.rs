@@ -58,6 +58,8 @@ pub enum Outcome {
     ShowStatus,
     /// `/incident draft`: the adapter renders the draft.
     ShowDraft,
+    /// `/incident draft --publish`: the draft is published again.
+    Publish,
     Refused(CommandError),
 }
 
@@ -72,6 +74,7 @@ impl Outcome {
                 | Outcome::Closed
                 | Outcome::ShowStatus
                 | Outcome::ShowDraft
+                | Outcome::Publish
         )
     }
 }
@@ -310,6 +313,9 @@ impl Walk {
             }
             return;
         };
+        // Status and draft questions after a close are about the incident just closed.
+        let latest = self.finished.len().checked_sub(1);
+        let mut about_closed = None;
         let outcome = match command {
             Err(error) => Outcome::Refused(error),
             Ok(Command::Incident(IncidentCommand::Start { title, severity }))
@@ -324,9 +330,21 @@ impl Walk {
                 at: entry_time(&note, message, settings),
                 before_start: self.current.is_none(),
             },
-            Ok(Command::Incident(command)) => match self.current.as_mut() {
-                Some(builder) => builder.apply(command, message),
-                None => Outcome::NoOpenIncident,
+            Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
+                (Some(builder), command, _) => builder.apply(command, message),
+                (None, IncidentCommand::Status, Some(latest)) => {
+                    about_closed = Some(latest);
+                    Outcome::ShowStatus
+                }
+                (None, IncidentCommand::Draft { publish }, Some(latest)) => {
+                    about_closed = Some(latest);
+                    if publish {
+                        Outcome::Publish
+                    } else {
+                        Outcome::ShowDraft
+                    }
+                }
+                (None, _, _) => Outcome::NoOpenIncident,
             },
         };
         let incident = match self.current.as_mut() {
@@ -336,7 +354,7 @@ impl Walk {
             }
             None => {
                 self.pending.push(idx);
-                None
+                about_closed
             }
         };
         let closed = outcome == Outcome::Closed;
@@ -455,7 +473,8 @@ impl Builder {
                 Outcome::Closed
             }
             IncidentCommand::Status => Outcome::ShowStatus,
-            IncidentCommand::Draft => Outcome::ShowDraft,
+            IncidentCommand::Draft { publish: false } => Outcome::ShowDraft,
+            IncidentCommand::Draft { publish: true } => Outcome::Publish,
         }
     }
 
@@ -949,5 +968,22 @@ mod tests {
             assert_eq!(history.incidents, whole.incidents);
             assert_eq!(history.replies, whole.replies);
         }
+    }
+
+    #[test]
+    fn status_and_draft_after_a_close_are_about_the_closed_incident() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 5, "A", "/incident close")
+            .say("3", 6, "A", "/incident draft --publish")
+            .say("4", 7, "A", "/incident status")
+            .say("5", 8, "A", "/incident severity sev1");
+        let history = log.fold();
+        let reply = |id: &str| history.reply_to(&MessageId::new(id)).unwrap().clone();
+        assert_eq!(reply("3").outcome, Outcome::Publish);
+        assert_eq!(reply("3").incident, Some(0));
+        assert_eq!(reply("4").outcome, Outcome::ShowStatus);
+        assert_eq!(reply("5").outcome, Outcome::NoOpenIncident);
+        assert_eq!(reply("5").incident, None);
     }
 }

@@ -43,6 +43,7 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::Closed => format!("Incident closed: {title}. Drafting the postmortem."),
         Outcome::ShowStatus => incident.map_or_else(String::new, status),
         Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
+        Outcome::Publish => format!("Publishing the postmortem draft of {title} again."),
         Outcome::Refused(error) => error.to_string(),
     }
 }

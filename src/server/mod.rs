@@ -85,6 +85,8 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
 pub async fn run_job<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
     if job.kind.starts_with("slack.") {
         crate::adapters::slack::jobs::run(app, job).await
+    } else if job.kind.starts_with("publish.") {
+        crate::publish::run(app, job).await
     } else {
         Err(JobError::Permanent(format!(
             "no runner for job kind `{}`",

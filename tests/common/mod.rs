@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod fake_github;
 pub mod fake_slack;
 pub mod server;
 
@@ -33,6 +34,7 @@ impl Sandbox {
         for (key, _) in std::env::vars() {
             if key.starts_with("SCRIBE")
                 || key.starts_with("SLACK_")
+                || key.starts_with("GIT")
                 || key == "RUST_LOG"
                 || key == "DATABASE_URL"
             {

@@ -215,8 +215,9 @@ impl<S: Store> Console<S> {
                 write_file(&path, &draft).await?;
                 tracing::info!(path = %path.display(), "postmortem draft written");
                 answer.push_str(&format!(
-                    "scribe: Postmortem draft written to {}\n",
-                    path.display()
+                    "scribe: Postmortem draft written to {}\nscribe: `scribe publish {}` publishes it to the configured targets.\n",
+                    path.display(),
+                    incident.id()
                 ));
             }
             _ => {}

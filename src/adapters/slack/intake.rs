@@ -86,7 +86,17 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
         ));
     };
     let incident = recorded.incident.as_ref();
-    let text = reply::text(&answer.outcome, incident);
+    let mut text = reply::text(&answer.outcome, incident);
+    if let (Outcome::ShowStatus, Some(incident)) = (&answer.outcome, incident) {
+        let jobs = app
+            .recorder
+            .store()
+            .jobs(&crate::server::api::job_prefix(&incident.id()))
+            .await?;
+        if let Some(line) = crate::jobs::describe(&jobs) {
+            text = format!("{text}\n{line}");
+        }
+    }
     Ok(match (&answer.outcome, incident) {
         (Outcome::ShowDraft, Some(incident)) => {
             let place = Place {
@@ -150,7 +160,7 @@ async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Recorded, Sto
     let recorded = app
         .recorder
         .record(&event, |reply, incident| {
-            follow_ups(&event, reply, incident)
+            follow_ups(&app.config.publish, &event, reply, incident)
         })
         .await?;
     if recorded.new {

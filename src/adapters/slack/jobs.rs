@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::inbound::SlashCommand;
 use super::markup::escape;
 use super::web::{ApiError, SlackApi};
+use crate::config::{PublishConfig, Target};
 use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
 use crate::jobs::{JobError, MAX_ATTEMPTS};
@@ -144,20 +145,47 @@ fn job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJo
     }
 }
 
-/// The jobs a Slack command calls for, keyed by incident so a redelivery queues nothing new.
-pub fn follow_ups(event: &ChatEvent, reply: &Reply, incident: Option<IncidentId>) -> Vec<NewJob> {
+/// The jobs a Slack command calls for, keyed by incident so a redelivery queues nothing new:
+/// Slack's own posts, and the publishing the configuration asks for.
+pub fn follow_ups(
+    config: &PublishConfig,
+    event: &ChatEvent,
+    reply: &Reply,
+    incident: Option<IncidentId>,
+) -> Vec<NewJob> {
     let Some(incident) = incident.filter(|_| event.channel.platform == Platform::Slack) else {
         return Vec::new();
     };
+    let upload = config.targets.contains(&Target::Chat);
     let kinds: &[&str] = match reply.outcome {
         Outcome::Opened => &[HEADLINE],
-        Outcome::Closed => &[SUMMARY, DRAFT],
+        Outcome::Closed if upload => &[SUMMARY, DRAFT],
+        Outcome::Closed => &[SUMMARY],
         _ => &[],
     };
-    kinds
+    let mut jobs: Vec<NewJob> = kinds
         .iter()
         .map(|kind| job(&incident, kind, "", None))
-        .collect()
+        .collect();
+    jobs.extend(crate::publish::follow_ups(
+        config,
+        reply,
+        Some(incident),
+        event.message.as_str(),
+    ));
+    jobs
+}
+
+/// Posts `text` in the incident's channel when it is a Slack channel, once per `key`.
+pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: &str) {
+    if id.channel.platform != Platform::Slack || app.slack.is_none() {
+        return;
+    }
+    let post = job(id, REPORT, &format!(".{key}"), Some(escape(text)));
+    if let Err(error) = app.recorder.store().enqueue(&[post]).await {
+        tracing::error!(%error, "cannot enqueue a post in the channel");
+    }
+    app.wake.notify_one();
 }
 
 /// Runs one Slack job; a failure for good is reported in the channel (once).

@@ -1,0 +1,972 @@
+//! Scribe's GitHub REST client: opens (or refreshes) the pull request that carries a postmortem.
+//!
+//! One operation matters here, [`GithubApi::ensure_pull_request`]: publishing the same draft
+//! twice must update the pull request already open for its branch, never open a second one.
+//! Retrying lives inside each call, as in the Slack client, so callers see a final answer:
+//! [`GithubError::Transient`] (try again later) or [`GithubError::Permanent`] (fix something).
+//!
+//! GitHub's documented quirks this code relies on:
+//! - the `head` filter of "List pull requests" must be `owner:branch`; a bare branch name is
+//!   silently ignored and every pull request comes back, so results are checked here again;
+//! - creating a pull request for a head and base that already have an open one answers 422
+//!   with "A pull request already exists for owner:branch.", which makes a retried or racing
+//!   create safe: it ends in a lookup instead of a duplicate;
+//! - rate limits come as 429 *or* 403; `retry-after` wins, then `x-ratelimit-reset` when
+//!   `x-ratelimit-remaining` is 0, and otherwise GitHub asks for at least a minute.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use url::Url;
+
+/// Attempts per call, the first included.
+const MAX_ATTEMPTS: u32 = 3;
+/// First back-off after a transient failure; doubled per attempt, then jittered.
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+/// Longest wait honoured in place; GitHub asking for longer is the caller's to schedule, since
+/// retrying early while rate limited can get an integration banned.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// What GitHub asks for after a secondary rate limit that names no time: "at least one minute".
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+const MEDIA_TYPE: &str = "application/vnd.github+json";
+const API_VERSION_HEADER: &str = "x-github-api-version";
+const API_VERSION: &str = "2022-11-28";
+/// Enough for any one branch: GitHub allows one open pull request per head and base.
+const PER_PAGE: &str = "100";
+/// GitHub's own messages are short; anything longer is a proxy's page, not worth carrying.
+const MAX_DETAIL: usize = 300;
+
+/// A GitHub token (`ghp_…`, `github_pat_…`, an installation token). Kept opaque so it cannot
+/// leak through `Debug` or a log line.
+#[derive(Clone)]
+pub struct GithubToken(String);
+
+impl GithubToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        GithubToken(token.into())
+    }
+}
+
+impl fmt::Debug for GithubToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GithubToken(***)")
+    }
+}
+
+/// Why a GitHub call failed, sorted by what the caller can do about it. Messages name the
+/// repository, the operation, the HTTP status and GitHub's own message; never the token.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    /// Network trouble, a 5xx, or a rate limit that outlasted the retries: worth trying later.
+    #[error("GitHub transient failure: {0}")]
+    Transient(String),
+    /// GitHub refused the request itself (bad credentials, no such repository, invalid
+    /// input), or the client was misconfigured: retrying won't help.
+    #[error("GitHub refused: {0}")]
+    Permanent(String),
+}
+
+impl GithubError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, GithubError::Permanent(_))
+    }
+}
+
+/// The pull request a draft was published to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub html_url: String,
+}
+
+/// A GitHub REST client for one repository. Cheap to clone: clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct GithubApi {
+    http: reqwest::Client,
+    /// The REST root, `https://api.github.com/` or a GitHub Enterprise Server's `…/api/v3/`.
+    base: Url,
+    owner: String,
+    name: String,
+    token: GithubToken,
+}
+
+/// The part of a pull request this client reads.
+#[derive(Debug, Deserialize)]
+struct PullRecord {
+    number: u64,
+    html_url: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    title: String,
+    /// `null` when the pull request has no description.
+    #[serde(default)]
+    body: Option<String>,
+    head: BranchRef,
+    base: BranchRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchRef {
+    #[serde(rename = "ref")]
+    name: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+impl PullRecord {
+    fn to_pull_request(&self) -> PullRequest {
+        PullRequest {
+            number: self.number,
+            html_url: self.html_url.clone(),
+        }
+    }
+}
+
+/// GitHub's error body: `{"message", "errors": [{"resource", "field", "code", "message"}]}`.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// A failed attempt, with what the retry loop and the callers need to know about it.
+#[derive(Debug)]
+struct Failure {
+    error: GithubError,
+    /// How long GitHub asked us to wait (a rate limit), when it did.
+    wait: Option<Duration>,
+    /// The 422 GitHub answers when the head and base already have an open pull request.
+    already_exists: bool,
+}
+
+impl Failure {
+    fn transient(reason: String) -> Self {
+        Failure {
+            error: GithubError::Transient(reason),
+            wait: None,
+            already_exists: false,
+        }
+    }
+
+    fn permanent(reason: String) -> Self {
+        Failure {
+            error: GithubError::Permanent(reason),
+            wait: None,
+            already_exists: false,
+        }
+    }
+
+    fn into_error(self) -> GithubError {
+        self.error
+    }
+
+    /// Sorts a non-2xx answer. `now` is for `x-ratelimit-reset`, which is an absolute time.
+    fn from_response(
+        operation: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Self {
+        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        let detail = detail(&parsed);
+        let what = if detail.is_empty() {
+            format!("{operation}: HTTP {}", status.as_u16())
+        } else {
+            format!("{operation}: HTTP {}: {detail}", status.as_u16())
+        };
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN && is_rate_limit(headers, &parsed.message));
+        if rate_limited {
+            let wait = rate_limit_wait(headers, now);
+            let mut failure = Failure::transient(format!(
+                "{what} (rate limited; retry after {}s)",
+                wait.as_secs()
+            ));
+            failure.wait = Some(wait);
+            return failure;
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+            return Failure::transient(what);
+        }
+        if status.is_redirection() {
+            // Redirects are refused so the token stays on the host configured; GitHub answers
+            // 301 for a renamed repository.
+            return Failure::permanent(format!(
+                "{what} (a redirect: check the base URL and the repository name)"
+            ));
+        }
+        let mut failure = Failure::permanent(what);
+        failure.already_exists = status == StatusCode::UNPROCESSABLE_ENTITY
+            && parsed.errors.iter().any(|e| {
+                e.message
+                    .as_deref()
+                    .is_some_and(|m| m.to_ascii_lowercase().contains("already exists"))
+            });
+        failure
+    }
+
+    fn network(operation: &str, error: reqwest::Error) -> Self {
+        // A request that cannot even be built will never be.
+        if error.is_builder() {
+            return Failure::permanent(format!("{operation}: the request could not be built"));
+        }
+        Failure::transient(format!("{operation}: {}", describe(error)))
+    }
+}
+
+impl GithubApi {
+    /// `base_url` is the REST root: `https://api.github.com/`, or `https://HOST/api/v3/` for
+    /// GitHub Enterprise Server. `repository` is `owner/name`.
+    ///
+    /// Refuses, as [`GithubError::Permanent`], a repository that is not exactly `owner/name` of
+    /// safe characters, an empty token or one that cannot travel in a header, and a base URL
+    /// that would carry the token in the clear (plain `http` is for loopback test servers only)
+    /// or that holds credentials, a query or a fragment of its own.
+    ///
+    /// # Panics
+    /// If the TLS backend cannot initialise, which no argument here can cause.
+    pub fn new(base_url: Url, repository: &str, token: GithubToken) -> Result<Self, GithubError> {
+        let (owner, name) = parse_repository(repository)?;
+        let base = check_base(base_url)?;
+        if token.0.trim().is_empty() {
+            return Err(GithubError::Permanent(
+                "the GitHub token is empty".to_owned(),
+            ));
+        }
+        if HeaderValue::from_str(&format!("Bearer {}", token.0)).is_err() {
+            return Err(GithubError::Permanent(
+                "the GitHub token has characters a header cannot carry".to_owned(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // A redirect could take the bearer token to another host; GitHub's REST API does
+            // not need them for anything this client calls.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("scribe/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds from static settings");
+        Ok(GithubApi {
+            http,
+            base,
+            owner,
+            name,
+            token,
+        })
+    }
+
+    /// `owner/name`, as GitHub spells it in URLs.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Makes sure one open pull request from `head_branch` into `base_branch` carries `title`
+    /// and `body`, and returns it with whether this call created it.
+    ///
+    /// An open pull request for the branch is updated (only when its title or body differ), so
+    /// publishing again refreshes rather than duplicates. When the create loses a race (or a
+    /// retried create finds its first attempt did land), GitHub's 422 "already exists" leads
+    /// to a second lookup, and that pull request is brought up to date and returned.
+    ///
+    /// The branches must already exist on GitHub; `head_branch` is in this repository (not a
+    /// fork).
+    pub async fn ensure_pull_request(
+        &self,
+        head_branch: &str,
+        base_branch: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<(PullRequest, bool), GithubError> {
+        check_branch("head", head_branch)?;
+        check_branch("base", base_branch)?;
+        if title.trim().is_empty() {
+            return Err(GithubError::Permanent(
+                "a pull request needs a title".to_owned(),
+            ));
+        }
+
+        if let Some(found) = self.find_open(head_branch, base_branch).await? {
+            let pull = self.refresh(&found, title, body).await?;
+            return Ok((pull, false));
+        }
+
+        match self.create(head_branch, base_branch, title, body).await {
+            Ok(created) => {
+                tracing::info!(
+                    repository = %self.repository(),
+                    number = created.number,
+                    head = head_branch,
+                    base = base_branch,
+                    "opened a GitHub pull request"
+                );
+                Ok((created.to_pull_request(), true))
+            }
+            Err(failure) if failure.already_exists => {
+                tracing::info!(
+                    repository = %self.repository(),
+                    head = head_branch,
+                    base = base_branch,
+                    "a pull request for the branch appeared meanwhile; updating that one"
+                );
+                match self.find_open(head_branch, base_branch).await? {
+                    Some(found) => Ok((self.refresh(&found, title, body).await?, false)),
+                    // GitHub's list can lag behind its own uniqueness check for a moment.
+                    None => Err(GithubError::Transient(format!(
+                        "{}: a pull request from {head_branch} into {base_branch} already \
+                         exists but is not listed yet",
+                        self.repository()
+                    ))),
+                }
+            }
+            Err(failure) => Err(failure.into_error()),
+        }
+    }
+
+    /// The open pull request from `head_branch` into `base_branch`, if there is one.
+    pub async fn find_open_pull_request(
+        &self,
+        head_branch: &str,
+        base_branch: &str,
+    ) -> Result<Option<PullRequest>, GithubError> {
+        check_branch("head", head_branch)?;
+        check_branch("base", base_branch)?;
+        Ok(self
+            .find_open(head_branch, base_branch)
+            .await?
+            .map(|found| found.to_pull_request()))
+    }
+
+    async fn find_open(
+        &self,
+        head_branch: &str,
+        base_branch: &str,
+    ) -> Result<Option<PullRecord>, GithubError> {
+        let mut url = self.pulls_url(None);
+        url.query_pairs_mut()
+            .append_pair("head", &format!("{}:{head_branch}", self.owner))
+            .append_pair("base", base_branch)
+            .append_pair("state", "open")
+            .append_pair("per_page", PER_PAGE);
+        let operation = format!("{}: list pull requests", self.repository());
+        let listed: Vec<PullRecord> = self
+            .call(&operation, Method::GET, &url, None)
+            .await
+            .map_err(Failure::into_error)?;
+        // The filter is GitHub's, but a filter GitHub does not understand is ignored rather
+        // than refused, so what comes back is checked against what was asked.
+        let label = format!("{}:{head_branch}", self.owner);
+        Ok(listed.into_iter().find(|pull| {
+            pull.state == "open"
+                && pull.head.name == head_branch
+                && pull.base.name == base_branch
+                && pull
+                    .head
+                    .label
+                    .as_deref()
+                    .is_none_or(|l| l.eq_ignore_ascii_case(&label))
+        }))
+    }
+
+    async fn create(
+        &self,
+        head_branch: &str,
+        base_branch: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRecord, Failure> {
+        let url = self.pulls_url(None);
+        let request = json!({
+            "title": title,
+            "head": head_branch,
+            "base": base_branch,
+            "body": body,
+        });
+        let operation = format!("{}: create pull request", self.repository());
+        self.call(&operation, Method::POST, &url, Some(&request))
+            .await
+    }
+
+    /// Brings `found` to `title` and `body`, sending nothing when it already has them.
+    async fn refresh(
+        &self,
+        found: &PullRecord,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRequest, GithubError> {
+        let current_body = found.body.as_deref().unwrap_or_default();
+        if found.title == title && current_body == body {
+            tracing::debug!(
+                repository = %self.repository(),
+                number = found.number,
+                "the GitHub pull request is up to date"
+            );
+            return Ok(found.to_pull_request());
+        }
+        let url = self.pulls_url(Some(found.number));
+        let request = json!({ "title": title, "body": body });
+        let operation = format!(
+            "{}: update pull request #{}",
+            self.repository(),
+            found.number
+        );
+        let updated: PullRecord = self
+            .call(&operation, Method::PATCH, &url, Some(&request))
+            .await
+            .map_err(Failure::into_error)?;
+        tracing::info!(
+            repository = %self.repository(),
+            number = updated.number,
+            "updated a GitHub pull request"
+        );
+        Ok(updated.to_pull_request())
+    }
+
+    /// `…/repos/{owner}/{name}/pulls[/{number}]`, each segment escaped as a path segment.
+    fn pulls_url(&self, number: Option<u64>) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .expect("the base URL was checked to take a path");
+            segments
+                .pop_if_empty()
+                .extend(["repos", &self.owner, &self.name, "pulls"]);
+            if let Some(number) = number {
+                segments.push(&number.to_string());
+            }
+        }
+        url
+    }
+
+    /// One REST call with its JSON answer, retried as GitHub's answers allow.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<T, Failure> {
+        self.retrying(operation, || async {
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&self.token.0)
+                .header(ACCEPT, MEDIA_TYPE)
+                .header(API_VERSION_HEADER, API_VERSION);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let bytes = send(operation, request).await?;
+            serde_json::from_slice(&bytes).map_err(|_| {
+                Failure::permanent(format!("{operation}: GitHub's answer was not understood"))
+            })
+        })
+        .await
+    }
+
+    /// Runs `attempt` up to [`MAX_ATTEMPTS`] times: after a rate limit it waits as long as
+    /// GitHub asked (giving up at once when that is longer than [`MAX_RETRY_AFTER`]), after
+    /// another transient failure it backs off exponentially with jitter, and a permanent
+    /// error ends it at once.
+    async fn retrying<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut tries = 1;
+        loop {
+            let failure = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            if failure.error.is_permanent() || tries >= MAX_ATTEMPTS {
+                return Err(failure);
+            }
+            let wait = failure.wait.unwrap_or_else(|| backoff(tries));
+            if wait > MAX_RETRY_AFTER {
+                return Err(failure);
+            }
+            tracing::warn!(
+                operation,
+                attempt = tries,
+                reason = %failure.error,
+                wait_ms = wait.as_millis() as u64,
+                "GitHub call failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            tries += 1;
+        }
+    }
+}
+
+/// Sends `request` and returns the body of a 2xx answer; anything else becomes a [`Failure`].
+async fn send(operation: &str, request: RequestBuilder) -> Result<Vec<u8>, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Failure::network(operation, e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::network(operation, e))?;
+    if status.is_success() {
+        Ok(body.to_vec())
+    } else {
+        Err(Failure::from_response(
+            operation,
+            status,
+            &headers,
+            &body,
+            SystemTime::now(),
+        ))
+    }
+}
+
+/// `owner/name`: an owner of letters, digits, `-` and `_` (enterprise-managed users carry an
+/// underscore), a name of those and `.`, neither `.` nor `..`.
+fn parse_repository(repository: &str) -> Result<(String, String), GithubError> {
+    let refuse = || {
+        GithubError::Permanent(format!(
+            "the GitHub repository must be owner/name, got {repository:?}"
+        ))
+    };
+    let (owner, name) = repository.split_once('/').ok_or_else(refuse)?;
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let name_ok = (1..=100).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if owner_ok && name_ok {
+        Ok((owner.to_owned(), name.to_owned()))
+    } else {
+        Err(refuse())
+    }
+}
+
+fn check_base(mut base: Url) -> Result<Url, GithubError> {
+    let refuse = |why: &str| GithubError::Permanent(format!("the GitHub API URL {why}"));
+    let loopback = match base.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match base.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(refuse(
+                "must use https, or the token would travel in the clear",
+            ));
+        }
+        _ => return Err(refuse("must be an http(s) URL")),
+    }
+    if base.cannot_be_a_base() || base.host().is_none() {
+        return Err(refuse("must name a host"));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(refuse("must not carry credentials"));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(refuse("must not carry a query or fragment"));
+    }
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
+/// Branch names travel in JSON and a query string, which escape anything; refused here are only
+/// names git itself would refuse and a `:`, which would turn `owner:branch` into something else.
+fn check_branch(which: &str, branch: &str) -> Result<(), GithubError> {
+    let bad = branch.trim().is_empty()
+        || branch.starts_with('-')
+        || branch.contains("..")
+        || branch
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || ":~^?*[\\".contains(c));
+    if bad {
+        Err(GithubError::Permanent(format!(
+            "{which} branch {branch:?} is not a usable branch name"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// GitHub's message with its validation errors, one line, bounded.
+fn detail(body: &ErrorBody) -> String {
+    let mut parts = Vec::new();
+    if !body.message.trim().is_empty() {
+        parts.push(body.message.trim().to_owned());
+    }
+    for entry in &body.errors {
+        let part = match (&entry.message, &entry.field, &entry.code) {
+            (Some(message), _, _) => message.clone(),
+            (None, Some(field), Some(code)) => format!("{field}: {code}"),
+            (None, None, Some(code)) => code.clone(),
+            _ => continue,
+        };
+        parts.push(part);
+    }
+    let joined = parts.join("; ").replace(['\r', '\n'], " ");
+    if joined.chars().count() > MAX_DETAIL {
+        let cut: String = joined.chars().take(MAX_DETAIL).collect();
+        format!("{cut}…")
+    } else {
+        joined
+    }
+}
+
+/// Whether a 403 is a rate limit rather than a refusal: GitHub marks the primary limit with
+/// `x-ratelimit-remaining: 0` and the secondary ones with a message (and maybe `retry-after`).
+fn is_rate_limit(headers: &HeaderMap, message: &str) -> bool {
+    headers.contains_key(RETRY_AFTER)
+        || header_str(headers, "x-ratelimit-remaining") == Some("0")
+        || message.to_ascii_lowercase().contains("rate limit")
+}
+
+/// How long GitHub asked us to wait: `retry-after` seconds; else, with no requests remaining,
+/// until `x-ratelimit-reset` (UTC epoch seconds) plus a second for clock skew; else a minute.
+fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
+    if let Some(seconds) = header_str(headers, RETRY_AFTER.as_str()).and_then(|v| v.parse().ok()) {
+        return Duration::from_secs(seconds);
+    }
+    if header_str(headers, "x-ratelimit-remaining") == Some("0")
+        && let Some(reset) =
+            header_str(headers, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())
+    {
+        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        return Duration::from_secs(reset.saturating_sub(now) + 1);
+    }
+    DEFAULT_RATE_LIMIT_WAIT
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+/// The wait before attempt `tries + 1`: half of `base · 2^(tries-1)` plus up to as much again
+/// at random, so that clients failing together do not retry together.
+fn backoff(tries: u32) -> Duration {
+    let ceiling = BACKOFF_BASE * 2u32.saturating_pow(tries.saturating_sub(1));
+    let half = ceiling / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
+/// A network error's causes, minus the URL.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "ghp_secret0123456789";
+
+    fn api(base: &str, repository: &str) -> Result<GithubApi, GithubError> {
+        GithubApi::new(base.parse().unwrap(), repository, GithubToken::new(SECRET))
+    }
+
+    fn sort(status: u16, headers: &[(&str, &str)], body: &str) -> Failure {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        Failure::from_response(
+            "o/r: create pull request",
+            StatusCode::from_u16(status).unwrap(),
+            &map,
+            body.as_bytes(),
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        )
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let token = GithubToken::new(SECRET);
+        assert_eq!(format!("{token:?}"), "GithubToken(***)");
+        let api = api("https://api.github.com/", "octo-org/postmortems").unwrap();
+        let debug = format!("{api:?}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(debug.contains("GithubToken(***)"), "{debug}");
+    }
+
+    #[test]
+    fn repositories_must_be_exactly_owner_slash_name() {
+        for good in [
+            "octo-org/postmortems",
+            "a/b",
+            "user_corp/repo.name-2",
+            "o/.github",
+        ] {
+            assert!(api("https://api.github.com/", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "octo-org",
+            "/repo",
+            "owner/",
+            "owner/repo/extra",
+            "owner/..",
+            "owner/.",
+            "own er/repo",
+            "owner/re?po",
+            "owner/re%2Fpo",
+            "owner/repo#1",
+            "ownér/repo",
+            "../../user",
+        ] {
+            let error = api("https://api.github.com/", bad).unwrap_err();
+            assert!(error.is_permanent(), "{bad}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_must_be_usable_in_a_header() {
+        let base: Url = "https://api.github.com/".parse().unwrap();
+        for token in ["", "  ", "ghp_a\nb"] {
+            let error = GithubApi::new(base.clone(), "o/r", GithubToken::new(token)).unwrap_err();
+            assert!(error.is_permanent());
+            assert!(!error.to_string().contains("ghp_a"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_base_url_must_keep_the_token_safe() {
+        assert!(api("http://api.github.com/", "o/r").is_err());
+        assert!(api("ftp://api.github.com/", "o/r").is_err());
+        assert!(api("https://user:pw@api.github.com/", "o/r").is_err());
+        assert!(api("https://api.github.com/?x=1", "o/r").is_err());
+        assert!(api("http://127.0.0.1:8080/", "o/r").is_ok());
+        assert!(api("http://localhost:8080/api/v3", "o/r").is_ok());
+        assert!(api("http://[::1]:8080/", "o/r").is_ok());
+    }
+
+    #[test]
+    fn urls_join_the_public_and_enterprise_roots() {
+        let cases = [
+            (
+                "https://api.github.com",
+                "https://api.github.com/repos/o/r/pulls",
+            ),
+            (
+                "https://api.github.com/",
+                "https://api.github.com/repos/o/r/pulls",
+            ),
+            (
+                "https://ghe.example.com/api/v3",
+                "https://ghe.example.com/api/v3/repos/o/r/pulls",
+            ),
+            (
+                "https://ghe.example.com/api/v3/",
+                "https://ghe.example.com/api/v3/repos/o/r/pulls",
+            ),
+        ];
+        for (base, expected) in cases {
+            let api = api(base, "o/r").unwrap();
+            assert_eq!(api.pulls_url(None).as_str(), expected, "{base}");
+            assert_eq!(api.pulls_url(Some(7)).as_str(), format!("{expected}/7"));
+        }
+    }
+
+    #[test]
+    fn branch_names_are_checked_before_anything_is_sent() {
+        for good in ["postmortem/2024-05-01-db", "main", "inc#42", "a.b_c-d/ü"] {
+            assert!(check_branch("head", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            " ",
+            "-x",
+            "a..b",
+            "a b",
+            "owner:branch",
+            "a\nb",
+            "a~1",
+            "a^",
+            "a?",
+            "a*",
+            "a[",
+            "a\\b",
+        ] {
+            assert!(check_branch("head", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_sorted_by_whether_waiting_helps() {
+        for status in [500, 502, 503, 504, 408] {
+            let failure = sort(status, &[], "");
+            assert!(!failure.error.is_permanent(), "{status}");
+            assert_eq!(failure.wait, None, "{status}");
+        }
+        for status in [400, 401, 404, 409, 410, 422, 301] {
+            let failure = sort(status, &[], r#"{"message":"Nope"}"#);
+            assert!(failure.error.is_permanent(), "{status}");
+            assert!(failure.error.to_string().contains("Nope"), "{status}");
+            assert!(!failure.already_exists);
+        }
+        let refused = sort(
+            403,
+            &[],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
+        assert!(refused.error.is_permanent());
+    }
+
+    #[test]
+    fn rate_limits_come_as_429_or_403_and_say_how_long_to_wait() {
+        let secondary = sort(
+            403,
+            &[("retry-after", "12")],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        );
+        assert!(!secondary.error.is_permanent());
+        assert_eq!(secondary.wait, Some(Duration::from_secs(12)));
+
+        let primary = sort(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1700000020"),
+            ],
+            r#"{"message":"API rate limit exceeded for user ID 1."}"#,
+        );
+        assert!(!primary.error.is_permanent());
+        assert_eq!(primary.wait, Some(Duration::from_secs(21)));
+
+        // A reset already past still waits a moment rather than not at all.
+        let past = sort(
+            429,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1600000000"),
+            ],
+            "",
+        );
+        assert_eq!(past.wait, Some(Duration::from_secs(1)));
+
+        // With nothing to go on, GitHub asks for at least a minute.
+        let bare = sort(429, &[], "");
+        assert_eq!(bare.wait, Some(DEFAULT_RATE_LIMIT_WAIT));
+        let message_only = sort(403, &[], r#"{"message":"secondary rate limit"}"#);
+        assert_eq!(message_only.wait, Some(DEFAULT_RATE_LIMIT_WAIT));
+
+        // Some requests remaining: x-ratelimit-reset alone does not make a 403 a rate limit.
+        let forbidden = sort(
+            403,
+            &[
+                ("x-ratelimit-remaining", "4999"),
+                ("x-ratelimit-reset", "1700000020"),
+            ],
+            r#"{"message":"Must have admin rights to Repository."}"#,
+        );
+        assert!(forbidden.error.is_permanent());
+    }
+
+    #[test]
+    fn an_existing_pull_request_is_recognised_in_githubs_422() {
+        let body = r#"{
+            "message": "Validation Failed",
+            "errors": [{
+                "resource": "PullRequest",
+                "code": "custom",
+                "message": "A pull request already exists for octo-org:postmortem/db."
+            }],
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+            "status": "422"
+        }"#;
+        let failure = sort(422, &[], body);
+        assert!(failure.already_exists);
+        assert!(failure.error.is_permanent());
+        let text = failure.error.to_string();
+        assert!(
+            text.contains("Validation Failed; A pull request already exists"),
+            "{text}"
+        );
+
+        let other = sort(
+            422,
+            &[],
+            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"No commits between main and postmortem/db"}]}"#,
+        );
+        assert!(!other.already_exists);
+        let missing = sort(
+            422,
+            &[],
+            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}]}"#,
+        );
+        assert!(missing.error.to_string().contains("base: invalid"));
+    }
+
+    #[test]
+    fn long_or_multiline_details_are_bounded() {
+        let page = format!("{{\"message\":\"{}\\nsecond line\"}}", "x".repeat(1000));
+        let failure = sort(400, &[], &page);
+        let text = failure.error.to_string();
+        assert!(!text.contains('\n'));
+        assert!(text.chars().count() < MAX_DETAIL + 100, "{}", text.len());
+        // Not JSON at all (an HTML error page): the status still says enough.
+        let html = sort(502, &[], "<html>Bad gateway</html>");
+        assert!(
+            html.error.to_string().ends_with("HTTP 502"),
+            "{}",
+            html.error
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_stays_within_its_jitter() {
+        for tries in 1..=4 {
+            let ceiling = BACKOFF_BASE * 2u32.pow(tries - 1);
+            for _ in 0..50 {
+                let wait = backoff(tries);
+                assert!(wait >= ceiling / 2 && wait <= ceiling, "{tries}: {wait:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Publishing: drafts written to files and committed to a real git repository (a bare
+//! repository the test creates), idempotently, with front matter.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Sandbox, stdout, success};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A bare repository with one commit on `main`, as a team's postmortem repository.
+fn remote(sandbox: &Sandbox) -> std::path::PathBuf {
+    let bare = sandbox.path().join("remote.git");
+    let seed = sandbox.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    git(
+        sandbox.path(),
+        &["init", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(&seed, &["init", "-b", "main"]);
+    std::fs::write(seed.join("README.md"), "# Postmortems\n").unwrap();
+    git(&seed, &["add", "."]);
+    git(
+        &seed,
+        &[
+            "-c",
+            "user.name=Seed",
+            "-c",
+            "user.email=seed@example.com",
+            "commit",
+            "-m",
+            "Start",
+        ],
+    );
+    git(&seed, &["push", bare.to_str().unwrap(), "main"]);
+    bare
+}
+
+#[test]
+fn scribe_publish_writes_the_file_and_pushes_one_commit_per_change() {
+    let sandbox = Sandbox::new();
+    let bare = remote(&sandbox);
+    let out = success(&sandbox.run_with_input(
+        &["console", "--as", "Robin"],
+        "/incident start Checkout 5xx ../../etc --sev sev2\n/timeline rolled back\n/incident resolve\n/incident close\n",
+    ));
+    let id = out
+        .split("`scribe publish ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no incident id in:\n{out}"))
+        .to_string();
+    let publish = || {
+        sandbox
+            .scribe()
+            .env("SCRIBE__PUBLISH__TARGETS", "[\"files\", \"git\"]")
+            .env("SCRIBE__PUBLISH__FILES__DIR", "published")
+            .env(
+                "SCRIBE__PUBLISH__GIT__REMOTE",
+                format!("file://{}", bare.display()),
+            )
+            .args(["publish", &id])
+            .output()
+            .unwrap()
+    };
+    let first = publish();
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    assert!(
+        stdout(&first).contains("publish.git: done"),
+        "{}",
+        stdout(&first)
+    );
+
+    let date = chrono::Utc::now();
+    let name = format!("{}-checkout-5xx-etc.md", date.format("%Y-%m-%d"));
+    let file = sandbox
+        .path()
+        .join("published")
+        .join(date.format("%Y").to_string())
+        .join(&name);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.starts_with("---\nincident: \"console:console:"),
+        "{written}"
+    );
+    for field in [
+        "title: \"Checkout 5xx ../../etc\"",
+        "severity: \"sev2\"",
+        "status: \"closed\"",
+        "participants:\n  - \"Robin\"",
+    ] {
+        assert!(
+            written.contains(field),
+            "front matter lacks {field}:\n{written}"
+        );
+    }
+    assert!(written.contains("# Incident: Checkout 5xx ../../etc"));
+
+    let branch = format!("postmortem/{}-checkout-5xx-etc", date.format("%Y-%m-%d"));
+    let path = format!("postmortems/{}/{name}", date.format("%Y"));
+    let bare_dir = bare.as_path();
+    let pushed = git(bare_dir, &["show", &format!("{branch}:{path}")]);
+    assert_eq!(pushed, written, "the same document in git");
+    let log = |range: &str| git(bare_dir, &["log", "--format=%an <%ae>|%s", range]);
+    let commits = log(&branch);
+    assert_eq!(
+        commits.lines().count(),
+        2,
+        "the seed commit and one postmortem commit:\n{commits}"
+    );
+    assert!(
+        commits.starts_with("Scribe <scribe@localhost>|Postmortem: Checkout 5xx"),
+        "{commits}"
+    );
+
+    // Publishing the same incident again changes nothing.
+    let again = publish();
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    assert_eq!(
+        log(&branch),
+        commits,
+        "no commit when the content is the same"
+    );
+    assert_eq!(
+        git(bare_dir, &["branch", "--list"]).lines().count(),
+        2,
+        "main and one postmortem branch"
+    );
+}
+
+#[test]
+fn publishing_an_unknown_incident_or_without_targets_is_refused() {
+    let sandbox = Sandbox::new();
+    let unknown = sandbox.run(&["publish", "console:console:42"]);
+    assert!(!unknown.status.success());
+    assert!(
+        common::stderr(&unknown).contains("no incident console:console:42"),
+        "{}",
+        common::stderr(&unknown)
+    );
+    let bad = sandbox.run(&["publish", "nonsense"]);
+    assert!(!bad.status.success());
+    assert!(
+        common::stderr(&bad).contains("not an incident id"),
+        "{}",
+        common::stderr(&bad)
+    );
+}
+
+/// The postmortem commits on `branch` of `bare`, once the branch exists.
+async fn wait_for_branch(bare: &Path, branch: &str) -> Vec<String> {
+    for _ in 0..200 {
+        let output = Command::new("git")
+            .args(["log", "--format=%s", branch])
+            .current_dir(bare)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return String::from_utf8(output.stdout)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("branch {branch} never appeared");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_outage_and_a_crash()
+{
+    use common::fake_github::{FakeGithub, REPOSITORY};
+    use common::fake_slack::FakeSlack;
+    use common::server::Server;
+    use std::time::Duration;
+
+    let slack = FakeSlack::start().await;
+    let github = FakeGithub::start().await;
+    let sandbox = Sandbox::new();
+    let bare = remote(&sandbox);
+    let remote_url = format!("file://{}", bare.display());
+    let slack_api = slack.api_base();
+    let github_api = github.api_base();
+    let env = [
+        ("SCRIBE__SLACK__API_BASE_URL", slack_api.as_str()),
+        (
+            "SCRIBE__PUBLISH__TARGETS",
+            "[\"chat\", \"git\", \"github\"]",
+        ),
+        ("SCRIBE__PUBLISH__GIT__REMOTE", remote_url.as_str()),
+        ("SCRIBE__PUBLISH__GITHUB__API_BASE_URL", github_api.as_str()),
+        ("SCRIBE__PUBLISH__GITHUB__REPOSITORY", REPOSITORY),
+        ("GITHUB_TOKEN", "ghp-test-token-4e1d"),
+    ];
+    let mut server = Server::start_with(&sandbox, &env);
+    github.set_outage(true);
+    server
+        .command(
+            "C0PAY",
+            "U0ROBIN01",
+            "/incident",
+            "start Payments timeouts --sev sev2",
+            "t.1",
+        )
+        .await;
+    server
+        .command(
+            "C0PAY",
+            "U0ROBIN01",
+            "/timeline",
+            "failed over to the standby PSP",
+            "t.2",
+        )
+        .await;
+    server
+        .command("C0PAY", "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    let branch = format!("postmortem/{date}-payments-timeouts");
+    let commits = wait_for_branch(&bare, &branch).await;
+    assert_eq!(commits.len(), 2, "{commits:?}");
+
+    // The pull request fails during the outage and waits for its retry; then the process dies.
+    let incident = server.the_incident().await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    server
+        .eventually(
+            Duration::from_secs(20),
+            "a failed pull request attempt",
+            || async {
+                let detail: serde_json::Value = server
+                    .api(&format!("/api/incidents/{id}"))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                detail["jobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|j| j["kind"] == "publish.github" && !j["last_error"].is_null())
+            },
+        )
+        .await;
+    server.kill();
+    github.set_outage(false);
+
+    let server = Server::start_with(&sandbox, &env);
+    server
+        .eventually(
+            Duration::from_secs(30),
+            "the pull request after the restart",
+            || async { github.pulls().len() == 1 },
+        )
+        .await;
+    let pull = &github.pulls()[0];
+    assert_eq!(pull["head"]["ref"], branch.as_str());
+    assert_eq!(pull["base"]["ref"], "main");
+    assert!(
+        pull["body"].as_str().unwrap().contains("Payments timeouts"),
+        "{pull}"
+    );
+    let url = pull["html_url"].as_str().unwrap().to_string();
+    server
+        .eventually(
+            Duration::from_secs(20),
+            "the pull request's link in the channel",
+            || async {
+                slack
+                    .calls_to("chat.postMessage")
+                    .iter()
+                    .any(|c| c.params["text"].as_str().unwrap_or_default().contains(&url))
+            },
+        )
+        .await;
+
+    // Publishing again updates the same branch and pull request.
+    server
+        .command("C0PAY", "U0ROBIN01", "/incident", "draft --publish", "t.4")
+        .await;
+    server
+        .eventually(Duration::from_secs(20), "the second publish", || async {
+            let detail: serde_json::Value = server
+                .api(&format!("/api/incidents/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let jobs = detail["jobs"].as_array().unwrap().clone();
+            jobs.iter()
+                .filter(|j| j["kind"] == "publish.github")
+                .count()
+                == 2
+                && jobs.iter().all(|j| j["state"] != "pending")
+        })
+        .await;
+    assert_eq!(github.pulls().len(), 1, "one pull request, updated");
+    assert_eq!(
+        wait_for_branch(&bare, &branch).await,
+        commits,
+        "no new commit for the same content"
+    );
+    assert!(
+        !server.log().contains("ghp-test-token-4e1d"),
+        "the token never appears in logs"
+    );
+}
