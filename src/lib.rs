@@ -10,6 +10,7 @@
 //! - [`adapters`]: chat exports, Slack markup and the terminal console, turned into events.
 //! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
 //! - [`jobs`]: the worker that runs stored jobs (posts, uploads) with retries.
+//! - [`outbound`]: what the clients of other services share (backoff, error text).
 //! - [`server`]: `scribe serve`: Slack's HTTP routes, health, metrics, the incident API.
 //! - [`config`]: layered configuration (embedded defaults, a file, the environment).
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod drafting;
 pub mod jobs;
+pub mod outbound;
 pub mod publish;
 pub mod recorder;
 pub mod server;

@@ -232,7 +232,7 @@ impl Failure {
         if error.is_builder() {
             return Failure::permanent(format!("{operation}: the request could not be built"));
         }
-        Failure::transient(format!("{operation}: {}", describe(error)))
+        Failure::transient(format!("{operation}: {}", crate::outbound::describe(error)))
     }
 }
 
@@ -505,7 +505,9 @@ impl GithubApi {
             if failure.error.is_permanent() || tries >= MAX_ATTEMPTS {
                 return Err(failure);
             }
-            let wait = failure.wait.unwrap_or_else(|| backoff(tries));
+            let wait = failure
+                .wait
+                .unwrap_or_else(|| crate::outbound::backoff(BACKOFF_BASE, tries));
             if wait > MAX_RETRY_AFTER {
                 return Err(failure);
             }
@@ -675,27 +677,6 @@ fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name)?.to_str().ok().map(str::trim)
-}
-
-/// The wait before attempt `tries + 1`: half of `base · 2^(tries-1)` plus up to as much again
-/// at random, so that clients failing together do not retry together.
-fn backoff(tries: u32) -> Duration {
-    let ceiling = BACKOFF_BASE * 2u32.saturating_pow(tries.saturating_sub(1));
-    let half = ceiling / 2;
-    half + half.mul_f64(rand::random::<f64>())
-}
-
-/// A network error's causes, minus the URL.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    reason
 }
 
 #[cfg(test)]
@@ -957,16 +938,5 @@ mod tests {
             "{}",
             html.error
         );
-    }
-
-    #[test]
-    fn backoff_doubles_and_stays_within_its_jitter() {
-        for tries in 1..=4 {
-            let ceiling = BACKOFF_BASE * 2u32.pow(tries - 1);
-            for _ in 0..50 {
-                let wait = backoff(tries);
-                assert!(wait >= ceiling / 2 && wait <= ceiling, "{tries}: {wait:?}");
-            }
-        }
     }
 }

@@ -129,7 +129,7 @@ impl ApiError {
         }
         ApiError::Transient {
             method,
-            reason: describe(error),
+            reason: crate::outbound::describe(error),
         }
     }
 
@@ -499,7 +499,7 @@ impl SlackApi {
                 ApiError::Permanent { .. } => return Err(error),
                 _ if tries >= MAX_ATTEMPTS => return Err(error),
                 ApiError::RateLimited { retry_after, .. } => (*retry_after).min(MAX_RETRY_AFTER),
-                ApiError::Transient { .. } => backoff(tries),
+                ApiError::Transient { .. } => crate::outbound::backoff(BACKOFF_BASE, tries),
             };
             tracing::warn!(
                 method,
@@ -537,27 +537,6 @@ fn retry_after(headers: &HeaderMap) -> Duration {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
-}
-
-/// The wait before attempt `tries + 1`: half of `base · 2^(tries-1)` plus up to as much again
-/// at random, so that clients failing together do not retry together.
-fn backoff(tries: u32) -> Duration {
-    let ceiling = BACKOFF_BASE * 2u32.saturating_pow(tries.saturating_sub(1));
-    let half = ceiling / 2;
-    half + half.mul_f64(rand::random::<f64>())
-}
-
-/// A network error's causes, minus the URL: an upload URL is a credential of its own.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    reason
 }
 
 #[cfg(test)]
@@ -627,16 +606,5 @@ mod tests {
         assert_eq!(retry_after(&headers), DEFAULT_RETRY_AFTER);
         headers.insert(RETRY_AFTER, HeaderValue::from_static(" 12 "));
         assert_eq!(retry_after(&headers), Duration::from_secs(12));
-    }
-
-    #[test]
-    fn backoff_doubles_and_stays_within_its_jitter() {
-        for tries in 1..=4 {
-            let ceiling = BACKOFF_BASE * 2u32.pow(tries - 1);
-            for _ in 0..50 {
-                let wait = backoff(tries);
-                assert!(wait >= ceiling / 2 && wait <= ceiling, "{tries}: {wait:?}");
-            }
-        }
     }
 }
