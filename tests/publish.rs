@@ -142,6 +142,13 @@ fn scribe_publish_writes_the_file_and_pushes_one_commit_per_change() {
         2,
         "main and one postmortem branch"
     );
+
+    // The console's status shows the publishing jobs.
+    let status = success(&sandbox.run_with_input(&["console"], "/incident status\n"));
+    assert!(
+        status.contains("Jobs: publish.files done, publish.git done"),
+        "{status}"
+    );
 }
 
 #[test]

@@ -200,6 +200,16 @@ impl<S: Store> Console<S> {
         let incident = recorded.incident.as_ref();
         let mut answer = format!("scribe: {}\n", reply::text(&reply.outcome, incident));
         match (&reply.outcome, incident) {
+            (Outcome::ShowStatus, Some(incident)) => {
+                let jobs = self
+                    .recorder
+                    .store()
+                    .jobs(&crate::server::api::job_prefix(&incident.id()))
+                    .await?;
+                if let Some(line) = crate::jobs::describe(&jobs) {
+                    answer.push_str(&format!("scribe: {line}\n"));
+                }
+            }
             (Outcome::ShowDraft, Some(incident)) => {
                 answer.push_str(
                     &self
