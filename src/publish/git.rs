@@ -13,11 +13,10 @@
 //! everything Scribe logs or returns).
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long one git command may run: long enough for a slow fetch, short enough that a hung
 /// connection fails the job (which is retried) instead of blocking the worker.
@@ -614,64 +613,20 @@ enum RunError {
     Io(std::io::Error),
 }
 
-/// Kills the child if the publish is dropped (cancelled) or times out mid-command.
-struct KillOnDrop(Option<std::process::Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take()
-            && matches!(child.try_wait(), Ok(None))
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Run a command to completion or until `deadline`, collecting its output.
-///
-/// std's process API polled from async code rather than `tokio::process`: this crate's tokio
-/// is built without the `process` feature. Output is read on blocking threads so a chatty
-/// command never fills its pipe; exit is polled with a short, growing pause.
+/// Run a command to completion or until `deadline`, collecting its output. The child is killed
+/// when the deadline passes or the publish is dropped (cancelled) mid-command.
 async fn run_with_deadline(
-    mut command: std::process::Command,
+    command: std::process::Command,
     deadline: Duration,
 ) -> Result<(ExitStatus, Vec<u8>, Vec<u8>), RunError> {
-    let mut child = command.spawn().map_err(RunError::Io)?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let mut guard = KillOnDrop(Some(child));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        tokio::task::spawn_blocking(move || {
-            let mut buffer = Vec::new();
-            if let Some(mut pipe) = pipe {
-                pipe.read_to_end(&mut buffer)?;
-            }
-            Ok::<_, std::io::Error>(buffer)
-        })
-    };
-    let out = drain(stdout.map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(stderr.map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    let status = loop {
-        let child = guard.0.as_mut().expect("the child is kept until it exits");
-        if let Some(status) = child.try_wait().map_err(RunError::Io)? {
-            break status;
-        }
-        if started.elapsed() >= deadline {
-            // Dropping the guard kills and reaps the child.
-            return Err(RunError::Timeout);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(10));
-    };
-    guard.0 = None;
-    let joined = |r: Result<std::io::Result<Vec<u8>>, tokio::task::JoinError>| {
-        r.map_err(|e| RunError::Io(std::io::Error::other(e)))?
-            .map_err(RunError::Io)
-    };
-    Ok((status, joined(out.await)?, joined(err.await)?))
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
+    let child = command.spawn().map_err(RunError::Io)?;
+    match tokio::time::timeout(deadline, child.wait_with_output()).await {
+        Ok(Ok(output)) => Ok((output.status, output.stdout, output.stderr)),
+        Ok(Err(error)) => Err(RunError::Io(error)),
+        Err(_) => Err(RunError::Timeout),
+    }
 }
 
 fn is_http(remote: &str) -> bool {
