@@ -345,20 +345,6 @@ impl GithubApi {
         }
     }
 
-    /// The open pull request from `head_branch` into `base_branch`, if there is one.
-    pub async fn find_open_pull_request(
-        &self,
-        head_branch: &str,
-        base_branch: &str,
-    ) -> Result<Option<PullRequest>, GithubError> {
-        check_branch("head", head_branch)?;
-        check_branch("base", base_branch)?;
-        Ok(self
-            .find_open(head_branch, base_branch)
-            .await?
-            .map(|found| found.to_pull_request()))
-    }
-
     async fn find_open(
         &self,
         head_branch: &str,
