@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use scribe::adapters::console::Console;
 use scribe::adapters::export;
 use scribe::adapters::slack::socket;
-use scribe::adapters::slack::web::{BotToken, SlackApi};
+use scribe::adapters::slack::web::SlackApi;
 use scribe::config::{Config, LogFormat, Secrets, redact_password};
 use scribe::domain::{IncidentId, fold};
 use scribe::drafting::{Drafter, IncidentDocument, Place};
@@ -258,12 +258,10 @@ fn check(config: &Config) -> Result<()> {
 /// Everything the server and the job worker need, over `store`.
 fn app(config: Config, store: Arc<AnyStore>) -> Arc<App<AnyStore>> {
     let secrets = Secrets::from_env();
-    let slack = secrets.slack_bot_token.as_ref().map(|token| {
-        SlackApi::new(
-            config.slack.api_base_url.clone(),
-            BotToken::new(token.expose()),
-        )
-    });
+    let slack = secrets
+        .slack_bot_token
+        .as_ref()
+        .map(|token| SlackApi::new(config.slack.api_base_url.clone(), token.clone()));
     Arc::new(App {
         recorder: Recorder::new(store, config.settings()),
         drafter: Drafter::new(config.template_dir()),

@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_github::{FakeGithub, OWNER, RACER_LOGIN, REPOSITORY};
-use scribe::publish::github::{GithubApi, GithubError, GithubToken, PullRequest};
+use scribe::config::Secret;
+use scribe::publish::github::{GithubApi, GithubError, PullRequest};
 use serde_json::json;
 
 const TOKEN: &str = "ghp_test0123456789abcdef";
@@ -20,7 +21,7 @@ fn client(base: &str, token: &str) -> GithubApi {
     GithubApi::new(
         base.parse().expect("fake base URL"),
         REPOSITORY,
-        GithubToken::new(token),
+        Secret::new(token),
     )
     .expect("a valid client")
 }
@@ -346,7 +347,7 @@ async fn an_unknown_repository_is_a_permanent_not_found() {
     let api = GithubApi::new(
         fake.api_base().parse().unwrap(),
         "octo-org/no-such-repo",
-        GithubToken::new(TOKEN),
+        Secret::new(TOKEN),
     )
     .unwrap();
 

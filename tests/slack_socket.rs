@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::Sandbox;
 use common::fake_slack::{APP_ID, CONNECTIONS_OPEN, FakeSlack};
 use common::server::{APP_TOKEN, BOT_TOKEN, Server, entry_texts, now};
-use scribe::adapters::slack::web::{ApiError, BotToken, SlackApi};
+use scribe::adapters::slack::web::{ApiError, SlackApi};
+use scribe::config::Secret;
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0CHECKOUT";
@@ -239,7 +240,7 @@ async fn disconnects_and_drops_lead_to_new_connections() {
 #[tokio::test]
 async fn connection_urls_are_opened_with_the_app_token() {
     let fake = FakeSlack::start().await;
-    let api = SlackApi::new(fake.api_base().parse().unwrap(), BotToken::new(BOT_TOKEN));
+    let api = SlackApi::new(fake.api_base().parse().unwrap(), Secret::new(BOT_TOKEN));
 
     fake.rate_limit_next(CONNECTIONS_OPEN, 1);
     let url = api.open_connection(APP_TOKEN).await.unwrap();

@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_slack::{BOT_ID, FakeSlack, UPLOAD};
-use scribe::adapters::slack::web::{ApiError, BotToken, FetchedMessage, SlackApi};
+use scribe::adapters::slack::web::{ApiError, FetchedMessage, SlackApi};
+use scribe::config::Secret;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "xoxb-test-token";
@@ -14,7 +15,7 @@ const TOKEN: &str = "xoxb-test-token";
 fn client(fake: &FakeSlack, token: &str) -> SlackApi {
     SlackApi::new(
         fake.api_base().parse().expect("fake base URL"),
-        BotToken::new(token),
+        Secret::new(token),
     )
 }
 

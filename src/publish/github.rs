@@ -14,7 +14,6 @@
 //! - rate limits come as 429 *or* 403; `retry-after` wins, then `x-ratelimit-reset` when
 //!   `x-ratelimit-remaining` is 0, and otherwise GitHub asks for at least a minute.
 
-use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -23,6 +22,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use url::Url;
+
+use crate::config::Secret;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -43,23 +44,6 @@ const API_VERSION: &str = "2022-11-28";
 const PER_PAGE: &str = "100";
 /// GitHub's own messages are short; anything longer is a proxy's page, not worth carrying.
 const MAX_DETAIL: usize = 300;
-
-/// A GitHub token (`ghp_…`, `github_pat_…`, an installation token). Kept opaque so it cannot
-/// leak through `Debug` or a log line.
-#[derive(Clone)]
-pub struct GithubToken(String);
-
-impl GithubToken {
-    pub fn new(token: impl Into<String>) -> Self {
-        GithubToken(token.into())
-    }
-}
-
-impl fmt::Debug for GithubToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GithubToken(***)")
-    }
-}
 
 /// Why a GitHub call failed, sorted by what the caller can do about it. Messages name the
 /// repository, the operation, the HTTP status and GitHub's own message; never the token.
@@ -95,7 +79,7 @@ pub struct GithubApi {
     base: Url,
     owner: String,
     name: String,
-    token: GithubToken,
+    token: Secret,
 }
 
 /// The part of a pull request this client reads.
@@ -247,15 +231,15 @@ impl GithubApi {
     ///
     /// # Panics
     /// If the TLS backend cannot initialise, which no argument here can cause.
-    pub fn new(base_url: Url, repository: &str, token: GithubToken) -> Result<Self, GithubError> {
+    pub fn new(base_url: Url, repository: &str, token: Secret) -> Result<Self, GithubError> {
         let (owner, name) = parse_repository(repository)?;
         let base = check_base(base_url)?;
-        if token.0.trim().is_empty() {
+        if token.expose().trim().is_empty() {
             return Err(GithubError::Permanent(
                 "the GitHub token is empty".to_owned(),
             ));
         }
-        if HeaderValue::from_str(&format!("Bearer {}", token.0)).is_err() {
+        if HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err() {
             return Err(GithubError::Permanent(
                 "the GitHub token has characters a header cannot carry".to_owned(),
             ));
@@ -459,7 +443,7 @@ impl GithubApi {
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
-                .bearer_auth(&self.token.0)
+                .bearer_auth(self.token.expose())
                 .header(ACCEPT, MEDIA_TYPE)
                 .header(API_VERSION_HEADER, API_VERSION);
             if let Some(body) = body {
@@ -672,7 +656,7 @@ mod tests {
     const SECRET: &str = "ghp_secret0123456789";
 
     fn api(base: &str, repository: &str) -> Result<GithubApi, GithubError> {
-        GithubApi::new(base.parse().unwrap(), repository, GithubToken::new(SECRET))
+        GithubApi::new(base.parse().unwrap(), repository, Secret::new(SECRET))
     }
 
     fn sort(status: u16, headers: &[(&str, &str)], body: &str) -> Failure {
@@ -694,12 +678,12 @@ mod tests {
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let token = GithubToken::new(SECRET);
-        assert_eq!(format!("{token:?}"), "GithubToken(***)");
+        let token = Secret::new(SECRET);
+        assert_eq!(format!("{token:?}"), "Secret(***)");
         let api = api("https://api.github.com/", "octo-org/postmortems").unwrap();
         let debug = format!("{api:?}");
         assert!(!debug.contains(SECRET), "{debug}");
-        assert!(debug.contains("GithubToken(***)"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
     }
 
     #[test]
@@ -736,7 +720,7 @@ mod tests {
     fn the_token_must_be_usable_in_a_header() {
         let base: Url = "https://api.github.com/".parse().unwrap();
         for token in ["", "  ", "ghp_a\nb"] {
-            let error = GithubApi::new(base.clone(), "o/r", GithubToken::new(token)).unwrap_err();
+            let error = GithubApi::new(base.clone(), "o/r", Secret::new(token)).unwrap_err();
             assert!(error.is_permanent());
             assert!(!error.to_string().contains("ghp_a"), "{error}");
         }

@@ -229,7 +229,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
             let api = github::GithubApi::new(
                 config.github.api_base_url.clone(),
                 &config.github.repository,
-                github::GithubToken::new(token.expose()),
+                token.clone(),
             )
             .map_err(|e| JobError::Permanent(e.to_string()))?;
             let branch = expand(&config.git.branch, &incident);

@@ -7,7 +7,6 @@
 //! Slack would not lift in time, an outage that outlasted the retries, or a refusal.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +16,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use url::Url;
+
+use crate::config::Secret;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -40,22 +41,6 @@ const TRANSIENT_CODES: &[&str] = &[
     "service_unavailable",
     "request_timeout",
 ];
-
-/// A bot token (`xoxb-…`). Kept opaque so it cannot leak through `Debug` or a log line.
-#[derive(Clone)]
-pub struct BotToken(String);
-
-impl BotToken {
-    pub fn new(token: impl Into<String>) -> Self {
-        BotToken(token.into())
-    }
-}
-
-impl fmt::Debug for BotToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BotToken(***)")
-    }
-}
 
 /// Why a Slack call failed, sorted by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +146,7 @@ pub struct FetchedMessage {
 pub struct SlackApi {
     http: reqwest::Client,
     base: Url,
-    token: BotToken,
+    token: Secret,
     /// User id → display name; names change rarely and incidents mention the same people often.
     names: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -244,7 +229,7 @@ impl SlackApi {
     ///
     /// # Panics
     /// If the TLS backend cannot initialise, which no configuration here can cause.
-    pub fn new(mut base: Url, token: BotToken) -> Self {
+    pub fn new(mut base: Url, token: Secret) -> Self {
         // Without the trailing slash, `join` would replace `api` instead of appending to it.
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -422,7 +407,7 @@ impl SlackApi {
         method: &'static str,
         args: Args<'_>,
     ) -> Result<T, ApiError> {
-        self.call_as(&self.token.0, method, args).await
+        self.call_as(self.token.expose(), method, args).await
     }
 
     /// Calls a Web API method with `token`, retrying as Slack's answers allow.
@@ -545,20 +530,17 @@ mod tests {
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let token = BotToken::new("xoxb-secret-123");
-        assert_eq!(format!("{token:?}"), "BotToken(***)");
+        let token = Secret::new("xoxb-secret-123");
+        assert_eq!(format!("{token:?}"), "Secret(***)");
         let api = SlackApi::new("https://slack.com/api/".parse().unwrap(), token);
         let debug = format!("{api:?}");
         assert!(!debug.contains("xoxb-secret-123"), "{debug}");
-        assert!(debug.contains("BotToken(***)"), "{debug}");
+        assert!(debug.contains("Secret(***)"), "{debug}");
     }
 
     #[test]
     fn the_base_url_gains_a_trailing_slash() {
-        let api = SlackApi::new(
-            "http://127.0.0.1:9/api".parse().unwrap(),
-            BotToken::new("x"),
-        );
+        let api = SlackApi::new("http://127.0.0.1:9/api".parse().unwrap(), Secret::new("x"));
         assert_eq!(
             api.base.join("chat.postMessage").unwrap().as_str(),
             "http://127.0.0.1:9/api/chat.postMessage"
