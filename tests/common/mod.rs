@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod fake_discord;
 pub mod fake_github;
 pub mod fake_slack;
 pub mod server;
