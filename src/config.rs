@@ -25,6 +25,7 @@ pub struct Config {
     pub drafting: DraftingConfig,
     pub server: ServerConfig,
     pub slack: SlackConfig,
+    pub discord: DiscordConfig,
     pub publish: PublishConfig,
     pub log: LogConfig,
 }
@@ -87,6 +88,15 @@ pub struct SlackConfig {
     pub create_channel: bool,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub api_base_url: url::Url,
+    /// Servers whose slash commands are registered directly (available at once); empty: the
+    /// commands are registered globally.
+    pub guild_ids: Vec<u64>,
+}
+
 /// A value that must never be shown: `Debug` prints `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -116,6 +126,7 @@ pub struct Secrets {
     pub api_token: Option<Secret>,
     pub git_token: Option<Secret>,
     pub github_token: Option<Secret>,
+    pub discord_token: Option<Secret>,
 }
 
 impl Secrets {
@@ -133,6 +144,7 @@ impl Secrets {
             api_token: var("SCRIBE_API_TOKEN"),
             git_token: var("GIT_TOKEN"),
             github_token: var("GITHUB_TOKEN"),
+            discord_token: var("DISCORD_TOKEN"),
         }
     }
 }

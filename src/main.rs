@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use scribe::adapters::console::Console;
+use scribe::adapters::discord::{self, DiscordApi};
 use scribe::adapters::export;
 use scribe::adapters::slack::socket;
 use scribe::adapters::slack::web::SlackApi;
@@ -262,12 +263,17 @@ fn app(config: Config, store: Arc<AnyStore>) -> Arc<App<AnyStore>> {
         .slack_bot_token
         .as_ref()
         .map(|token| SlackApi::new(config.slack.api_base_url.clone(), token.clone()));
+    let discord = secrets
+        .discord_token
+        .as_ref()
+        .map(|token| DiscordApi::new(&config.discord, token));
     Arc::new(App {
         recorder: Recorder::new(store, config.settings()),
         drafter: Drafter::new(config.template_dir()),
         metrics: Metrics::default(),
         wake: Arc::new(Notify::new()),
         slack,
+        discord,
         secrets,
         config,
     })
@@ -380,6 +386,13 @@ async fn serve(config: Config, migrate: bool) -> Result<()> {
         ))),
         _ => None,
     };
+    let gateway = app.secrets.discord_token.clone().map(|token| {
+        tokio::spawn(discord::run(
+            Arc::clone(&app),
+            token,
+            until_stopped(stopped.clone()),
+        ))
+    });
     tracing::info!("listening on http://{}", listener.local_addr()?);
     server::serve(listener, server::router(app), shutdown_signal()).await?;
     tracing::info!("shutting down: finishing the job in progress");
@@ -393,6 +406,9 @@ async fn serve(config: Config, migrate: bool) -> Result<()> {
     }
     if let Some(socket) = socket {
         socket.await?;
+    }
+    if let Some(gateway) = gateway {
+        gateway.await?;
     }
     tracing::info!("stopped");
     Ok(())

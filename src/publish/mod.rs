@@ -137,18 +137,12 @@ pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
                 && let Ok(id) = payload.incident.parse::<IncidentId>()
             {
                 let text = format!(
-                    ":warning: Scribe could not publish the postmortem ({}): {reason}. Nothing \
+                    "⚠️ Scribe could not publish the postmortem ({}): {reason}. Nothing \
                      is lost: `scribe publish {id}` tries again, and the draft stays available \
                      with `/incident draft`.",
                     job.kind
                 );
-                crate::adapters::slack::jobs::announce(
-                    app,
-                    &id,
-                    &format!("failed.{}", job.id),
-                    &text,
-                )
-                .await;
+                crate::server::announce(app, &id, &format!("failed.{}", job.id), &text).await;
             }
         }
     }
@@ -246,7 +240,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                     }
                 })?;
             tracing::info!(number = pull.number, created, "pull request ready");
-            crate::adapters::slack::jobs::announce(
+            crate::server::announce(
                 app,
                 &id,
                 &format!("pr.{}", pull.number),

@@ -13,6 +13,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::adapters::discord::DiscordApi;
 use crate::adapters::slack::web::SlackApi;
 use crate::config::{Config, Secrets};
 use crate::domain::{History, IncidentId, Status};
@@ -37,6 +38,8 @@ pub struct App<S> {
     pub wake: Arc<Notify>,
     /// The Slack Web API, when a bot token is configured.
     pub slack: Option<SlackApi>,
+    /// Discord's REST API, when a bot token is configured.
+    pub discord: Option<DiscordApi>,
 }
 
 impl<S: Store> App<S> {
@@ -85,6 +88,8 @@ pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
 pub async fn run_job<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
     if job.kind.starts_with("slack.") {
         crate::adapters::slack::jobs::run(app, job).await
+    } else if job.kind.starts_with("discord.") {
+        crate::adapters::discord::jobs::run(app, job).await
     } else if job.kind.starts_with("publish.") {
         crate::publish::run(app, job).await
     } else {
@@ -93,6 +98,12 @@ pub async fn run_job<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
             job.kind
         )))
     }
+}
+
+/// Posts `text` in the incident's channel, on its platform, once per `key`.
+pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: &str) {
+    crate::adapters::slack::jobs::announce(app, id, key, text).await;
+    crate::adapters::discord::jobs::announce(app, id, key, text).await;
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.

@@ -1,0 +1,375 @@
+//! The gateway connection (serenity's client): slash commands answered within Discord's three
+//! seconds, and everything else handed, in arrival order, to the [`Intake`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serenity::all::{
+    ChannelPinsUpdateEvent, ClientBuilder, Command, CommandInteraction, Context,
+    CreateAllowedMentions, CreateAttachment, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GatewayIntents,
+    GuildId, Interaction, Message, MessageUpdateEvent, Reaction, Ready, ResumedEvent,
+};
+use tokio::sync::mpsc;
+
+use super::commands::{self, Invocation};
+use super::inbound::display_name;
+use super::intake::{Inbound, Intake};
+use super::jobs::{clip, headline};
+use crate::config::Secret;
+use crate::domain::{Author, ChatEvent, EventKind, MessageId, Outcome, reply};
+use crate::drafting::{Place, slug};
+use crate::server::App;
+use crate::storage::Store;
+
+/// Past this, a command is deferred (Discord shows "thinking…") and answered when done.
+const DEFER_AFTER: Duration = Duration::from_millis(2000);
+
+/// What Scribe reads: servers and channels, messages with their text, reactions.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::GUILD_MESSAGE_REACTIONS
+        | GatewayIntents::MESSAGE_CONTENT
+}
+
+/// Connects to the gateway and serves until `shutdown` completes (serenity reconnects and
+/// resumes by itself in between).
+pub async fn run<S: Store + 'static>(
+    app: Arc<App<S>>,
+    token: Secret,
+    shutdown: impl Future<Output = ()>,
+) {
+    let http = super::rest::http(&app.config.discord, &token);
+    let guilds = app.config.discord.guild_ids.clone();
+    let intake = Arc::new(Intake::new(app));
+    let (queue, mut arrivals) = mpsc::unbounded_channel::<(Context, Inbound)>();
+    let consumer = {
+        let intake = Arc::clone(&intake);
+        tokio::spawn(async move {
+            while let Some((ctx, inbound)) = arrivals.recv().await {
+                intake.handle(&ctx, inbound).await;
+            }
+        })
+    };
+    let handler = Handler {
+        intake,
+        queue,
+        guilds,
+        registered: AtomicBool::new(false),
+    };
+    let mut client = match ClientBuilder::new_with_http(http, intents())
+        .event_handler(handler)
+        .await
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the Discord client");
+            return;
+        }
+    };
+    let shards = Arc::clone(&client.shard_manager);
+    tokio::select! {
+        result = client.start() => {
+            if let Err(error) = result {
+                tracing::error!(%error, "the Discord connection ended; check DISCORD_TOKEN and the bot's intents");
+            }
+        }
+        () = shutdown => shards.shutdown_all().await,
+    }
+    drop(client);
+    let _ = consumer.await;
+}
+
+struct Handler<S> {
+    intake: Arc<Intake<S>>,
+    queue: mpsc::UnboundedSender<(Context, Inbound)>,
+    guilds: Vec<u64>,
+    registered: AtomicBool,
+}
+
+impl<S: Store> Handler<S> {
+    fn enqueue(&self, ctx: Context, inbound: Inbound) {
+        if self.queue.send((ctx, inbound)).is_err() {
+            tracing::warn!("Discord event dropped while shutting down");
+        }
+    }
+
+    async fn register(&self, ctx: &Context) {
+        if self.registered.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let result = if self.guilds.is_empty() {
+            Command::set_global_commands(&ctx.http, commands::definitions())
+                .await
+                .map(drop)
+        } else {
+            let mut result = Ok(());
+            for guild in &self.guilds {
+                result = result.and(
+                    GuildId::new(*guild)
+                        .set_commands(&ctx.http, commands::definitions())
+                        .await
+                        .map(drop),
+                );
+            }
+            result
+        };
+        match result {
+            Ok(()) => tracing::info!(guilds = ?self.guilds, "slash commands registered"),
+            Err(error) => {
+                self.registered.store(false, Ordering::SeqCst);
+                tracing::error!(%error, "cannot register the slash commands");
+            }
+        }
+    }
+
+    /// Stores the command and says what it did.
+    async fn respond(&self, ctx: &Context, command: &CommandInteraction) -> Answer {
+        let resolved = &command.data.resolved;
+        let name_of = |user| {
+            let nick = resolved.members.get(&user).and_then(|m| m.nick.as_deref());
+            match resolved.users.get(&user) {
+                Some(found) => display_name(nick, found),
+                None => user.to_string(),
+            }
+        };
+        let invocation =
+            Invocation::from_options(&command.data.name, &command.data.options, name_of);
+        let Some(text) = invocation.text() else {
+            return Answer::private(format!("Scribe does not know /{}.", command.data.name));
+        };
+        let place = self.intake.command_place(ctx, command.channel_id).await;
+        let nick = command.member.as_ref().and_then(|m| m.nick.as_deref());
+        let event = ChatEvent {
+            channel: place.channel.clone(),
+            message: MessageId::new(format!("cmd:{}", command.id)),
+            at: *command.id.created_at(),
+            kind: EventKind::Posted {
+                author: Author::human(
+                    command.user.id.to_string(),
+                    display_name(nick, &command.user),
+                ),
+                text: text.clone(),
+                thread: None,
+            },
+        };
+        let recorded = match self.intake.record(event).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                tracing::error!(%error, "cannot store a Discord command");
+                return Answer::private(
+                    "Scribe could not store that command (its database is unreachable); nothing \
+                     was recorded. Try again in a moment."
+                        .to_string(),
+                );
+            }
+        };
+        let Some(answer) = recorded.reply else {
+            return Answer::private("That is no command Scribe knows.".to_string());
+        };
+        let incident = recorded.incident.as_ref();
+        let app = self.intake.app();
+        let said = || {
+            let said: String = text.chars().take(300).collect();
+            said
+        };
+        match (&answer.outcome, incident) {
+            (Outcome::Opened, Some(incident)) => Answer::public(headline(incident)),
+            (Outcome::ShowDraft, Some(incident)) => {
+                let place = Place {
+                    channel: format!("<#{}>", command.channel_id),
+                    platform: "discord",
+                    team_zone: app.config.team.timezone,
+                };
+                match app
+                    .drafter
+                    .render(&app.config.drafting.template, incident, &place)
+                {
+                    Ok(draft) => Answer {
+                        text: "The postmortem draft as it stands:".to_string(),
+                        public: false,
+                        file: Some((
+                            format!("postmortem-{}", slug::file_name(incident)),
+                            draft.into_bytes(),
+                        )),
+                    },
+                    Err(error) => Answer::private(format!("The draft cannot be rendered: {error}")),
+                }
+            }
+            (Outcome::ShowStatus, Some(incident)) => {
+                let mut text = reply::text(&answer.outcome, Some(incident));
+                let prefix = crate::server::api::job_prefix(&incident.id());
+                if let Ok(jobs) = app.recorder.store().jobs(&prefix).await
+                    && let Some(line) = crate::jobs::describe(&jobs)
+                {
+                    text = format!("{text}\n{line}");
+                }
+                Answer::private(text)
+            }
+            (
+                Outcome::Recorded {
+                    before_start: false,
+                    ..
+                }
+                | Outcome::SeveritySet(_)
+                | Outcome::LeadSet(_)
+                | Outcome::Resolved,
+                _,
+            ) => Answer::public(format!(
+                "{} ({})",
+                reply::text(&answer.outcome, incident),
+                said()
+            )),
+            (Outcome::Closed, _) => Answer::public(reply::text(&answer.outcome, incident)),
+            (outcome, incident) => Answer::private(reply::text(outcome, incident)),
+        }
+    }
+
+    /// Answers a slash command: at once when the work is quick, else deferred and then edited.
+    async fn answer(&self, ctx: &Context, command: &CommandInteraction) {
+        let work = self.respond(ctx, command);
+        tokio::pin!(work);
+        let sent = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+            Ok(answer) => {
+                command
+                    .create_response(
+                        &ctx.http,
+                        CreateInteractionResponse::Message(answer.message()),
+                    )
+                    .await
+            }
+            Err(_) => {
+                if let Err(error) = command.defer_ephemeral(&ctx.http).await {
+                    tracing::warn!(%error, "cannot defer the answer");
+                }
+                let answer = work.await;
+                command
+                    .edit_response(&ctx.http, answer.edit())
+                    .await
+                    .map(drop)
+            }
+        };
+        if let Err(error) = sent {
+            tracing::warn!(%error, "cannot answer a slash command");
+        }
+    }
+}
+
+/// What a command is answered with.
+struct Answer {
+    text: String,
+    /// Everyone in the channel sees it; else only whoever typed the command.
+    public: bool,
+    file: Option<(String, Vec<u8>)>,
+}
+
+impl Answer {
+    fn public(text: String) -> Self {
+        Answer {
+            text,
+            public: true,
+            file: None,
+        }
+    }
+
+    fn private(text: String) -> Self {
+        Answer {
+            text,
+            public: false,
+            file: None,
+        }
+    }
+
+    fn message(self) -> CreateInteractionResponseMessage {
+        let mut message = CreateInteractionResponseMessage::new()
+            .content(clip(&self.text))
+            .ephemeral(!self.public)
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Some((name, bytes)) = self.file {
+            message = message.add_file(CreateAttachment::bytes(bytes, name));
+        }
+        message
+    }
+
+    fn edit(self) -> EditInteractionResponse {
+        let mut edit = EditInteractionResponse::new()
+            .content(clip(&self.text))
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Some((name, bytes)) = self.file {
+            edit = edit.new_attachment(CreateAttachment::bytes(bytes, name));
+        }
+        edit
+    }
+}
+
+#[serenity::async_trait]
+impl<S: Store + 'static> EventHandler for Handler<S> {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+        self.register(&ctx).await;
+        self.enqueue(ctx, Inbound::Connected);
+    }
+
+    async fn resume(&self, ctx: Context, _: ResumedEvent) {
+        tracing::info!("Discord session resumed");
+        self.enqueue(ctx, Inbound::Connected);
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        if let Interaction::Command(command) = interaction {
+            let span = tracing::info_span!("discord_command", channel = %command.channel_id, command = %command.data.name);
+            let _ = tracing::Instrument::instrument(self.answer(&ctx, &command), span).await;
+        }
+    }
+
+    async fn message(&self, ctx: Context, message: Message) {
+        if message.guild_id.is_some() {
+            self.enqueue(ctx, Inbound::Message(Box::new(message)));
+        }
+    }
+
+    async fn message_update(
+        &self,
+        ctx: Context,
+        _: Option<Message>,
+        _: Option<Message>,
+        update: MessageUpdateEvent,
+    ) {
+        self.enqueue(ctx, Inbound::Update(Box::new(update)));
+    }
+
+    async fn message_delete(
+        &self,
+        ctx: Context,
+        channel: serenity::all::ChannelId,
+        message: serenity::all::MessageId,
+        _: Option<GuildId>,
+    ) {
+        self.enqueue(ctx, Inbound::Delete { channel, message });
+    }
+
+    async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
+        self.enqueue(ctx, reaction_event(reaction, true));
+    }
+
+    async fn reaction_remove(&self, ctx: Context, reaction: Reaction) {
+        self.enqueue(ctx, reaction_event(reaction, false));
+    }
+
+    async fn channel_pins_update(&self, ctx: Context, pins: ChannelPinsUpdateEvent) {
+        self.enqueue(ctx, Inbound::Pins(pins.channel_id));
+    }
+}
+
+fn reaction_event(reaction: Reaction, added: bool) -> Inbound {
+    Inbound::Reaction {
+        channel: reaction.channel_id,
+        message: reaction.message_id,
+        user: reaction.user_id,
+        emoji: reaction.emoji,
+        added,
+    }
+}

@@ -1,0 +1,103 @@
+//! Discord's REST API through serenity's client. Against Discord itself serenity's ratelimiter
+//! paces every call; behind another base URL (a proxy, a fake) the ratelimiter is off, as it
+//! would bypass that URL, and a 429 is waited out here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http, HttpBuilder};
+
+use crate::config::{DiscordConfig, Secret};
+use crate::jobs::JobError;
+
+/// Discord's own API, where serenity's routes point.
+const DISCORD: &str = "https://discord.com/";
+/// Tries of one call that Discord rate-limits, before the job worker's backoff takes over.
+const RATE_LIMITED_TRIES: u32 = 3;
+
+#[derive(Clone)]
+pub struct DiscordApi {
+    http: Arc<Http>,
+}
+
+impl DiscordApi {
+    pub fn new(config: &DiscordConfig, token: &Secret) -> Self {
+        DiscordApi {
+            http: Arc::new(http(config, token)),
+        }
+    }
+
+    pub fn http(&self) -> &Arc<Http> {
+        &self.http
+    }
+
+    /// Posts a message; mentions are always switched off, whatever the message says.
+    pub async fn send(&self, channel: ChannelId, message: CreateMessage) -> Result<(), JobError> {
+        let message = message.allowed_mentions(CreateAllowedMentions::new());
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match channel.send_message(&self.http, message.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(error) => match classify(&error) {
+                    Failure::RateLimited if tries < RATE_LIMITED_TRIES => {
+                        tracing::warn!(%channel, tries, "rate limited by Discord; waiting");
+                        tokio::time::sleep(Duration::from_secs(u64::from(tries))).await;
+                    }
+                    Failure::RateLimited | Failure::Transient => {
+                        return Err(JobError::Transient(error.to_string()));
+                    }
+                    Failure::Permanent => return Err(JobError::Permanent(error.to_string())),
+                },
+            }
+        }
+    }
+
+    /// The channel's name, for drafts; its id when it cannot be read.
+    pub async fn channel_name(&self, channel: ChannelId) -> String {
+        match channel.name(&self.http).await {
+            Ok(name) => format!("#{name}"),
+            Err(_) => channel.to_string(),
+        }
+    }
+}
+
+/// The client for `config`: Discord's own with serenity's ratelimiter, or another base URL.
+pub fn http(config: &DiscordConfig, token: &Secret) -> Http {
+    let builder =
+        HttpBuilder::new(token.expose()).default_allowed_mentions(CreateAllowedMentions::new());
+    let base = config.api_base_url.as_str();
+    if base == DISCORD {
+        builder.build()
+    } else {
+        builder
+            .proxy(base.trim_end_matches('/'))
+            .ratelimiter_disabled(true)
+            .build()
+    }
+}
+
+enum Failure {
+    RateLimited,
+    Transient,
+    Permanent,
+}
+
+fn classify(error: &serenity::Error) -> Failure {
+    use serenity::all::HttpError;
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            let status = response.status_code.as_u16();
+            if status == 429 {
+                Failure::RateLimited
+            } else if (400..500).contains(&status) {
+                Failure::Permanent
+            } else {
+                Failure::Transient
+            }
+        }
+        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => Failure::Transient,
+        serenity::Error::Model(_) | serenity::Error::Json(_) => Failure::Permanent,
+        _ => Failure::Transient,
+    }
+}
