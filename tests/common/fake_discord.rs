@@ -152,6 +152,8 @@ struct FakeState {
     addr: String,
     calls: Vec<Call>,
     rigs: Vec<Rig>,
+    /// Rate-limited buckets: method, path part, and when the limit resets.
+    limited: Vec<(String, String, Instant)>,
     members: BTreeMap<String, MemberInfo>,
     channels: BTreeMap<String, ChannelInfo>,
     /// Every message of every channel, by id (deleted ones are removed).
@@ -413,7 +415,8 @@ impl FakeDiscord {
 
     // ---- failure knobs -----------------------------------------------------------------
 
-    /// The next `method` call whose path contains `path_contains` gets Discord's 429.
+    /// The next `method` call whose path contains `path_contains` gets Discord's 429, and so
+    /// does every matching call until `retry_after_secs` have passed (the bucket's reset).
     pub fn rate_limit_next(&self, method: &str, path_contains: &str, retry_after_secs: f64) {
         self.state().rigs.push(Rig {
             method: method.to_uppercase(),
@@ -1723,6 +1726,15 @@ impl FakeState {
         if needs_bot && call.header("authorization") != Some(&format!("Bot {BOT_TOKEN}")) {
             return Reply::error(401, 0, "401: Unauthorized");
         }
+        // A bucket stays limited until its reset: calling again early gets another 429.
+        self.limited.retain(|(_, _, until)| *until > Instant::now());
+        if let Some((_, _, until)) = self
+            .limited
+            .iter()
+            .find(|(m, p, _)| *m == call.method && call.path.contains(p.as_str()))
+        {
+            return rate_limited(until.duration_since(Instant::now()).as_secs_f64());
+        }
         if let Some(at) = self
             .rigs
             .iter()
@@ -1730,7 +1742,14 @@ impl FakeState {
         {
             let rig = self.rigs.remove(at);
             return match rig.kind {
-                RigKind::RateLimit(secs) => rate_limited(secs),
+                RigKind::RateLimit(secs) => {
+                    self.limited.push((
+                        rig.method.clone(),
+                        rig.path_contains.clone(),
+                        Instant::now() + Duration::from_secs_f64(secs),
+                    ));
+                    rate_limited(secs)
+                }
                 RigKind::Status(status) => match status {
                     403 => Reply::error(403, 50013, "Missing Permissions"),
                     404 => Reply::error(404, 0, "404: Not Found"),

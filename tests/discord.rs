@@ -1,0 +1,735 @@
+//! Scribe in Discord, end to end: the real `scribe serve` with its serenity client against a
+//! fake Discord on a local port (REST and gateway), read back through the incident API.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::Sandbox;
+use common::fake_discord::{
+    APPLICATION_ID, BOT_TOKEN, FakeDiscord, GUILD_ID, INTENT_GUILD_MESSAGE_REACTIONS,
+    INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT, Posted, string_option,
+    subcommand, user_option,
+};
+use common::server::{Server, entry_texts};
+use serde_json::{Value, json};
+
+const CHANNEL: &str = "1176000000000000100";
+const THREAD: &str = "1176000000000000200";
+const OTHER: &str = "1176000000000000300";
+/// Shown by their nick.
+const ZOE: &str = "1176000000000000011";
+/// Shown by their global name.
+const ROBIN: &str = "1176000000000000012";
+/// Shown by their username.
+const TRENT: &str = "1176000000000000013";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn people(fake: &FakeDiscord) {
+    fake.add_member(ZOE, "zoe.k", Some("Zoë K."), Some("Zoë Kapoor"));
+    fake.add_member(ROBIN, "robin.ayers", Some("Robin Ayers"), None);
+    fake.add_member(TRENT, "trent.osei", None, None);
+    fake.add_channel(CHANNEL, "inc-checkout");
+    fake.add_channel(OTHER, "general");
+    fake.add_thread(THREAD, CHANNEL, "db-failover");
+}
+
+fn serve(sandbox: &Sandbox, fake: &FakeDiscord) -> Server {
+    let guilds = format!("[{GUILD_ID}]");
+    Server::start_with(
+        sandbox,
+        &[
+            ("DISCORD_TOKEN", BOT_TOKEN),
+            ("SCRIBE__DISCORD__API_BASE_URL", &fake.base_url()),
+            ("SCRIBE__DISCORD__GUILD_IDS", &guilds),
+        ],
+    )
+}
+
+/// A fake Discord with people and channels, and Scribe connected to it with its commands
+/// registered.
+async fn start() -> (FakeDiscord, Sandbox, Server) {
+    let fake = FakeDiscord::start().await;
+    people(&fake);
+    let sandbox = Sandbox::new();
+    let server = serve(&sandbox, &fake);
+    fake.wait_connected(WAIT).await;
+    fake.wait_for("PUT", "/commands", 1, WAIT).await;
+    (fake, sandbox, server)
+}
+
+/// Runs `/incident <sub> …` as `user` and returns what Discord shows for it.
+async fn incident(fake: &FakeDiscord, user: &str, sub: &str, options: Value) -> Value {
+    let id = fake.command(CHANNEL, user, "incident", json!([subcommand(sub, options)]));
+    fake.interaction_answer(&id, WAIT).await
+}
+
+async fn timeline(fake: &FakeDiscord, user: &str, options: Value) -> Value {
+    let id = fake.command(CHANNEL, user, "timeline", options);
+    fake.interaction_answer(&id, WAIT).await
+}
+
+async fn open(fake: &FakeDiscord, title: &str) -> Value {
+    incident(fake, ROBIN, "start", json!([string_option("title", title)])).await
+}
+
+/// Polls the incident API until the one incident satisfies `check`; fails with what was seen.
+async fn until(server: &Server, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let incidents = server.incidents().await;
+        if let [incident] = incidents.as_slice()
+            && check(incident)
+        {
+            return incident.clone();
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "timed out waiting for {what}; incidents: {incidents:#?}\nserver log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn entries_are(expected: &[&str]) -> impl Fn(&Value) -> bool {
+    let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    move |incident| entry_texts(incident) == expected
+}
+
+/// Participants as (name, messages), sorted by name as the API gives them.
+fn participants(incident: &Value) -> Vec<(String, u64)> {
+    incident["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn messages_of(incident: &Value, name: &str) -> u64 {
+    participants(incident)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, m)| m)
+}
+
+fn no_mentions(allowed: &Value) -> bool {
+    let empty = |key: &str| allowed.get(key).is_none_or(|v| v == &json!([]));
+    allowed["parse"] == json!([]) && empty("users") && empty("roles")
+}
+
+/// The one message carrying a postmortem file, once the close job has posted it.
+async fn postmortem_post(fake: &FakeDiscord) -> Posted {
+    let start = Instant::now();
+    loop {
+        let with_files: Vec<Posted> = fake
+            .posted(CHANNEL)
+            .into_iter()
+            .filter(|p| !p.files.is_empty())
+            .collect();
+        if !with_files.is_empty() {
+            assert_eq!(with_files.len(), 1, "{with_files:#?}");
+            return with_files.into_iter().next().unwrap();
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no postmortem posted; calls:\n{}",
+            fake.describe_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn clock(at: &Value) -> String {
+    let at: DateTime<Utc> = at.as_str().unwrap().parse().unwrap();
+    at.format("%H:%M").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_from_start_to_postmortem() {
+    let (fake, _sandbox, server) = start().await;
+
+    let answer = incident(
+        &fake,
+        ROBIN,
+        "start",
+        json!([
+            string_option("title", "Checkout 5xx"),
+            string_option("severity", "sev2")
+        ]),
+    )
+    .await;
+    let headline = answer["content"].as_str().unwrap();
+    assert!(headline.contains("Checkout 5xx"), "{answer}");
+    assert!(headline.to_lowercase().contains("sev2"), "{answer}");
+    assert_eq!(
+        answer["flags"].as_u64().unwrap_or(0) & 64,
+        0,
+        "the headline is public: {answer}"
+    );
+
+    fake.post(CHANNEL, ZOE, "checkout error rate at 22%");
+    let rolled_back = timeline(
+        &fake,
+        ZOE,
+        json!([string_option("text", "rolled back checkout-api")]),
+    )
+    .await;
+    assert!(rolled_back["content"].is_string(), "{rolled_back}");
+    let failover = fake.post(CHANNEL, TRENT, "db failover to replica 2 done");
+    fake.react(CHANNEL, &failover, ROBIN, "📌");
+    let alert = fake.post(CHANNEL, ROBIN, "FIRING: checkout error rate high");
+    fake.pin_and_announce(CHANNEL, &alert);
+
+    let open = until(&server, "the three entries", |i| {
+        let texts = entry_texts(i);
+        texts.len() == 3
+    })
+    .await;
+    assert_eq!(
+        entry_texts(&open),
+        [
+            "rolled back checkout-api",
+            "db failover to replica 2 done",
+            "FIRING: checkout error rate high",
+        ]
+    );
+    let sources: Vec<&str> = open["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] != "event")
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["command", "reaction", "pin"]);
+    assert_eq!(open["title"], "Checkout 5xx");
+    assert_eq!(open["severity"], "sev2");
+    assert_eq!(open["platform"], "discord");
+    let mut names: Vec<String> = participants(&open).into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    assert_eq!(names, ["Robin Ayers", "Zoë Kapoor", "trent.osei"]);
+
+    incident(&fake, ROBIN, "resolve", json!([])).await;
+    let closed = incident(&fake, ROBIN, "close", json!([])).await;
+    assert!(closed["content"].is_string(), "{closed}");
+
+    let post = postmortem_post(&fake).await;
+    let date = Utc::now().format("%Y-%m-%d");
+    let (name, content) = &post.files[0];
+    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx.md"));
+    assert!(no_mentions(&post.body["allowed_mentions"]), "{}", post.body);
+    let draft = String::from_utf8(content.clone()).unwrap();
+    assert!(draft.contains("Checkout 5xx"), "{draft}");
+    let incident = until(&server, "the closed incident", |i| i["status"] == "closed").await;
+    for entry in incident["timeline"].as_array().unwrap() {
+        if entry["source"] == "event" {
+            continue;
+        }
+        let line = format!(
+            "**{}** - {} — {}",
+            clock(&entry["at"]),
+            entry["text"].as_str().unwrap(),
+            entry["author"].as_str().unwrap()
+        );
+        assert!(draft.contains(&line), "draft lacks {line:?}:\n{draft}");
+    }
+    assert!(draft.contains("db failover to replica 2 done — trent.osei"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfilled_timeline_entry_keeps_the_time_it_was_given() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Queue backlog").await;
+
+    let earlier = Utc::now() - chrono::Duration::minutes(7);
+    let at = earlier.format("%H:%M").to_string();
+    timeline(
+        &fake,
+        ZOE,
+        json!([
+            string_option("text", "first alert fired"),
+            string_option("at", &at)
+        ]),
+    )
+    .await;
+
+    let incident = until(
+        &server,
+        "the backfilled entry",
+        entries_are(&["first alert fired"]),
+    )
+    .await;
+    let entry = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == "first alert fired")
+        .unwrap();
+    assert_eq!(entry["source"], "backfill");
+    assert_eq!(clock(&entry["at"]), at);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_deletes_unpins_and_taken_back_reactions_change_the_timeline() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Queue backlog").await;
+
+    let restarted = fake.post(CHANNEL, ZOE, "consumers restarted");
+    fake.react(CHANNEL, &restarted, ROBIN, "📌");
+    let wrong = fake.post(CHANNEL, TRENT, "wrong channel, sorry");
+    fake.pin_and_announce(CHANNEL, &wrong);
+    let lag = fake.post(CHANNEL, TRENT, "lag is falling");
+    fake.pin_and_announce(CHANNEL, &lag);
+    until(
+        &server,
+        "three entries",
+        entries_are(&[
+            "consumers restarted",
+            "wrong channel, sorry",
+            "lag is falling",
+        ]),
+    )
+    .await;
+
+    fake.edit(CHANNEL, &restarted, "consumers restarted (all 12)");
+    let edited = until(
+        &server,
+        "the edit",
+        entries_are(&[
+            "consumers restarted (all 12)",
+            "wrong channel, sorry",
+            "lag is falling",
+        ]),
+    )
+    .await;
+    assert_eq!(
+        edited["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["text"] == "consumers restarted (all 12)")
+            .unwrap()["original_text"],
+        "consumers restarted"
+    );
+
+    fake.delete(CHANNEL, &wrong);
+    until(
+        &server,
+        "the deletion",
+        entries_are(&["consumers restarted (all 12)", "lag is falling"]),
+    )
+    .await;
+
+    fake.unpin_and_announce(CHANNEL, &lag);
+    until(
+        &server,
+        "the unpin",
+        entries_are(&["consumers restarted (all 12)"]),
+    )
+    .await;
+
+    fake.unreact(CHANNEL, &restarted, ROBIN, "📌");
+    let incident = until(&server, "the reaction taken back", entries_are(&[])).await;
+    // The messages still count, the deleted one too: only the entries went.
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 1);
+    assert_eq!(messages_of(&incident, "trent.osei"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thread_replies_belong_to_the_channels_incident_and_other_channels_do_not() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "DB failover").await;
+
+    let lag = fake.post(THREAD, ZOE, "replica lag is 40s");
+    fake.react(THREAD, &lag, ROBIN, "📌");
+    fake.post(OTHER, TRENT, "lunch anyone?");
+    fake.post(THREAD, TRENT, "promoting replica 2");
+
+    let incident = until(&server, "the thread's messages", |i| {
+        entry_texts(i) == ["replica lag is 40s"] && messages_of(i, "trent.osei") == 1
+    })
+    .await;
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 1);
+    assert!(
+        !incident.to_string().contains("lunch anyone"),
+        "{incident:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_scribe_posts_can_mention_anyone() {
+    let (fake, _sandbox, server) = start().await;
+
+    let headline = open(&fake, "Checkout down @everyone").await;
+    assert!(
+        headline["content"]
+            .as_str()
+            .unwrap()
+            .contains("Checkout down")
+    );
+    timeline(
+        &fake,
+        ZOE,
+        json!([string_option(
+            "text",
+            "paging @here and <@&1176000000000000999>"
+        )]),
+    )
+    .await;
+    incident(
+        &fake,
+        ROBIN,
+        "action",
+        json!([
+            string_option("text", "add alerting @everyone"),
+            user_option("owner", TRENT)
+        ]),
+    )
+    .await;
+    incident(&fake, ROBIN, "status", json!([])).await;
+    until(&server, "the entry", |i| entry_texts(i).len() == 1).await;
+    incident(&fake, ROBIN, "close", json!([])).await;
+    postmortem_post(&fake).await;
+
+    let posts: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.ok())
+        .filter(|c| {
+            c.path.contains("/messages")
+                || c.path.contains("/webhooks/")
+                || c.path.ends_with("/callback")
+        })
+        .collect();
+    assert!(posts.len() >= 5, "{}", fake.describe_calls());
+    for call in &posts {
+        let body = call.json.clone().unwrap_or(Value::Null);
+        let message = if call.path.ends_with("/callback") {
+            if body["type"] == 5 {
+                continue; // "thinking…" has no content
+            }
+            body["data"].clone()
+        } else {
+            body
+        };
+        assert!(
+            no_mentions(&message["allowed_mentions"]),
+            "{} {} sent {message}",
+            call.method,
+            call.path
+        );
+    }
+    // And what Discord made of them: not one message of the bot's pings @everyone.
+    for message in fake.history(CHANNEL) {
+        if message["author"]["id"] == APPLICATION_ID {
+            assert_eq!(message["mention_everyone"], false, "{message}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_dropped_gateway_connection_the_missed_messages_arrive_once() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Flaky network").await;
+    fake.post(CHANNEL, ZOE, "before the drop");
+    until(&server, "the first message", |i| {
+        messages_of(i, "Zoë Kapoor") == 1
+    })
+    .await;
+
+    // Scribe is away until the fake lets its RESUME through; what happens meanwhile waits in
+    // the session, as Discord keeps it.
+    fake.hold_sessions(true);
+    let connections = fake.connection_count();
+    fake.drop_connection();
+    let away = fake.post(CHANNEL, ZOE, "db failover started while you were away");
+    fake.react(CHANNEL, &away, TRENT, "📌");
+    fake.post(CHANNEL, TRENT, "replica promoted");
+    let deadline = Instant::now() + WAIT;
+    while fake.connection_count() == connections {
+        assert!(Instant::now() < deadline, "Scribe did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.hold_sessions(false);
+    fake.wait_connected(WAIT).await;
+
+    let incident = until(&server, "the missed messages", |i| {
+        entry_texts(i) == ["db failover started while you were away"]
+            && messages_of(i, "trent.osei") == 1
+    })
+    .await;
+    assert_eq!(fake.identify_count(), 1, "resumed, not identified again");
+    assert_eq!(fake.resume_count(), 1);
+    assert!(fake.replayed_count() >= 3);
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2);
+
+    // And the connection works on.
+    timeline(
+        &fake,
+        ROBIN,
+        json!([string_option("text", "network is stable")]),
+    )
+    .await;
+    let incident = until(&server, "the entry after the reconnect", |i| {
+        entry_texts(i).len() == 2
+    })
+    .await;
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2);
+    assert_eq!(messages_of(&incident, "trent.osei"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_cannot_resume_is_caught_up_from_the_channel_history() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Flaky network").await;
+    fake.post(CHANNEL, ZOE, "before the drop");
+    until(&server, "the first message", |i| {
+        messages_of(i, "Zoë Kapoor") == 1
+    })
+    .await;
+
+    fake.hold_sessions(true);
+    fake.invalidate_next_resume();
+    let connections = fake.connection_count();
+    fake.close_connection(4000);
+    // Dispatched into a session Discord then gives up: only the history keeps them.
+    fake.post(CHANNEL, ZOE, "db failover started while you were away");
+    fake.post(CHANNEL, TRENT, "replica promoted");
+    let deadline = Instant::now() + WAIT;
+    while fake.connection_count() == connections {
+        assert!(Instant::now() < deadline, "Scribe did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.hold_sessions(false);
+
+    let incident = until(&server, "the messages from history", |i| {
+        messages_of(i, "Zoë Kapoor") == 2 && messages_of(i, "trent.osei") == 1
+    })
+    .await;
+    assert_eq!(fake.invalid_session_count(), 1);
+    assert_eq!(fake.identify_count(), 2);
+    let fetched = fake.calls_to("GET", &format!("/channels/{CHANNEL}/messages"));
+    assert!(
+        fetched.iter().any(|c| c.query_param("after").is_some()),
+        "{}",
+        fake.describe_calls()
+    );
+    assert_eq!(participants(&incident).len(), 3, "{incident:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_the_messages_posted_meanwhile_are_caught_up_once() {
+    let fake = FakeDiscord::start().await;
+    people(&fake);
+    let sandbox = Sandbox::new();
+    let mut server = serve(&sandbox, &fake);
+    fake.wait_connected(WAIT).await;
+    fake.wait_for("PUT", "/commands", 1, WAIT).await;
+    open(&fake, "Long outage").await;
+    fake.post(CHANNEL, ZOE, "before the restart");
+    until(&server, "the first message", |i| {
+        messages_of(i, "Zoë Kapoor") == 1
+    })
+    .await;
+
+    server.kill();
+    // More than one page of history (Discord serves at most 100 at a time).
+    let mut missed = Vec::new();
+    for n in 0..101 {
+        let id = fake.next_id();
+        fake.add_history(CHANNEL, &id, TRENT, &format!("chatter {n}"));
+        missed.push(id);
+    }
+    let zoe_missed = fake.next_id();
+    fake.add_history(
+        CHANNEL,
+        &zoe_missed,
+        ZOE,
+        "db failover done while Scribe was down",
+    );
+
+    let server = serve(&sandbox, &fake);
+    let incident = until(&server, "the caught-up messages", |i| {
+        messages_of(i, "trent.osei") == 101 && messages_of(i, "Zoë Kapoor") == 2
+    })
+    .await;
+    assert_eq!(incident["status"], "open");
+    let pages: Vec<_> = fake
+        .calls_to("GET", &format!("/channels/{CHANNEL}/messages"))
+        .into_iter()
+        .filter(|c| c.ok() && c.query_param("after").is_some())
+        .collect();
+    assert!(pages.len() >= 2, "{}", fake.describe_calls());
+    assert!(
+        pages
+            .iter()
+            .all(|c| c.query_param("limit").as_deref() == Some("100")),
+        "{}",
+        fake.describe_calls()
+    );
+
+    // The same message dispatched late (as a gateway replay might) is not counted again.
+    fake.wait_connected(WAIT).await;
+    let late = fake.message_create(
+        CHANNEL,
+        &zoe_missed,
+        ZOE,
+        "db failover done while Scribe was down",
+    );
+    fake.dispatch("MESSAGE_CREATE", late);
+    fake.post(CHANNEL, ROBIN, "all caught up");
+    let incident = until(&server, "the message after the catch-up", |i| {
+        messages_of(i, "Robin Ayers") >= 1
+    })
+    .await;
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
+    assert_eq!(messages_of(&incident, "trent.osei"), 101);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_postmortem_post_is_retried_after_retry_after_and_posted_once() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Rate limits").await;
+    timeline(
+        &fake,
+        ZOE,
+        json!([string_option("text", "throttling clients")]),
+    )
+    .await;
+    until(&server, "the entry", |i| entry_texts(i).len() == 1).await;
+
+    let path = format!("/channels/{CHANNEL}/messages");
+    fake.rate_limit_next("POST", &path, 1.5);
+    incident(&fake, ROBIN, "close", json!([])).await;
+
+    let post = postmortem_post(&fake).await;
+    assert!(String::from_utf8_lossy(&post.files[0].1).contains("throttling clients"));
+    let calls = fake.calls_to("POST", &path);
+    let limited: Vec<_> = calls.iter().filter(|c| c.status == 429).collect();
+    assert_eq!(
+        limited.len(),
+        1,
+        "retried before the limit reset:\n{}",
+        fake.describe_calls()
+    );
+    let retried = calls
+        .iter()
+        .find(|c| c.ok() && !c.parts.is_empty())
+        .unwrap();
+    assert!(
+        retried.at.duration_since(limited[0].at) >= Duration::from_millis(1500),
+        "retried after {:?}",
+        retried.at.duration_since(limited[0].at)
+    );
+    // Still exactly one postmortem message a while later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let with_files = fake
+        .posted(CHANNEL)
+        .into_iter()
+        .filter(|p| !p.files.is_empty())
+        .count();
+    assert_eq!(with_files, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_commands_are_registered_in_the_guild_with_their_options() {
+    let (fake, _sandbox, _server) = start().await;
+
+    assert_eq!(
+        fake.last_intents(),
+        Some(
+            INTENT_GUILDS
+                | INTENT_GUILD_MESSAGES
+                | INTENT_GUILD_MESSAGE_REACTIONS
+                | INTENT_MESSAGE_CONTENT
+        )
+    );
+    assert!(fake.registered_global_commands().is_empty());
+    let commands = fake.registered_commands();
+    let mut names: Vec<&str> = commands
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["incident", "timeline"]);
+    let command = |name: &str| commands.iter().find(|c| c["name"] == name).unwrap().clone();
+    let option = |parent: &Value, name: &str| -> Value {
+        parent["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("no option {name} in {parent:#}"))
+            .clone()
+    };
+    let required = |o: &Value| o["required"].as_bool().unwrap_or(false);
+
+    let incident = command("incident");
+    let subcommands: Vec<&str> = incident["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["type"], 1, "{o}");
+            o["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        subcommands,
+        [
+            "start", "severity", "lead", "impact", "summary", "action", "resolve", "close",
+            "status", "draft"
+        ]
+    );
+
+    let start = option(&incident, "start");
+    let title = option(&start, "title");
+    assert_eq!((title["type"].as_u64(), required(&title)), (Some(3), true));
+    let severity = option(&start, "severity");
+    assert_eq!(severity["type"], 3);
+    assert!(!required(&severity));
+    let choices: Vec<String> = severity["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(choices, ["sev1", "sev2", "sev3", "sev4"]);
+
+    let level = option(&option(&incident, "severity"), "level");
+    assert!(required(&level));
+    assert_eq!(level["choices"].as_array().unwrap().len(), 4);
+    let lead = option(&option(&incident, "lead"), "user");
+    assert_eq!((lead["type"].as_u64(), required(&lead)), (Some(6), true));
+    for sub in ["impact", "summary"] {
+        let text = option(&option(&incident, sub), "text");
+        assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+    }
+    let action = option(&incident, "action");
+    let text = option(&action, "text");
+    assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+    let owner = option(&action, "owner");
+    assert_eq!((owner["type"].as_u64(), required(&owner)), (Some(6), false));
+    for sub in ["resolve", "close", "status", "draft"] {
+        let sub = option(&incident, sub);
+        assert!(
+            sub["options"]
+                .as_array()
+                .is_none_or(|o| o.iter().all(|o| !required(o))),
+            "{sub}"
+        );
+    }
+
+    let timeline = command("timeline");
+    let text = option(&timeline, "text");
+    assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+    let at = option(&timeline, "at");
+    assert_eq!((at["type"].as_u64(), required(&at)), (Some(3), false));
+}
