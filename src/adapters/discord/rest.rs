@@ -1,6 +1,7 @@
 //! Discord's REST API through serenity's client. Against Discord itself serenity's ratelimiter
 //! paces every call; behind another base URL (a proxy, a fake) the ratelimiter is off, as it
-//! would bypass that URL, and a 429 is waited out here.
+//! would bypass that URL, and a 429 is waited out here. serenity does not pass a 429's
+//! `retry_after` on, so the wait is a backoff longer than Discord's usual bucket resets.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use crate::jobs::JobError;
 const DISCORD: &str = "https://discord.com/";
 /// Tries of one call that Discord rate-limits, before the job worker's backoff takes over.
 const RATE_LIMITED_TRIES: u32 = 3;
+/// The first wait after a 429; each further one doubles.
+const RATE_LIMITED_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct DiscordApi {
@@ -42,7 +45,7 @@ impl DiscordApi {
                 Err(error) => match classify(&error) {
                     Failure::RateLimited if tries < RATE_LIMITED_TRIES => {
                         tracing::warn!(%channel, tries, "rate limited by Discord; waiting");
-                        tokio::time::sleep(Duration::from_secs(u64::from(tries))).await;
+                        tokio::time::sleep(RATE_LIMITED_WAIT * 2u32.pow(tries - 1)).await;
                     }
                     Failure::RateLimited | Failure::Transient => {
                         return Err(JobError::Transient(error.to_string()));
