@@ -2,9 +2,15 @@
 //! it did from the channel's fold. Nothing is acknowledged before it is stored.
 //!
 //! Each channel's fold is kept in memory and updated event by event, so a command costs what it
-//! adds, not what the channel holds. Before a command is folded, the number of events the store
-//! holds for the channel is compared with the number the fold has seen: when another process
-//! wrote to the channel, the fold is rebuilt from the store, which stays the truth.
+//! adds, not what the channel holds. The fold remembers the last event number
+//! ([`crate::storage::Appended::seq`]) it has read; before a command is folded, it reads the
+//! channel's events stored after that one, whoever stored them (this recorder's other events,
+//! another recorder, another process). The store stays the truth.
+//!
+//! Only a command waits for its own commit while holding its channel: its answer, and the next
+//! command's, depend on the fold. Any other event only takes its place in the store's queue
+//! under the channel's lock, so that a channel's events are stored in the order they came,
+//! and commits with the events of other requests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use chrono::SubsecRound;
 
 use crate::domain::{ChannelRef, ChatEvent, Fold, History, Incident, IncidentId, Reply, Settings};
-use crate::storage::{NewJob, Store, StoreError};
+use crate::storage::{Logged, NewJob, Store, StoreError};
 
 /// Folds kept in memory at most; the least recently used is dropped first (and rebuilt from
 /// the store if its channel speaks again).
@@ -30,10 +36,13 @@ struct Channels {
     tick: u64,
 }
 
-/// A channel's fold, and how many stored events it has seen.
+/// A channel's fold, and which stored events it has seen.
 struct Cached {
     fold: Fold,
-    stored: usize,
+    /// Every stored event of the channel up to this number is in the fold.
+    seen: i64,
+    /// Events after `seen` in the fold already: this recorder's own commands.
+    ahead: Vec<i64>,
     loaded: bool,
 }
 
@@ -75,7 +84,8 @@ impl<S: Store> Recorder<S> {
         let (slot, used) = channels.slots.entry(channel.clone()).or_insert_with(|| {
             let cached = Cached {
                 fold: Fold::new(settings.clone()),
-                stored: 0,
+                seen: 0,
+                ahead: Vec::new(),
                 loaded: false,
             };
             (Arc::new(tokio::sync::Mutex::new(cached)), 0)
@@ -84,18 +94,38 @@ impl<S: Store> Recorder<S> {
         Arc::clone(slot)
     }
 
-    /// Brings the fold up to date with the store.
+    /// The channel's slot when it has one (a command was recorded there).
+    fn existing_slot(&self, channel: &ChannelRef) -> Option<Arc<tokio::sync::Mutex<Cached>>> {
+        let channels = self.channels.lock().expect("channel cache lock");
+        channels
+            .slots
+            .get(channel)
+            .map(|(slot, _)| Arc::clone(slot))
+    }
+
+    /// Brings the fold up to date with the store: folds the events stored since it last
+    /// looked, or every event when it was not loaded.
     async fn sync(&self, channel: &ChannelRef, cached: &mut Cached) -> Result<(), StoreError> {
-        if cached.loaded && self.store.channel_len(channel).await? == cached.stored {
-            return Ok(());
+        if !cached.loaded {
+            cached.fold = Fold::new(self.settings.clone());
+            cached.seen = 0;
+            cached.ahead.clear();
         }
-        let events = self.store.channel_events(channel).await?;
-        let mut fold = Fold::new(self.settings.clone());
-        cached.stored = events.len();
-        for event in events {
-            fold.apply(event);
+        let events = self
+            .store
+            .channel_events_after(channel, cached.seen)
+            .await?;
+        for Logged { seq, event } in events {
+            match cached.ahead.iter().position(|&own| own == seq) {
+                Some(own) => {
+                    cached.ahead.swap_remove(own);
+                }
+                None => cached.fold.apply(event),
+            }
+            cached.seen = seq;
         }
-        cached.fold = fold;
+        let seen = cached.seen;
+        cached.ahead.retain(|&own| own > seen);
         cached.loaded = true;
         Ok(())
     }
@@ -113,21 +143,25 @@ impl<S: Store> Recorder<S> {
             at: event.at.trunc_subsecs(6),
             ..event.clone()
         };
-        let slot = self.slot(&event.channel);
-        let mut cached = slot.lock().await;
         if !event.is_command() {
-            // No reply and no job: store it, and fold it only where the channel is folded.
-            let new = self.store.append(event, &[]).await?;
-            if new && cached.loaded {
-                cached.fold.apply(event.clone());
-                cached.stored += 1;
-            }
+            // No reply and no job: queue it behind the channel's command in progress, if any,
+            // and wait for the commit without holding the channel. The fold reads it from
+            // the store before the next command.
+            let appended = match self.existing_slot(&event.channel) {
+                Some(slot) => {
+                    let _order = slot.lock().await;
+                    self.store.append_entry(event, &[])
+                }
+                None => self.store.append_entry(event, &[]),
+            };
             return Ok(Recorded {
-                new,
+                new: appended.await?.new,
                 reply: None,
                 incident: None,
             });
         }
+        let slot = self.slot(&event.channel);
+        let mut cached = slot.lock().await;
         self.sync(&event.channel, &mut cached).await?;
         cached.fold.apply(event.clone());
         let reply = cached.fold.reply_to(&event.message);
@@ -135,25 +169,24 @@ impl<S: Store> Recorder<S> {
             .as_ref()
             .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
             .unwrap_or_default();
-        let new = match self.store.append(event, &jobs).await {
-            Ok(new) => new,
+        let appended = match self.store.append_entry(event, &jobs).await {
+            Ok(appended) => appended,
             Err(error) => {
                 // The fold holds an event the store does not: rebuild it next time.
                 cached.loaded = false;
                 return Err(error);
             }
         };
-        if new {
-            cached.stored += 1;
-        } else {
-            tracing::debug!("redelivered event ignored");
+        match appended.seq {
+            Some(seq) => cached.ahead.push(seq),
+            None => tracing::debug!("redelivered event ignored"),
         }
         let incident = reply
             .as_ref()
             .filter(|reply| reply.outcome.mentions_incident())
             .and_then(|reply| cached.fold.incident(reply));
         Ok(Recorded {
-            new,
+            new: appended.new,
             reply,
             incident,
         })
@@ -169,5 +202,74 @@ impl<S: Store> Recorder<S> {
 
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::{Author, EventKind, MessageId, Platform};
+    use crate::storage::SqliteStore;
+
+    fn said(id: usize, text: &str) -> ChatEvent {
+        ChatEvent {
+            channel: ChannelRef::new(Platform::Slack, "C1"),
+            message: MessageId::new(format!("{id}")),
+            at: Utc.with_ymd_and_hms(2024, 3, 9, 10, 0, 0).unwrap() + Duration::seconds(id as i64),
+            kind: EventKind::Posted {
+                author: Author::human("U1", "Robin"),
+                text: text.into(),
+                thread: None,
+            },
+        }
+    }
+
+    /// Chatter and commands recorded at the same time on one channel: the commands' folds
+    /// read the chatter stored meanwhile, and end where a fold of the stored log ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn chatter_between_commands_reaches_the_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let live = Arc::new(Recorder::new(Arc::clone(&store), Settings::default()));
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _| Vec::new())
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (1..=200)
+            .map(|i| {
+                let live = Arc::clone(&live);
+                let text = match i % 5 {
+                    0 => format!("/timeline step {i}"),
+                    _ => format!("chatter {i}"),
+                };
+                tokio::spawn(async move {
+                    let recorded = live.record(&said(i, &text), |_, _| Vec::new()).await;
+                    assert!(recorded.unwrap().new);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let closed = live
+            .record(&said(201, "/incident close"), |_, _| Vec::new())
+            .await
+            .unwrap()
+            .incident
+            .expect("a close speaks of its incident");
+        assert_eq!(closed.participants[0].messages, 202);
+        let steps = closed
+            .timeline
+            .iter()
+            .filter(|e| e.text.starts_with("step"));
+        assert_eq!(steps.count(), 40);
+        let restarted = Recorder::new(store, Settings::default());
+        let channel = ChannelRef::new(Platform::Slack, "C1");
+        assert_eq!(
+            restarted.history(&channel).await.unwrap().incidents,
+            vec![closed]
+        );
     }
 }

@@ -166,6 +166,73 @@ mod checks {
         assert_eq!(store.channel_events(&channel("C1")).await.unwrap().len(), 1);
     }
 
+    /// Appends waiting at the same time (and so sharing commits): each acknowledged once,
+    /// each stored once with its job, each channel's events in the order of their numbers.
+    pub async fn concurrent_appends_are_all_stored_once<S: Store + 'static>(store: Arc<S>) {
+        let now = at(1_000, 0);
+        let tasks: Vec<_> = (0..400)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                // Every event twice: one of the two is new.
+                let (c, m) = ((i / 2) % 4, i / 2);
+                let event = posted(&format!("C{c}"), &format!("{m}.0"), "hi");
+                let jobs = [job(&format!("job-{m}"), now)];
+                tokio::spawn(async move { store.append_entry(&event, &jobs).await.unwrap() })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            let appended = task.await.unwrap();
+            assert_eq!(appended.new, appended.seq.is_some());
+            seqs.extend(appended.seq);
+        }
+        assert_eq!(seqs.len(), 200, "one new of each pair");
+        seqs.sort();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 200, "numbers are unique");
+        let mut stored = 0;
+        for c in 0..4 {
+            let logged = store
+                .channel_events_after(&channel(&format!("C{c}")), 0)
+                .await
+                .unwrap();
+            assert!(logged.windows(2).all(|w| w[0].seq < w[1].seq));
+            stored += logged.len();
+        }
+        assert_eq!(stored, 200);
+        assert_eq!(store.jobs("job-").await.unwrap().len(), 200);
+    }
+
+    /// What a reader who saw a channel up to an event has not seen.
+    pub async fn events_after_a_number_are_the_newer_ones<S: Store>(store: &S) {
+        let first = store
+            .append_entry(&posted("C1", "1.0", "a"), &[])
+            .await
+            .unwrap();
+        store.append(&posted("C2", "1.0", "b"), &[]).await.unwrap();
+        let third = posted("C1", "2.0", "c");
+        let appended = store.append_entry(&third, &[]).await.unwrap();
+        let after = store
+            .channel_events_after(&channel("C1"), first.seq.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(
+            (Some(after[0].seq), &after[0].event),
+            (appended.seq, &third)
+        );
+        let last = appended.seq.unwrap();
+        assert!(
+            store
+                .channel_events_after(&channel("C1"), last)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let redelivered = store.append_entry(&third, &[]).await.unwrap();
+        assert_eq!((redelivered.new, redelivered.seq), (false, None));
+    }
+
     pub fn job(key: &str, due: DateTime<Utc>) -> NewJob {
         NewJob {
             key: key.into(),
@@ -430,6 +497,22 @@ macro_rules! conformance {
                     return;
                 };
                 checks::channels_are_listed_in_order_of_first_event(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_appends_are_all_stored_once() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::concurrent_appends_are_all_stored_once(Arc::new(store)).await;
+            }
+
+            #[tokio::test]
+            async fn events_after_a_number_are_the_newer_ones() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::events_after_a_number_are_the_newer_ones(&store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

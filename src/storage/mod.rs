@@ -13,6 +13,7 @@ use crate::domain::{ChannelRef, ChatEvent};
 
 pub mod postgres;
 pub mod sqlite;
+mod writer;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -99,6 +100,24 @@ pub enum JobEnd {
     },
 }
 
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// `false` when an event with the same key was stored before (a redelivery).
+    pub new: bool,
+    /// The event's place in the log, when it was new: within a channel, a later event has a
+    /// higher number, and an event is visible to readers only once every event of its
+    /// channel with a lower number is.
+    pub seq: Option<i64>,
+}
+
+/// A stored event and its place in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub seq: i64,
+    pub event: ChatEvent,
+}
+
 /// What `/incident status` and the API show of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobStatus {
@@ -110,20 +129,48 @@ pub struct JobStatus {
 }
 
 pub trait Store: Send + Sync {
-    /// Stores `event` and enqueues `jobs` in one durable transaction before returning: `true`
-    /// when the event was new, `false` when an event with the same key was stored before (a
+    /// Stores `event` and enqueues `jobs` in one durable transaction before the future
+    /// resolves: `new` is `false` when an event with the same key was stored before (a
     /// redelivery), which changes nothing. Jobs whose key exists are skipped.
+    ///
+    /// The append takes its place in the store's order when this is called, before the future
+    /// is first polled: appends made one after another are stored in that order. Appends
+    /// waiting at the same time may share a transaction (and one sync of the disk); none is
+    /// acknowledged before its transaction committed, and one that fails fails alone.
+    fn append_entry(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// [`Store::append_entry`], saying only whether the event was new.
     fn append(
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let appended = self.append_entry(event, jobs);
+        async move { Ok(appended.await?.new) }
+    }
 
     /// A channel's events, in the order they were stored.
     fn channel_events(
         &self,
         channel: &ChannelRef,
-    ) -> impl Future<Output = Result<Vec<ChatEvent>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ChatEvent>, StoreError>> + Send {
+        async move {
+            let logged = self.channel_events_after(channel, 0).await?;
+            Ok(logged.into_iter().map(|logged| logged.event).collect())
+        }
+    }
+
+    /// The channel's events stored after its event number `seq` (see [`Appended::seq`]), in
+    /// the order they were stored: what a reader who saw the log up to `seq` has not seen.
+    fn channel_events_after(
+        &self,
+        channel: &ChannelRef,
+        seq: i64,
+    ) -> impl Future<Output = Result<Vec<Logged>, StoreError>> + Send;
 
     /// How many events the channel holds: a cheap way to tell whether someone else wrote to it.
     fn channel_len(
@@ -216,12 +263,24 @@ impl AnyStore {
 }
 
 impl Store for AnyStore {
-    async fn append(&self, event: &ChatEvent, jobs: &[NewJob]) -> Result<bool, StoreError> {
-        delegate!(self, store => store.append(event, jobs))
+    fn append_entry(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        // Not `async`: the append must be queued now, not when the future is first polled.
+        match self {
+            AnyStore::Sqlite(store) => store.submit(event, jobs),
+            AnyStore::Postgres(store) => store.submit(event, jobs),
+        }
     }
 
-    async fn channel_events(&self, channel: &ChannelRef) -> Result<Vec<ChatEvent>, StoreError> {
-        delegate!(self, store => store.channel_events(channel))
+    async fn channel_events_after(
+        &self,
+        channel: &ChannelRef,
+        seq: i64,
+    ) -> Result<Vec<Logged>, StoreError> {
+        delegate!(self, store => store.channel_events_after(channel, seq))
     }
 
     async fn channel_len(&self, channel: &ChannelRef) -> Result<usize, StoreError> {

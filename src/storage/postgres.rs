@@ -5,18 +5,22 @@
 //! `FOR UPDATE SKIP LOCKED` hands each due job to one claimer while the others move on.
 
 use std::borrow::Cow;
+use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Row, SqlSafeStr};
 
-use super::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
+use super::writer::{Append, Backend, Pending, Writer};
+use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// This process's appends, group-committed by one task.
+    writer: Writer,
 }
 
 fn migrator() -> Migrator {
@@ -49,7 +53,8 @@ impl PostgresStore {
     /// Connects to the database at `url` without touching its schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPool::connect(url).await?;
-        Ok(PostgresStore { pool })
+        let writer = Writer::spawn(PostgresBackend { pool: pool.clone() });
+        Ok(PostgresStore { pool, writer })
     }
 
     /// Connects and brings the schema up to date.
@@ -68,6 +73,73 @@ impl PostgresStore {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Queues an append now (see [`Store::append_entry`]).
+    pub(crate) fn submit(&self, event: &ChatEvent, jobs: &[NewJob]) -> Pending {
+        self.writer.submit(event, jobs)
+    }
+}
+
+struct PostgresBackend {
+    pool: PgPool,
+}
+
+/// The advisory lock of a channel: a 64-bit FNV-1a hash of its name, the same in every process.
+fn channel_lock(platform: &str, channel: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in platform.bytes().chain([b':']).chain(channel.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl Backend for PostgresBackend {
+    async fn write_batch(&self, rows: &[&Append]) -> Result<Vec<Appended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Sequence numbers are taken at insert but become visible at commit, which another
+        // process may do in a different order. Holding each channel's lock from before the
+        // first insert until the commit makes a channel's events visible in the order of
+        // their numbers (see `Appended::seq`). Taken in one order everywhere: no deadlock.
+        let mut locks: Vec<i64> = rows
+            .iter()
+            .map(|row| channel_lock(row.platform, &row.channel))
+            .collect();
+        locks.sort_unstable();
+        locks.dedup();
+        for lock in locks {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut appended = Vec::with_capacity(rows.len());
+        for row in rows {
+            // A concurrent append of the same key waits here for the first to commit, then
+            // skips.
+            let seq: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO events (platform, channel, message, kind, at_us, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (platform, channel, message, kind) DO NOTHING
+                 RETURNING seq",
+            )
+            .bind(row.platform)
+            .bind(&row.channel)
+            .bind(&row.message)
+            .bind(&row.kind)
+            .bind(row.at_us)
+            .bind(&row.payload)
+            .fetch_optional(&mut *tx)
+            .await?;
+            insert_jobs(&mut tx, &row.jobs).await?;
+            appended.push(Appended {
+                new: seq.is_some(),
+                seq,
+            });
+        }
+        tx.commit().await?;
+        Ok(appended)
     }
 }
 
@@ -96,53 +168,44 @@ fn platform(row: &PgRow, id: i64) -> Result<Platform, StoreError> {
 }
 
 impl Store for PostgresStore {
-    async fn append(&self, event: &ChatEvent, jobs: &[NewJob]) -> Result<bool, StoreError> {
-        let key = event.key();
-        let payload = serde_json::to_string(&event.kind).expect("events serialise");
-        let mut tx = self.pool.begin().await?;
-        // A concurrent append of the same key waits here for the first to commit, then skips.
-        let done = sqlx::query(
-            "INSERT INTO events (platform, channel, message, kind, at_us, payload)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (platform, channel, message, kind) DO NOTHING",
-        )
-        .bind(key.channel.platform.as_str())
-        .bind(&key.channel.id)
-        .bind(key.message.as_str())
-        .bind(&key.kind)
-        .bind(event.at.timestamp_micros())
-        .bind(payload)
-        .execute(&mut *tx)
-        .await?;
-        insert_jobs(&mut tx, jobs).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+    fn append_entry(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        self.submit(event, jobs)
     }
 
-    async fn channel_events(&self, channel: &ChannelRef) -> Result<Vec<ChatEvent>, StoreError> {
+    async fn channel_events_after(
+        &self,
+        channel: &ChannelRef,
+        seq: i64,
+    ) -> Result<Vec<Logged>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, message, at_us, payload FROM events
-             WHERE platform = $1 AND channel = $2 ORDER BY seq",
+             WHERE platform = $1 AND channel = $2 AND seq > $3 ORDER BY seq",
         )
         .bind(channel.platform.as_str())
         .bind(&channel.id)
+        .bind(seq)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get("seq")?;
-                let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+                let seq: i64 = row.try_get("seq")?;
+                let corrupt = |reason: String| StoreError::Corrupt { id: seq, reason };
                 let at_us: i64 = row.try_get("at_us")?;
                 let payload: &str = row.try_get("payload")?;
                 let kind: EventKind =
                     serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?;
-                Ok(ChatEvent {
+                let event = ChatEvent {
                     channel: channel.clone(),
                     message: MessageId::new(row.try_get::<String, _>("message")?),
                     at: DateTime::from_timestamp_micros(at_us)
                         .ok_or_else(|| corrupt(format!("time {at_us} out of range")))?,
                     kind,
-                })
+                };
+                Ok(Logged { seq, event })
             })
             .collect()
     }
@@ -265,5 +328,85 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+    use super::*;
+    use crate::storage::writer::checks;
+
+    /// A store in a schema of its own in the database `SCRIBE_TEST_POSTGRES_URL` names, or
+    /// `None` (after saying so) without one. The schema is dropped by [`drop_schema`].
+    async fn open() -> Option<(PostgresStore, PostgresBackend, String, String)> {
+        let Some(base) = std::env::var("SCRIBE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            use std::io::Write;
+            std::io::stderr()
+                .write_all(b"SKIPPED: SCRIBE_TEST_POSTGRES_URL is not set; PostgreSQL batch tests not run\n")
+                .unwrap();
+            return None;
+        };
+        let schema = format!("scribe_test_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect(&base).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&base).unwrap();
+        url.query_pairs_mut()
+            .append_pair("options", &format!("-c search_path={schema}"));
+        let store = PostgresStore::open(url.as_str()).await.unwrap();
+        let backend = PostgresBackend {
+            pool: store.pool.clone(),
+        };
+        Some((store, backend, base, schema))
+    }
+
+    async fn drop_schema(store: PostgresStore, base: &str, schema: &str) {
+        store.close().await;
+        let mut conn = PgConnection::connect(base).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_deduplicates_within_itself() {
+        let Some((store, backend, base, schema)) = open().await else {
+            return;
+        };
+        checks::a_batch_deduplicates_within_itself(&backend, &store).await;
+        drop_schema(store, &base, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_append_fails_alone() {
+        let Some((store, backend, base, schema)) = open().await else {
+            return;
+        };
+        sqlx::raw_sql(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'poisoned'; END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON events
+             FOR EACH ROW WHEN (NEW.message = 'poison') EXECUTE FUNCTION poison();",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        checks::a_failing_append_fails_alone(&backend, &store).await;
+        drop_schema(store, &base, &schema).await;
+    }
+
+    #[test]
+    fn channel_locks_are_stable_and_apart() {
+        assert_eq!(channel_lock("slack", "C1"), channel_lock("slack", "C1"));
+        assert_ne!(channel_lock("slack", "C1"), channel_lock("slack", "C2"));
+        assert_ne!(channel_lock("slack", "C1"), channel_lock("discord", "C1"));
     }
 }

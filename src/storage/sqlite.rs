@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode, every write synced before it returns.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -12,12 +13,15 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlSafeStr};
 
-use super::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
+use super::writer::{Append, Backend, Pending, Writer};
+use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Every append goes through this one task (SQLite has one writer at a time anyway).
+    writer: Writer,
 }
 
 fn migrator() -> Migrator {
@@ -65,7 +69,8 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        let writer = Writer::spawn(SqliteBackend { pool: pool.clone() });
+        Ok(SqliteStore { pool, writer })
     }
 
     /// Connects and brings the schema up to date.
@@ -84,6 +89,45 @@ impl SqliteStore {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Queues an append now (see [`Store::append_entry`]).
+    pub(crate) fn submit(&self, event: &ChatEvent, jobs: &[NewJob]) -> Pending {
+        self.writer.submit(event, jobs)
+    }
+}
+
+struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+impl Backend for SqliteBackend {
+    async fn write_batch(&self, rows: &[&Append]) -> Result<Vec<Appended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut appended = Vec::with_capacity(rows.len());
+        for row in rows {
+            let seq: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO events (platform, channel, message, kind, at_us, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (platform, channel, message, kind) DO NOTHING
+                 RETURNING seq",
+            )
+            .bind(row.platform)
+            .bind(&row.channel)
+            .bind(&row.message)
+            .bind(&row.kind)
+            .bind(row.at_us)
+            .bind(&row.payload)
+            .fetch_optional(&mut *tx)
+            .await?;
+            insert_jobs(&mut tx, &row.jobs).await?;
+            appended.push(Appended {
+                new: seq.is_some(),
+                seq,
+            });
+        }
+        tx.commit().await?;
+        Ok(appended)
     }
 }
 
@@ -119,52 +163,44 @@ fn platform(row: &SqliteRow, id: i64) -> Result<Platform, StoreError> {
 }
 
 impl Store for SqliteStore {
-    async fn append(&self, event: &ChatEvent, jobs: &[NewJob]) -> Result<bool, StoreError> {
-        let key = event.key();
-        let payload = serde_json::to_string(&event.kind).expect("events serialise");
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO events (platform, channel, message, kind, at_us, payload)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (platform, channel, message, kind) DO NOTHING",
-        )
-        .bind(key.channel.platform.as_str())
-        .bind(&key.channel.id)
-        .bind(key.message.as_str())
-        .bind(&key.kind)
-        .bind(event.at.timestamp_micros())
-        .bind(payload)
-        .execute(&mut *tx)
-        .await?;
-        insert_jobs(&mut tx, jobs).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+    fn append_entry(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        self.submit(event, jobs)
     }
 
-    async fn channel_events(&self, channel: &ChannelRef) -> Result<Vec<ChatEvent>, StoreError> {
+    async fn channel_events_after(
+        &self,
+        channel: &ChannelRef,
+        seq: i64,
+    ) -> Result<Vec<Logged>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, message, at_us, payload FROM events
-             WHERE platform = $1 AND channel = $2 ORDER BY seq",
+             WHERE platform = $1 AND channel = $2 AND seq > $3 ORDER BY seq",
         )
         .bind(channel.platform.as_str())
         .bind(&channel.id)
+        .bind(seq)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.try_get("seq")?;
-                let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+                let seq: i64 = row.try_get("seq")?;
+                let corrupt = |reason: String| StoreError::Corrupt { id: seq, reason };
                 let at_us: i64 = row.try_get("at_us")?;
                 let payload: &str = row.try_get("payload")?;
                 let kind: EventKind =
                     serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?;
-                Ok(ChatEvent {
+                let event = ChatEvent {
                     channel: channel.clone(),
                     message: MessageId::new(row.try_get::<String, _>("message")?),
                     at: DateTime::from_timestamp_micros(at_us)
                         .ok_or_else(|| corrupt(format!("time {at_us} out of range")))?,
                     kind,
-                })
+                };
+                Ok(Logged { seq, event })
             })
             .collect()
     }
@@ -283,5 +319,40 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::writer::checks;
+
+    async fn open() -> (SqliteStore, SqliteBackend, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let backend = SqliteBackend {
+            pool: store.pool.clone(),
+        };
+        (store, backend, dir)
+    }
+
+    #[tokio::test]
+    async fn a_batch_deduplicates_within_itself() {
+        let (store, backend, _dir) = open().await;
+        checks::a_batch_deduplicates_within_itself(&backend, &store).await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_append_fails_alone() {
+        let (store, backend, _dir) = open().await;
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.message = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        checks::a_failing_append_fails_alone(&backend, &store).await;
     }
 }
