@@ -594,7 +594,7 @@ async fn after_a_restart_the_messages_posted_meanwhile_are_caught_up_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_rate_limited_postmortem_post_is_retried_after_retry_after_and_posted_once() {
+async fn a_rate_limited_postmortem_post_is_retried_after_the_limit_resets_and_posted_once() {
     let (fake, _sandbox, server) = start().await;
     open(&fake, "Rate limits").await;
     timeline(
@@ -636,6 +636,59 @@ async fn a_rate_limited_postmortem_post_is_retried_after_retry_after_and_posted_
         .filter(|p| !p.files.is_empty())
         .count();
     assert_eq!(with_files, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postmortem_post_whose_answer_was_lost_is_retried_and_appears_once() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Lost answers").await;
+    timeline(
+        &fake,
+        ZOE,
+        json!([string_option("text", "packets dropped")]),
+    )
+    .await;
+    until(&server, "the entry", |i| entry_texts(i).len() == 1).await;
+
+    let path = format!("/channels/{CHANNEL}/messages");
+    fake.lose_answer_next("POST", &path, 502);
+    incident(&fake, ROBIN, "close", json!([])).await;
+
+    postmortem_post(&fake).await;
+    // The job retries after its backoff with the same enforced nonce: Discord hands back the
+    // message it created, and the channel still holds one postmortem.
+    let deadline = Instant::now() + WAIT;
+    let attempts = loop {
+        let attempts: Vec<_> = fake
+            .calls_to("POST", &path)
+            .into_iter()
+            .filter(|c| !c.parts.is_empty())
+            .collect();
+        if attempts.len() >= 2 || Instant::now() > deadline {
+            break attempts;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(attempts.len(), 2, "{}", fake.describe_calls());
+    assert_eq!(attempts[0].status, 502);
+    assert!(attempts[1].ok());
+    let nonce = |call: &common::fake_discord::Call| {
+        let payload = call
+            .parts
+            .iter()
+            .find(|p| p.name == "payload_json")
+            .expect("a payload_json part");
+        let body: Value = serde_json::from_slice(&payload.data).unwrap();
+        (body["nonce"].clone(), body["enforce_nonce"].clone())
+    };
+    assert_eq!(nonce(&attempts[0]), nonce(&attempts[1]));
+    assert_eq!(nonce(&attempts[0]).1, json!(true));
+    let with_files = fake
+        .posted(CHANNEL)
+        .into_iter()
+        .filter(|p| !p.files.is_empty())
+        .count();
+    assert_eq!(with_files, 1, "{}", fake.describe_calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -165,6 +165,8 @@ struct FakeState {
     interactions: HashMap<String, InteractionInfo>,
     last_id: u64,
     pin_serial: u64,
+    /// The bot's messages by channel and nonce, for `enforce_nonce`.
+    nonces: HashMap<(String, String), u64>,
     gateway: Gateway,
 }
 
@@ -177,6 +179,8 @@ struct Rig {
 enum RigKind {
     RateLimit(f64),
     Status(u16),
+    /// The call takes effect, but its answer is lost: the client sees this status.
+    LoseAnswer(u16),
 }
 
 #[derive(Clone)]
@@ -431,6 +435,16 @@ impl FakeDiscord {
             method: method.to_uppercase(),
             path_contains: path_contains.to_owned(),
             kind: RigKind::Status(status),
+        });
+    }
+
+    /// The next matching call takes effect, but the client gets `status` instead of the
+    /// answer (a response lost on the way back).
+    pub fn lose_answer_next(&self, method: &str, path_contains: &str, status: u16) {
+        self.state().rigs.push(Rig {
+            method: method.to_uppercase(),
+            path_contains: path_contains.to_owned(),
+            kind: RigKind::LoseAnswer(status),
         });
     }
 
@@ -1750,6 +1764,10 @@ impl FakeState {
                     ));
                     rate_limited(secs)
                 }
+                RigKind::LoseAnswer(status) => {
+                    let _ = self.answer(call);
+                    Reply::error(status, 0, &format!("{status}: Internal Server Error"))
+                }
                 RigKind::Status(status) => match status {
                     403 => Reply::error(403, 50013, "Missing Permissions"),
                     404 => Reply::error(404, 0, "404: Not Found"),
@@ -2005,7 +2023,24 @@ impl FakeState {
         if content.is_empty() && files.is_empty() && !has_embeds {
             return Reply::error(400, 50006, "Cannot send an empty message");
         }
+        // With `enforce_nonce`, a nonce the bot used in this channel returns that message.
+        let nonce = match &body["nonce"] {
+            Value::String(n) => Some(n.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let nonce_key = nonce
+            .filter(|_| body["enforce_nonce"] == json!(true))
+            .map(|n| (channel.to_owned(), n));
+        if let Some(existing) = nonce_key.as_ref().and_then(|key| self.nonces.get(key))
+            && let Some(stored) = self.messages.get(existing)
+        {
+            return Reply::json(self.message_json(stored));
+        }
         let id = self.next_id();
+        if let Some(key) = nonce_key {
+            self.nonces.insert(key, id);
+        }
         let mut stored = Stored::new(
             id,
             channel,

@@ -107,10 +107,12 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         .parse::<u64>()
         .map(ChannelId::new)
         .map_err(|_| JobError::Permanent(format!("{} is no Discord channel", id.channel)))?;
+    // The same for every attempt of this job, different for every job.
+    let once = format!("scribe-{}", job.id);
     match job.kind.as_str() {
         REPORT => {
             let text = payload.text.unwrap_or_default();
-            api.send(channel, CreateMessage::new().content(clip(&text)))
+            api.send(channel, CreateMessage::new().content(clip(&text)), &once)
                 .await
         }
         SUMMARY => {
@@ -129,7 +131,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                 let name = format!("postmortem-{}", slug::file_name(&incident));
                 message = message.add_file(CreateAttachment::bytes(draft.into_bytes(), name));
             }
-            api.send(channel, message).await
+            api.send(channel, message, &once).await
         }
         other => Err(JobError::Permanent(format!(
             "unknown Discord job kind `{other}`"

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http, HttpBuilder};
+use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http, HttpBuilder, Nonce};
 
 use crate::config::{DiscordConfig, Secret};
 use crate::jobs::JobError;
@@ -34,9 +34,19 @@ impl DiscordApi {
         &self.http
     }
 
-    /// Posts a message; mentions are always switched off, whatever the message says.
-    pub async fn send(&self, channel: ChannelId, message: CreateMessage) -> Result<(), JobError> {
-        let message = message.allowed_mentions(CreateAllowedMentions::new());
+    /// Posts a message; mentions are always switched off, whatever the message says. `once`
+    /// (at most 25 characters) is sent as an enforced nonce: Discord creates one message per
+    /// nonce for a few minutes, so a retry after a lost answer does not post twice.
+    pub async fn send(
+        &self,
+        channel: ChannelId,
+        message: CreateMessage,
+        once: &str,
+    ) -> Result<(), JobError> {
+        let message = message
+            .allowed_mentions(CreateAllowedMentions::new())
+            .nonce(Nonce::String(once.to_string()))
+            .enforce_nonce(true);
         let mut tries = 0;
         loop {
             tries += 1;
