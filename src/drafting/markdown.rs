@@ -68,6 +68,14 @@ fn mass_mention_follows(rest: &str) -> bool {
     })
 }
 
+/// Text for a data field (front matter): as written, minus control and bidirectional-override
+/// characters, which would reorder or hide what a viewer shows.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect()
+}
+
 /// U+202A..U+202E (embeddings, overrides) and U+2066..U+2069 (isolates) reorder what follows.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -177,6 +185,10 @@ mod tests {
     #[test]
     fn control_and_bidi_characters_are_dropped() {
         assert_eq!(inline("a\0b\u{202e}c\u{2067}d\u{2069}\u{7}"), "abcd");
+        assert_eq!(
+            plain("inv\u{202e}oice\n<!channel> *x*"),
+            "invoice<!channel> *x*"
+        );
         // A zero-width space is no control and stays.
         assert_eq!(inline("fail\u{200b}over"), "fail\u{200b}over");
     }

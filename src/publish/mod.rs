@@ -53,9 +53,11 @@ pub fn is_safe_relative(path: &str) -> bool {
 
 /// The draft with YAML front matter (incident id, title, severity, status, times, channel,
 /// participants) so tools can index a repository of postmortems. Values are JSON strings,
-/// which YAML reads as they are.
+/// which YAML reads as they are, without control or bidirectional-override characters.
 pub fn with_front_matter(incident: &Incident, channel: &str, draft: &str) -> String {
-    let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let quote = |s: &str| {
+        serde_json::to_string(&crate::drafting::markdown::plain(s)).expect("strings serialise")
+    };
     let time = |t: Option<chrono::DateTime<Utc>>| {
         t.map_or_else(|| "null".to_string(), |t| quote(&t.to_rfc3339()))
     };
