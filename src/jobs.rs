@@ -14,8 +14,11 @@ use crate::storage::{Job, JobEnd, JobState, JobStatus, Store};
 
 /// After this many attempts a job fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
-/// How long a worker may hold a job before another may take it over.
-const LEASE: Duration = Duration::minutes(5);
+/// How long a claim on a job lasts unless renewed: after a crash, the job is taken up again
+/// (by this process restarted, or another) within this time.
+const LEASE: Duration = Duration::seconds(30);
+/// How often a worker renews the lease of the job it is running.
+const RENEW: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often an idle worker looks for due retries.
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -83,7 +86,8 @@ pub async fn work<S, F, Fut>(
         let span =
             tracing::info_span!("job", key = %job.key, kind = %job.kind, attempt = job.attempts);
         let (id, attempts) = (job.id, job.attempts);
-        let end = match tracing::Instrument::instrument(run(job), span.clone()).await {
+        let running = tracing::Instrument::instrument(run(job), span.clone());
+        let end = match keep_leased(&*store, id, running).await {
             Ok(()) => JobEnd::Done,
             Err(JobError::Transient(error)) if attempts < MAX_ATTEMPTS => {
                 let at = Utc::now() + backoff(attempts);
@@ -97,6 +101,22 @@ pub async fn work<S, F, Fut>(
         };
         if let Err(error) = store.finish_job(id, end).await {
             tracing::error!(%error, job = id, "cannot record a job's end; it will run again when its lease ends");
+        }
+    }
+}
+
+/// Runs `job` while renewing its lease, so a long job (a slow push) is never taken over.
+async fn keep_leased<S: Store, T>(store: &S, id: i64, job: impl Future<Output = T>) -> T {
+    tokio::pin!(job);
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
+    loop {
+        tokio::select! {
+            done = &mut job => return done,
+            _ = renew.tick() => {
+                if let Err(error) = store.renew_job(id, Utc::now() + LEASE).await {
+                    tracing::warn!(%error, job = id, "cannot renew a job's lease");
+                }
+            }
         }
     }
 }

@@ -397,7 +397,7 @@ async fn serve(config: Config, migrate: bool) -> Result<()> {
     server::serve(listener, server::router(app), shutdown_signal()).await?;
     tracing::info!("shutting down: finishing the job in progress");
     let _ = stop.send(true);
-    // A job cut off here is not lost: its lease runs out and it runs again after a restart.
+    // A job cut off here is not lost: its lease (30 s) runs out and it runs again.
     if tokio::time::timeout(SHUTDOWN_DEADLINE, worker)
         .await
         .is_err()

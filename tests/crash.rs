@@ -396,15 +396,12 @@ impl Db {
         rows
     }
 
-    /// While the server is down: the jobs a killed process left leased (key, attempts), with
-    /// their leases ended as if their time had passed.
-    async fn end_leases(&self) -> Vec<(String, i64)> {
+    /// While the server is down: the jobs a killed process left leased (key, attempts). They
+    /// run again once their lease (30 s, renewed only while a job runs) has ended.
+    async fn leased_jobs(&self) -> Vec<(String, i64)> {
         let now_us = chrono::Utc::now().timestamp_micros();
         let select = format!(
             "SELECT key, attempts FROM jobs WHERE state = 'pending' AND leased_until_us > {now_us}"
-        );
-        let update = format!(
-            "UPDATE jobs SET leased_until_us = NULL WHERE state = 'pending' AND leased_until_us > {now_us}"
         );
         match self {
             Db::Sqlite(path) => {
@@ -418,10 +415,6 @@ impl Db {
                     .iter()
                     .map(|r| (r.get(0), r.get::<i64, _>(1)))
                     .collect();
-                sqlx::query(AssertSqlSafe(update))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
                 conn.close().await.unwrap();
                 leased
             }
@@ -435,10 +428,6 @@ impl Db {
                     .iter()
                     .map(|r| (r.get(0), i64::from(r.get::<i32, _>(1))))
                     .collect();
-                sqlx::query(AssertSqlSafe(update))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
                 conn.close().await.unwrap();
                 leased
             }
@@ -563,10 +552,9 @@ async fn run(backend: &str, database_url: Option<String>) {
     let streamed = began.elapsed();
 
     // A last kill after the last acknowledgement: the close posts and publishing may be cut off
-    // too. A killed process's leases would hold its jobs for minutes; end them as if that time
-    // had passed.
+    // too; the jobs a kill left leased run again when their lease ends.
     tokio::task::block_in_place(|| server.kill());
-    let leased = db.end_leases().await;
+    let leased = db.leased_jobs().await;
     server = start(&sandbox, &env);
     let ledger = shared.ledger.lock().unwrap();
     note(&format!(

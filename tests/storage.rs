@@ -277,6 +277,41 @@ mod checks {
         }
     }
 
+    pub async fn a_renewed_lease_keeps_a_running_job_its_own<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        store.enqueue(&[job("slow push", now)]).await.unwrap();
+        let lease = Duration::seconds(30);
+        let claimed = store.claim_job(now, lease).await.unwrap().expect("due");
+        store
+            .renew_job(claimed.id, now + lease + lease)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim_job(now + lease, lease).await.unwrap(),
+            None,
+            "the renewed lease still holds"
+        );
+        let again = store
+            .claim_job(now + lease + lease, lease)
+            .await
+            .unwrap()
+            .expect("the renewed lease ran out");
+        assert_eq!((again.id, again.attempts), (claimed.id, 2));
+        store.finish_job(again.id, JobEnd::Done).await.unwrap();
+        store
+            .renew_job(again.id, now + Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .claim_job(now + Duration::hours(2), lease)
+                .await
+                .unwrap(),
+            None,
+            "a finished job is not brought back by a late renewal"
+        );
+    }
+
     pub async fn a_job_runs_when_due_and_once_per_lease<S: Store>(store: &S) {
         let now = at(1_000, 0);
         store
@@ -473,6 +508,14 @@ macro_rules! conformance {
                     return;
                 };
                 checks::a_job_runs_when_due_and_once_per_lease(&store).await;
+            }
+
+            #[tokio::test]
+            async fn a_renewed_lease_keeps_a_running_job_its_own() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::a_renewed_lease_keeps_a_running_job_its_own(&store).await;
             }
 
             #[tokio::test]

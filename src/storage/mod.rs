@@ -191,6 +191,13 @@ pub trait Store: Send + Sync {
         lease: Duration,
     ) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
 
+    /// Extends the lease of a job that is still running, so that no other worker takes it.
+    fn renew_job(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn finish_job(
         &self,
         id: i64,
@@ -301,6 +308,10 @@ impl Store for AnyStore {
         lease: Duration,
     ) -> Result<Option<Job>, StoreError> {
         delegate!(self, store => store.claim_job(now, lease))
+    }
+
+    async fn renew_job(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        delegate!(self, store => store.renew_job(id, until))
     }
 
     async fn finish_job(&self, id: i64, end: JobEnd) -> Result<(), StoreError> {

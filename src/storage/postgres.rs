@@ -278,6 +278,15 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn renew_job(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET leased_until_us = $2 WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .bind(until.timestamp_micros())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn finish_job(&self, id: i64, end: JobEnd) -> Result<(), StoreError> {
         let (state, run_at, error) = match end {
             JobEnd::Done => (JobState::Done, None, None),
