@@ -85,18 +85,15 @@ fn rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, 
         .map_err(|_| D::Error::custom(format!("invalid timestamp {raw:?} (expected RFC 3339)")))
 }
 
-pub(super) fn read(path: &Path, wanted: Option<&str>) -> Result<Export, ExportError> {
+/// The export file's `bytes`; `path` names it in errors.
+pub(super) fn read(bytes: &[u8], path: &Path, wanted: Option<&str>) -> Result<Export, ExportError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| ExportError::Io {
-        file: file.clone(),
-        error,
-    })?;
     // Only an object can hold `channel` and `messages`; anything else is some other JSON file.
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(ExportError::UnknownFormat { file });
     }
     let (Some(channel), Some(messages)) =
-        parse::<File>(&bytes, &file).map(|export| (export.channel, export.messages))?
+        parse::<File>(bytes, &file).map(|export| (export.channel, export.messages))?
     else {
         return Err(ExportError::UnknownFormat { file });
     };

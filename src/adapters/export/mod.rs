@@ -70,22 +70,59 @@ fn at(path: Option<&str>) -> String {
 /// When a file cannot be read or parsed, the format is not one of these, or the channel is
 /// missing or ambiguous; the message names the file and what to do.
 pub fn read(path: &Path, channel: Option<&str>) -> Result<Export, ExportError> {
-    let channel = channel.map(|c| c.strip_prefix('#').unwrap_or(c));
     let metadata = std::fs::metadata(path).map_err(|error| ExportError::Io {
         file: path.display().to_string(),
         error,
     })?;
     if metadata.is_dir() && path.join("channels.json").is_file() {
-        slack::read_dir(path, channel)
+        slack::read_dir(path, without_hash(channel))
     } else if metadata.is_file() && has_extension(path, "zip") {
-        slack::read_zip(path, channel)
+        read_slack_zip(read_file(path)?, path, channel)
     } else if metadata.is_file() && has_extension(path, "json") {
-        discord::read(path, channel)
+        read_discord(&read_file(path)?, path, channel)
     } else {
         Err(ExportError::UnknownFormat {
             file: path.display().to_string(),
         })
     }
+}
+
+/// Reads one channel of a zipped Slack export held in memory, as [`read`] reads a `.zip`;
+/// `file` names the archive in errors.
+///
+/// # Errors
+/// As [`read`]'s, but for reading the file.
+pub fn read_slack_zip(
+    bytes: Vec<u8>,
+    file: &Path,
+    channel: Option<&str>,
+) -> Result<Export, ExportError> {
+    slack::read_zip(bytes, file, without_hash(channel))
+}
+
+/// Reads a DiscordChatExporter JSON document held in memory, as [`read`] reads a `.json`
+/// file; `file` names it in errors.
+///
+/// # Errors
+/// As [`read`]'s, but for reading the file.
+pub fn read_discord(
+    bytes: &[u8],
+    file: &Path,
+    channel: Option<&str>,
+) -> Result<Export, ExportError> {
+    discord::read(bytes, file, without_hash(channel))
+}
+
+/// A channel's name as the export writes it: `#inc-1` is `inc-1`.
+fn without_hash(channel: Option<&str>) -> Option<&str> {
+    channel.map(|c| c.strip_prefix('#').unwrap_or(c))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, ExportError> {
+    std::fs::read(path).map_err(|error| ExportError::Io {
+        file: path.display().to_string(),
+        error,
+    })
 }
 
 fn has_extension(path: &Path, extension: &str) -> bool {

@@ -20,12 +20,13 @@ pub(super) fn read_dir(path: &Path, channel: Option<&str>) -> Result<Export, Exp
     read(Source::Dir(path.to_path_buf()), channel)
 }
 
-pub(super) fn read_zip(path: &Path, channel: Option<&str>) -> Result<Export, ExportError> {
+/// The export zipped, as `bytes`; `path` names it in errors.
+pub(super) fn read_zip(
+    bytes: Vec<u8>,
+    path: &Path,
+    channel: Option<&str>,
+) -> Result<Export, ExportError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| ExportError::Io {
-        file: file.clone(),
-        error,
-    })?;
     let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|error| ExportError::Zip {
         file: file.clone(),
         error,
