@@ -99,9 +99,10 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         "" => Err(CommandError::Usage(INCIDENT_USAGE)),
         "start" | "open" => parse_start(args),
         "severity" | "sev" => Ok(IncidentCommand::Severity(required(args)?.parse()?)),
-        "lead" => Ok(IncidentCommand::Lead(
-            required(args)?.trim_start_matches('@').trim().to_string(),
-        )),
+        // A name, however many mention signs and spaces come before it.
+        "lead" => Ok(IncidentCommand::Lead(required(
+            args.trim_start_matches(|c: char| c == '@' || c.is_whitespace()),
+        )?)),
         "impact" => Ok(IncidentCommand::Impact(required(args)?)),
         "summary" => Ok(IncidentCommand::Summary(required(args)?)),
         "action" => {
@@ -322,6 +323,25 @@ mod tests {
         assert_eq!(
             parse("/incident lead"),
             Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/command_parser.rs`): `@` alone made an empty lead,
+    /// and `@ @name` one that read differently when typed again.
+    #[test]
+    fn a_lead_is_a_name_without_its_mention_signs() {
+        assert_eq!(
+            parse("/incident lead @"),
+            Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
+        assert_eq!(
+            parse("/incident lead @ @"),
+            Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
+        assert_eq!(ok("/incident lead @ @Priya"), ok("/incident lead Priya"));
+        assert_eq!(
+            ok("/incident lead @@Priya Raman"),
+            Command::Incident(IncidentCommand::Lead("Priya Raman".into()))
         );
     }
 
