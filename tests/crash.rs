@@ -662,7 +662,6 @@ async fn run(backend: &str, database_url: Option<String>) {
     );
     let posts = fake.calls_to("chat.postMessage");
     let completes = fake.calls_to("files.completeUploadExternal");
-    let mut duplicates = Vec::new();
     for (i, incident) in incidents.iter().enumerate() {
         let i = incident["channel"]
             .as_str()
@@ -691,20 +690,15 @@ async fn run(backend: &str, database_url: Option<String>) {
         let headlines = in_channel(&posts, "channel", "Incident opened");
         let summaries = in_channel(&posts, "channel", "Incident closed");
         let uploads = in_channel(&completes, "channel_id", "");
-        assert!(
-            headlines >= 1 && summaries >= 1 && uploads >= 1,
-            "incident {i}: {headlines} headlines, {summaries} summaries, {uploads} uploads"
+        // A job cut off after Slack acted runs again, finds its post and posts nothing.
+        assert_eq!(
+            (headlines, summaries, uploads),
+            (1, 1, 1),
+            "incident {i}: headlines, summaries, draft uploads"
         );
-        if (headlines, summaries, uploads) != (1, 1, 1) {
-            duplicates.push(format!(
-                "{}: {headlines} headlines, {summaries} summaries, {uploads} draft uploads",
-                channel(i)
-            ));
-        }
     }
     note(&format!(
-        "crash test ({backend}): {} jobs done; run more than once: {again:?}; Slack posts \
-         duplicated by a kill (at-least-once jobs): {duplicates:?}; {:.1?} in all",
+        "crash test ({backend}): {} jobs done; run more than once: {again:?}; {:.1?} in all",
         jobs.len(),
         began.elapsed()
     ));

@@ -620,3 +620,68 @@ async fn create_channel_opens_the_incident_in_a_channel_of_its_own() {
     assert_eq!(entry_texts(&incident), ["rolled back"]);
     assert_eq!(incident["participants"][0]["name"], "Robin Ayers");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_whose_answer_was_lost_is_not_posted_again() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let history_lookups = || {
+        fake.calls_to("conversations.history")
+            .into_iter()
+            .filter(|c| c.params["include_all_metadata"] == "true")
+            .count()
+    };
+
+    // Slack posts the headline, but its answer never arrives: the job fails and runs again.
+    fake.lose_answer_next("chat.postMessage");
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Lost answers",
+            "t.1",
+        )
+        .await;
+    server
+        .eventually(WAIT, "the retry looking for its post", || async {
+            history_lookups() >= 1
+        })
+        .await;
+    server
+        .command(CHANNEL, "U0ROBIN01", "/timeline", "queue drained", "t.2")
+        .await;
+
+    // The same for the draft's upload on close.
+    fake.lose_answer_next("files.completeUploadExternal");
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+    server
+        .eventually(WAIT, "the upload's retry looking for the file", || async {
+            history_lookups() >= 2
+        })
+        .await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let headlines = fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Incident opened"))
+        })
+        .count();
+    assert_eq!(headlines, 1, "{:#?}", fake.calls());
+    assert_eq!(fake.calls_to("files.completeUploadExternal").len(), 1);
+    let drafts = fake.uploads();
+    assert_eq!(drafts.len(), 1);
+    assert!(String::from_utf8_lossy(&drafts[0].1).contains("queue drained"));
+    assert!(
+        server.log().contains("already posted"),
+        "the retries say why they did not post"
+    );
+}

@@ -71,6 +71,8 @@ struct FakeState {
     calls: Vec<(Call, bool)>,
     rate_limits: HashMap<String, u64>,
     failures: HashMap<String, String>,
+    /// Methods whose next call takes effect but answers HTTP 502 (the answer lost).
+    lost_answers: HashSet<String>,
     outage: bool,
     users: HashMap<String, Value>,
     messages: Vec<Message>,
@@ -107,6 +109,10 @@ struct Message {
     user: Option<String>,
     bot_id: Option<String>,
     text: String,
+    /// Message metadata an app attached (`chat.postMessage`'s `metadata`).
+    metadata: Option<Value>,
+    /// Files shared with the message (`files.completeUploadExternal`).
+    files: Vec<Value>,
 }
 
 struct File {
@@ -188,6 +194,11 @@ impl FakeSlack {
         self.state()
             .failures
             .insert(method.to_owned(), error.to_owned());
+    }
+
+    /// The next call to `method` takes effect, but its answer is lost: the client gets HTTP 502.
+    pub fn lose_answer_next(&self, method: &str) {
+        self.state().lost_answers.insert(method.to_owned());
     }
 
     /// While down, every call gets HTTP 503 (and is still recorded).
@@ -356,6 +367,8 @@ impl Message {
             user: Some(user.to_owned()),
             bot_id: None,
             text: text.to_owned(),
+            metadata: None,
+            files: Vec::new(),
         }
     }
 
@@ -365,6 +378,9 @@ impl Message {
 
     fn to_json(&self, replies: usize) -> Value {
         let mut m = json!({ "type": "message", "ts": self.ts, "text": self.text });
+        if !self.files.is_empty() {
+            m["files"] = json!(self.files);
+        }
         if let Some(user) = &self.user {
             m["user"] = json!(user);
         }
@@ -435,6 +451,12 @@ impl FakeState {
         };
         let serial = self.next_serial();
         let ts = format!("{}.{:06}", 1_700_000_000 + serial, serial);
+        // A JSON body carries `metadata` as an object, a form as a JSON string.
+        let metadata = match p.get("metadata") {
+            Some(Value::String(s)) => serde_json::from_str(s).ok(),
+            Some(v @ Value::Object(_)) => Some(v.clone()),
+            _ => None,
+        };
         let message = Message {
             channel: channel.clone(),
             ts: ts.clone(),
@@ -442,6 +464,8 @@ impl FakeState {
             user: Some(BOT_USER.to_owned()),
             bot_id: Some(BOT_ID.to_owned()),
             text,
+            metadata,
+            files: Vec::new(),
         };
         let shown = message.to_json(0);
         self.messages.push(message);
@@ -468,10 +492,17 @@ impl FakeState {
         found.sort_by(|a, b| ts_cmp(&b.ts, &a.ts));
         let limit = arg(p, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
         let has_more = found.len() > limit;
+        let with_metadata = arg(p, "include_all_metadata").as_deref() == Some("true");
         let messages: Vec<Value> = found
             .into_iter()
             .take(limit)
-            .map(|m| m.to_json(self.replies_to(&channel, &m.ts)))
+            .map(|m| {
+                let mut shown = m.to_json(self.replies_to(&channel, &m.ts));
+                if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
+                    shown["metadata"] = metadata.clone();
+                }
+                shown
+            })
             .collect();
         json!({
             "ok": true,
@@ -541,7 +572,7 @@ impl FakeState {
         })
     }
 
-    fn complete_upload(&self, p: &Map<String, Value>) -> Value {
+    fn complete_upload(&mut self, p: &Map<String, Value>) -> Value {
         // A form carries `files` as a JSON string, a JSON body as an array.
         let files = match p.get("files") {
             Some(Value::String(s)) => serde_json::from_str(s).ok(),
@@ -559,6 +590,20 @@ impl FakeState {
             };
             let title = entry["title"].as_str().unwrap_or(&file.filename);
             completed.push(json!({ "id": id, "title": title, "name": file.filename }));
+        }
+        // Shared in a channel, the files appear there as the bot's message.
+        if let Some(channel) = arg(p, "channel_id") {
+            let serial = self.next_serial();
+            self.messages.push(Message {
+                channel,
+                ts: format!("{}.{:06}", 1_700_000_000 + serial, serial),
+                thread_ts: None,
+                user: Some(BOT_USER.to_owned()),
+                bot_id: Some(BOT_ID.to_owned()),
+                text: arg(p, "initial_comment").unwrap_or_default(),
+                metadata: None,
+                files: completed.clone(),
+            });
         }
         json!({ "ok": true, "files": completed })
     }
@@ -742,7 +787,14 @@ async fn api(
         };
         let answer = state.dispatch(&shared.origin, &method, p);
         let ok = answer["ok"] == json!(true);
-        (axum::Json(answer).into_response(), ok)
+        if state.lost_answers.remove(&method) {
+            (
+                (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
+                false,
+            )
+        } else {
+            (axum::Json(answer).into_response(), ok)
+        }
     };
     state.calls.push((call, ok));
     answer

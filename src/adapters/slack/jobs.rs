@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::inbound::SlashCommand;
 use super::markup::escape;
-use super::web::{ApiError, SlackApi};
+use super::web::{ApiError, Mark, SlackApi};
 use crate::config::{PublishConfig, Target};
 use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
@@ -220,17 +220,13 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
     let channel = id.channel.id.clone();
     if job.kind == REPORT {
         let text = payload.text.unwrap_or_default();
-        return api
-            .post_message(&channel, &text)
-            .await
-            .map(drop)
-            .map_err(job_error);
+        return post_once(api, &channel, &text, job).await;
     }
     let incident = incident(app, &id).await?;
     match job.kind.as_str() {
-        HEADLINE => post(api, &channel, &headline(&incident)).await,
-        SUMMARY => post(api, &channel, &summary(&incident)).await,
-        DRAFT => upload_draft(app, api, &incident).await,
+        HEADLINE => post_once(api, &channel, &headline(&incident), job).await,
+        SUMMARY => post_once(api, &channel, &summary(&incident), job).await,
+        DRAFT => upload_draft(app, api, &incident, job).await,
         other => Err(JobError::Permanent(format!(
             "unknown Slack job kind `{other}`"
         ))),
@@ -255,6 +251,35 @@ fn job_error(error: ApiError) -> JobError {
     } else {
         JobError::Transient(error.to_string())
     }
+}
+
+/// Whether an earlier attempt of `job` may have done its work: one cut off after Slack had
+/// acted (a crash, a lost answer) left no record of it but in the channel.
+async fn done_before(
+    api: &SlackApi,
+    channel: &str,
+    job: &Job,
+    mark: Mark<'_>,
+) -> Result<bool, JobError> {
+    if job.attempts <= 1 {
+        return Ok(false);
+    }
+    let done = api.posted_before(channel, mark).await.map_err(job_error)?;
+    if done {
+        tracing::info!("an earlier attempt already posted this; not posting it again");
+    }
+    Ok(done)
+}
+
+/// Posts the message of `job`, unless an earlier attempt did.
+async fn post_once(api: &SlackApi, channel: &str, text: &str, job: &Job) -> Result<(), JobError> {
+    if done_before(api, channel, job, Mark::Job(&job.key)).await? {
+        return Ok(());
+    }
+    api.post_message_once(channel, text, &job.key)
+        .await
+        .map(drop)
+        .map_err(job_error)
 }
 
 async fn post(api: &SlackApi, channel: &str, text: &str) -> Result<(), JobError> {
@@ -300,6 +325,7 @@ async fn upload_draft<S: Store>(
     app: &App<S>,
     api: &SlackApi,
     incident: &Incident,
+    job: &Job,
 ) -> Result<(), JobError> {
     let place = Place {
         channel: incident.channel.id.clone(),
@@ -311,6 +337,9 @@ async fn upload_draft<S: Store>(
         .render(&app.config.drafting.template, incident, &place)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let filename = format!("postmortem-{}", slug::file_name(incident));
+    if done_before(api, &incident.channel.id, job, Mark::File(&filename)).await? {
+        return Ok(());
+    }
     let title = format!("Postmortem draft: {}", incident.title);
     api.upload_file(
         &incident.channel.id,

@@ -126,6 +126,47 @@ impl ApiError {
     }
 }
 
+/// The metadata type of Scribe's posts.
+const POST_EVENT: &str = "scribe_post";
+
+/// What tells one of Scribe's posts from the others.
+#[derive(Debug, Clone, Copy)]
+pub enum Mark<'a> {
+    /// The post of the job with this key.
+    Job(&'a str),
+    /// A file shared under this name.
+    File(&'a str),
+}
+
+#[derive(Deserialize)]
+struct SharedPage {
+    messages: Vec<SharedMessage>,
+}
+
+/// A message as [`SlackApi::posted_before`] reads it.
+#[derive(Deserialize)]
+struct SharedMessage {
+    #[serde(default)]
+    bot_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<PostMetadata>,
+    #[serde(default)]
+    files: Vec<SharedFile>,
+}
+
+#[derive(Deserialize)]
+struct PostMetadata {
+    event_type: String,
+    #[serde(default)]
+    event_payload: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct SharedFile {
+    #[serde(default)]
+    name: String,
+}
+
 /// One message as `conversations.history` or `conversations.replies` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FetchedMessage {
@@ -264,6 +305,76 @@ impl SlackApi {
         Ok(posted.ts)
     }
 
+    /// Posts `text` as the work of `job`, marked so with message metadata (which only apps
+    /// read). A try that failed may still have posted (its answer lost): before trying again,
+    /// the channel is searched for the mark ([`SlackApi::posted_before`]).
+    pub async fn post_message_once(
+        &self,
+        channel: &str,
+        text: &str,
+        job: &str,
+    ) -> Result<(), ApiError> {
+        let args = Args::Json(json!({
+            "channel": channel,
+            "text": text,
+            "unfurl_links": false,
+            "unfurl_media": false,
+            "metadata": {"event_type": POST_EVENT, "event_payload": {"job": job}},
+        }));
+        self.once("chat.postMessage", channel, Mark::Job(job), &args)
+            .await
+    }
+
+    /// Calls `method`; a retry first checks whether an earlier try left `mark` in `channel`.
+    async fn once(
+        &self,
+        method: &'static str,
+        channel: &str,
+        mark: Mark<'_>,
+        args: &Args<'_>,
+    ) -> Result<(), ApiError> {
+        let tried = &std::sync::atomic::AtomicBool::new(false);
+        self.retrying(method, move || async move {
+            if tried.swap(true, std::sync::atomic::Ordering::Relaxed)
+                && self.posted_before(channel, mark).await?
+            {
+                tracing::info!(
+                    method,
+                    "a failed try had already posted this; not posting again"
+                );
+                return Ok(());
+            }
+            self.call_once::<Ignored>(self.token.expose(), method, args)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// Whether a bot's message among the channel's latest carries `mark`: the post of a job, or a
+    /// shared file of that name. A job whose last attempt was cut off asks before posting again.
+    pub async fn posted_before(&self, channel: &str, mark: Mark<'_>) -> Result<bool, ApiError> {
+        let page: SharedPage = self
+            .call(
+                "conversations.history",
+                Args::Form(&[
+                    ("channel", channel),
+                    ("limit", "200"),
+                    ("include_all_metadata", "true"),
+                ]),
+            )
+            .await?;
+        Ok(page.messages.iter().any(|m| {
+            m.bot_id.is_some()
+                && match mark {
+                    Mark::Job(job) => m.metadata.as_ref().is_some_and(|meta| {
+                        meta.event_type == POST_EVENT && meta.event_payload["job"] == job
+                    }),
+                    Mark::File(name) => m.files.iter().any(|f| f.name == name),
+                }
+        }))
+    }
+
     /// The name people see for `user`: display name, else real name, else the username.
     /// Fetched once per user for the life of the process.
     pub async fn user_name(&self, user: &str) -> Result<String, ApiError> {
@@ -360,8 +471,14 @@ impl SlackApi {
         if !comment.is_empty() {
             args.push(("initial_comment", comment));
         }
-        self.call::<Ignored>("files.completeUploadExternal", Args::Form(&args))
-            .await?;
+        // Completing shares the file: done twice, it would be shared twice.
+        self.once(
+            "files.completeUploadExternal",
+            channel,
+            Mark::File(filename),
+            &Args::Form(&args),
+        )
+        .await?;
         Ok(reserved.file_id)
     }
 
