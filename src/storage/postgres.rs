@@ -10,9 +10,9 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Row, SqlSafeStr};
+use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
-use super::writer::{Append, Backend, Pending, Writer};
+use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
 use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
@@ -114,47 +114,43 @@ impl Backend for PostgresBackend {
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut appended = Vec::with_capacity(rows.len());
-        for row in rows {
-            // A concurrent append of the same key waits here for the first to commit, then
-            // skips.
-            let seq: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO events (platform, channel, message, kind, at_us, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (platform, channel, message, kind) DO NOTHING
-                 RETURNING seq",
-            )
-            .bind(row.platform)
-            .bind(&row.channel)
-            .bind(&row.message)
-            .bind(&row.kind)
-            .bind(row.at_us)
-            .bind(&row.payload)
-            .fetch_optional(&mut *tx)
-            .await?;
-            insert_jobs(&mut tx, &row.jobs).await?;
-            appended.push(Appended {
-                new: seq.is_some(),
-                seq,
-            });
-        }
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO events (platform, channel, message, kind, at_us, payload) ",
+        );
+        insert.push_values(rows, |mut values, row| {
+            values
+                .push_bind(row.platform)
+                .push_bind(&row.channel)
+                .push_bind(&row.message)
+                .push_bind(&row.kind)
+                .push_bind(row.at_us)
+                .push_bind(&row.payload);
+        });
+        // A key already stored, or earlier in this batch, inserts nothing and returns no row.
+        insert.push(
+            " ON CONFLICT (platform, channel, message, kind) DO NOTHING
+             RETURNING seq, platform, channel, message, kind",
+        );
+        let inserted: Vec<Inserted> = insert.build_query_as().fetch_all(&mut *tx).await?;
+        let jobs: Vec<&NewJob> = rows.iter().flat_map(|row| &row.jobs).collect();
+        insert_jobs(&mut tx, &jobs).await?;
         tx.commit().await?;
-        Ok(appended)
+        Ok(outcomes(rows, inserted))
     }
 }
 
-async fn insert_jobs(tx: &mut sqlx::PgConnection, jobs: &[NewJob]) -> Result<(), StoreError> {
-    for job in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (key, kind, payload, run_at_us) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&job.key)
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(job.run_at.timestamp_micros())
-        .execute(&mut *tx)
-        .await?;
+async fn insert_jobs(tx: &mut sqlx::PgConnection, jobs: &[&NewJob]) -> Result<(), StoreError> {
+    for chunk in jobs.chunks(JOBS_PER_INSERT) {
+        let mut insert = QueryBuilder::new("INSERT INTO jobs (key, kind, payload, run_at_us) ");
+        insert.push_values(chunk, |mut values, job| {
+            values
+                .push_bind(&job.key)
+                .push_bind(&job.kind)
+                .push_bind(&job.payload)
+                .push_bind(job.run_at.timestamp_micros());
+        });
+        insert.push(" ON CONFLICT (key) DO NOTHING");
+        insert.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -240,7 +236,7 @@ impl Store for PostgresStore {
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        insert_jobs(&mut tx, jobs).await?;
+        insert_jobs(&mut tx, &jobs.iter().collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -11,9 +11,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqlSafeStr};
+use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
-use super::writer::{Append, Backend, Pending, Writer};
+use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
 use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
@@ -64,9 +64,14 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Statement journals and sorts in memory, not in temporary files.
+            .pragma("temp_store", "memory")
             .busy_timeout(std::time::Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A file does not go away like a server: no round trip to the connection's thread
+            // to ping it before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let writer = Writer::spawn(SqliteBackend { pool: pool.clone() });
@@ -103,32 +108,43 @@ struct SqliteBackend {
 
 impl Backend for SqliteBackend {
     async fn write_batch(&self, rows: &[&Append]) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut appended = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO events (platform, channel, message, kind, at_us, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (platform, channel, message, kind) DO NOTHING
-                 RETURNING seq",
-            )
-            .bind(row.platform)
-            .bind(&row.channel)
-            .bind(&row.message)
-            .bind(&row.kind)
-            .bind(row.at_us)
-            .bind(&row.payload)
-            .fetch_optional(&mut *tx)
-            .await?;
-            insert_jobs(&mut tx, &row.jobs).await?;
-            appended.push(Appended {
-                new: seq.is_some(),
-                seq,
-            });
+        let jobs: Vec<&NewJob> = rows.iter().flat_map(|row| &row.jobs).collect();
+        if jobs.is_empty() {
+            // One statement outside a transaction is a transaction of its own, committed
+            // (and synced) before it returns: one round trip to the connection's thread.
+            let mut conn = self.pool.acquire().await?;
+            let inserted = insert_events(&mut conn, rows).await?;
+            return Ok(outcomes(rows, inserted));
         }
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_events(&mut tx, rows).await?;
+        insert_jobs(&mut tx, &jobs).await?;
         tx.commit().await?;
-        Ok(appended)
+        Ok(outcomes(rows, inserted))
     }
+}
+
+async fn insert_events(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[&Append],
+) -> Result<Vec<Inserted>, StoreError> {
+    let mut insert =
+        QueryBuilder::new("INSERT INTO events (platform, channel, message, kind, at_us, payload) ");
+    insert.push_values(rows, |mut values, row| {
+        values
+            .push_bind(row.platform)
+            .push_bind(&row.channel)
+            .push_bind(&row.message)
+            .push_bind(&row.kind)
+            .push_bind(row.at_us)
+            .push_bind(&row.payload);
+    });
+    // A key already stored, or earlier in this batch, inserts nothing and returns no row.
+    insert.push(
+        " ON CONFLICT (platform, channel, message, kind) DO NOTHING
+         RETURNING seq, platform, channel, message, kind",
+    );
+    Ok(insert.build_query_as().fetch_all(conn).await?)
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -138,18 +154,18 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[NewJob]) -> Result<(), StoreError> {
-    for job in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (key, kind, payload, run_at_us) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&job.key)
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(job.run_at.timestamp_micros())
-        .execute(&mut *tx)
-        .await?;
+async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<(), StoreError> {
+    for chunk in jobs.chunks(JOBS_PER_INSERT) {
+        let mut insert = QueryBuilder::new("INSERT INTO jobs (key, kind, payload, run_at_us) ");
+        insert.push_values(chunk, |mut values, job| {
+            values
+                .push_bind(&job.key)
+                .push_bind(&job.kind)
+                .push_bind(&job.payload)
+                .push_bind(job.run_at.timestamp_micros());
+        });
+        insert.push(" ON CONFLICT (key) DO NOTHING");
+        insert.build().execute(&mut *tx).await?;
     }
     Ok(())
 }
@@ -235,7 +251,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        insert_jobs(&mut tx, jobs).await?;
+        insert_jobs(&mut tx, &jobs.iter().collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! When anything in a batch fails, the batch is rolled back and every append in it is written
 //! again alone, in order, so one bad append fails alone and takes no other with it.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
@@ -14,8 +15,39 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Appended, NewJob, StoreError};
 use crate::domain::ChatEvent;
 
-/// At most this many appends share a transaction.
+/// At most this many appends share a transaction (and a statement: 6 parameters each).
 const MAX_BATCH: usize = 256;
+
+/// Jobs inserted by one statement at most (4 parameters each).
+pub(crate) const JOBS_PER_INSERT: usize = 1_000;
+
+/// What an insert of events returns for each row it stored: the number and the key.
+pub(crate) type Inserted = (i64, String, String, String, String);
+
+/// Each append's outcome, from the rows the batch's insert returned: the first append of a
+/// key the insert stored is new; any other is not (its key was stored before, or earlier in
+/// the batch).
+pub(crate) fn outcomes(rows: &[&Append], inserted: Vec<Inserted>) -> Vec<Appended> {
+    let mut seqs: HashMap<(String, String, String, String), i64> = inserted
+        .into_iter()
+        .map(|(seq, platform, channel, message, kind)| ((platform, channel, message, kind), seq))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let key = (
+                row.platform.to_owned(),
+                row.channel.clone(),
+                row.message.clone(),
+                row.kind.clone(),
+            );
+            let seq = seqs.remove(&key);
+            Appended {
+                new: seq.is_some(),
+                seq,
+            }
+        })
+        .collect()
+}
 
 /// An append as the writer stores it, its columns computed by the caller's task.
 pub(crate) struct Append {
