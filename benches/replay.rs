@@ -1,6 +1,8 @@
-//! Replay benchmark: `scribe draft` on generated Slack exports of 1k, 10k and 100k messages
-//! (`cargo bench --bench replay`; `-- 1000000` adds sizes). Prints wall time and peak memory
-//! of the real binary per size. Numbers, not assertions: see docs in README.md.
+//! Replay benchmark: `scribe draft` on generated Slack exports of 1k, 10k, 100k and 1M messages
+//! (`cargo bench --bench replay`; `-- 1000 50000` runs other sizes). Prints wall time and peak
+//! memory of the real binary per size, beside the floor: the time this process takes only to
+//! read every file of the same export and parse it with serde_json into `serde_json::Value`,
+//! without folding or drafting. Numbers, not assertions: see docs/benchmarks.md.
 
 use std::fs;
 use std::path::Path;
@@ -16,21 +18,50 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     if sizes.is_empty() {
-        sizes = vec![1_000, 10_000, 100_000];
+        sizes = vec![1_000, 10_000, 100_000, 1_000_000];
     }
-    println!("| messages | export size | wall time | peak RSS |");
-    println!("|---:|---:|---:|---:|");
+    println!("| messages | export size | wall time | peak RSS | parse only | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         let bytes = generate(dir.path(), n);
-        let (seconds, peak_kib) = measure(dir.path());
+        // The best of three for both: the first run of each warms the page cache.
+        let (seconds, peak_kib) = (0..3)
+            .map(|_| measure(dir.path()))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap();
+        let floor = (0..3)
+            .map(|_| parse_only(dir.path()))
+            .fold(f64::MAX, f64::min);
         println!(
-            "| {n} | {:.1} MB | {:.3} s | {:.1} MB |",
+            "| {n} | {:.1} MB | {:.3} s | {:.1} MB | {:.3} s | {:.1}× |",
             bytes as f64 / 1e6,
             seconds,
-            peak_kib as f64 / 1024.0
+            peak_kib as f64 / 1024.0,
+            floor,
+            seconds / floor
         );
     }
+}
+
+/// The floor: read and parse every JSON file of the export, one at a time, and nothing else.
+fn parse_only(export: &Path) -> f64 {
+    let start = Instant::now();
+    let mut files = vec![export.join("users.json"), export.join("channels.json")];
+    let mut days: Vec<_> = fs::read_dir(export.join("inc-bench"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    days.sort();
+    files.extend(days);
+    let mut values = 0;
+    for file in files {
+        let text = fs::read(&file).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        values += value.as_array().map_or(1, Vec::len);
+    }
+    assert!(values > 0);
+    start.elapsed().as_secs_f64()
 }
 
 /// Runs the release binary once and reads its peak resident set from the kernel.
