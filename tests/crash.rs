@@ -376,7 +376,7 @@ impl Db {
     /// Every stored event's (channel, message, kind).
     async fn events(&self) -> Vec<(String, String, String)> {
         let query = "SELECT channel, message, kind FROM events";
-        let rows = match self {
+        match self {
             Db::Sqlite(path) => {
                 let url = format!("sqlite://{}?mode=ro", path.display());
                 let mut conn = SqliteConnection::connect(&url).await.unwrap();
@@ -392,8 +392,7 @@ impl Db {
                     .map(|r| (r.get(0), r.get(1), r.get(2)))
                     .collect()
             }
-        };
-        rows
+        }
     }
 
     /// While the server is down: the jobs a killed process left leased (key, attempts). They
@@ -556,7 +555,9 @@ async fn run(backend: &str, database_url: Option<String>) {
     tokio::task::block_in_place(|| server.kill());
     let leased = db.leased_jobs().await;
     server = start(&sandbox, &env);
-    let ledger = shared.ledger.lock().unwrap();
+    let stored = db.events().await;
+    // The senders are done: the ledger is the test's now.
+    let ledger = std::mem::take(&mut *shared.ledger.lock().unwrap());
     note(&format!(
         "crash test ({backend}): {total} requests, {} sent again, {} answered 5xx; killed after \
          {kills:?} acknowledgements and once at the end; {streamed:.1?} to stream; jobs a kill \
@@ -572,7 +573,6 @@ async fn run(backend: &str, database_url: Option<String>) {
     assert_eq!(shared.acked.load(Ordering::SeqCst), total);
 
     // Every acknowledged event is stored, once.
-    let stored = db.events().await;
     let mut by_message: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for (channel, message, kind) in stored {
         let kind = kind.split([':', '@']).next().unwrap().to_string();
@@ -602,7 +602,6 @@ async fn run(backend: &str, database_url: Option<String>) {
         extra.is_empty(),
         "events stored that were never sent: {extra:#?}"
     );
-    drop(ledger);
 
     // Every incident's timeline is the one the requests make.
     let incidents = server.incidents().await;
