@@ -1225,19 +1225,30 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
         .map(|(_, content)| String::from_utf8(content.clone()).unwrap())
         .find(|content| content.contains("T-sql "))
         .expect("the hostile draft was uploaded");
-    // The file's front matter is data for tools: user text there is kept exactly, as JSON
-    // strings (which YAML reads as they are); the document below it is what people read.
+    // The file's front matter is data for tools: user text there is kept as written, as JSON
+    // strings (which YAML reads as they are), minus control and bidirectional-override
+    // characters; the document below it is what people read.
+    let plain = |text: &str| -> String {
+        text.chars()
+            .filter(|c| {
+                !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect()
+    };
     let (front, body) = from_file
         .strip_prefix("---\n")
         .and_then(|rest| rest.split_once("\n---\n"))
         .unwrap_or_else(|| panic!("no front matter:\n{from_file}"));
-    let title_line = format!("title: {}", serde_json::to_string(&decoded(TITLE)).unwrap());
+    let title_line = format!(
+        "title: {}",
+        serde_json::to_string(&plain(&decoded(TITLE))).unwrap()
+    );
     assert!(
         front.lines().any(|l| l == title_line),
         "{title_line} in\n{front}"
     );
     for name in [EVIL_DISPLAY_NAME, EVIL_USER_NAME] {
-        let line = format!("  - {}", serde_json::to_string(name).unwrap());
+        let line = format!("  - {}", serde_json::to_string(&plain(name)).unwrap());
         assert!(front.lines().any(|l| l == line), "{line} in\n{front}");
     }
     let from_file = body.to_string();
