@@ -158,14 +158,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         .incident
         .parse()
         .map_err(|e| JobError::Permanent(format!("{e}")))?;
-    let incident = app
-        .history(&id)
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?
-        .incidents
-        .into_iter()
-        .find(|i| i.opened_by == id.opened_by)
-        .ok_or_else(|| JobError::Permanent(format!("incident {id} is not in its channel's log")))?;
+    let incident = app.incident_for_job(&id).await?;
     let config = &app.config.publish;
     match job.kind.as_str() {
         FILES => {

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use crate::adapters::discord::DiscordApi;
 use crate::adapters::slack::web::SlackApi;
 use crate::config::{Config, Secrets};
-use crate::domain::{History, IncidentId, Status};
+use crate::domain::{History, Incident, IncidentId, Status};
 use crate::drafting::Drafter;
 use crate::jobs::JobError;
 use crate::recorder::Recorder;
@@ -46,6 +46,19 @@ impl<S: Store> App<S> {
     /// The channel's state, folded from its log.
     pub async fn history(&self, id: &IncidentId) -> Result<History, StoreError> {
         self.recorder.history(&id.channel).await
+    }
+
+    /// The incident a job is about; a job outliving its incident fails for good.
+    pub async fn incident_for_job(&self, id: &IncidentId) -> Result<Incident, JobError> {
+        self.history(id)
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?
+            .incidents
+            .into_iter()
+            .find(|i| i.opened_by == id.opened_by)
+            .ok_or_else(|| {
+                JobError::Permanent(format!("incident {id} is not in its channel's log"))
+            })
     }
 
     /// Recounts the open incidents for the metrics.

@@ -116,7 +116,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                 .await
         }
         SUMMARY => {
-            let incident = incident(app, &id).await?;
+            let incident = app.incident_for_job(&id).await?;
             let mut message = CreateMessage::new().content(clip(&summary(&incident)));
             if app.config.publish.targets.contains(&Target::Chat) {
                 let place = Place {
@@ -137,18 +137,6 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
             "unknown Discord job kind `{other}`"
         ))),
     }
-}
-
-async fn incident<S: Store>(app: &App<S>, id: &IncidentId) -> Result<Incident, JobError> {
-    let history = app
-        .history(id)
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
-    history
-        .incidents
-        .into_iter()
-        .find(|i| i.opened_by == id.opened_by)
-        .ok_or_else(|| JobError::Permanent(format!("incident {id} is not in its channel's log")))
 }
 
 /// The headline `/incident start` answers with, for everyone in the channel.

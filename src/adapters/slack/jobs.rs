@@ -222,7 +222,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         let text = payload.text.unwrap_or_default();
         return post_once(api, &channel, &text, job).await;
     }
-    let incident = incident(app, &id).await?;
+    let incident = app.incident_for_job(&id).await?;
     match job.kind.as_str() {
         HEADLINE => post_once(api, &channel, &headline(&incident), job).await,
         SUMMARY => post_once(api, &channel, &summary(&incident), job).await,
@@ -231,18 +231,6 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
             "unknown Slack job kind `{other}`"
         ))),
     }
-}
-
-async fn incident<S: Store>(app: &App<S>, id: &IncidentId) -> Result<Incident, JobError> {
-    let history = app
-        .history(id)
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
-    history
-        .incidents
-        .into_iter()
-        .find(|i| i.opened_by == id.opened_by)
-        .ok_or_else(|| JobError::Permanent(format!("incident {id} is not in its channel's log")))
 }
 
 fn job_error(error: ApiError) -> JobError {
