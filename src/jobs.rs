@@ -10,7 +10,10 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use crate::storage::{Job, JobEnd, JobState, JobStatus, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::IncidentId;
+use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store};
 
 /// After this many attempts a job fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -29,6 +32,46 @@ pub enum JobError {
     Transient(String),
     /// Another try would fail the same way (bad channel, revoked token).
     Permanent(String),
+}
+
+/// Jobs are keyed under their incident's id, so one prefix finds all of an incident's jobs.
+pub fn job_prefix(id: &IncidentId) -> String {
+    format!("{id}/")
+}
+
+/// What a job about an incident carries (posts, uploads, publishing): the incident, and for a
+/// post of given words, its text.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct IncidentJob {
+    incident: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+/// A job of `kind` for incident `id`, keyed `<id>/<kind><suffix>`: queued twice (a redelivered
+/// command), it is stored once.
+pub fn incident_job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJob {
+    NewJob {
+        key: format!("{}{kind}{suffix}", job_prefix(id)),
+        kind: kind.to_string(),
+        payload: serde_json::to_string(&IncidentJob {
+            incident: id.to_string(),
+            text,
+        })
+        .expect("payloads serialise"),
+        run_at: Utc::now(),
+    }
+}
+
+/// The incident (and text) of a job made by [`incident_job`]; an unreadable one fails for good.
+pub fn read_incident_job(job: &Job) -> Result<(IncidentId, Option<String>), JobError> {
+    let payload: IncidentJob = serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
+    let id = payload
+        .incident
+        .parse()
+        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    Ok((id, payload.text))
 }
 
 /// The delay before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10 minutes, plus up to
@@ -124,6 +167,29 @@ async fn keep_leased<S: Store, T>(store: &S, id: i64, job: impl Future<Output = 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incident_job_reads_back_its_incident_and_text() {
+        let id: IncidentId = "slack:C1:cmd:t.1".parse().unwrap();
+        let new = incident_job(&id, "slack.report", ".x", Some("it broke".into()));
+        assert_eq!(new.key, "slack:C1:cmd:t.1/slack.report.x");
+        let job = Job {
+            id: 1,
+            key: new.key,
+            kind: new.kind,
+            payload: new.payload,
+            attempts: 1,
+        };
+        assert_eq!(read_incident_job(&job), Ok((id, Some("it broke".into()))));
+        let broken = Job {
+            payload: "{}".into(),
+            ..job
+        };
+        assert!(matches!(
+            read_incident_job(&broken),
+            Err(JobError::Permanent(_))
+        ));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

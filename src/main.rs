@@ -300,7 +300,7 @@ async fn publish(config: Config, id: &str) -> Result<()> {
         );
     }
     store.enqueue(&jobs).await?;
-    let prefix = scribe::server::api::job_prefix(&id);
+    let prefix = scribe::jobs::job_prefix(&id);
     let finished = {
         let store = Arc::clone(&store);
         let prefix = prefix.clone();

@@ -9,14 +9,12 @@
 use std::path::{Component, Path, PathBuf};
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{PublishConfig, Target};
 use crate::domain::{Incident, IncidentId, Reply};
 use crate::drafting::{Place, slug};
-use crate::jobs::{JobError, MAX_ATTEMPTS};
+use crate::jobs::{JobError, MAX_ATTEMPTS, incident_job, read_incident_job};
 use crate::server::App;
-use crate::server::api::job_prefix;
 use crate::storage::{Job, NewJob, Store};
 
 pub mod git;
@@ -25,11 +23,6 @@ pub mod github;
 pub const FILES: &str = "publish.files";
 pub const GIT: &str = "publish.git";
 pub const GITHUB: &str = "publish.github";
-
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    incident: String,
-}
 
 /// What a pattern (`postmortems/{yyyy}/{date}-{slug}.md`) makes of an incident: a relative path
 /// made of the slug and the start date only, so no title can leave the target directory.
@@ -88,18 +81,6 @@ pub fn with_front_matter(incident: &Incident, channel: &str, draft: &str) -> Str
     )
 }
 
-fn job(id: &IncidentId, kind: &str, suffix: &str) -> NewJob {
-    NewJob {
-        key: format!("{}{kind}{suffix}", job_prefix(id)),
-        kind: kind.to_string(),
-        payload: serde_json::to_string(&Payload {
-            incident: id.to_string(),
-        })
-        .expect("payloads serialise"),
-        run_at: Utc::now(),
-    }
-}
-
 /// The publish jobs for an incident: one per file-like target (GitHub follows git). `suffix`
 /// tells a re-publish from the first one; the targets themselves make it idempotent.
 pub fn jobs(config: &PublishConfig, id: &IncidentId, suffix: &str) -> Vec<NewJob> {
@@ -107,8 +88,8 @@ pub fn jobs(config: &PublishConfig, id: &IncidentId, suffix: &str) -> Vec<NewJob
         .targets
         .iter()
         .filter_map(|target| match target {
-            Target::Files => Some(job(id, FILES, suffix)),
-            Target::Git => Some(job(id, GIT, suffix)),
+            Target::Files => Some(incident_job(id, FILES, suffix, None)),
+            Target::Git => Some(incident_job(id, GIT, suffix, None)),
             Target::Chat | Target::Github => None,
         })
         .collect()
@@ -135,9 +116,7 @@ pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
         let last = matches!(result, Err(JobError::Permanent(_))) || job.attempts >= MAX_ATTEMPTS;
         if last {
             app.metrics.job_failures.inc();
-            if let Ok(payload) = serde_json::from_str::<Payload>(&job.payload)
-                && let Ok(id) = payload.incident.parse::<IncidentId>()
-            {
+            if let Ok((id, _)) = read_incident_job(&job) {
                 let text = format!(
                     "⚠️ Scribe could not publish the postmortem ({}): {reason}. Nothing \
                      is lost: `scribe publish {id}` tries again, and the draft stays available \
@@ -152,12 +131,7 @@ pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
 }
 
 async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
-    let payload: Payload = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id: IncidentId = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    let (id, _) = read_incident_job(job)?;
     let incident = app.incident_for_job(&id).await?;
     let config = &app.config.publish;
     match job.kind.as_str() {
@@ -202,7 +176,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                 let suffix = job.key.rsplit_once(GIT).map_or("", |(_, s)| s);
                 app.recorder
                     .store()
-                    .enqueue(&[self::job(&id, GITHUB, suffix)])
+                    .enqueue(&[incident_job(&id, GITHUB, suffix, None)])
                     .await
                     .map_err(|e| JobError::Transient(e.to_string()))?;
                 app.wake.notify_one();

@@ -132,7 +132,12 @@ async fn show<S: Store>(
         Ok(incident) => incident,
         Err(response) => return response,
     };
-    let jobs = match app.recorder.store().jobs(&job_prefix(&incident.id())).await {
+    let jobs = match app
+        .recorder
+        .store()
+        .jobs(&crate::jobs::job_prefix(&incident.id()))
+        .await
+    {
         Ok(jobs) => jobs.into_iter().map(ApiJob::from).collect::<Vec<_>>(),
         Err(e) => return internal(e),
     };
@@ -166,9 +171,4 @@ async fn postmortem<S: Store>(
             .into_response(),
         Err(e) => internal(e),
     }
-}
-
-/// Jobs are keyed under their incident's id, so one prefix finds all of an incident's jobs.
-pub fn job_prefix(id: &IncidentId) -> String {
-    format!("{id}/")
 }

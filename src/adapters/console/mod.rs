@@ -204,7 +204,7 @@ impl<S: Store> Console<S> {
                 let jobs = self
                     .recorder
                     .store()
-                    .jobs(&crate::server::api::job_prefix(&incident.id()))
+                    .jobs(&crate::jobs::job_prefix(&incident.id()))
                     .await?;
                 if let Some(line) = crate::jobs::describe(&jobs) {
                     answer.push_str(&format!("scribe: {line}\n"));

@@ -201,7 +201,7 @@ impl<S: Store> Handler<S> {
             }
             (Outcome::ShowStatus, Some(incident)) => {
                 let mut text = reply::text(&answer.outcome, Some(incident));
-                let prefix = crate::server::api::job_prefix(&incident.id());
+                let prefix = crate::jobs::job_prefix(&incident.id());
                 if let Ok(jobs) = app.recorder.store().jobs(&prefix).await
                     && let Some(line) = crate::jobs::describe(&jobs)
                 {

@@ -2,16 +2,13 @@
 //! the postmortem draft attached (a file: Discord caps a message at 2,000 characters); and a
 //! report in the channel when a post or a publish fails for good.
 
-use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serenity::all::{ChannelId, CreateAttachment, CreateMessage};
 
 use crate::config::{PublishConfig, Target};
 use crate::domain::{ChatEvent, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
-use crate::jobs::{JobError, MAX_ATTEMPTS};
+use crate::jobs::{JobError, MAX_ATTEMPTS, incident_job, read_incident_job};
 use crate::server::App;
-use crate::server::api::job_prefix;
 use crate::storage::{Job, NewJob, Store};
 
 pub const SUMMARY: &str = "discord.summary";
@@ -19,26 +16,6 @@ pub const REPORT: &str = "discord.report";
 
 /// Discord refuses longer message contents.
 const MESSAGE_LIMIT: usize = 2000;
-
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    incident: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-}
-
-fn job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJob {
-    NewJob {
-        key: format!("{}{kind}{suffix}", job_prefix(id)),
-        kind: kind.to_string(),
-        payload: serde_json::to_string(&Payload {
-            incident: id.to_string(),
-            text,
-        })
-        .expect("payloads serialise"),
-        run_at: Utc::now(),
-    }
-}
 
 /// The jobs a Discord command calls for, keyed by incident so a redelivery queues nothing new.
 pub fn follow_ups(
@@ -52,7 +29,7 @@ pub fn follow_ups(
     };
     let mut jobs = Vec::new();
     if reply.outcome == Outcome::Closed {
-        jobs.push(job(&incident, SUMMARY, "", None));
+        jobs.push(incident_job(&incident, SUMMARY, "", None));
     }
     jobs.extend(crate::publish::follow_ups(
         config,
@@ -68,7 +45,7 @@ pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: 
     if id.channel.platform != Platform::Discord || app.discord.is_none() {
         return;
     }
-    let post = job(id, REPORT, &format!(".{key}"), Some(text.to_string()));
+    let post = incident_job(id, REPORT, &format!(".{key}"), Some(text.to_string()));
     if let Err(error) = app.recorder.store().enqueue(&[post]).await {
         tracing::error!(%error, "cannot enqueue a post in the channel");
     }
@@ -95,12 +72,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         .discord
         .as_ref()
         .ok_or_else(|| JobError::Permanent("DISCORD_TOKEN is not set".to_string()))?;
-    let payload: Payload = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id: IncidentId = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    let (id, text) = read_incident_job(job)?;
     let channel = id
         .channel
         .id
@@ -111,7 +83,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
     let once = format!("scribe-{}", job.id);
     match job.kind.as_str() {
         REPORT => {
-            let text = payload.text.unwrap_or_default();
+            let text = text.unwrap_or_default();
             api.send(channel, CreateMessage::new().content(clip(&text)), &once)
                 .await
         }
@@ -184,10 +156,7 @@ pub fn clip(text: &str) -> String {
 /// Tells the channel what could not be done and where the draft still is.
 async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
     let (JobError::Transient(reason) | JobError::Permanent(reason)) = error;
-    let Ok(payload) = serde_json::from_str::<Payload>(&failed.payload) else {
-        return;
-    };
-    let Ok(id) = payload.incident.parse::<IncidentId>() else {
+    let Ok((id, _)) = read_incident_job(failed) else {
         return;
     };
     let text = format!(
@@ -195,7 +164,7 @@ async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
          draft stays available with `/incident draft` and from the API at \
          /api/incidents/{id}/postmortem.md."
     );
-    let report = job(&id, REPORT, &format!(".{}", failed.id), Some(text));
+    let report = incident_job(&id, REPORT, &format!(".{}", failed.id), Some(text));
     if let Err(error) = app.recorder.store().enqueue(&[report]).await {
         tracing::error!(%error, "cannot enqueue a failure report");
     }

@@ -91,7 +91,7 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
         let jobs = app
             .recorder
             .store()
-            .jobs(&crate::server::api::job_prefix(&incident.id()))
+            .jobs(&crate::jobs::job_prefix(&incident.id()))
             .await?;
         if let Some(line) = crate::jobs::describe(&jobs) {
             text = format!("{text}\n{line}");

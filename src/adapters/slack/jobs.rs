@@ -11,9 +11,8 @@ use super::web::{ApiError, Mark, SlackApi};
 use crate::config::{PublishConfig, Target};
 use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
-use crate::jobs::{JobError, MAX_ATTEMPTS};
+use crate::jobs::{JobError, MAX_ATTEMPTS, incident_job, read_incident_job};
 use crate::server::App;
-use crate::server::api::job_prefix;
 use crate::storage::{Job, NewJob, Store};
 
 pub const HEADLINE: &str = "slack.headline";
@@ -124,27 +123,6 @@ async fn open_in_new_channel<S: Store>(
     .await
 }
 
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    incident: String,
-    /// For a report: what went wrong.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-}
-
-fn job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJob {
-    NewJob {
-        key: format!("{}{kind}{suffix}", job_prefix(id)),
-        kind: kind.to_string(),
-        payload: serde_json::to_string(&Payload {
-            incident: id.to_string(),
-            text,
-        })
-        .expect("payloads serialise"),
-        run_at: Utc::now(),
-    }
-}
-
 /// The jobs a Slack command calls for, keyed by incident so a redelivery queues nothing new:
 /// Slack's own posts, and the publishing the configuration asks for.
 pub fn follow_ups(
@@ -165,7 +143,7 @@ pub fn follow_ups(
     };
     let mut jobs: Vec<NewJob> = kinds
         .iter()
-        .map(|kind| job(&incident, kind, "", None))
+        .map(|kind| incident_job(&incident, kind, "", None))
         .collect();
     jobs.extend(crate::publish::follow_ups(
         config,
@@ -181,7 +159,7 @@ pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: 
     if id.channel.platform != Platform::Slack || app.slack.is_none() {
         return;
     }
-    let post = job(id, REPORT, &format!(".{key}"), Some(escape(text)));
+    let post = incident_job(id, REPORT, &format!(".{key}"), Some(escape(text)));
     if let Err(error) = app.recorder.store().enqueue(&[post]).await {
         tracing::error!(%error, "cannot enqueue a post in the channel");
     }
@@ -211,15 +189,10 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
     if job.kind == CREATE_CHANNEL {
         return open_in_new_channel(app, api, job).await;
     }
-    let payload: Payload = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id: IncidentId = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    let (id, text) = read_incident_job(job)?;
     let channel = id.channel.id.clone();
     if job.kind == REPORT {
-        let text = payload.text.unwrap_or_default();
+        let text = text.unwrap_or_default();
         return post_once(api, &channel, &text, job).await;
     }
     let incident = app.incident_for_job(&id).await?;
@@ -359,10 +332,7 @@ async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
         );
         (id, text)
     } else {
-        let Ok(payload) = serde_json::from_str::<Payload>(&failed.payload) else {
-            return;
-        };
-        let Ok(id) = payload.incident.parse::<IncidentId>() else {
+        let Ok((id, _)) = read_incident_job(failed) else {
             return;
         };
         let what = match failed.kind.as_str() {
@@ -376,7 +346,7 @@ async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
         );
         (id, text)
     };
-    let report = job(&id, REPORT, &format!(".{}", failed.id), Some(text));
+    let report = incident_job(&id, REPORT, &format!(".{}", failed.id), Some(text));
     if let Err(error) = app.recorder.store().enqueue(&[report]).await {
         tracing::error!(%error, "cannot enqueue a failure report");
     }
