@@ -34,6 +34,13 @@ pub enum JobError {
     Permanent(String),
 }
 
+impl JobError {
+    /// Whether the job ends with this error: it is permanent, or `attempts` used them all up.
+    pub fn is_final(&self, attempts: u32) -> bool {
+        matches!(self, JobError::Permanent(_)) || attempts >= MAX_ATTEMPTS
+    }
+}
+
 /// Jobs are keyed under their incident's id, so one prefix finds all of an incident's jobs.
 pub fn job_prefix(id: &IncidentId) -> String {
     format!("{id}/")
@@ -132,7 +139,8 @@ pub async fn work<S, F, Fut>(
         let running = tracing::Instrument::instrument(run(job), span.clone());
         let end = match keep_leased(&*store, id, running).await {
             Ok(()) => JobEnd::Done,
-            Err(JobError::Transient(error)) if attempts < MAX_ATTEMPTS => {
+            Err(failure) if !failure.is_final(attempts) => {
+                let (JobError::Transient(error) | JobError::Permanent(error)) = failure;
                 let at = Utc::now() + backoff(attempts);
                 span.in_scope(|| tracing::warn!(%error, retry_at = %at, "job failed; will retry"));
                 JobEnd::Retry { at, error }

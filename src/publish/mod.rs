@@ -13,7 +13,7 @@ use chrono::Utc;
 use crate::config::{PublishConfig, Target};
 use crate::domain::{Incident, IncidentId, Reply};
 use crate::drafting::{Place, slug};
-use crate::jobs::{JobError, MAX_ATTEMPTS, incident_job, read_incident_job};
+use crate::jobs::{JobError, incident_job, read_incident_job};
 use crate::server::App;
 use crate::storage::{Job, NewJob, Store};
 
@@ -112,19 +112,18 @@ pub fn follow_ups(
 /// Runs one publish job; a failure for good is reported in the incident's channel.
 pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
     let result = attempt(app, &job).await;
-    if let Err(JobError::Transient(reason) | JobError::Permanent(reason)) = &result {
-        let last = matches!(result, Err(JobError::Permanent(_))) || job.attempts >= MAX_ATTEMPTS;
-        if last {
-            app.metrics.job_failures.inc();
-            if let Ok((id, _)) = read_incident_job(&job) {
-                let text = format!(
-                    "⚠️ Scribe could not publish the postmortem ({}): {reason}. Nothing \
-                     is lost: `scribe publish {id}` tries again, and the draft stays available \
-                     with `/incident draft`.",
-                    job.kind
-                );
-                crate::server::announce(app, &id, &format!("failed.{}", job.id), &text).await;
-            }
+    if let Err(error @ (JobError::Transient(reason) | JobError::Permanent(reason))) = &result
+        && error.is_final(job.attempts)
+    {
+        app.metrics.job_failures.inc();
+        if let Ok((id, _)) = read_incident_job(&job) {
+            let text = format!(
+                "⚠️ Scribe could not publish the postmortem ({}): {reason}. Nothing is lost: \
+                 `scribe publish {id}` tries again, and the draft stays available with \
+                 `/incident draft`.",
+                job.kind
+            );
+            crate::server::announce(app, &id, &format!("failed.{}", job.id), &text).await;
         }
     }
     result

@@ -20,7 +20,7 @@ use crate::domain::{History, Incident, IncidentId, Status};
 use crate::drafting::Drafter;
 use crate::jobs::JobError;
 use crate::recorder::Recorder;
-use crate::storage::{Job, Store, StoreError};
+use crate::storage::{Job, NewJob, Store, StoreError};
 
 pub mod api;
 pub mod metrics;
@@ -59,6 +59,15 @@ impl<S: Store> App<S> {
             .ok_or_else(|| {
                 JobError::Permanent(format!("incident {id} is not in its channel's log"))
             })
+    }
+
+    /// Queues a job outside any command (a post, a report) and wakes the worker; a store that
+    /// cannot take it is logged, as there is nobody to answer.
+    pub async fn enqueue(&self, job: NewJob) {
+        if let Err(error) = self.recorder.store().enqueue(&[job]).await {
+            tracing::error!(%error, "cannot enqueue a job");
+        }
+        self.wake.notify_one();
     }
 
     /// Recounts the open incidents for the metrics.

@@ -11,7 +11,7 @@ use super::web::{ApiError, Mark, SlackApi};
 use crate::config::{PublishConfig, Target};
 use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
 use crate::drafting::{Place, slug, view::human_duration};
-use crate::jobs::{JobError, MAX_ATTEMPTS, incident_job, read_incident_job};
+use crate::jobs::{JobError, incident_job, read_incident_job};
 use crate::server::App;
 use crate::storage::{Job, NewJob, Store};
 
@@ -159,23 +159,24 @@ pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: 
     if id.channel.platform != Platform::Slack || app.slack.is_none() {
         return;
     }
-    let post = incident_job(id, REPORT, &format!(".{key}"), Some(escape(text)));
-    if let Err(error) = app.recorder.store().enqueue(&[post]).await {
-        tracing::error!(%error, "cannot enqueue a post in the channel");
-    }
-    app.wake.notify_one();
+    app.enqueue(incident_job(
+        id,
+        REPORT,
+        &format!(".{key}"),
+        Some(escape(text)),
+    ))
+    .await;
 }
 
 /// Runs one Slack job; a failure for good is reported in the channel (once).
 pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
     let result = attempt(app, &job).await;
-    if let Err(error) = &result {
-        let last = matches!(error, JobError::Permanent(_)) || job.attempts >= MAX_ATTEMPTS;
-        if last {
-            app.metrics.job_failures.inc();
-            if job.kind != REPORT {
-                report(app, &job, error).await;
-            }
+    if let Err(error) = &result
+        && error.is_final(job.attempts)
+    {
+        app.metrics.job_failures.inc();
+        if job.kind != REPORT {
+            report(app, &job, error).await;
         }
     }
     result
@@ -346,9 +347,11 @@ async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
         );
         (id, text)
     };
-    let report = incident_job(&id, REPORT, &format!(".{}", failed.id), Some(text));
-    if let Err(error) = app.recorder.store().enqueue(&[report]).await {
-        tracing::error!(%error, "cannot enqueue a failure report");
-    }
-    app.wake.notify_one();
+    app.enqueue(incident_job(
+        &id,
+        REPORT,
+        &format!(".{}", failed.id),
+        Some(text),
+    ))
+    .await;
 }
