@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
-use common::server::{SIGNING_SECRET, Server, entry_texts, now};
+use common::server::{Clock, SIGNING_SECRET, Server, entry_texts, event_callback, now};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -171,35 +171,6 @@ fn expected_timeline(incident: usize) -> Vec<String> {
     entries
 }
 
-/// Slack message timestamps: now, with microseconds, never twice the same.
-#[derive(Default)]
-struct Clock(i64);
-
-impl Clock {
-    fn next(&mut self) -> String {
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as i64;
-        self.0 = micros.max(self.0 + 1);
-        format!("{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
-    }
-}
-
-fn callback(event_id: &str, event: Value) -> String {
-    json!({
-        "token": "deprecated",
-        "team_id": "T0001",
-        "api_app_id": "A0001",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": now(),
-        "authorizations": [{"team_id": "T0001", "user_id": "U0BOT", "is_bot": true}],
-    })
-    .to_string()
-}
-
 /// The body of `requests[index]`, built at its first send; also notes the rows it stores.
 fn body(
     incident: usize,
@@ -249,7 +220,10 @@ fn body(
             ledger.ts.insert((incident, index), ts.clone());
             let event = json!({"type": "message", "channel": channel, "user": user,
                 "text": text, "ts": ts, "channel_type": "channel", "event_ts": ts});
-            (callback(&event_id, event), (channel, ts, "posted"))
+            (
+                event_callback(&event_id, event).to_string(),
+                (channel, ts, "posted"),
+            )
         }
         Kind::Pin {
             channel,
@@ -262,7 +236,7 @@ fn body(
                 "item": {"type": "message", "channel": channel, "ts": ts},
                 "event_ts": clock.lock().unwrap().next()});
             (
-                callback(&event_id, event),
+                event_callback(&event_id, event).to_string(),
                 (channel, ts, "reaction+pushpin"),
             )
         }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
-use common::server::{API_TOKEN, APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, Server, now};
+use common::server::{
+    API_TOKEN, APP_TOKEN, BOT_TOKEN, Clock, SIGNING_SECRET, Server, event_callback, now,
+};
 use serde_json::{Value, json};
 use sqlx::{Connection, Row as _, SqliteConnection};
 
@@ -182,40 +184,13 @@ impl Row {
     }
 }
 
-/// Slack message timestamps, increasing, at the current time with microseconds.
-struct Clock(i64);
-
-impl Clock {
-    fn next(&mut self) -> String {
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as i64;
-        self.0 = micros.max(self.0 + 1);
-        format!("{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
-    }
-}
-
-fn callback(event_id: &str, event: Value) -> Value {
-    json!({
-        "token": "deprecated",
-        "team_id": "T0001",
-        "api_app_id": "A0001",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": now(),
-        "authorizations": [{"team_id": "T0001", "user_id": "U0BOT", "is_bot": true}],
-    })
-}
-
 fn message(channel: &str, user: &str, text: &str, ts: &str) -> Value {
     json!({"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
            "channel_type": "channel", "event_ts": ts})
 }
 
 fn event_body(event_id: &str, event: Value) -> Vec<u8> {
-    callback(event_id, event).to_string().into_bytes()
+    event_callback(event_id, event).to_string().into_bytes()
 }
 
 fn command_body(
@@ -309,7 +284,7 @@ async fn send(http: &reqwest::Client, base: &str, row: &Row) -> (u16, String) {
 
 /// A signed events body padded with an unknown field to exactly `len` bytes.
 fn padded_event(event_id: &str, event: Value, len: usize) -> Vec<u8> {
-    let mut body = callback(event_id, event);
+    let mut body = event_callback(event_id, event);
     body["pad"] = json!("");
     let base = body.to_string().len();
     assert!(base <= len);
@@ -758,7 +733,7 @@ fn table(clock: &mut Clock) -> Vec<Row> {
             "/slack/events",
             JSON,
             {
-                let body = callback(
+                let body = event_callback(
                     "EvDeep",
                     message(CHANNEL, EVIL_USER, "hv-deep-field", &clock.next()),
                 )
@@ -771,7 +746,7 @@ fn table(clock: &mut Clock) -> Vec<Row> {
     let deep_objects = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
     rows.push(
         Row::new("100k nested objects in the event", "/slack/events", JSON, {
-            let body = callback(
+            let body = event_callback(
                 "EvDeepObjects",
                 message(CHANNEL, EVIL_USER, "hv-deep-objects", &clock.next()),
             )
@@ -983,7 +958,7 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
         ],
     );
     let http = reqwest::Client::new();
-    let mut clock = Clock(0);
+    let mut clock = Clock::default();
     let mut expected_events: u64 = 0;
     let mut failures = Vec::new();
     let mut answers = Vec::new();

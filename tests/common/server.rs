@@ -174,17 +174,7 @@ impl Server {
         event: serde_json::Value,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let body = serde_json::json!({
-            "token": "deprecated",
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": now(),
-            "authorizations": [{"team_id": "T0001", "user_id": "U0BOT", "is_bot": true}],
-        })
-        .to_string();
+        let body = event_callback(event_id, event).to_string();
         self.post_signed(
             "/slack/events",
             "application/json",
@@ -266,6 +256,35 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// An Events API `event_callback` envelope around `event`, as Slack sends it.
+pub fn event_callback(event_id: &str, event: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "token": "deprecated",
+        "team_id": "T0001",
+        "api_app_id": "A0001",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": now(),
+        "authorizations": [{"team_id": "T0001", "user_id": "U0BOT", "is_bot": true}],
+    })
+}
+
+/// Slack message timestamps: now, with microseconds, never twice the same.
+#[derive(Default)]
+pub struct Clock(i64);
+
+impl Clock {
+    pub fn next(&mut self) -> String {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        self.0 = micros.max(self.0 + 1);
+        format!("{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
     }
 }
 
