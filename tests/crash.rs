@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
+use common::postgres::Schema;
 use common::server::{Clock, SIGNING_SECRET, Server, entry_texts, event_callback, now};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -703,67 +704,9 @@ async fn sqlite_loses_nothing_when_killed() {
     run("SQLite", None).await;
 }
 
-/// A fresh schema in the database `SCRIBE_TEST_POSTGRES_URL` names, dropped with the guard.
-struct Schema {
-    name: String,
-    base_url: String,
-    /// The base URL with `search_path` set to this schema.
-    url: String,
-}
-
-impl Schema {
-    async fn create() -> Option<Schema> {
-        let Some(base_url) = std::env::var("SCRIBE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-        else {
-            note("SKIPPED: SCRIBE_TEST_POSTGRES_URL is not set; the PostgreSQL crash test not run");
-            return None;
-        };
-        let name = format!("scribe_crash_{:016x}", rand::random::<u64>());
-        let mut conn = PgConnection::connect(&base_url).await.unwrap();
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let mut url = url::Url::parse(&base_url).unwrap();
-        url.query_pairs_mut()
-            .append_pair("options", &format!("-c search_path={name}"));
-        Some(Schema {
-            name,
-            base_url,
-            url: url.into(),
-        })
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base_url, name) = (self.base_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&base_url).await.unwrap();
-                sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            })
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("warning: test schema {} was not dropped", self.name);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_loses_nothing_when_killed() {
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("the PostgreSQL crash test").await else {
         return;
     };
     run("PostgreSQL", Some(schema.url.clone())).await;

@@ -1,17 +1,18 @@
 //! The storage conformance suite: every `Store` implementation must pass every check here.
 
-use std::io::Write;
+mod common;
+
 use std::sync::Arc;
 
 use chrono::Duration;
 use chrono::{DateTime, TimeZone, Utc};
+use common::postgres::Schema;
 use scribe::domain::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
 use scribe::storage::{
     self, AnyStore, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store, StoreError,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 fn at(secs: i64, micros: u32) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, micros * 1000).unwrap()
@@ -577,76 +578,8 @@ async fn open_sqlite() -> Option<(SqliteStore, tempfile::TempDir)> {
 
 conformance!(sqlite, open_sqlite());
 
-/// A fresh schema in the database `SCRIBE_TEST_POSTGRES_URL` names, so tests running at once
-/// (here or in another checkout) never see each other's rows. Dropped with the guard.
-struct Schema {
-    name: String,
-    base_url: String,
-    /// The base URL with `search_path` set to this schema: the store migrates into it.
-    url: String,
-}
-
-impl Schema {
-    /// `None`, after saying so, when no PostgreSQL is configured.
-    async fn create() -> Option<Schema> {
-        let Some(base_url) = std::env::var("SCRIBE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-        else {
-            // Straight to stderr: the test harness swallows `eprintln!` from passing tests, and
-            // a skipped backend must not pass unnoticed.
-            std::io::stderr()
-                .write_all(
-                    b"SKIPPED: SCRIBE_TEST_POSTGRES_URL is not set; PostgreSQL conformance not run\n",
-                )
-                .unwrap();
-            return None;
-        };
-        let name = format!("scribe_test_{:016x}", rand::random::<u64>());
-        let mut conn = PgConnection::connect(&base_url).await.unwrap();
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let mut url = url::Url::parse(&base_url).unwrap();
-        url.query_pairs_mut()
-            .append_pair("options", &format!("-c search_path={name}"));
-        Some(Schema {
-            name,
-            base_url,
-            url: url.into(),
-        })
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base_url, name) = (self.base_url.clone(), self.name.clone());
-        // Drop cannot await, and blocking on the test's own runtime panics: a thread with a
-        // runtime of its own can.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&base_url).await.unwrap();
-                sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            })
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("warning: test schema {} was not dropped", self.name);
-        }
-    }
-}
-
 async fn open_postgres() -> Option<(PostgresStore, Schema)> {
-    let schema = Schema::create().await?;
+    let schema = Schema::create("PostgreSQL conformance").await?;
     Some((PostgresStore::open(&schema.url).await.unwrap(), schema))
 }
 
@@ -690,7 +623,7 @@ async fn open_picks_the_backend_by_scheme() {
     assert!(message.contains("`mysql`"), "{message}");
     assert!(!message.contains("pw"), "leaks the password: {message}");
 
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("PostgreSQL conformance").await else {
         return;
     };
     let postgres = storage::open(&schema.url).await.unwrap();
@@ -702,7 +635,7 @@ async fn open_picks_the_backend_by_scheme() {
 /// Two pools on one schema stand for two Scribe processes sharing a database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_processes_share_a_database_safely() {
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("PostgreSQL conformance").await else {
         return;
     };
     let (a, b) = tokio::join!(
