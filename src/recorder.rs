@@ -7,18 +7,23 @@
 //! channel's events stored after that one, whoever stored them (this recorder's other events,
 //! another recorder, another process). The store stays the truth.
 //!
-//! Only a command waits for its own commit while holding its channel: its answer, and the next
-//! command's, depend on the fold. Any other event only takes its place in the store's queue
-//! under the channel's lock, so that a channel's events are stored in the order they came,
-//! and commits with the events of other requests.
+//! A command holds its channel while it is folded and queued for the store, not while its
+//! commit is in flight: the next command of the channel is folded on top of it meanwhile, so
+//! a busy channel's commands share commits. Each answer still waits for its own commit, and a
+//! channel's commands are a [`Chain`]: when one fails to be stored, the ones folded on top of
+//! it are refused too, and the fold is rebuilt from the store. Any other event only takes its
+//! place in the store's queue under the channel's lock, so that a channel's events are stored
+//! in the order they came.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::SubsecRound;
 
-use crate::domain::{ChannelRef, ChatEvent, Fold, History, Incident, IncidentId, Reply, Settings};
-use crate::storage::{Logged, NewJob, Store, StoreError};
+use crate::domain::{
+    ChannelRef, ChatEvent, EventKey, Fold, History, Incident, IncidentId, Reply, Settings,
+};
+use crate::storage::{Chain, Logged, NewJob, Store, StoreError};
 
 /// Folds kept in memory at most; the least recently used is dropped first (and rebuilt from
 /// the store if its channel speaks again).
@@ -41,15 +46,34 @@ struct Cached {
     fold: Fold,
     /// Every stored event of the channel up to this number is in the fold.
     seen: i64,
-    /// Events after `seen` in the fold already: this recorder's own commands.
-    ahead: Vec<i64>,
+    /// This recorder's own commands, in the fold already but not yet read back from the store
+    /// (their commits may still be in flight): how many of each key.
+    ahead: HashMap<EventKey, u32>,
     loaded: bool,
+    /// What the fold's own commands are appended on; a new one each time the fold is rebuilt.
+    chain: Arc<Chain>,
+}
+
+impl Cached {
+    /// One own event with `key` no longer ahead of the store: read back, or stored before.
+    fn caught_up(&mut self, key: &EventKey) -> bool {
+        match self.ahead.get_mut(key) {
+            Some(1) => self.ahead.remove(key).is_some(),
+            Some(count) => {
+                *count -= 1;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// An event after it was stored.
 pub struct Recorded {
     /// `false` when the event had been stored before (a redelivery).
     pub new: bool,
+    /// Jobs were stored with the event: the job worker has something to do.
+    pub queued: bool,
     /// What the event did, when it is a command.
     pub reply: Option<Reply>,
     /// The incident the command acted on, complete, when the answer speaks of it
@@ -85,8 +109,9 @@ impl<S: Store> Recorder<S> {
             let cached = Cached {
                 fold: Fold::new(settings.clone()),
                 seen: 0,
-                ahead: Vec::new(),
+                ahead: HashMap::new(),
                 loaded: false,
+                chain: Arc::default(),
             };
             (Arc::new(tokio::sync::Mutex::new(cached)), 0)
         });
@@ -110,22 +135,18 @@ impl<S: Store> Recorder<S> {
             cached.fold = Fold::new(self.settings.clone());
             cached.seen = 0;
             cached.ahead.clear();
+            cached.chain = Arc::default();
         }
         let events = self
             .store
             .channel_events_after(channel, cached.seen)
             .await?;
         for Logged { seq, event } in events {
-            match cached.ahead.iter().position(|&own| own == seq) {
-                Some(own) => {
-                    cached.ahead.swap_remove(own);
-                }
-                None => cached.fold.apply(event),
+            if !cached.caught_up(&event.key()) {
+                cached.fold.apply(event);
             }
             cached.seen = seq;
         }
-        let seen = cached.seen;
-        cached.ahead.retain(|&own| own > seen);
         cached.loaded = true;
         Ok(())
     }
@@ -156,40 +177,57 @@ impl<S: Store> Recorder<S> {
             };
             return Ok(Recorded {
                 new: appended.await?.new,
+                queued: false,
                 reply: None,
                 incident: None,
             });
         }
         let slot = self.slot(&event.channel);
-        let mut cached = slot.lock().await;
-        self.sync(&event.channel, &mut cached).await?;
-        cached.fold.apply(event.clone());
-        let reply = cached.fold.reply_to(&event.message);
-        let jobs = reply
-            .as_ref()
-            .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
-            .unwrap_or_default();
-        let appended = match self.store.append_entry(event, &jobs).await {
-            Ok(appended) => appended,
-            Err(error) => {
-                // The fold holds an event the store does not: rebuild it next time.
-                cached.loaded = false;
-                return Err(error);
-            }
+        let (appended, chain, reply, incident, queued) = {
+            let mut cached = slot.lock().await;
+            self.sync(&event.channel, &mut cached).await?;
+            cached.fold.apply(event.clone());
+            let reply = cached.fold.reply_to(&event.message);
+            let jobs = reply
+                .as_ref()
+                .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
+                .unwrap_or_default();
+            *cached.ahead.entry(event.key()).or_default() += 1;
+            let appended = self.store.append_chained(event, &jobs, Some(&cached.chain));
+            let incident = reply
+                .as_ref()
+                .filter(|reply| reply.outcome.mentions_incident())
+                .and_then(|reply| cached.fold.incident(reply));
+            let queued = !jobs.is_empty();
+            (appended, Arc::clone(&cached.chain), reply, incident, queued)
         };
-        match appended.seq {
-            Some(seq) => cached.ahead.push(seq),
-            None => tracing::debug!("redelivered event ignored"),
+        match appended.await {
+            Ok(appended) if appended.new => Ok(Recorded {
+                new: true,
+                queued,
+                reply,
+                incident,
+            }),
+            Ok(_) => {
+                tracing::debug!("redelivered event ignored");
+                slot.lock().await.caught_up(&event.key());
+                Ok(Recorded {
+                    new: false,
+                    queued,
+                    reply,
+                    incident,
+                })
+            }
+            Err(error) => {
+                // The fold holds an event the store does not: rebuild it, unless a later
+                // failure of the same chain already had it rebuilt.
+                let mut cached = slot.lock().await;
+                if Arc::ptr_eq(&cached.chain, &chain) {
+                    cached.loaded = false;
+                }
+                Err(error)
+            }
         }
-        let incident = reply
-            .as_ref()
-            .filter(|reply| reply.outcome.mentions_incident())
-            .and_then(|reply| cached.fold.incident(reply));
-        Ok(Recorded {
-            new: appended.new,
-            reply,
-            incident,
-        })
     }
 
     /// The channel's incidents, folded from its stored log.
@@ -210,7 +248,7 @@ mod tests {
     use chrono::{Duration, TimeZone, Utc};
 
     use super::*;
-    use crate::domain::{Author, EventKind, MessageId, Platform};
+    use crate::domain::{Author, EventKind, MessageId, Outcome, Platform};
     use crate::storage::SqliteStore;
 
     fn said(id: usize, text: &str) -> ChatEvent {
@@ -271,5 +309,36 @@ mod tests {
             restarted.history(&channel).await.unwrap().incidents,
             vec![closed]
         );
+    }
+
+    /// A command folded on top of one whose commit then fails is refused, not answered from a
+    /// state the store does not hold; the fold is rebuilt from the store for the next one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_command_built_on_a_failed_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        store.poison().await;
+        let live = Recorder::new(Arc::clone(&store), Settings::default());
+        let start = ChatEvent {
+            message: MessageId::new("poison"),
+            ..said(1, "/incident start Checkout 5xx")
+        };
+        let severity = said(2, "/incident severity SEV1");
+        let (start, severity) = tokio::join!(
+            live.record(&start, |_, _| Vec::new()),
+            live.record(&severity, |_, _| Vec::new()),
+        );
+        assert!(start.is_err(), "the start is refused by the database");
+        let severity = severity.err().expect("built on the refused start");
+        assert!(matches!(severity, StoreError::ChainBroken), "{severity}");
+
+        let again = live
+            .record(&said(3, "/incident severity SEV2"), |_, _| Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(again.reply.unwrap().outcome, Outcome::NoOpenIncident);
+        let channel = ChannelRef::new(Platform::Slack, "C1");
+        assert_eq!(store.channel_events(&channel).await.unwrap().len(), 1);
     }
 }

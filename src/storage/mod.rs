@@ -6,6 +6,7 @@
 //! implementation must pass the conformance suite in `tests/storage.rs`.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -14,6 +15,8 @@ use crate::domain::{ChannelRef, ChatEvent};
 pub mod postgres;
 pub mod sqlite;
 mod writer;
+
+pub use writer::Chain;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -34,6 +37,9 @@ pub enum StoreError {
     /// Names only the scheme: the rest of a database URL may carry a password.
     #[error("database URL scheme `{scheme}` is not supported: use `sqlite:` or `postgres:`")]
     UnsupportedUrl { scheme: String },
+    /// An earlier append of the same [`Chain`] failed: this one was built on it.
+    #[error("not stored: an earlier event it builds on could not be stored")]
+    ChainBroken,
 }
 
 /// Work to do after an event is acknowledged (post a message, upload a draft, publish).
@@ -141,7 +147,18 @@ pub trait Store: Send + Sync {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<Self> {
+        self.append_chained(event, jobs, None)
+    }
+
+    /// [`Store::append_entry`] as part of `chain`: once an append of the chain failed, every
+    /// later one fails too ([`StoreError::ChainBroken`]) without being written.
+    fn append_chained(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+        chain: Option<&Arc<Chain>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<Self>;
 
     /// [`Store::append_entry`], saying only whether the event was new.
     fn append(
@@ -270,15 +287,16 @@ impl AnyStore {
 }
 
 impl Store for AnyStore {
-    fn append_entry(
+    fn append_chained(
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        chain: Option<&Arc<Chain>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
         // Not `async`: the append must be queued now, not when the future is first polled.
         match self {
-            AnyStore::Sqlite(store) => store.submit(event, jobs),
-            AnyStore::Postgres(store) => store.submit(event, jobs),
+            AnyStore::Sqlite(store) => store.submit(event, jobs, chain),
+            AnyStore::Postgres(store) => store.submit(event, jobs, chain),
         }
     }
 

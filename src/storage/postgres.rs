@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -13,7 +14,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
-use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
+use super::{Appended, Chain, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
@@ -76,8 +77,13 @@ impl PostgresStore {
     }
 
     /// Queues an append now (see [`Store::append_entry`]).
-    pub(crate) fn submit(&self, event: &ChatEvent, jobs: &[NewJob]) -> Pending {
-        self.writer.submit(event, jobs)
+    pub(crate) fn submit(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+        chain: Option<&Arc<Chain>>,
+    ) -> Pending {
+        self.writer.submit(event, jobs, chain)
     }
 }
 
@@ -164,12 +170,13 @@ fn platform(row: &PgRow, id: i64) -> Result<Platform, StoreError> {
 }
 
 impl Store for PostgresStore {
-    fn append_entry(
+    fn append_chained(
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
-        self.submit(event, jobs)
+        chain: Option<&Arc<Chain>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
+        self.submit(event, jobs, chain)
     }
 
     async fn channel_events_after(
@@ -372,6 +379,19 @@ mod tests {
         Some((store, backend, base, schema))
     }
 
+    /// Makes the database refuse every event whose message is `poison`.
+    async fn poison(store: &PostgresStore) {
+        sqlx::raw_sql(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'poisoned'; END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON events
+             FOR EACH ROW WHEN (NEW.message = 'poison') EXECUTE FUNCTION poison();",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    }
+
     async fn drop_schema(store: PostgresStore, base: &str, schema: &str) {
         store.close().await;
         let mut conn = PgConnection::connect(base).await.unwrap();
@@ -395,16 +415,18 @@ mod tests {
         let Some((store, backend, base, schema)) = open().await else {
             return;
         };
-        sqlx::raw_sql(
-            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN RAISE EXCEPTION 'poisoned'; END $$;
-             CREATE TRIGGER poison BEFORE INSERT ON events
-             FOR EACH ROW WHEN (NEW.message = 'poison') EXECUTE FUNCTION poison();",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
+        poison(&store).await;
         checks::a_failing_append_fails_alone(&backend, &store).await;
+        drop_schema(store, &base, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_breaks_its_chain() {
+        let Some((store, backend, base, schema)) = open().await else {
+            return;
+        };
+        poison(&store).await;
+        checks::a_failed_append_breaks_its_chain(&backend, &store).await;
         drop_schema(store, &base, &schema).await;
     }
 

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -14,7 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
-use super::{Appended, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
+use super::{Appended, Chain, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
@@ -97,8 +98,13 @@ impl SqliteStore {
     }
 
     /// Queues an append now (see [`Store::append_entry`]).
-    pub(crate) fn submit(&self, event: &ChatEvent, jobs: &[NewJob]) -> Pending {
-        self.writer.submit(event, jobs)
+    pub(crate) fn submit(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+        chain: Option<&Arc<Chain>>,
+    ) -> Pending {
+        self.writer.submit(event, jobs, chain)
     }
 }
 
@@ -179,12 +185,13 @@ fn platform(row: &SqliteRow, id: i64) -> Result<Platform, StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn append_entry(
+    fn append_chained(
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
-        self.submit(event, jobs)
+        chain: Option<&Arc<Chain>>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
+        self.submit(event, jobs, chain)
     }
 
     async fn channel_events_after(
@@ -348,6 +355,23 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
+impl SqliteStore {
+    /// Makes the database refuse every event whose message is `poison`, slowly (it counts for
+    /// a while first), so that a test can queue appends behind the refused one.
+    pub(crate) async fn poison(&self) {
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.message = 'poison'
+             AND (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+                  SELECT count(*) FROM n) > 0
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        )
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::storage::writer::checks;
@@ -371,13 +395,14 @@ mod tests {
     #[tokio::test]
     async fn a_failing_append_fails_alone() {
         let (store, backend, _dir) = open().await;
-        sqlx::query(
-            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.message = 'poison'
-             BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
-        )
-        .execute(&store.pool)
-        .await
-        .unwrap();
+        store.poison().await;
         checks::a_failing_append_fails_alone(&backend, &store).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_breaks_its_chain() {
+        let (store, backend, _dir) = open().await;
+        store.poison().await;
+        checks::a_failed_append_breaks_its_chain(&backend, &store).await;
     }
 }

@@ -5,10 +5,13 @@
 //! The queue is first in, first out, and an append takes its place in it when
 //! [`Writer::submit`] is called: appends submitted in some order are stored in that order.
 //! When anything in a batch fails, the batch is rolled back and every append in it is written
-//! again alone, in order, so one bad append fails alone and takes no other with it.
+//! again alone, in order, so one bad append fails alone and takes no other with it, except the
+//! appends of its [`Chain`], which build on it.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -75,20 +78,55 @@ impl Append {
     }
 }
 
+/// Appends that each build on the ones before them: a channel's commands, each folded on top of
+/// the previous one while that one's commit may still be in flight. Once one of them fails, the
+/// writer refuses every later one, so nothing is stored, or acknowledged, that was computed
+/// from a state the store does not hold.
+#[derive(Debug, Default)]
+pub struct Chain {
+    broken: AtomicBool,
+}
+
+impl Chain {
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.broken.store(true, Ordering::Release);
+    }
+}
+
 pub(crate) struct Item {
     pub row: Append,
+    chain: Option<Arc<Chain>>,
     reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
 impl Item {
     /// An append to queue, and its answer.
-    pub fn new(event: &ChatEvent, jobs: &[NewJob]) -> (Item, Pending) {
+    pub fn new(event: &ChatEvent, jobs: &[NewJob], chain: Option<&Arc<Chain>>) -> (Item, Pending) {
         let (reply, answer) = oneshot::channel();
         let item = Item {
             row: Append::new(event, jobs),
+            chain: chain.cloned(),
             reply,
         };
         (item, Pending { answer })
+    }
+
+    fn is_refused(&self) -> bool {
+        self.chain.as_ref().is_some_and(|chain| chain.is_broken())
+    }
+
+    /// Answers the item; a failure breaks its chain first, before anyone hears of it.
+    fn answer(self, outcome: Result<Appended, StoreError>) {
+        if outcome.is_err()
+            && let Some(chain) = &self.chain
+        {
+            chain.break_off();
+        }
+        let _ = self.reply.send(outcome);
     }
 }
 
@@ -117,9 +155,15 @@ impl Writer {
         Writer { queue }
     }
 
-    /// Queues the append now; the future resolves once it is durable (or failed).
-    pub fn submit(&self, event: &ChatEvent, jobs: &[NewJob]) -> Pending {
-        let (item, pending) = Item::new(event, jobs);
+    /// Queues the append now, after `chain`'s earlier appends when it has one; the future
+    /// resolves once it is durable (or failed).
+    pub fn submit(
+        &self,
+        event: &ChatEvent,
+        jobs: &[NewJob],
+        chain: Option<&Arc<Chain>>,
+    ) -> Pending {
+        let (item, pending) = Item::new(event, jobs, chain);
         // A closed queue drops the item, and with it its reply: the answer then says so.
         let _ = self.queue.send(item);
         pending
@@ -154,6 +198,13 @@ async fn run(backend: impl Backend, mut items: mpsc::UnboundedReceiver<Item>) {
 
 /// Writes `batch` and answers each item.
 pub(crate) async fn write(backend: &impl Backend, batch: Vec<Item>) {
+    let (refused, batch): (Vec<Item>, Vec<Item>) = batch.into_iter().partition(Item::is_refused);
+    for item in refused {
+        item.answer(Err(StoreError::ChainBroken));
+    }
+    if batch.is_empty() {
+        return;
+    }
     let rows: Vec<&Append> = batch.iter().map(|item| &item.row).collect();
     let outcome = backend.write_batch(&rows).await;
     drop(rows);
@@ -161,19 +212,19 @@ pub(crate) async fn write(backend: &impl Backend, batch: Vec<Item>) {
         Ok(appended) => {
             debug_assert_eq!(appended.len(), batch.len());
             for (item, appended) in batch.into_iter().zip(appended) {
-                let _ = item.reply.send(Ok(appended));
+                item.answer(Ok(appended));
             }
         }
-        Err(error) if batch.len() == 1 => {
-            let _ = batch.into_iter().next().unwrap().reply.send(Err(error));
-        }
+        Err(error) if batch.len() == 1 => batch.into_iter().next().unwrap().answer(Err(error)),
         Err(error) => {
             tracing::debug!(%error, size = batch.len(), "batch rolled back; writing it one by one");
             for item in batch {
+                if item.is_refused() {
+                    item.answer(Err(StoreError::ChainBroken));
+                    continue;
+                }
                 let outcome = backend.write_batch(&[&item.row]).await;
-                let _ = item
-                    .reply
-                    .send(outcome.map(|mut appended| appended.remove(0)));
+                item.answer(outcome.map(|mut appended| appended.remove(0)));
             }
         }
     }
@@ -216,9 +267,23 @@ pub(crate) mod checks {
         backend: &impl Backend,
         appends: &[(ChatEvent, Vec<NewJob>)],
     ) -> Vec<Result<Appended, StoreError>> {
+        let appends: Vec<_> = appends
+            .iter()
+            .map(|(event, jobs)| (event.clone(), jobs.clone(), None))
+            .collect();
+        write_chained_batch(backend, &appends).await
+    }
+
+    /// An append to write: the event, its jobs, its chain.
+    type Chained = (ChatEvent, Vec<NewJob>, Option<Arc<Chain>>);
+
+    async fn write_chained_batch(
+        backend: &impl Backend,
+        appends: &[Chained],
+    ) -> Vec<Result<Appended, StoreError>> {
         let (items, pending): (Vec<_>, Vec<_>) = appends
             .iter()
-            .map(|(event, jobs)| Item::new(event, jobs))
+            .map(|(event, jobs, chain)| Item::new(event, jobs, chain.as_ref()))
             .unzip();
         write(backend, items).await;
         let mut answers = Vec::new();
@@ -295,5 +360,39 @@ pub(crate) mod checks {
             .map(|j| j.key)
             .collect();
         assert_eq!(jobs, ["job-0", "job-2", "job-3"]);
+    }
+
+    /// An append of a chain the database refuses (message `poison`) breaks the chain: the
+    /// chain's later appends, in its batch and in any later one, are refused unwritten, while
+    /// appends outside the chain are stored.
+    pub async fn a_failed_append_breaks_its_chain(backend: &impl Backend, store: &impl Store) {
+        let chain = Some(Arc::new(Chain::default()));
+        let appends: Vec<_> = [
+            ("1.0", &chain),
+            ("poison", &chain),
+            ("2.0", &None),
+            ("3.0", &chain),
+        ]
+        .into_iter()
+        .map(|(message, chain)| (posted("C1", message), vec![], chain.clone()))
+        .collect();
+        let answers = write_chained_batch(backend, &appends).await;
+        assert!(answers[0].as_ref().unwrap().new);
+        assert!(answers[1].is_err(), "{answers:?}");
+        assert!(answers[2].as_ref().unwrap().new);
+        assert!(
+            matches!(answers[3], Err(StoreError::ChainBroken)),
+            "{answers:?}"
+        );
+        let later = write_chained_batch(backend, &[(posted("C1", "4.0"), vec![], chain)]).await;
+        assert!(
+            matches!(later[0], Err(StoreError::ChainBroken)),
+            "{later:?}"
+        );
+        let channel = ChannelRef::new(Platform::Slack, "C1");
+        assert_eq!(
+            store.channel_events(&channel).await.unwrap(),
+            [appends[0].0.clone(), appends[2].0.clone()]
+        );
     }
 }
