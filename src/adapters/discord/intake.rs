@@ -152,6 +152,8 @@ impl<S: Store> Intake<S> {
             .await?;
         if recorded.new {
             app.metrics.events_stored.inc();
+        }
+        if recorded.queued {
             app.wake.notify_one();
         }
         if let (Some(reply), Ok(id)) = (&recorded.reply, event.channel.id.parse::<u64>()) {

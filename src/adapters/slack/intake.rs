@@ -165,6 +165,8 @@ async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Recorded, Sto
         .await?;
     if recorded.new {
         app.metrics.events_stored.inc();
+    }
+    if recorded.queued {
         app.wake.notify_one();
     }
     Ok(recorded)
