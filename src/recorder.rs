@@ -5,7 +5,10 @@
 //! adds, not what the channel holds. The fold remembers the last event number
 //! ([`crate::storage::Appended::seq`]) it has read; before a command is folded, it reads the
 //! channel's events stored after that one, whoever stored them (this recorder's other events,
-//! another recorder, another process). The store stays the truth.
+//! another recorder, another process). The store stays the truth. One read serves every
+//! command of the channel that arrived before it began: anything acknowledged before such a
+//! command arrived was committed before the read took its snapshot, so a second read would
+//! find nothing the command must see.
 //!
 //! A command holds its channel while it is folded and queued for the store, not while its
 //! commit is in flight: the next command of the channel is folded on top of it meanwhile, so
@@ -16,6 +19,7 @@
 //! in the order they came.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::SubsecRound;
@@ -33,6 +37,9 @@ pub struct Recorder<S> {
     store: Arc<S>,
     settings: Settings,
     channels: Mutex<Channels>,
+    /// Orders arrivals and reads: a read serves a command that took its ticket before the read
+    /// took one.
+    tickets: AtomicU64,
 }
 
 #[derive(Default)]
@@ -46,6 +53,8 @@ struct Cached {
     fold: Fold,
     /// Every stored event of the channel up to this number is in the fold.
     seen: i64,
+    /// The ticket taken when the fold last read the store.
+    read_at: u64,
     /// This recorder's own commands, in the fold already but not yet read back from the store
     /// (their commits may still be in flight): how many of each key.
     ahead: HashMap<EventKey, u32>,
@@ -87,6 +96,7 @@ impl<S: Store> Recorder<S> {
             store,
             settings,
             channels: Mutex::new(Channels::default()),
+            tickets: AtomicU64::new(0),
         }
     }
 
@@ -109,6 +119,7 @@ impl<S: Store> Recorder<S> {
             let cached = Cached {
                 fold: Fold::new(settings.clone()),
                 seen: 0,
+                read_at: 0,
                 ahead: HashMap::new(),
                 loaded: false,
                 chain: Arc::default(),
@@ -131,6 +142,7 @@ impl<S: Store> Recorder<S> {
     /// Brings the fold up to date with the store: folds the events stored since it last
     /// looked, or every event when it was not loaded.
     async fn sync(&self, channel: &ChannelRef, cached: &mut Cached) -> Result<(), StoreError> {
+        let ticket = self.ticket();
         if !cached.loaded {
             cached.fold = Fold::new(self.settings.clone());
             cached.seen = 0;
@@ -148,7 +160,12 @@ impl<S: Store> Recorder<S> {
             cached.seen = seq;
         }
         cached.loaded = true;
+        cached.read_at = ticket;
         Ok(())
+    }
+
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Stores `event`; for a command, with the jobs `follow_ups` derives from what it did, in
@@ -182,10 +199,13 @@ impl<S: Store> Recorder<S> {
                 incident: None,
             });
         }
+        let arrived = self.ticket();
         let slot = self.slot(&event.channel);
         let (appended, chain, reply, incident, queued) = {
             let mut cached = slot.lock().await;
-            self.sync(&event.channel, &mut cached).await?;
+            if !(cached.loaded && cached.read_at > arrived) {
+                self.sync(&event.channel, &mut cached).await?;
+            }
             cached.fold.apply(event.clone());
             let reply = cached.fold.reply_to(&event.message);
             let jobs = reply
