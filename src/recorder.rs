@@ -10,6 +10,12 @@
 //! command arrived was committed before the read took its snapshot, so a second read would
 //! find nothing the command must see.
 //!
+//! A store with one writer at a time (SQLite) can vouch for a fold instead ([`Store::watch`]):
+//! while no one else has stored an event in the channel since its last read, a command is
+//! folded without one. When the store learns, as it writes the command, that another process
+//! stored events meanwhile, it refuses the command ([`StoreError::Stale`]), and the command is
+//! folded again after a read.
+//!
 //! A command holds its channel while it is folded and queued for the store, not while its
 //! commit is in flight: the next command of the channel is folded on top of it meanwhile, so
 //! a busy channel's commands share commits. Each answer still waits for its own commit, and a
@@ -27,11 +33,15 @@ use chrono::SubsecRound;
 use crate::domain::{
     ChannelRef, ChatEvent, EventKey, Fold, History, Incident, IncidentId, Reply, Settings,
 };
-use crate::storage::{Chain, Logged, NewJob, Store, StoreError};
+use crate::storage::{Basis, Chain, Logged, NewJob, Store, StoreError};
 
 /// Folds kept in memory at most; the least recently used is dropped first (and rebuilt from
 /// the store if its channel speaks again).
 const CACHED_CHANNELS: usize = 256;
+
+/// Times a command is folded again after the store refused it as stale; the first refold reads
+/// the store, so only a channel that other processes keep writing to needs more than two.
+const ATTEMPTS: usize = 4;
 
 pub struct Recorder<S> {
     store: Arc<S>,
@@ -55,6 +65,8 @@ struct Cached {
     seen: i64,
     /// The ticket taken when the fold last read the store.
     read_at: u64,
+    /// The store's epoch at that read, when the store vouches for the fold ([`Store::watch`]).
+    epoch: Option<u64>,
     /// This recorder's own commands, in the fold already but not yet read back from the store
     /// (their commits may still be in flight): how many of each key.
     ahead: HashMap<EventKey, u32>,
@@ -120,6 +132,7 @@ impl<S: Store> Recorder<S> {
                 fold: Fold::new(settings.clone()),
                 seen: 0,
                 read_at: 0,
+                epoch: None,
                 ahead: HashMap::new(),
                 loaded: false,
                 chain: Arc::default(),
@@ -142,13 +155,15 @@ impl<S: Store> Recorder<S> {
     /// Brings the fold up to date with the store: folds the events stored since it last
     /// looked, or every event when it was not loaded.
     async fn sync(&self, channel: &ChannelRef, cached: &mut Cached) -> Result<(), StoreError> {
-        let ticket = self.ticket();
         if !cached.loaded {
             cached.fold = Fold::new(self.settings.clone());
             cached.seen = 0;
             cached.ahead.clear();
             cached.chain = Arc::default();
         }
+        // Both before the read: whatever is stored after either is read again, or vouched for.
+        let epoch = self.store.watch(channel, &cached.chain);
+        let ticket = self.ticket();
         let events = self
             .store
             .channel_events_after(channel, cached.seen)
@@ -161,6 +176,7 @@ impl<S: Store> Recorder<S> {
         }
         cached.loaded = true;
         cached.read_at = ticket;
+        cached.epoch = epoch;
         Ok(())
     }
 
@@ -174,7 +190,7 @@ impl<S: Store> Recorder<S> {
     pub async fn record(
         &self,
         event: &ChatEvent,
-        follow_ups: impl FnOnce(&Reply, Option<IncidentId>) -> Vec<NewJob>,
+        follow_ups: impl Fn(&Reply, Option<IncidentId>) -> Vec<NewJob>,
     ) -> Result<Recorded, StoreError> {
         // Stores keep microseconds: fold the event as it will read back after a restart.
         let event = &ChatEvent {
@@ -200,12 +216,38 @@ impl<S: Store> Recorder<S> {
             });
         }
         let arrived = self.ticket();
+        let mut attempt = 1;
+        loop {
+            match self.record_command(event, &follow_ups, arrived).await {
+                Err(StoreError::Stale) if attempt < ATTEMPTS => attempt += 1,
+                recorded => return recorded,
+            }
+        }
+    }
+
+    /// A command, on the channel's fold: see [`Recorder::record`].
+    async fn record_command(
+        &self,
+        event: &ChatEvent,
+        follow_ups: &impl Fn(&Reply, Option<IncidentId>) -> Vec<NewJob>,
+        arrived: u64,
+    ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
         let (appended, chain, reply, incident, queued) = {
             let mut cached = slot.lock().await;
-            if !(cached.loaded && cached.read_at > arrived) {
+            // Folded without a read when one began after the command arrived, or on the
+            // store's word that nothing was stored in the channel since the last one.
+            let vouched = cached.chain.is_current()
+                && cached.epoch.is_some()
+                && cached.epoch == self.store.epoch();
+            let unread = if cached.loaded && cached.read_at > arrived {
+                None
+            } else if cached.loaded && vouched {
+                cached.epoch
+            } else {
                 self.sync(&event.channel, &mut cached).await?;
-            }
+                None
+            };
             cached.fold.apply(event.clone());
             let reply = cached.fold.reply_to(&event.message);
             let jobs = reply
@@ -213,7 +255,11 @@ impl<S: Store> Recorder<S> {
                 .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
                 .unwrap_or_default();
             *cached.ahead.entry(event.key()).or_default() += 1;
-            let appended = self.store.append_chained(event, &jobs, Some(&cached.chain));
+            let basis = Basis {
+                chain: &cached.chain,
+                unread,
+            };
+            let appended = self.store.append_chained(event, &jobs, Some(basis));
             let incident = reply
                 .as_ref()
                 .filter(|reply| reply.outcome.mentions_incident())

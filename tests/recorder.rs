@@ -101,3 +101,53 @@ async fn the_fold_in_memory_equals_the_fold_read_back_from_the_store() {
         vec![closed.incident.unwrap()]
     );
 }
+
+/// Two processes on one SQLite file. A's busy channel is folded without reading the store
+/// first, on its writer's word that nobody else wrote there; once B closes the incident, A's
+/// next command still answers from a fold that holds the close.
+#[tokio::test]
+async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+    let a = Recorder::new(
+        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        Settings::default(),
+    );
+    let b = Recorder::new(
+        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        Settings::default(),
+    );
+    let outcome = |recorded: scribe::recorder::Recorded| recorded.reply.map(|r| r.outcome);
+    a.record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
+        Vec::new()
+    })
+    .await
+    .unwrap();
+    for minute in 1..=3 {
+        let text = format!("/timeline step {minute}");
+        let noted = a
+            .record(&said(&format!("t{minute}"), minute, &text), |_, _| {
+                Vec::new()
+            })
+            .await
+            .unwrap();
+        assert!(matches!(outcome(noted), Some(Outcome::Recorded { .. })));
+    }
+    let closed = b
+        .record(&said("5", 5, "/incident close"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome(closed), Some(Outcome::Closed));
+
+    let late = a
+        .record(&said("6", 6, "/incident severity SEV2"), |_, _| Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome(late), Some(Outcome::NoOpenIncident));
+    let history = a
+        .history(&ChannelRef::new(Platform::Slack, "C1"))
+        .await
+        .unwrap();
+    assert_eq!(history.incidents.len(), 1);
+    assert!(history.incidents[0].closed_at.is_some());
+}

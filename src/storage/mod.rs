@@ -16,7 +16,7 @@ pub mod postgres;
 pub mod sqlite;
 mod writer;
 
-pub use writer::Chain;
+pub use writer::{Basis, Chain};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -40,6 +40,10 @@ pub enum StoreError {
     /// An earlier append of the same [`Chain`] failed: this one was built on it.
     #[error("not stored: an earlier event it builds on could not be stored")]
     ChainBroken,
+    /// Folded without a read of the store, on its word, which it took back before the append
+    /// was written: another process stored events meanwhile. Fold again after a read.
+    #[error("not stored: the channel changed while it was being stored; send it again")]
+    Stale,
 }
 
 /// Work to do after an event is acknowledged (post a message, upload a draft, publish).
@@ -151,14 +155,31 @@ pub trait Store: Send + Sync {
         self.append_chained(event, jobs, None)
     }
 
-    /// [`Store::append_entry`] as part of `chain`: once an append of the chain failed, every
-    /// later one fails too ([`StoreError::ChainBroken`]) without being written.
+    /// [`Store::append_entry`] as part of a recorder's chain: once an append of the chain
+    /// failed, every later one fails too ([`StoreError::ChainBroken`]) without being written.
+    /// An append folded without a read, on the store's word ([`Basis::unread`]), is refused
+    /// ([`StoreError::Stale`]) when the store takes its word back before writing it.
     fn append_chained(
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<Self>;
+
+    /// Watches `channel` for `chain` from now on: the chain is current
+    /// ([`Chain::is_current`]) until an event of the channel not appended on it is stored.
+    /// Returns the store's epoch to fold in, or `None` when the store cannot vouch for a fold
+    /// (several processes write and commit out of order): every command then reads first.
+    fn watch(&self, channel: &ChannelRef, chain: &Arc<Chain>) -> Option<u64> {
+        let _ = (channel, chain);
+        None
+    }
+
+    /// The store's epoch now (see [`Store::watch`]); it moves on when the store learns of
+    /// events it did not store itself.
+    fn epoch(&self) -> Option<u64> {
+        None
+    }
 
     /// [`Store::append_entry`], saying only whether the event was new.
     fn append(
@@ -291,12 +312,26 @@ impl Store for AnyStore {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
         // Not `async`: the append must be queued now, not when the future is first polled.
         match self {
-            AnyStore::Sqlite(store) => store.submit(event, jobs, chain),
-            AnyStore::Postgres(store) => store.submit(event, jobs, chain),
+            AnyStore::Sqlite(store) => store.submit(event, jobs, basis),
+            AnyStore::Postgres(store) => store.submit(event, jobs, basis),
+        }
+    }
+
+    fn watch(&self, channel: &ChannelRef, chain: &Arc<Chain>) -> Option<u64> {
+        match self {
+            AnyStore::Sqlite(store) => store.watch(channel, chain),
+            AnyStore::Postgres(store) => store.watch(channel, chain),
+        }
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        match self {
+            AnyStore::Sqlite(store) => store.epoch(),
+            AnyStore::Postgres(store) => store.epoch(),
         }
     }
 

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -14,7 +13,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
-use super::{Appended, Chain, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
+use super::{Appended, Basis, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
@@ -81,9 +80,9 @@ impl PostgresStore {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> Pending {
-        self.writer.submit(event, jobs, chain)
+        self.writer.submit(event, jobs, basis)
     }
 }
 
@@ -174,9 +173,9 @@ impl Store for PostgresStore {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
-        self.submit(event, jobs, chain)
+        self.submit(event, jobs, basis)
     }
 
     async fn channel_events_after(
@@ -406,7 +405,7 @@ mod tests {
         let Some((store, backend, base, schema)) = open().await else {
             return;
         };
-        checks::a_batch_deduplicates_within_itself(&backend, &store).await;
+        checks::a_batch_deduplicates_within_itself(&checks::Plain(backend), &store).await;
         drop_schema(store, &base, &schema).await;
     }
 
@@ -416,7 +415,7 @@ mod tests {
             return;
         };
         poison(&store).await;
-        checks::a_failing_append_fails_alone(&backend, &store).await;
+        checks::a_failing_append_fails_alone(&checks::Plain(backend), &store).await;
         drop_schema(store, &base, &schema).await;
     }
 
@@ -426,7 +425,7 @@ mod tests {
             return;
         };
         poison(&store).await;
-        checks::a_failed_append_breaks_its_chain(&backend, &store).await;
+        checks::a_failed_append_breaks_its_chain(&checks::Plain(backend), &store).await;
         drop_schema(store, &base, &schema).await;
     }
 

@@ -14,14 +14,19 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
-use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
-use super::{Appended, Chain, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
+use super::writer::{
+    Append, Backend, GuardedBackend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes,
+};
+use super::{
+    Appended, Basis, Chain, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError,
+};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Every append goes through this one task (SQLite has one writer at a time anyway).
+    /// Every append goes through this one task (SQLite has one writer at a time anyway); it
+    /// vouches for folds (see [`Store::watch`]).
     writer: Writer,
 }
 
@@ -77,7 +82,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        let writer = Writer::spawn(SqliteBackend { pool: pool.clone() });
+        let writer = Writer::spawn_guarded(SqliteBackend { pool: pool.clone() });
         Ok(SqliteStore { pool, writer })
     }
 
@@ -104,9 +109,9 @@ impl SqliteStore {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> Pending {
-        self.writer.submit(event, jobs, chain)
+        self.writer.submit(event, jobs, basis)
     }
 }
 
@@ -116,28 +121,88 @@ struct SqliteBackend {
 
 impl Backend for SqliteBackend {
     async fn write_batch(&self, rows: &[&Append]) -> Result<Vec<Appended>, StoreError> {
+        let written = self.write(rows, None).await?;
+        Ok(written.expect("an unguarded write is not refused"))
+    }
+}
+
+impl GuardedBackend for SqliteBackend {
+    async fn newest(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(NEWEST).fetch_one(&self.pool).await?)
+    }
+
+    async fn write_batch_after(
+        &self,
+        rows: &[&Append],
+        newest: i64,
+    ) -> Result<Option<Vec<Appended>>, StoreError> {
+        self.write(rows, Some(newest)).await
+    }
+}
+
+impl SqliteBackend {
+    /// Writes the batch, with the guard of [`GuardedBackend::write_batch_after`] when `newest`
+    /// is given.
+    async fn write(
+        &self,
+        rows: &[&Append],
+        newest: Option<i64>,
+    ) -> Result<Option<Vec<Appended>>, StoreError> {
         let jobs: Vec<&NewJob> = rows.iter().flat_map(|row| &row.jobs).collect();
         if jobs.is_empty() {
             // One statement outside a transaction is a transaction of its own, committed
             // (and synced) before it returns: one round trip to the connection's thread.
             let mut conn = self.pool.acquire().await?;
-            let inserted = insert_events(&mut conn, rows).await?;
-            return Ok(outcomes(rows, inserted));
+            let inserted = insert_events(&mut conn, rows, newest).await?;
+            return checked(&mut conn, rows, inserted, newest).await;
         }
         let mut tx = self.pool.begin().await?;
-        let inserted = insert_events(&mut tx, rows).await?;
+        let inserted = insert_events(&mut tx, rows, newest).await?;
+        // Refused by the guard: the transaction is rolled back when dropped.
+        let Some(appended) = checked(&mut tx, rows, inserted, newest).await? else {
+            return Ok(None);
+        };
         insert_jobs(&mut tx, &jobs).await?;
         tx.commit().await?;
-        Ok(outcomes(rows, inserted))
+        Ok(Some(appended))
     }
 }
 
+/// The outcomes of a guarded insert, or `None` when its guard refused it. Nothing inserted
+/// means every key was stored before, or the guard failed; the newest number never goes
+/// down, so it tells which.
+async fn checked(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[&Append],
+    inserted: Vec<Inserted>,
+    newest: Option<i64>,
+) -> Result<Option<Vec<Appended>>, StoreError> {
+    if let Some(newest) = newest
+        && inserted.is_empty()
+    {
+        let now: i64 = sqlx::query_scalar(NEWEST).fetch_one(&mut *conn).await?;
+        if now != newest {
+            return Ok(None);
+        }
+    }
+    Ok(Some(outcomes(rows, inserted)))
+}
+
+/// The newest event's number (events are numbered in commit order: one writer at a time).
+const NEWEST: &str = "SELECT coalesce(max(seq), 0) FROM events";
+
+/// Inserts the rows; with `newest`, only while the newest event is that number: one
+/// statement, so no other process can store an event between the check and the insert.
 async fn insert_events(
     conn: &mut sqlx::SqliteConnection,
     rows: &[&Append],
+    newest: Option<i64>,
 ) -> Result<Vec<Inserted>, StoreError> {
     let mut insert =
         QueryBuilder::new("INSERT INTO events (platform, channel, message, kind, at_us, payload) ");
+    if newest.is_some() {
+        insert.push("SELECT * FROM (");
+    }
     insert.push_values(rows, |mut values, row| {
         values
             .push_bind(row.platform)
@@ -147,6 +212,12 @@ async fn insert_events(
             .push_bind(row.at_us)
             .push_bind(&row.payload);
     });
+    if let Some(newest) = newest {
+        insert.push(") WHERE (");
+        insert.push(NEWEST);
+        insert.push(") = ");
+        insert.push_bind(newest);
+    }
     // A key already stored, or earlier in this batch, inserts nothing and returns no row.
     insert.push(
         " ON CONFLICT (platform, channel, message, kind) DO NOTHING
@@ -191,9 +262,17 @@ impl Store for SqliteStore {
         &self,
         event: &ChatEvent,
         jobs: &[NewJob],
-        chain: Option<&Arc<Chain>>,
+        basis: Option<Basis<'_>>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + use<> {
-        self.submit(event, jobs, chain)
+        self.submit(event, jobs, basis)
+    }
+
+    fn watch(&self, channel: &ChannelRef, chain: &Arc<Chain>) -> Option<u64> {
+        self.writer.watch(channel, chain)
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        self.writer.epoch()
     }
 
     async fn channel_events_after(
@@ -405,20 +484,118 @@ mod tests {
     #[tokio::test]
     async fn a_batch_deduplicates_within_itself() {
         let (store, backend, _dir) = open().await;
-        checks::a_batch_deduplicates_within_itself(&backend, &store).await;
+        checks::a_batch_deduplicates_within_itself(&checks::Guarded::new(backend), &store).await;
     }
 
     #[tokio::test]
     async fn a_failing_append_fails_alone() {
         let (store, backend, _dir) = open().await;
         store.poison().await;
-        checks::a_failing_append_fails_alone(&backend, &store).await;
+        checks::a_failing_append_fails_alone(&checks::Guarded::new(backend), &store).await;
     }
 
     #[tokio::test]
     async fn a_failed_append_breaks_its_chain() {
         let (store, backend, _dir) = open().await;
         store.poison().await;
-        checks::a_failed_append_breaks_its_chain(&backend, &store).await;
+        checks::a_failed_append_breaks_its_chain(&checks::Guarded::new(backend), &store).await;
+    }
+
+    fn channel(id: &str) -> ChannelRef {
+        ChannelRef::new(Platform::Slack, id)
+    }
+
+    /// The writer vouches for a watched chain only once it knows the log's newest event, and
+    /// until an event of the chain's channel comes from anyone else in the process.
+    #[tokio::test]
+    async fn a_watch_lasts_until_someone_else_writes_in_the_channel() {
+        let (store, _backend, _dir) = open().await;
+        let chain = Arc::new(Chain::default());
+        assert_eq!(
+            store.watch(&channel("C1"), &chain),
+            None,
+            "log not read yet"
+        );
+        store
+            .append_entry(&checks::posted("C1", "1.0"), &[])
+            .await
+            .unwrap();
+        let epoch = store.watch(&channel("C1"), &chain);
+        assert!(epoch.is_some() && chain.is_current());
+        let on_chain = Basis {
+            chain: &chain,
+            unread: epoch,
+        };
+        let own = store.append_chained(&checks::posted("C1", "2.0"), &[], Some(on_chain));
+        assert!(own.await.unwrap().new);
+        let elsewhere = store.append_entry(&checks::posted("C2", "3.0"), &[]);
+        elsewhere.await.unwrap();
+        assert!(
+            chain.is_current(),
+            "its own events and other channels' keep it"
+        );
+        let again = store.append_entry(&checks::posted("C1", "1.0"), &[]);
+        assert!(!again.await.unwrap().new);
+        assert!(chain.is_current(), "a redelivery stores nothing");
+        let chatter = store.append_entry(&checks::posted("C1", "4.0"), &[]);
+        chatter.await.unwrap();
+        assert!(
+            !chain.is_current(),
+            "someone else's event in its channel ends it"
+        );
+        assert_eq!(store.epoch(), epoch, "nobody outside the process wrote");
+    }
+
+    /// An append folded without a read, on the store's word, is refused once the writer finds
+    /// that another process stored an event meanwhile, and so is the rest of its chain; an
+    /// append folded after a read, in the same batch, is stored.
+    #[tokio::test]
+    async fn an_unread_append_is_refused_once_another_process_wrote() {
+        let (store, _backend, dir) = open().await;
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let other_process = SqliteStore::open(&url).await.unwrap();
+        store
+            .append_entry(&checks::posted("C1", "1.0"), &[])
+            .await
+            .unwrap();
+        let chain = Arc::new(Chain::default());
+        let epoch = store.watch(&channel("C1"), &chain);
+        let unread = || {
+            Some(Basis {
+                chain: &chain,
+                unread: epoch,
+            })
+        };
+        let vouched = store.append_chained(&checks::posted("C1", "2.0"), &[], unread());
+        assert!(vouched.await.unwrap().new, "nobody wrote: stored");
+
+        let foreign = other_process.append_entry(&checks::posted("C1", "3.0"), &[]);
+        foreign.await.unwrap();
+        assert!(chain.is_current(), "the writer cannot know yet");
+        let refused = store.append_chained(&checks::posted("C1", "4.0"), &[], unread());
+        let after_it = store.append_chained(&checks::posted("C1", "5.0"), &[], unread());
+        let read_first = store.append_entry(&checks::posted("C2", "6.0"), &[]);
+        assert!(matches!(refused.await, Err(StoreError::Stale)));
+        assert!(matches!(after_it.await, Err(StoreError::Stale)));
+        assert!(read_first.await.unwrap().new);
+        assert_ne!(store.epoch(), epoch, "the writer's word is taken back");
+
+        let messages = |events: Vec<ChatEvent>| -> Vec<String> {
+            events
+                .into_iter()
+                .map(|e| e.message.as_str().to_owned())
+                .collect()
+        };
+        let stored = store.channel_events(&channel("C1")).await.unwrap();
+        assert_eq!(messages(stored), ["1.0", "2.0", "3.0"]);
+        let fresh = Arc::new(Chain::default());
+        let epoch = store.watch(&channel("C1"), &fresh);
+        assert!(epoch.is_some(), "the writer knows the log again");
+        let refolded = Some(Basis {
+            chain: &fresh,
+            unread: epoch,
+        });
+        let stored = store.append_chained(&checks::posted("C1", "4.0"), &[], refolded);
+        assert!(stored.await.unwrap().new, "folded again, it is stored");
     }
 }
