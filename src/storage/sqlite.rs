@@ -589,6 +589,13 @@ mod tests {
         let stored = store.channel_events(&channel("C1")).await.unwrap();
         assert_eq!(messages(stored), ["1.0", "2.0", "3.0"]);
         let fresh = Arc::new(Chain::default());
+        assert_eq!(
+            store.watch(&channel("C1"), &fresh),
+            None,
+            "no word given before the writer has read the log again"
+        );
+        let next = store.append_entry(&checks::posted("C2", "7.0"), &[]);
+        next.await.unwrap();
         let epoch = store.watch(&channel("C1"), &fresh);
         assert!(epoch.is_some(), "the writer knows the log again");
         let refolded = Some(Basis {

@@ -367,57 +367,53 @@ fn refuse(batch: Vec<Item>, epoch: Option<u64>) -> Vec<Item> {
 
 /// Writes `batch` on a vouching backend, and answers each item. `newest` is the newest event
 /// number in the log as this writer knows it: `None` before it has read it, and again once
-/// the log holds events the writer did not store (the epoch then moves on).
+/// the log holds events the writer did not store. Until it knows again, it vouches for no
+/// fold, so it writes without the guard.
 async fn write_guarded(
     backend: &impl GuardedBackend,
     watch: &Watch,
     newest: &mut Option<i64>,
     batch: Vec<Item>,
 ) {
-    let mut batch = batch;
-    loop {
-        batch = refuse(batch, Some(watch.epoch.load(Ordering::Acquire)));
-        if batch.is_empty() {
-            return;
-        }
-        let after = match *newest {
-            Some(number) => number,
-            None => match backend.newest().await {
-                Ok(number) => {
-                    *newest = Some(number);
-                    watch.known.store(true, Ordering::Release);
-                    number
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the log's newest event; writing unguarded");
-                    return write(backend, refuse(batch, None)).await;
-                }
-            },
-        };
-        let rows: Vec<&Append> = batch.iter().map(|item| &item.row).collect();
-        let outcome = backend.write_batch_after(&rows, after).await;
-        drop(rows);
-        match outcome {
-            Ok(Some(appended)) => {
-                let stored = appended.iter().filter_map(|a| a.seq).max();
-                *newest = Some(stored.map_or(after, |seq| seq.max(after)));
-                watch.stored(&batch, &appended);
-                return answer_all(batch, appended);
-            }
-            Ok(None) => {
-                tracing::debug!("events stored by another process; refolding what was not read");
-                *newest = None;
-                watch.forget();
-            }
-            Err(error) if batch.len() == 1 => {
-                return batch.into_iter().next().unwrap().answer(Err(error));
+    let batch = refuse(batch, Some(watch.epoch.load(Ordering::Acquire)));
+    if batch.is_empty() {
+        return;
+    }
+    let after = match *newest {
+        Some(number) => number,
+        None => match backend.newest().await {
+            Ok(number) => {
+                *newest = Some(number);
+                watch.known.store(true, Ordering::Release);
+                number
             }
             Err(error) => {
-                tracing::debug!(%error, size = batch.len(), "batch rolled back; writing it one by one");
-                for item in batch {
-                    Box::pin(write_guarded(backend, watch, newest, vec![item])).await;
-                }
-                return;
+                tracing::warn!(%error, "cannot read the log's newest event; writing unguarded");
+                return write(backend, refuse(batch, None)).await;
+            }
+        },
+    };
+    let rows: Vec<&Append> = batch.iter().map(|item| &item.row).collect();
+    let outcome = backend.write_batch_after(&rows, after).await;
+    drop(rows);
+    match outcome {
+        Ok(Some(appended)) => {
+            let stored = appended.iter().filter_map(|a| a.seq).max();
+            *newest = Some(stored.map_or(after, |seq| seq.max(after)));
+            watch.stored(&batch, &appended);
+            answer_all(batch, appended);
+        }
+        Ok(None) => {
+            tracing::debug!("events stored by another process; refolding what was not read");
+            *newest = None;
+            watch.forget();
+            write(backend, refuse(batch, None)).await;
+        }
+        Err(error) if batch.len() == 1 => batch.into_iter().next().unwrap().answer(Err(error)),
+        Err(error) => {
+            tracing::debug!(%error, size = batch.len(), "batch rolled back; writing it one by one");
+            for item in batch {
+                Box::pin(write_guarded(backend, watch, newest, vec![item])).await;
             }
         }
     }
