@@ -24,7 +24,7 @@
 //! place in the store's queue under the channel's lock, so that a channel's events are stored
 //! in the order they came.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -68,8 +68,8 @@ struct Cached {
     /// The store's epoch at that read, when the store vouches for the fold ([`Store::watch`]).
     epoch: Option<u64>,
     /// This recorder's own commands, in the fold already but not yet read back from the store
-    /// (their commits may still be in flight): how many of each key.
-    ahead: HashMap<EventKey, u32>,
+    /// (their commits may still be in flight), in the order they were queued.
+    ahead: VecDeque<EventKey>,
     loaded: bool,
     /// What the fold's own commands are appended on; a new one each time the fold is rebuilt.
     chain: Arc<Chain>,
@@ -78,14 +78,26 @@ struct Cached {
 impl Cached {
     /// One own event with `key` no longer ahead of the store: read back, or stored before.
     fn caught_up(&mut self, key: &EventKey) -> bool {
-        match self.ahead.get_mut(key) {
-            Some(1) => self.ahead.remove(key).is_some(),
-            Some(count) => {
-                *count -= 1;
-                true
-            }
-            None => false,
+        // Read back in the order they were queued: usually the first.
+        let position = self.ahead.iter().position(|ahead| ahead == key);
+        position.and_then(|at| self.ahead.remove(at)).is_some()
+    }
+
+    /// A command folded without a read is stored as number `seq`. While the store still
+    /// vouches for the fold, every event of the channel up to that number is in it, and the
+    /// commands queued before this one are stored below it: none of them will be read back.
+    fn stored_unread(&mut self, key: &EventKey, seq: i64, chain: &Arc<Chain>, epoch: Option<u64>) {
+        let vouched = Arc::ptr_eq(&self.chain, chain)
+            && chain.is_current()
+            && self.epoch.is_some()
+            && self.epoch == epoch;
+        if seq <= self.seen || !vouched {
+            return;
         }
+        if let Some(at) = self.ahead.iter().position(|ahead| ahead == key) {
+            self.ahead.drain(..=at);
+        }
+        self.seen = seq;
     }
 }
 
@@ -133,7 +145,7 @@ impl<S: Store> Recorder<S> {
                 seen: 0,
                 read_at: 0,
                 epoch: None,
-                ahead: HashMap::new(),
+                ahead: VecDeque::new(),
                 loaded: false,
                 chain: Arc::default(),
             };
@@ -233,7 +245,7 @@ impl<S: Store> Recorder<S> {
         arrived: u64,
     ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
-        let (appended, chain, reply, incident, queued) = {
+        let (appended, chain, reply, incident, queued, unread) = {
             let mut cached = slot.lock().await;
             // Folded without a read when one began after the command arrived, or on the
             // store's word that nothing was stored in the channel since the last one.
@@ -254,7 +266,7 @@ impl<S: Store> Recorder<S> {
                 .as_ref()
                 .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
                 .unwrap_or_default();
-            *cached.ahead.entry(event.key()).or_default() += 1;
+            cached.ahead.push_back(event.key());
             let basis = Basis {
                 chain: &cached.chain,
                 unread,
@@ -265,15 +277,23 @@ impl<S: Store> Recorder<S> {
                 .filter(|reply| reply.outcome.mentions_incident())
                 .and_then(|reply| cached.fold.incident(reply));
             let queued = !jobs.is_empty();
-            (appended, Arc::clone(&cached.chain), reply, incident, queued)
+            let chain = Arc::clone(&cached.chain);
+            (appended, chain, reply, incident, queued, unread)
         };
         match appended.await {
-            Ok(appended) if appended.new => Ok(Recorded {
-                new: true,
-                queued,
-                reply,
-                incident,
-            }),
+            Ok(appended) if appended.new => {
+                if let (Some(_), Some(seq)) = (unread, appended.seq) {
+                    let epoch = self.store.epoch();
+                    let mut cached = slot.lock().await;
+                    cached.stored_unread(&event.key(), seq, &chain, epoch);
+                }
+                Ok(Recorded {
+                    new: true,
+                    queued,
+                    reply,
+                    incident,
+                })
+            }
             Ok(_) => {
                 tracing::debug!("redelivered event ignored");
                 slot.lock().await.caught_up(&event.key());
@@ -406,5 +426,31 @@ mod tests {
         assert_eq!(again.reply.unwrap().outcome, Outcome::NoOpenIncident);
         let channel = ChannelRef::new(Platform::Slack, "C1");
         assert_eq!(store.channel_events(&channel).await.unwrap().len(), 1);
+    }
+
+    /// A channel busy with commands alone is folded on the store's word, never read back: the
+    /// fold does not keep its own commands twice (in the fold, and as not yet read back).
+    #[tokio::test]
+    async fn commands_folded_unread_are_not_kept_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let live = Recorder::new(Arc::clone(&store), Settings::default());
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _| Vec::new())
+            .await
+            .unwrap();
+        for i in 1..=50 {
+            let text = format!("/timeline step {i}");
+            live.record(&said(i, &text), |_, _| Vec::new())
+                .await
+                .unwrap();
+        }
+        let channel = ChannelRef::new(Platform::Slack, "C1");
+        let slot = live.slot(&channel);
+        let cached = slot.lock().await;
+        assert!(cached.ahead.is_empty(), "{} kept", cached.ahead.len());
+        let stored = store.channel_events(&channel).await.unwrap();
+        assert_eq!(stored.len(), 51);
+        assert_eq!(cached.seen, 51, "the fold has seen every stored event");
     }
 }
