@@ -173,7 +173,8 @@ impl<S: Store> Recorder<S> {
             cached.ahead.clear();
             cached.chain = Arc::default();
         }
-        // Both before the read: whatever is stored after either is read again, or vouched for.
+        // Both taken before the read begins: an event stored after that ends the watch, and a
+        // command that arrives after that reads again (or is vouched for).
         let epoch = self.store.watch(channel, &cached.chain);
         let ticket = self.ticket();
         let events = self
