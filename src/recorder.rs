@@ -83,15 +83,17 @@ impl Cached {
         position.and_then(|at| self.ahead.remove(at)).is_some()
     }
 
+    /// The store still vouches for the fold: nobody else stored an event in the channel since
+    /// the fold last read it, and the store's epoch, now `epoch`, has not moved.
+    fn vouched(&self, epoch: Option<u64>) -> bool {
+        self.chain.is_current() && self.epoch.is_some() && self.epoch == epoch
+    }
+
     /// A command folded without a read is stored as number `seq`. While the store still
     /// vouches for the fold, every event of the channel up to that number is in it, and the
     /// commands queued before this one are stored below it: none of them will be read back.
     fn stored_unread(&mut self, key: &EventKey, seq: i64, chain: &Arc<Chain>, epoch: Option<u64>) {
-        let vouched = Arc::ptr_eq(&self.chain, chain)
-            && chain.is_current()
-            && self.epoch.is_some()
-            && self.epoch == epoch;
-        if seq <= self.seen || !vouched {
+        if seq <= self.seen || !Arc::ptr_eq(&self.chain, chain) || !self.vouched(epoch) {
             return;
         }
         if let Some(at) = self.ahead.iter().position(|ahead| ahead == key) {
@@ -250,12 +252,9 @@ impl<S: Store> Recorder<S> {
             let mut cached = slot.lock().await;
             // Folded without a read when one began after the command arrived, or on the
             // store's word that nothing was stored in the channel since the last one.
-            let vouched = cached.chain.is_current()
-                && cached.epoch.is_some()
-                && cached.epoch == self.store.epoch();
             let unread = if cached.loaded && cached.read_at > arrived {
                 None
-            } else if cached.loaded && vouched {
+            } else if cached.loaded && cached.vouched(self.store.epoch()) {
                 cached.epoch
             } else {
                 self.sync(&event.channel, &mut cached).await?;

@@ -206,6 +206,9 @@ impl Watch {
     /// anyone else is no longer current.
     fn stored(&self, batch: &[Item], appended: &[Appended]) {
         let chains = self.chains.lock().expect("watch lock");
+        if chains.is_empty() {
+            return;
+        }
         for (item, appended) in batch.iter().zip(appended) {
             if !appended.new {
                 continue;
