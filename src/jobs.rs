@@ -1,19 +1,144 @@
-//! The job worker: runs stored jobs (Web API calls, uploads, publishing) after the event that
-//! asked for them was acknowledged. A job survives restarts, is retried with exponential
-//! backoff and jitter, and is given up (and reported) only when its error is permanent or its
-//! attempts run out.
+//! Jobs: the follow-up work a command calls for (posts, uploads, publishing), stored with the
+//! event and run by the worker after the acknowledgement. A job survives restarts, is retried
+//! with exponential backoff and jitter, and is given up (and reported) only when its error is
+//! permanent or its attempts run out. [`JobKind`] names every kind there is; one `match` in
+//! `startup.rs` hands each to the adapter or target that does it.
 
+use std::fmt;
 use std::future::Future;
+use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{Duration, Utc};
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::IncidentId;
+use crate::config::{PublishConfig, Target};
+use crate::domain::{IncidentId, Outcome, Platform, Reply};
 use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store};
+
+/// Every kind of job Scribe stores, by who does it. Stored as `slack.headline`, `publish.git`, …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Slack(SlackJob),
+    Discord(DiscordJob),
+    Publish(PublishJob),
+}
+
+/// What Scribe does in Slack after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlackJob {
+    /// The headline on `/incident start`.
+    Headline,
+    /// The closing summary.
+    Summary,
+    /// The postmortem draft, uploaded as a file.
+    Draft,
+    /// A post of given words (a failure report, a link).
+    Report,
+    /// A channel of the incident's own (`[slack] create_channel`).
+    CreateChannel,
+}
+
+/// What Scribe does in Discord after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscordJob {
+    /// The closing summary, with the draft attached.
+    Summary,
+    /// A post of given words.
+    Report,
+}
+
+/// Where a draft is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PublishJob {
+    Files,
+    Git,
+    Github,
+}
+
+impl JobKind {
+    const ALL: [JobKind; 10] = [
+        JobKind::Slack(SlackJob::Headline),
+        JobKind::Slack(SlackJob::Summary),
+        JobKind::Slack(SlackJob::Draft),
+        JobKind::Slack(SlackJob::Report),
+        JobKind::Slack(SlackJob::CreateChannel),
+        JobKind::Discord(DiscordJob::Summary),
+        JobKind::Discord(DiscordJob::Report),
+        JobKind::Publish(PublishJob::Files),
+        JobKind::Publish(PublishJob::Git),
+        JobKind::Publish(PublishJob::Github),
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Slack(SlackJob::Headline) => "slack.headline",
+            JobKind::Slack(SlackJob::Summary) => "slack.summary",
+            JobKind::Slack(SlackJob::Draft) => "slack.draft",
+            JobKind::Slack(SlackJob::Report) => "slack.report",
+            JobKind::Slack(SlackJob::CreateChannel) => "slack.create_channel",
+            JobKind::Discord(DiscordJob::Summary) => "discord.summary",
+            JobKind::Discord(DiscordJob::Report) => "discord.report",
+            JobKind::Publish(PublishJob::Files) => "publish.files",
+            JobKind::Publish(PublishJob::Git) => "publish.git",
+            JobKind::Publish(PublishJob::Github) => "publish.github",
+        }
+    }
+
+    /// What the job does, for the report when it fails for good: "Scribe could not …".
+    pub fn what(self) -> &'static str {
+        match self {
+            JobKind::Slack(SlackJob::Headline) => "post the incident headline",
+            JobKind::Slack(SlackJob::Summary) | JobKind::Discord(DiscordJob::Summary) => {
+                "post the closing summary"
+            }
+            JobKind::Slack(SlackJob::Draft) => "upload the postmortem draft",
+            JobKind::Slack(SlackJob::Report) | JobKind::Discord(DiscordJob::Report) => {
+                "post a message"
+            }
+            JobKind::Slack(SlackJob::CreateChannel) => "create the incident channel",
+            JobKind::Publish(PublishJob::Files) => "publish the postmortem (publish.files)",
+            JobKind::Publish(PublishJob::Git) => "publish the postmortem (publish.git)",
+            JobKind::Publish(PublishJob::Github) => "publish the postmortem (publish.github)",
+        }
+    }
+
+    /// A report of given words in `platform`'s channel; none where Scribe cannot post.
+    pub fn report(platform: Platform) -> Option<JobKind> {
+        match platform {
+            Platform::Slack => Some(JobKind::Slack(SlackJob::Report)),
+            Platform::Discord => Some(JobKind::Discord(DiscordJob::Report)),
+            Platform::Console => None,
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored kind this build does not know (a newer build's job, a hand-edited row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no runner for job kind `{0}`")]
+pub struct UnknownJobKind(pub String);
+
+impl FromStr for JobKind {
+    type Err = UnknownJobKind;
+
+    fn from_str(kind: &str) -> Result<Self, Self::Err> {
+        JobKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| UnknownJobKind(kind.to_string()))
+    }
+}
 
 /// After this many attempts a job fails for good.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -34,7 +159,19 @@ pub enum JobError {
     Permanent(String),
 }
 
+impl From<UnknownJobKind> for JobError {
+    fn from(unknown: UnknownJobKind) -> Self {
+        JobError::Permanent(unknown.to_string())
+    }
+}
+
 impl JobError {
+    /// The cause, for the log and the failure report.
+    pub fn reason(&self) -> &str {
+        let (JobError::Transient(reason) | JobError::Permanent(reason)) = self;
+        reason
+    }
+
     /// Whether the job ends with this error: it is permanent, or `attempts` used them all up.
     pub fn is_final(&self, attempts: u32) -> bool {
         matches!(self, JobError::Permanent(_)) || attempts >= MAX_ATTEMPTS
@@ -57,7 +194,7 @@ struct IncidentJob {
 
 /// A job of `kind` for incident `id`, keyed `<id>/<kind><suffix>`: queued twice (a redelivered
 /// command), it is stored once.
-pub fn incident_job(id: &IncidentId, kind: &str, suffix: &str, text: Option<String>) -> NewJob {
+pub fn incident_job(id: &IncidentId, kind: JobKind, suffix: &str, text: Option<String>) -> NewJob {
     NewJob {
         key: format!("{}{kind}{suffix}", job_prefix(id)),
         kind: kind.to_string(),
@@ -68,6 +205,66 @@ pub fn incident_job(id: &IncidentId, kind: &str, suffix: &str, text: Option<Stri
         .expect("payloads serialise"),
         run_at: Utc::now(),
     }
+}
+
+/// The jobs a command calls for, keyed by incident so a redelivery queues nothing new: the
+/// platform's own posts, and the publishing the configuration asks for. The console posts
+/// nothing and writes its drafts itself.
+pub fn follow_ups(
+    publish: &PublishConfig,
+    reply: &Reply,
+    incident: Option<IncidentId>,
+    message: &str,
+) -> Vec<NewJob> {
+    let Some(id) = incident else {
+        return Vec::new();
+    };
+    let upload = publish.targets.contains(&Target::Chat);
+    let posts: &[JobKind] = match (id.channel.platform, &reply.outcome) {
+        (Platform::Console, _) => return Vec::new(),
+        (Platform::Slack, Outcome::Opened) => &[JobKind::Slack(SlackJob::Headline)],
+        (Platform::Slack, Outcome::Closed) if upload => &[
+            JobKind::Slack(SlackJob::Summary),
+            JobKind::Slack(SlackJob::Draft),
+        ],
+        (Platform::Slack, Outcome::Closed) => &[JobKind::Slack(SlackJob::Summary)],
+        (Platform::Discord, Outcome::Closed) => &[JobKind::Discord(DiscordJob::Summary)],
+        _ => &[],
+    };
+    let mut jobs: Vec<NewJob> = posts
+        .iter()
+        .map(|kind| incident_job(&id, *kind, "", None))
+        .collect();
+    match reply.outcome {
+        Outcome::Closed => jobs.extend(publish_jobs(publish, &id, "")),
+        Outcome::Publish => jobs.extend(publish_jobs(publish, &id, &format!("#{message}"))),
+        _ => {}
+    }
+    jobs
+}
+
+/// The publish jobs for an incident: one per file-like target (GitHub follows git). `suffix`
+/// tells a re-publish from the first one; the targets themselves make it idempotent.
+pub fn publish_jobs(publish: &PublishConfig, id: &IncidentId, suffix: &str) -> Vec<NewJob> {
+    publish
+        .targets
+        .iter()
+        .filter_map(|target| match target {
+            Target::Files => Some(incident_job(
+                id,
+                JobKind::Publish(PublishJob::Files),
+                suffix,
+                None,
+            )),
+            Target::Git => Some(incident_job(
+                id,
+                JobKind::Publish(PublishJob::Git),
+                suffix,
+                None,
+            )),
+            Target::Chat | Target::Github => None,
+        })
+        .collect()
 }
 
 /// The incident (and text) of a job made by [`incident_job`]; an unreadable one fails for good.
@@ -104,11 +301,48 @@ pub fn describe(jobs: &[JobStatus]) -> Option<String> {
     Some(format!("Jobs: {}.", parts.join(", ")))
 }
 
-/// Runs jobs until `shutdown` completes; `run` does one job and says how it went. `wake` lets
-/// whoever enqueues a job start it at once instead of at the next poll.
+/// The job worker's doorbell, and the sync point "no job is due": whoever enqueues rings it,
+/// and whoever waits for the jobs a request queued (a test, `scribe publish`) asks
+/// [`Queue::settled`] instead of polling.
+#[derive(Debug)]
+pub struct Queue {
+    wake: Notify,
+    /// Claims begun, numbered.
+    claims: AtomicU64,
+    /// The number of the latest claim that found no job due.
+    idle: watch::Sender<u64>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            wake: Notify::new(),
+            claims: AtomicU64::new(0),
+            idle: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Queue {
+    /// Starts the worker at once instead of at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Returns once a claim begun after this call found no job due: every job enqueued before
+    /// the call has ended or waits for a retry. Never returns while no worker runs.
+    pub async fn settled(&self) {
+        let after = self.claims.load(Ordering::SeqCst);
+        let mut idle = self.idle.subscribe();
+        self.wake();
+        let _ = idle.wait_for(|claim| *claim > after).await;
+    }
+}
+
+/// Runs jobs until `shutdown` completes; `run` does one job and says how it went.
 pub async fn work<S, F, Fut>(
     store: Arc<S>,
-    wake: Arc<Notify>,
+    queue: Arc<Queue>,
     run: F,
     shutdown: impl Future<Output = ()>,
 ) where
@@ -118,17 +352,23 @@ pub async fn work<S, F, Fut>(
 {
     tokio::pin!(shutdown);
     loop {
-        let claimed = match store.claim_job(Utc::now(), LEASE).await {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::error!(%error, "cannot claim a job");
-                None
+        let claim = queue.claims.fetch_add(1, Ordering::SeqCst) + 1;
+        let claimed = store.claim_job(Utc::now(), LEASE).await;
+        let Ok(Some(job)) = claimed else {
+            match claimed {
+                // Nothing due: whoever waits for the queue to settle may go on.
+                Ok(_) => {
+                    queue.idle.send_if_modified(|idle| {
+                        let newer = claim > *idle;
+                        *idle = (*idle).max(claim);
+                        newer
+                    });
+                }
+                Err(error) => tracing::error!(%error, "cannot claim a job"),
             }
-        };
-        let Some(job) = claimed else {
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = wake.notified() => {}
+                _ = queue.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
             continue;
@@ -179,7 +419,12 @@ mod tests {
     #[test]
     fn an_incident_job_reads_back_its_incident_and_text() {
         let id: IncidentId = "slack:C1:cmd:t.1".parse().unwrap();
-        let new = incident_job(&id, "slack.report", ".x", Some("it broke".into()));
+        let new = incident_job(
+            &id,
+            JobKind::Slack(SlackJob::Report),
+            ".x",
+            Some("it broke".into()),
+        );
         assert_eq!(new.key, "slack:C1:cmd:t.1/slack.report.x");
         let job = Job {
             id: 1,
@@ -197,6 +442,17 @@ mod tests {
             read_incident_job(&broken),
             Err(JobError::Permanent(_))
         ));
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_stored_name() {
+        for kind in JobKind::ALL {
+            assert_eq!(kind.as_str().parse::<JobKind>(), Ok(kind));
+        }
+        assert_eq!(
+            "slack.unknown".parse::<JobKind>(),
+            Err(UnknownJobKind("slack.unknown".into()))
+        );
     }
 
     #[test]

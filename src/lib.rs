@@ -1,26 +1,35 @@
 //! Scribe keeps the incident timeline in chat and drafts the postmortem when it closes.
 //!
-//! The code map (ARCHITECTURE.md has the whole story):
+//! The code map, from the core outwards (ARCHITECTURE.md has the whole story):
 //!
 //! - [`domain`]: the pure core: chat events, commands, the fold that turns a channel's event
-//!   log into incidents. Knows nothing of platforms, storage, templates or the clock.
-//! - [`storage`]: the durable, deduplicating event log ([`storage::Store`]; SQLite).
-//! - [`recorder`]: store an event, then fold its channel: the path of every live message.
+//!   log into incidents, and the words of every answer. Knows nothing of platforms, storage,
+//!   templates or the clock.
+//! - [`storage`]: the durable, deduplicating event log and job queue (SQLite or PostgreSQL).
+//! - [`recorder`]: a channel's fold kept in memory, and the order of fold and store.
 //! - [`drafting`]: an incident in, a postmortem draft (markdown or JSON) out.
-//! - [`adapters`]: chat exports, Slack markup and the terminal console, turned into events.
+//! - [`jobs`]: every kind of follow-up work ([`jobs::JobKind`]) and the worker that runs it.
+//! - [`app`]: the application state every adapter shares ([`app::App`]).
+//! - [`adapters`]: Slack, Discord, the console and chat exports, turned into events, and the
+//!   platforms' own jobs.
 //! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
-//! - [`jobs`]: the worker that runs stored jobs (posts, uploads) with retries.
-//! - [`outbound`]: what the clients of other services share (backoff, error text).
-//! - [`server`]: `scribe serve`: Slack's HTTP routes, health, metrics, the incident API.
-//! - [`config`]: layered configuration (embedded defaults, a file, the environment).
+//! - [`server`]: the HTTP server: health, metrics, the incident API.
+//! - [`startup`]: builds the application and runs it (`scribe serve`), with every adapter.
+//! - [`replay`]: `scribe draft`, an export replayed into a draft.
+//! - [`config`], [`metrics`], [`outbound`]: configuration, Prometheus metrics, and what the
+//!   clients of other services share.
 
 pub mod adapters;
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod drafting;
 pub mod jobs;
+pub mod metrics;
 pub mod outbound;
 pub mod publish;
 pub mod recorder;
+pub mod replay;
 pub mod server;
+pub mod startup;
 pub mod storage;

@@ -63,3 +63,29 @@ pub fn status(incident: &Incident) -> String {
         people = incident.participants.len(),
     )
 }
+
+/// What is left to do after follow-up work failed for good.
+#[derive(Debug, Clone, Copy)]
+pub enum Remedy<'a> {
+    /// The draft of this incident is still there.
+    Draft { incident: &'a str },
+    /// Publishing this incident can be tried again.
+    Publish { incident: &'a str },
+    /// No incident was opened: start it where the command was typed.
+    StartHere,
+}
+
+/// What Scribe posts in an incident's channel when follow-up work failed for good: what it
+/// could not do, why, and what is left to do.
+pub fn job_failed(what: &str, reason: &str, remedy: Remedy) -> String {
+    let remedy = match remedy {
+        Remedy::Draft { incident } => format!(
+            "Nothing is lost: the draft stays available with `/incident draft` and from the API at /api/incidents/{incident}/postmortem.md."
+        ),
+        Remedy::Publish { incident } => format!(
+            "Nothing is lost: `scribe publish {incident}` tries again, and the draft stays available with `/incident draft`."
+        ),
+        Remedy::StartHere => "Start the incident in an existing channel instead.".to_string(),
+    };
+    format!("⚠️ Scribe could not {what}: {reason}. {remedy}")
+}

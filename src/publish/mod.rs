@@ -1,8 +1,8 @@
 //! Publishing drafts: to files, to git, to GitHub.
 //!
 //! Every publish is a job stored before it runs (see [`crate::jobs`]): on `/incident close` the
-//! fold's follow-ups queue one job per configured target; the git job queues the GitHub job once
-//! its push succeeded. Each target is idempotent (the same file, branch and pull request are
+//! fold's follow-ups queue one job per configured target ([`crate::jobs::publish_jobs`]); the
+//! git job queues the GitHub job once its push succeeded. Each target is idempotent (the same file, branch and pull request are
 //! updated, a commit is made only when the content changed), so a retry or a re-publish never
 //! duplicates anything.
 
@@ -10,19 +10,15 @@ use std::path::{Component, Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::config::{PublishConfig, Target};
-use crate::domain::{Incident, IncidentId, Reply};
-use crate::drafting::{Place, slug};
-use crate::jobs::{JobError, incident_job, read_incident_job};
-use crate::server::App;
-use crate::storage::{Job, NewJob, Store};
+use crate::app::App;
+use crate::config::Target;
+use crate::domain::Incident;
+use crate::drafting::slug;
+use crate::jobs::{JobError, JobKind, PublishJob, incident_job, read_incident_job};
+use crate::storage::Job;
 
 pub mod git;
 pub mod github;
-
-pub const FILES: &str = "publish.files";
-pub const GIT: &str = "publish.git";
-pub const GITHUB: &str = "publish.github";
 
 /// What a pattern (`postmortems/{yyyy}/{date}-{slug}.md`) makes of an incident: a relative path
 /// made of the slug and the start date only, so no title can leave the target directory.
@@ -81,65 +77,18 @@ pub fn with_front_matter(incident: &Incident, channel: &str, draft: &str) -> Str
     )
 }
 
-/// The publish jobs for an incident: one per file-like target (GitHub follows git). `suffix`
-/// tells a re-publish from the first one; the targets themselves make it idempotent.
-pub fn jobs(config: &PublishConfig, id: &IncidentId, suffix: &str) -> Vec<NewJob> {
-    config
-        .targets
-        .iter()
-        .filter_map(|target| match target {
-            Target::Files => Some(incident_job(id, FILES, suffix, None)),
-            Target::Git => Some(incident_job(id, GIT, suffix, None)),
-            Target::Chat | Target::Github => None,
-        })
-        .collect()
-}
-
-/// Publish jobs for a command: on close, and on `/incident draft --publish`.
-pub fn follow_ups(
-    config: &PublishConfig,
-    reply: &Reply,
-    id: Option<IncidentId>,
-    message: &str,
-) -> Vec<NewJob> {
-    match (&reply.outcome, id) {
-        (crate::domain::Outcome::Closed, Some(id)) => jobs(config, &id, ""),
-        (crate::domain::Outcome::Publish, Some(id)) => jobs(config, &id, &format!("#{message}")),
-        _ => Vec::new(),
-    }
-}
-
-/// Runs one publish job; a failure for good is reported in the incident's channel.
-pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
-    let result = attempt(app, &job).await;
-    if let Err(error @ (JobError::Transient(reason) | JobError::Permanent(reason))) = &result
-        && error.is_final(job.attempts)
-    {
-        app.metrics.job_failures.inc();
-        if let Ok((id, _)) = read_incident_job(&job) {
-            let text = format!(
-                "⚠️ Scribe could not publish the postmortem ({}): {reason}. Nothing is lost: \
-                 `scribe publish {id}` tries again, and the draft stays available with \
-                 `/incident draft`.",
-                job.kind
-            );
-            crate::server::announce(app, &id, &format!("failed.{}", job.id), &text).await;
-        }
-    }
-    result
-}
-
-async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
+/// Runs one publish job.
+pub async fn run(app: &App, job: &Job, kind: PublishJob) -> Result<(), JobError> {
     let (id, _) = read_incident_job(job)?;
     let incident = app.incident_for_job(&id).await?;
     let config = &app.config.publish;
-    match job.kind.as_str() {
-        FILES => {
+    match kind {
+        PublishJob::Files => {
             let path = expand(&config.files.path, &incident);
             let content = document(app, &incident)?;
             write_file(&config.files.dir, &path, &content).await
         }
-        GIT => {
+        PublishJob::Git => {
             let branch = expand(&config.git.branch, &incident);
             let path = expand(&config.git.path, &incident);
             let content = document(app, &incident)?;
@@ -172,17 +121,16 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                 })?;
             tracing::info!(commit = %published.commit, changed = published.changed, %branch, "draft pushed");
             if config.targets.contains(&Target::Github) {
-                let suffix = job.key.rsplit_once(GIT).map_or("", |(_, s)| s);
-                app.recorder
-                    .store()
-                    .enqueue(&[incident_job(&id, GITHUB, suffix, None)])
+                let git = JobKind::Publish(PublishJob::Git).as_str();
+                let suffix = job.key.rsplit_once(git).map_or("", |(_, s)| s);
+                let github = JobKind::Publish(PublishJob::Github);
+                app.enqueue(&[incident_job(&id, github, suffix, None)])
                     .await
                     .map_err(|e| JobError::Transient(e.to_string()))?;
-                app.wake.notify_one();
             }
             Ok(())
         }
-        GITHUB => {
+        PublishJob::Github => {
             let token = app
                 .secrets
                 .github_token
@@ -208,8 +156,7 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
                     }
                 })?;
             tracing::info!(number = pull.number, created, "pull request ready");
-            crate::server::announce(
-                app,
+            app.report(
                 &id,
                 &format!("pr.{}", pull.number),
                 &format!("Postmortem pull request: {}", pull.html_url),
@@ -217,22 +164,13 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
             .await;
             Ok(())
         }
-        other => Err(JobError::Permanent(format!(
-            "unknown publish job `{other}`"
-        ))),
     }
 }
 
 /// The draft as published: front matter, then the rendered template.
-fn document<S: Store>(app: &App<S>, incident: &Incident) -> Result<String, JobError> {
-    let place = Place {
-        channel: incident.channel.id.clone(),
-        platform: incident.channel.platform.as_str(),
-        team_zone: app.config.team.timezone,
-    };
+fn document(app: &App, incident: &Incident) -> Result<String, JobError> {
     let draft = app
-        .drafter
-        .render(&app.config.drafting.template, incident, &place)
+        .render_draft(incident, &incident.channel.id)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     Ok(with_front_matter(incident, &incident.channel.id, &draft))
 }

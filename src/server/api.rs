@@ -11,16 +11,16 @@ use axum::routing::get;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::App;
+use crate::app::App;
 use crate::domain::{Incident, IncidentId};
-use crate::drafting::{IncidentDocument, Place};
+use crate::drafting::IncidentDocument;
 use crate::storage::{JobStatus, Store};
 
-pub fn routes<S: Store + 'static>() -> Router<Arc<App<S>>> {
+pub fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/api/incidents", get(list::<S>))
-        .route("/api/incidents/{id}", get(show::<S>))
-        .route("/api/incidents/{id}/postmortem.md", get(postmortem::<S>))
+        .route("/api/incidents", get(list))
+        .route("/api/incidents/{id}", get(show))
+        .route("/api/incidents/{id}/postmortem.md", get(postmortem))
 }
 
 #[derive(Serialize)]
@@ -61,7 +61,7 @@ fn api_incident(incident: &Incident) -> ApiIncident {
 }
 
 /// The bearer token, compared through digests so timing says nothing about it.
-fn authorized<S>(app: &App<S>, headers: &HeaderMap) -> bool {
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
     let Some(expected) = &app.secrets.api_token else {
         return false;
     };
@@ -87,17 +87,17 @@ fn internal(error: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
-async fn list<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> Response {
+async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !authorized(&app, &headers) {
         return unauthorized();
     }
-    let channels = match app.recorder.store().channels().await {
+    let channels = match app.store().channels().await {
         Ok(channels) => channels,
         Err(e) => return internal(e),
     };
     let mut incidents = Vec::new();
     for channel in channels {
-        match app.recorder.history(&channel).await {
+        match app.history(&channel).await {
             Ok(history) => incidents.extend(history.incidents.iter().map(api_incident)),
             Err(e) => return internal(e),
         }
@@ -106,7 +106,7 @@ async fn list<S: Store>(State(app): State<Arc<App<S>>>, headers: HeaderMap) -> R
 }
 
 /// The incident named by `id` for an authorized request, or the response to give instead.
-async fn find<S: Store>(app: &App<S>, headers: &HeaderMap, id: &str) -> Result<Incident, Response> {
+async fn find(app: &App, headers: &HeaderMap, id: &str) -> Result<Incident, Response> {
     if !authorized(app, headers) {
         return Err(unauthorized());
     }
@@ -115,19 +115,13 @@ async fn find<S: Store>(app: &App<S>, headers: &HeaderMap, id: &str) -> Result<I
         .map_err(|e: crate::domain::incident::InvalidIncidentId| {
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
         })?;
-    let history = app.history(&id).await.map_err(internal)?;
-    history
-        .incidents
-        .into_iter()
-        .find(|i| i.opened_by == id.opened_by)
+    app.incident(&id)
+        .await
+        .map_err(internal)?
         .ok_or_else(|| (StatusCode::NOT_FOUND, "no such incident").into_response())
 }
 
-async fn show<S: Store>(
-    State(app): State<Arc<App<S>>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let incident = match find(&app, &headers, &id).await {
         Ok(incident) => incident,
         Err(response) => return response,
@@ -146,8 +140,8 @@ async fn show<S: Store>(
     Json(body).into_response()
 }
 
-async fn postmortem<S: Store>(
-    State(app): State<Arc<App<S>>>,
+async fn postmortem(
+    State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -155,15 +149,7 @@ async fn postmortem<S: Store>(
         Ok(incident) => incident,
         Err(response) => return response,
     };
-    let place = Place {
-        channel: incident.channel.id.clone(),
-        platform: incident.channel.platform.as_str(),
-        team_zone: app.config.team.timezone,
-    };
-    match app
-        .drafter
-        .render(&app.config.drafting.template, &incident, &place)
-    {
+    match app.render_draft(&incident, &incident.channel.id) {
         Ok(draft) => (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
             draft,

@@ -1,5 +1,5 @@
-//! `scribe serve`: one HTTP server for Slack's requests, health checks, metrics and the
-//! incident API, plus the job worker that does the slow work after each acknowledgement.
+//! The HTTP server of `scribe serve`: health, readiness, metrics and the incident API, with
+//! the routes of the HTTP adapters (Slack's) merged in by `startup.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,121 +11,27 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
-use crate::adapters::discord::DiscordApi;
-use crate::adapters::slack::web::SlackApi;
-use crate::config::{Config, Secrets};
-use crate::domain::{History, Incident, IncidentId, Status};
-use crate::drafting::Drafter;
-use crate::jobs::JobError;
-use crate::recorder::Recorder;
-use crate::storage::{Job, NewJob, Store, StoreError};
+use crate::app::App;
+use crate::metrics::RequestLabels;
+use crate::storage::Store;
 
 pub mod api;
-pub mod metrics;
 
-pub use metrics::Metrics;
-
-/// Everything a request handler or a job needs.
-pub struct App<S> {
-    pub config: Config,
-    pub secrets: Secrets,
-    pub recorder: Recorder<S>,
-    pub drafter: Drafter,
-    pub metrics: Metrics,
-    /// Wakes the job worker when a job was enqueued.
-    pub wake: Arc<Notify>,
-    /// The Slack Web API, when a bot token is configured.
-    pub slack: Option<SlackApi>,
-    /// Discord's REST API, when a bot token is configured.
-    pub discord: Option<DiscordApi>,
-}
-
-impl<S: Store> App<S> {
-    /// The channel's state, folded from its log.
-    pub async fn history(&self, id: &IncidentId) -> Result<History, StoreError> {
-        self.recorder.history(&id.channel).await
-    }
-
-    /// The incident a job is about; a job outliving its incident fails for good.
-    pub async fn incident_for_job(&self, id: &IncidentId) -> Result<Incident, JobError> {
-        self.history(id)
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))?
-            .incidents
-            .into_iter()
-            .find(|i| i.opened_by == id.opened_by)
-            .ok_or_else(|| {
-                JobError::Permanent(format!("incident {id} is not in its channel's log"))
-            })
-    }
-
-    /// Queues a job outside any command (a post, a report) and wakes the worker; a store that
-    /// cannot take it is logged, as there is nobody to answer.
-    pub async fn enqueue(&self, job: NewJob) {
-        if let Err(error) = self.recorder.store().enqueue(&[job]).await {
-            tracing::error!(%error, "cannot enqueue a job");
-        }
-        self.wake.notify_one();
-    }
-
-    /// Recounts the open incidents for the metrics.
-    pub async fn count_open_incidents(&self) -> Result<(), StoreError> {
-        let mut open = 0;
-        for channel in self.recorder.store().channels().await? {
-            let history = self.recorder.history(&channel).await?;
-            open += history
-                .incidents
-                .iter()
-                .filter(|i| i.status() != Status::Closed)
-                .count() as i64;
-        }
-        self.metrics.incidents_open.set(open);
-        Ok(())
-    }
-}
-
-/// The routes: Slack's only where a signing secret is set, the API only where a token is.
-pub fn router<S: Store + 'static>(app: Arc<App<S>>) -> Router {
+/// The routes: the API only where a token is set, and `adapters` (routes with their own state)
+/// beside them; every request is counted.
+pub fn router(app: Arc<App>, adapters: Router) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz::<S>))
-        .route("/metrics", get(metrics::<S>));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
     if app.secrets.api_token.is_some() {
         router = router.merge(api::routes());
     }
-    if app.secrets.slack_signing_secret.is_some() {
-        router = router.merge(crate::adapters::slack::http::routes());
-    }
     router
-        .route_layer(middleware::from_fn_with_state(
-            app.clone(),
-            count_requests::<S>,
-        ))
-        .with_state(app)
-}
-
-/// Runs one stored job with the adapter that knows its kind.
-pub async fn run_job<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
-    if job.kind.starts_with("slack.") {
-        crate::adapters::slack::jobs::run(app, job).await
-    } else if job.kind.starts_with("discord.") {
-        crate::adapters::discord::jobs::run(app, job).await
-    } else if job.kind.starts_with("publish.") {
-        crate::publish::run(app, job).await
-    } else {
-        Err(JobError::Permanent(format!(
-            "no runner for job kind `{}`",
-            job.kind
-        )))
-    }
-}
-
-/// Posts `text` in the incident's channel, on its platform, once per `key`.
-pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: &str) {
-    crate::adapters::slack::jobs::announce(app, id, key, text).await;
-    crate::adapters::discord::jobs::announce(app, id, key, text).await;
+        .with_state(Arc::clone(&app))
+        .merge(adapters)
+        .route_layer(middleware::from_fn_with_state(app, count_requests))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -139,8 +45,8 @@ pub async fn serve(
         .await
 }
 
-async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
-    match app.recorder.store().ping().await {
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.store().ping().await {
         Ok(()) => "ready".into_response(),
         Err(error) => {
             tracing::warn!(%error, "store unreachable");
@@ -149,7 +55,7 @@ async fn readyz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
     }
 }
 
-async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
+async fn metrics(State(app): State<Arc<App>>) -> Response {
     if let Err(error) = app.count_open_incidents().await {
         tracing::warn!(%error, "cannot count open incidents");
     }
@@ -163,11 +69,7 @@ async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
         .into_response()
 }
 
-async fn count_requests<S: Store>(
-    State(app): State<Arc<App<S>>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn count_requests(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -176,7 +78,7 @@ async fn count_requests<S: Store>(
     let response = next.run(request).await;
     app.metrics
         .requests
-        .get_or_create(&metrics::RequestLabels {
+        .get_or_create(&RequestLabels {
             route,
             status: response.status().as_u16(),
         })

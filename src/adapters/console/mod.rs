@@ -5,16 +5,17 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
+use crate::app::App;
 use crate::domain::{
     Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
 };
-use crate::drafting::{DraftError, Drafter, Place, slug};
-use crate::recorder::Recorder;
+use crate::drafting::{DraftError, slug};
 use crate::storage::{Store, StoreError};
 
 const HELP: &str = "\
@@ -41,14 +42,10 @@ pub enum ConsoleError {
     },
 }
 
-pub struct Console<S> {
-    pub recorder: Recorder<S>,
-    pub drafter: Drafter,
-    pub template: String,
-    pub output_dir: PathBuf,
+pub struct Console {
+    pub app: Arc<App>,
     pub channel: ChannelRef,
     pub user: String,
-    pub team_zone: chrono_tz::Tz,
 }
 
 /// The message `/pin`, `/react`, `/edit` and `/delete` act on.
@@ -62,7 +59,7 @@ pub fn channel(name: &str) -> ChannelRef {
     ChannelRef::new(Platform::Console, name)
 }
 
-impl<S: Store> Console<S> {
+impl Console {
     /// Reads lines until end of input or `/quit`, answering on `out`.
     pub async fn run(
         &self,
@@ -81,7 +78,7 @@ impl<S: Store> Console<S> {
         let mut previous = self.previous().await?;
         let mut clock = Clock::default();
         let prompt = std::io::stdin().is_terminal();
-        let history = self.recorder.history(&self.channel).await?;
+        let history = self.app.history(&self.channel).await?;
         let greeting = match history.open_incident() {
             Some(incident) => format!("Resuming the open incident: {}\n", reply::status(incident)),
             None => "No incident open in this channel. /help lists the commands.\n".to_string(),
@@ -183,7 +180,7 @@ impl<S: Store> Console<S> {
             at,
             kind,
         };
-        let recorded = self.recorder.record(&event, |_, _| Vec::new()).await?;
+        let recorded = self.app.record(&event).await?;
         if let Some(text) = posted_text {
             *previous = Some(Previous {
                 id: id.clone(),
@@ -202,7 +199,7 @@ impl<S: Store> Console<S> {
         match (&reply.outcome, incident) {
             (Outcome::ShowStatus, Some(incident)) => {
                 let jobs = self
-                    .recorder
+                    .app
                     .store()
                     .jobs(&crate::jobs::job_prefix(&incident.id()))
                     .await?;
@@ -211,17 +208,11 @@ impl<S: Store> Console<S> {
                 }
             }
             (Outcome::ShowDraft, Some(incident)) => {
-                answer.push_str(
-                    &self
-                        .drafter
-                        .render(&self.template, incident, &self.place())?,
-                );
+                answer.push_str(&self.app.render_draft(incident, &self.channel.id)?);
             }
             (Outcome::Closed, Some(incident)) => {
-                let draft = self
-                    .drafter
-                    .render(&self.template, incident, &self.place())?;
-                let path = self.output_dir.join(slug::file_name(incident));
+                let draft = self.app.render_draft(incident, &self.channel.id)?;
+                let path = (self.app.config.drafting.output_dir).join(slug::file_name(incident));
                 write_file(&path, &draft).await?;
                 tracing::info!(path = %path.display(), "postmortem draft written");
                 answer.push_str(&format!(
@@ -235,17 +226,9 @@ impl<S: Store> Console<S> {
         Ok(answer)
     }
 
-    fn place(&self) -> Place {
-        Place {
-            channel: self.channel.id.clone(),
-            platform: "console",
-            team_zone: self.team_zone,
-        }
-    }
-
     /// The last message posted here, from the log, so a restart can `/pin` it.
     async fn previous(&self) -> Result<Option<Previous>, StoreError> {
-        let events = self.recorder.store().channel_events(&self.channel).await?;
+        let events = self.app.store().channel_events(&self.channel).await?;
         Ok(events.into_iter().rev().find_map(|e| match e.kind {
             EventKind::Posted { text, .. } => Some(Previous {
                 id: e.message,

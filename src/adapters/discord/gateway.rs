@@ -18,10 +18,10 @@ use super::commands::{self, Invocation};
 use super::inbound::display_name;
 use super::intake::{Inbound, Intake};
 use super::jobs::{clip, headline};
+use crate::app::App;
 use crate::config::Secret;
 use crate::domain::{Author, ChatEvent, EventKind, MessageId, Outcome, reply};
-use crate::drafting::{Place, slug};
-use crate::server::App;
+use crate::drafting::slug;
 use crate::storage::Store;
 
 /// Past this, a command is deferred (Discord shows "thinking…") and answered when done.
@@ -37,11 +37,7 @@ pub fn intents() -> GatewayIntents {
 
 /// Connects to the gateway and serves until `shutdown` completes (serenity reconnects and
 /// resumes by itself in between).
-pub async fn run<S: Store + 'static>(
-    app: Arc<App<S>>,
-    token: Secret,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn run(app: Arc<App>, token: Secret, shutdown: impl Future<Output = ()>) {
     let http = super::rest::http(&app.config.discord, &token);
     let guilds = app.config.discord.guild_ids.clone();
     let intake = Arc::new(Intake::new(app));
@@ -83,14 +79,14 @@ pub async fn run<S: Store + 'static>(
     let _ = consumer.await;
 }
 
-struct Handler<S> {
-    intake: Arc<Intake<S>>,
+struct Handler {
+    intake: Arc<Intake>,
     queue: mpsc::UnboundedSender<(Context, Inbound)>,
     guilds: Vec<u64>,
     registered: AtomicBool,
 }
 
-impl<S: Store> Handler<S> {
+impl Handler {
     fn enqueue(&self, ctx: Context, inbound: Inbound) {
         if self.queue.send((ctx, inbound)).is_err() {
             tracing::warn!("Discord event dropped while shutting down");
@@ -179,15 +175,7 @@ impl<S: Store> Handler<S> {
         match (&answer.outcome, incident) {
             (Outcome::Opened, Some(incident)) => Answer::public(headline(incident)),
             (Outcome::ShowDraft, Some(incident)) => {
-                let place = Place {
-                    channel: format!("<#{}>", command.channel_id),
-                    platform: "discord",
-                    team_zone: app.config.team.timezone,
-                };
-                match app
-                    .drafter
-                    .render(&app.config.drafting.template, incident, &place)
-                {
+                match app.render_draft(incident, &format!("<#{}>", command.channel_id)) {
                     Ok(draft) => Answer {
                         text: "The postmortem draft as it stands:".to_string(),
                         public: false,
@@ -202,7 +190,7 @@ impl<S: Store> Handler<S> {
             (Outcome::ShowStatus, Some(incident)) => {
                 let mut text = reply::text(&answer.outcome, Some(incident));
                 let prefix = crate::jobs::job_prefix(&incident.id());
-                if let Ok(jobs) = app.recorder.store().jobs(&prefix).await
+                if let Ok(jobs) = app.store().jobs(&prefix).await
                     && let Some(line) = crate::jobs::describe(&jobs)
                 {
                     text = format!("{text}\n{line}");
@@ -306,7 +294,7 @@ impl Answer {
 }
 
 #[serenity::async_trait]
-impl<S: Store + 'static> EventHandler for Handler<S> {
+impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
         self.register(&ctx).await;

@@ -12,10 +12,9 @@ use serenity::all::{
 };
 
 use super::inbound::{self, Place};
-use super::jobs::follow_ups;
+use crate::app::App;
 use crate::domain::{ChannelRef, ChatEvent, EventKind, Outcome, Platform};
 use crate::recorder::Recorded;
-use crate::server::App;
 use crate::storage::{Store, StoreError};
 
 /// A page of history, as large as Discord serves.
@@ -48,15 +47,15 @@ struct ChannelInfo {
     parent: Option<ChannelId>,
 }
 
-pub struct Intake<S> {
-    app: Arc<App<S>>,
+pub struct Intake {
+    app: Arc<App>,
     /// Channels whose latest incident is not closed.
     open: Mutex<HashSet<ChannelId>>,
     channels: Mutex<HashMap<ChannelId, ChannelInfo>>,
 }
 
-impl<S: Store> Intake<S> {
-    pub fn new(app: Arc<App<S>>) -> Self {
+impl Intake {
+    pub fn new(app: Arc<App>) -> Self {
         Intake {
             app,
             open: Mutex::new(HashSet::new()),
@@ -64,7 +63,7 @@ impl<S: Store> Intake<S> {
         }
     }
 
-    pub fn app(&self) -> &App<S> {
+    pub fn app(&self) -> &App {
         &self.app
     }
 
@@ -143,19 +142,7 @@ impl<S: Store> Intake<S> {
 
     /// Stores one event with the jobs it calls for, and follows the incident's state.
     pub async fn record(&self, event: ChatEvent) -> Result<Recorded, StoreError> {
-        let app = &self.app;
-        let recorded = app
-            .recorder
-            .record(&event, |reply, incident| {
-                follow_ups(&app.config.publish, &event, reply, incident)
-            })
-            .await?;
-        if recorded.new {
-            app.metrics.events_stored.inc();
-        }
-        if recorded.queued {
-            app.wake.notify_one();
-        }
+        let recorded = self.app.record(&event).await?;
         if let (Some(reply), Ok(id)) = (&recorded.reply, event.channel.id.parse::<u64>()) {
             let mut open = self.open.lock().expect("open channels lock");
             match reply.outcome {

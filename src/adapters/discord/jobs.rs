@@ -4,75 +4,25 @@
 
 use serenity::all::{ChannelId, CreateAttachment, CreateMessage};
 
-use crate::config::{PublishConfig, Target};
-use crate::domain::{ChatEvent, Incident, IncidentId, Outcome, Platform, Reply};
-use crate::drafting::{Place, slug, view::human_duration};
-use crate::jobs::{JobError, incident_job, read_incident_job};
-use crate::server::App;
-use crate::storage::{Job, NewJob, Store};
-
-pub const SUMMARY: &str = "discord.summary";
-pub const REPORT: &str = "discord.report";
+use super::DiscordApi;
+use crate::app::App;
+use crate::config::Target;
+use crate::domain::Incident;
+use crate::drafting::{slug, view::human_duration};
+use crate::jobs::{DiscordJob, JobError, read_incident_job};
+use crate::storage::Job;
 
 /// Discord refuses longer message contents.
 const MESSAGE_LIMIT: usize = 2000;
 
-/// The jobs a Discord command calls for, keyed by incident so a redelivery queues nothing new.
-pub fn follow_ups(
-    config: &PublishConfig,
-    event: &ChatEvent,
-    reply: &Reply,
-    incident: Option<IncidentId>,
-) -> Vec<NewJob> {
-    let Some(incident) = incident.filter(|_| event.channel.platform == Platform::Discord) else {
-        return Vec::new();
-    };
-    let mut jobs = Vec::new();
-    if reply.outcome == Outcome::Closed {
-        jobs.push(incident_job(&incident, SUMMARY, "", None));
-    }
-    jobs.extend(crate::publish::follow_ups(
-        config,
-        reply,
-        Some(incident),
-        event.message.as_str(),
-    ));
-    jobs
-}
-
-/// Posts `text` in the incident's channel when it is a Discord channel, once per `key`.
-pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: &str) {
-    if id.channel.platform != Platform::Discord || app.discord.is_none() {
-        return;
-    }
-    app.enqueue(incident_job(
-        id,
-        REPORT,
-        &format!(".{key}"),
-        Some(text.to_string()),
-    ))
-    .await;
-}
-
-/// Runs one Discord job; a failure for good is reported in the channel (once).
-pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
-    let result = attempt(app, &job).await;
-    if let Err(error) = &result
-        && error.is_final(job.attempts)
-    {
-        app.metrics.job_failures.inc();
-        if job.kind != REPORT {
-            report(app, &job, error).await;
-        }
-    }
-    result
-}
-
-async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
-    let api = app
-        .discord
-        .as_ref()
-        .ok_or_else(|| JobError::Permanent("DISCORD_TOKEN is not set".to_string()))?;
+/// Runs one Discord job; `api` is there when a bot token is set.
+pub async fn run(
+    app: &App,
+    api: Option<&DiscordApi>,
+    job: &Job,
+    kind: DiscordJob,
+) -> Result<(), JobError> {
+    let api = api.ok_or_else(|| JobError::Permanent("DISCORD_TOKEN is not set".to_string()))?;
     let (id, text) = read_incident_job(job)?;
     let channel = id
         .channel
@@ -82,33 +32,24 @@ async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
         .map_err(|_| JobError::Permanent(format!("{} is no Discord channel", id.channel)))?;
     // The same for every attempt of this job, different for every job.
     let once = format!("scribe-{}", job.id);
-    match job.kind.as_str() {
-        REPORT => {
+    match kind {
+        DiscordJob::Report => {
             let text = text.unwrap_or_default();
             api.send(channel, CreateMessage::new().content(clip(&text)), &once)
                 .await
         }
-        SUMMARY => {
+        DiscordJob::Summary => {
             let incident = app.incident_for_job(&id).await?;
             let mut message = CreateMessage::new().content(clip(&summary(&incident)));
             if app.config.publish.targets.contains(&Target::Chat) {
-                let place = Place {
-                    channel: api.channel_name(channel).await,
-                    platform: "discord",
-                    team_zone: app.config.team.timezone,
-                };
                 let draft = app
-                    .drafter
-                    .render(&app.config.drafting.template, &incident, &place)
+                    .render_draft(&incident, &api.channel_name(channel).await)
                     .map_err(|e| JobError::Permanent(e.to_string()))?;
                 let name = format!("postmortem-{}", slug::file_name(&incident));
                 message = message.add_file(CreateAttachment::bytes(draft.into_bytes(), name));
             }
             api.send(channel, message, &once).await
         }
-        other => Err(JobError::Permanent(format!(
-            "unknown Discord job kind `{other}`"
-        ))),
     }
 }
 
@@ -152,26 +93,6 @@ pub fn clip(text: &str) -> String {
     let mut clipped: String = text.chars().take(MESSAGE_LIMIT - 1).collect();
     clipped.push('…');
     clipped
-}
-
-/// Tells the channel what could not be done and where the draft still is.
-async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
-    let (JobError::Transient(reason) | JobError::Permanent(reason)) = error;
-    let Ok((id, _)) = read_incident_job(failed) else {
-        return;
-    };
-    let text = format!(
-        "⚠️ Scribe could not post the closing summary and draft: {reason}. Nothing is lost: the \
-         draft stays available with `/incident draft` and from the API at \
-         /api/incidents/{id}/postmortem.md."
-    );
-    app.enqueue(incident_job(
-        &id,
-        REPORT,
-        &format!(".{}", failed.id),
-        Some(text),
-    ))
-    .await;
 }
 
 #[cfg(test)]

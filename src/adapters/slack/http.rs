@@ -13,23 +13,26 @@ use axum::routing::post;
 use chrono::Utc;
 use serde_json::json;
 
+use super::Slack;
 use super::inbound::{self, Inbound};
 use super::{intake, signature};
-use crate::server::App;
-use crate::storage::Store;
 
-pub fn routes<S: Store + 'static>() -> Router<Arc<App<S>>> {
+/// Slack's routes, with their own state: merged into the server's router where a signing
+/// secret is set.
+pub fn routes(slack: Arc<Slack>) -> Router {
     Router::new()
-        .route("/slack/events", post(events::<S>))
-        .route("/slack/commands", post(commands::<S>))
+        .route("/slack/events", post(events))
+        .route("/slack/commands", post(commands))
+        .with_state(slack)
 }
 
 /// The body, once it is known to be Slack's: 413 when too large, 401 when not signed.
-async fn verified<S>(app: &App<S>, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let bytes = axum::body::to_bytes(body, app.config.server.max_body_bytes)
+async fn verified(slack: &Slack, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let bytes = axum::body::to_bytes(body, slack.app.config.server.max_body_bytes)
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
-    let secret = app
+    let secret = slack
+        .app
         .secrets
         .slack_signing_secret
         .as_ref()
@@ -54,12 +57,8 @@ fn server_error(error: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "not stored").into_response()
 }
 
-async fn events<S: Store>(
-    State(app): State<Arc<App<S>>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let bytes = match verified(&app, &headers, body).await {
+async fn events(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match verified(&slack, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -78,18 +77,14 @@ async fn events<S: Store>(
         }
     };
     let retry = headers.get("x-slack-retry-num").is_some();
-    match intake::events(&app, &event_id, retry, events).await {
+    match intake::events(&slack, &event_id, retry, events).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => server_error(error),
     }
 }
 
-async fn commands<S: Store>(
-    State(app): State<Arc<App<S>>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let bytes = match verified(&app, &headers, body).await {
+async fn commands(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match verified(&slack, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -97,7 +92,7 @@ async fn commands<S: Store>(
         Ok(command) => command,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
-    match intake::command(&app, &command).await {
+    match intake::command(&slack, &command).await {
         Ok(answer) => Json(answer).into_response(),
         Err(error) => server_error(error),
     }

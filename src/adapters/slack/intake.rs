@@ -4,14 +4,12 @@
 use serde::Serialize;
 use tracing::Instrument;
 
+use super::Slack;
 use super::inbound::SlashCommand;
-use super::jobs::follow_ups;
 use super::markup::escape;
 use super::web::SlackApi;
 use crate::domain::{Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, UserId, reply};
-use crate::drafting::Place;
 use crate::recorder::Recorded;
-use crate::server::App;
 use crate::storage::{Store, StoreError};
 
 /// Slack gives up on a slash command after 3 s: a name lookup may take only part of that.
@@ -41,8 +39,8 @@ impl Answer {
 }
 
 /// Stores the events of one Events API callback.
-pub async fn events<S: Store>(
-    app: &App<S>,
+pub async fn events(
+    slack: &Slack,
     event_id: &str,
     retry: bool,
     events: Vec<ChatEvent>,
@@ -50,7 +48,7 @@ pub async fn events<S: Store>(
     let span = tracing::info_span!("slack_event", %event_id, retry);
     async {
         for event in events {
-            record(app, event).await?;
+            record(slack, event).await?;
         }
         Ok(())
     }
@@ -59,7 +57,7 @@ pub async fn events<S: Store>(
 }
 
 /// Stores a slash command and says what it did.
-pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<Answer, StoreError> {
+pub async fn command(slack: &Slack, command: &SlashCommand) -> Result<Answer, StoreError> {
     if !matches!(command.command.as_str(), "/incident" | "/timeline") {
         return Ok(Answer::ephemeral(format!(
             "Scribe does not know {}.",
@@ -67,19 +65,18 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
         )));
     }
     let event = command.event(chrono::Utc::now());
-    if app.config.slack.create_channel
+    if slack.app.config.slack.create_channel
         && let Some(title) = starts_incident(&event)
     {
-        app.recorder
-            .store()
+        slack
+            .app
             .enqueue(&[super::jobs::create_channel(command, &event)])
             .await?;
-        app.wake.notify_one();
         return Ok(Answer::ephemeral(format!(
             "Creating a channel for the incident \"{title}\"; it opens there and is linked here."
         )));
     }
-    let recorded = record(app, event).await?;
+    let recorded = record(slack, event).await?;
     let Some(answer) = recorded.reply else {
         return Ok(Answer::ephemeral(
             "That is no command Scribe knows.".to_string(),
@@ -88,8 +85,8 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
     let incident = recorded.incident.as_ref();
     let mut text = reply::text(&answer.outcome, incident);
     if let (Outcome::ShowStatus, Some(incident)) = (&answer.outcome, incident) {
-        let jobs = app
-            .recorder
+        let jobs = slack
+            .app
             .store()
             .jobs(&crate::jobs::job_prefix(&incident.id()))
             .await?;
@@ -99,15 +96,7 @@ pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<A
     }
     Ok(match (&answer.outcome, incident) {
         (Outcome::ShowDraft, Some(incident)) => {
-            let place = Place {
-                channel: command.channel_name.clone(),
-                platform: "slack",
-                team_zone: app.config.team.timezone,
-            };
-            match app
-                .drafter
-                .render(&app.config.drafting.template, incident, &place)
-            {
+            match slack.app.render_draft(incident, &command.channel_name) {
                 Ok(draft) => Answer::ephemeral(format!("```\n{draft}\n```")),
                 Err(error) => Answer::ephemeral(format!("The draft cannot be rendered: {error}")),
             }
@@ -143,33 +132,14 @@ fn starts_incident(event: &ChatEvent) -> Option<String> {
 
 /// Stores one event (with display names, and the message it is about when Scribe never saw
 /// it) and says what it did.
-pub(super) async fn record<S: Store>(
-    app: &App<S>,
-    mut event: ChatEvent,
-) -> Result<Recorded, StoreError> {
-    if let Some(api) = &app.slack {
+pub(super) async fn record(slack: &Slack, mut event: ChatEvent) -> Result<Recorded, StoreError> {
+    if let Some(api) = &slack.api {
         name_people(api, &mut event).await;
-        if let Some(original) = missing_message(app, api, &event).await? {
-            store(app, original).await?;
+        if let Some(original) = missing_message(slack, api, &event).await? {
+            slack.app.record(&original).await?;
         }
     }
-    store(app, event).await
-}
-
-async fn store<S: Store>(app: &App<S>, event: ChatEvent) -> Result<Recorded, StoreError> {
-    let recorded = app
-        .recorder
-        .record(&event, |reply, incident| {
-            follow_ups(&app.config.publish, &event, reply, incident)
-        })
-        .await?;
-    if recorded.new {
-        app.metrics.events_stored.inc();
-    }
-    if recorded.queued {
-        app.wake.notify_one();
-    }
-    Ok(recorded)
+    slack.app.record(&event).await
 }
 
 /// Display names for the author and for `@U…` mentions, from `users.info` (cached); on any
@@ -219,8 +189,8 @@ fn mentioned_users(text: &str) -> Vec<String> {
 }
 
 /// A reaction or pin on a message posted before Scribe joined: fetch that message once.
-async fn missing_message<S: Store>(
-    app: &App<S>,
+async fn missing_message(
+    slack: &Slack,
     api: &SlackApi,
     event: &ChatEvent,
 ) -> Result<Option<ChatEvent>, StoreError> {
@@ -230,8 +200,8 @@ async fn missing_message<S: Store>(
     ) {
         return Ok(None);
     }
-    let known = app
-        .recorder
+    let known = slack
+        .app
         .store()
         .channel_events(&event.channel)
         .await?

@@ -5,21 +5,14 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::Slack;
 use super::inbound::SlashCommand;
 use super::markup::escape;
 use super::web::{ApiError, Mark, SlackApi};
-use crate::config::{PublishConfig, Target};
-use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Outcome, Platform, Reply};
-use crate::drafting::{Place, slug, view::human_duration};
-use crate::jobs::{JobError, incident_job, read_incident_job};
-use crate::server::App;
-use crate::storage::{Job, NewJob, Store};
-
-pub const HEADLINE: &str = "slack.headline";
-pub const SUMMARY: &str = "slack.summary";
-pub const DRAFT: &str = "slack.draft";
-pub const REPORT: &str = "slack.report";
-pub const CREATE_CHANNEL: &str = "slack.create_channel";
+use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Platform};
+use crate::drafting::{slug, view::human_duration};
+use crate::jobs::{JobError, JobKind, SlackJob, read_incident_job};
+use crate::storage::{Job, NewJob};
 
 /// What it takes to open an incident in a channel of its own.
 #[derive(Serialize, Deserialize)]
@@ -51,7 +44,7 @@ pub fn create_channel(command: &SlashCommand, event: &ChatEvent) -> NewJob {
     };
     NewJob {
         key: format!("slack:create_channel:{}", command.trigger_id),
-        kind: CREATE_CHANNEL.to_string(),
+        kind: JobKind::Slack(SlackJob::CreateChannel).to_string(),
         payload: serde_json::to_string(&spec).expect("payloads serialise"),
         run_at: Utc::now(),
     }
@@ -59,11 +52,7 @@ pub fn create_channel(command: &SlashCommand, event: &ChatEvent) -> NewJob {
 
 /// Creates `inc-<yyyymmdd>-<slug>` (with a number after it when the name is taken), invites
 /// the starter, links it from the origin channel and opens the incident there.
-async fn open_in_new_channel<S: Store>(
-    app: &App<S>,
-    api: &SlackApi,
-    job: &Job,
-) -> Result<(), JobError> {
+async fn open_in_new_channel(slack: &Slack, api: &SlackApi, job: &Job) -> Result<(), JobError> {
     let spec: NewChannel = serde_json::from_str(&job.payload)
         .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
     let title = match crate::domain::command::parse(&spec.text) {
@@ -112,7 +101,7 @@ async fn open_in_new_channel<S: Store>(
             thread: None,
         },
     };
-    super::intake::record(app, start)
+    super::intake::record(slack, start)
         .await
         .map_err(|e| JobError::Transient(e.to_string()))?;
     post(
@@ -123,88 +112,45 @@ async fn open_in_new_channel<S: Store>(
     .await
 }
 
-/// The jobs a Slack command calls for, keyed by incident so a redelivery queues nothing new:
-/// Slack's own posts, and the publishing the configuration asks for.
-pub fn follow_ups(
-    config: &PublishConfig,
-    event: &ChatEvent,
-    reply: &Reply,
-    incident: Option<IncidentId>,
-) -> Vec<NewJob> {
-    let Some(incident) = incident.filter(|_| event.channel.platform == Platform::Slack) else {
-        return Vec::new();
-    };
-    let upload = config.targets.contains(&Target::Chat);
-    let kinds: &[&str] = match reply.outcome {
-        Outcome::Opened => &[HEADLINE],
-        Outcome::Closed if upload => &[SUMMARY, DRAFT],
-        Outcome::Closed => &[SUMMARY],
-        _ => &[],
-    };
-    let mut jobs: Vec<NewJob> = kinds
-        .iter()
-        .map(|kind| incident_job(&incident, kind, "", None))
-        .collect();
-    jobs.extend(crate::publish::follow_ups(
-        config,
-        reply,
-        Some(incident),
-        event.message.as_str(),
-    ));
-    jobs
-}
-
-/// Posts `text` in the incident's channel when it is a Slack channel, once per `key`.
-pub async fn announce<S: Store>(app: &App<S>, id: &IncidentId, key: &str, text: &str) {
-    if id.channel.platform != Platform::Slack || app.slack.is_none() {
-        return;
-    }
-    app.enqueue(incident_job(
-        id,
-        REPORT,
-        &format!(".{key}"),
-        Some(escape(text)),
-    ))
-    .await;
-}
-
-/// Runs one Slack job; a failure for good is reported in the channel (once).
-pub async fn run<S: Store>(app: &App<S>, job: Job) -> Result<(), JobError> {
-    let result = attempt(app, &job).await;
-    if let Err(error) = &result
-        && error.is_final(job.attempts)
-    {
-        app.metrics.job_failures.inc();
-        if job.kind != REPORT {
-            report(app, &job, error).await;
-        }
-    }
-    result
-}
-
-async fn attempt<S: Store>(app: &App<S>, job: &Job) -> Result<(), JobError> {
-    let api = app
-        .slack
+/// Runs one Slack job.
+pub async fn run(slack: &Slack, job: &Job, kind: SlackJob) -> Result<(), JobError> {
+    let api = slack
+        .api
         .as_ref()
         .ok_or_else(|| JobError::Permanent("SLACK_BOT_TOKEN is not set".to_string()))?;
-    if job.kind == CREATE_CHANNEL {
-        return open_in_new_channel(app, api, job).await;
+    match kind {
+        SlackJob::CreateChannel => open_in_new_channel(slack, api, job).await,
+        SlackJob::Report => {
+            // Reports are queued as plain words, by any part of Scribe: escaped here, for Slack.
+            let (id, text) = read_incident_job(job)?;
+            let text = escape(&text.unwrap_or_default());
+            post_once(api, &id.channel.id, &text, job).await
+        }
+        SlackJob::Headline => {
+            let incident = incident(slack, job).await?;
+            post_once(api, &incident.channel.id, &headline(&incident), job).await
+        }
+        SlackJob::Summary => {
+            let incident = incident(slack, job).await?;
+            post_once(api, &incident.channel.id, &summary(&incident), job).await
+        }
+        SlackJob::Draft => upload_draft(slack, api, &incident(slack, job).await?, job).await,
     }
-    let (id, text) = read_incident_job(job)?;
-    let channel = id.channel.id.clone();
-    if job.kind == REPORT {
-        let text = text.unwrap_or_default();
-        return post_once(api, &channel, &text, job).await;
-    }
-    let incident = app.incident_for_job(&id).await?;
-    match job.kind.as_str() {
-        HEADLINE => post_once(api, &channel, &headline(&incident), job).await,
-        SUMMARY => post_once(api, &channel, &summary(&incident), job).await,
-        DRAFT => upload_draft(app, api, &incident, job).await,
-        other => Err(JobError::Permanent(format!(
-            "unknown Slack job kind `{other}`"
-        ))),
-    }
+}
+
+async fn incident(slack: &Slack, job: &Job) -> Result<Incident, JobError> {
+    let (id, _) = read_incident_job(job)?;
+    slack.app.incident_for_job(&id).await
+}
+
+/// The channel a `create_channel` job would have opened the incident from: where its failure
+/// is reported.
+pub fn origin(job: &Job) -> Option<IncidentId> {
+    let spec: NewChannel = serde_json::from_str(&job.payload).ok()?;
+    Some(IncidentId {
+        channel: crate::domain::ChannelRef::new(Platform::Slack, spec.origin),
+        opened_by: crate::domain::MessageId::new(format!("cmd:{}", spec.trigger_id)),
+    })
 }
 
 fn job_error(error: ApiError) -> JobError {
@@ -283,20 +229,15 @@ fn summary(incident: &Incident) -> String {
     )
 }
 
-async fn upload_draft<S: Store>(
-    app: &App<S>,
+async fn upload_draft(
+    slack: &Slack,
     api: &SlackApi,
     incident: &Incident,
     job: &Job,
 ) -> Result<(), JobError> {
-    let place = Place {
-        channel: incident.channel.id.clone(),
-        platform: "slack",
-        team_zone: app.config.team.timezone,
-    };
-    let draft = app
-        .drafter
-        .render(&app.config.drafting.template, incident, &place)
+    let draft = slack
+        .app
+        .render_draft(incident, &incident.channel.id)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let filename = format!("postmortem-{}", slug::file_name(incident));
     if done_before(api, &incident.channel.id, job, Mark::File(&filename)).await? {
@@ -313,45 +254,4 @@ async fn upload_draft<S: Store>(
     .await
     .map(drop)
     .map_err(job_error)
-}
-
-/// Tells the channel what could not be done and where the draft still is.
-async fn report<S: Store>(app: &App<S>, failed: &Job, error: &JobError) {
-    let (JobError::Transient(reason) | JobError::Permanent(reason)) = error;
-    let reason = escape(reason);
-    let (id, text) = if failed.kind == CREATE_CHANNEL {
-        let Ok(spec) = serde_json::from_str::<NewChannel>(&failed.payload) else {
-            return;
-        };
-        let id = IncidentId {
-            channel: crate::domain::ChannelRef::new(Platform::Slack, spec.origin),
-            opened_by: crate::domain::MessageId::new(format!("cmd:{}", spec.trigger_id)),
-        };
-        let text = format!(
-            ":warning: Scribe could not create the incident channel: {reason}. Start the \
-             incident in an existing channel instead."
-        );
-        (id, text)
-    } else {
-        let Ok((id, _)) = read_incident_job(failed) else {
-            return;
-        };
-        let what = match failed.kind.as_str() {
-            HEADLINE => "post the incident headline",
-            SUMMARY => "post the closing summary",
-            _ => "upload the postmortem draft",
-        };
-        let text = format!(
-            ":warning: Scribe could not {what}: {reason}. Nothing is lost: the draft stays \
-             available with `/incident draft` and from the API at /api/incidents/{id}/postmortem.md."
-        );
-        (id, text)
-    };
-    app.enqueue(incident_job(
-        &id,
-        REPORT,
-        &format!(".{}", failed.id),
-        Some(text),
-    ))
-    .await;
 }

@@ -9,3 +9,26 @@ pub mod signature;
 pub mod socket;
 pub(crate) mod ts;
 pub mod web;
+
+use std::sync::Arc;
+
+use crate::app::App;
+use web::SlackApi;
+
+/// What Slack's intake, transports and jobs share: the application, and the Web API when a
+/// bot token is set (without one, Scribe still records what Slack sends but posts nothing).
+pub struct Slack {
+    pub app: Arc<App>,
+    pub api: Option<SlackApi>,
+}
+
+impl Slack {
+    pub fn new(app: Arc<App>) -> Self {
+        let api = app
+            .secrets
+            .slack_bot_token
+            .as_ref()
+            .map(|token| SlackApi::new(app.config.slack.api_base_url.clone(), token.clone()));
+        Slack { app, api }
+    }
+}

@@ -17,12 +17,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 
+use super::Slack;
 use super::inbound::{self, Inbound, InboundError, SlashCommand};
 use super::intake;
 use super::web::{ApiError, SlackApi};
 use crate::config::Secret;
-use crate::server::App;
-use crate::storage::{Store, StoreError};
+use crate::storage::StoreError;
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -43,8 +43,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Slack refreshes connections every few hours and says so with a `disconnect` message: a new
 /// connection is then opened at once. A connection that fails or drops is opened again after
 /// a backoff, for as long as it takes.
-pub async fn run<S: Store + 'static>(
-    app: Arc<App<S>>,
+pub async fn run(
+    slack: Arc<Slack>,
     api: SlackApi,
     app_token: Secret,
     shutdown: impl Future<Output = ()>,
@@ -57,7 +57,7 @@ pub async fn run<S: Store + 'static>(
             socket = connect(&api, &app_token) => socket,
         };
         let end = match socket {
-            Ok(socket) => session(&app, socket, &mut backoff, shutdown.as_mut()).await,
+            Ok(socket) => session(&slack, socket, &mut backoff, shutdown.as_mut()).await,
             Err(lost) => End::Lost(lost),
         };
         match end {
@@ -152,8 +152,8 @@ async fn connect(api: &SlackApi, app_token: &Secret) -> Result<Socket, Lost> {
 }
 
 /// Reads one connection's frames until it ends, acknowledging each envelope once handled.
-async fn session<S: Store>(
-    app: &App<S>,
+async fn session(
+    slack: &Slack,
     mut socket: Socket,
     backoff: &mut Backoff,
     mut shutdown: Pin<&mut impl Future<Output = ()>>,
@@ -185,7 +185,7 @@ async fn session<S: Store>(
         let Message::Text(text) = message else {
             continue;
         };
-        match handle(app, &text).await {
+        match handle(slack, &text).await {
             Step::Hello => *backoff = Backoff::default(),
             Step::Ack(ack) => {
                 if let Err(error) = socket.send(Message::Text(ack.to_string())).await {
@@ -226,7 +226,7 @@ struct Frame {
     reason: Option<String>,
 }
 
-async fn handle<S: Store>(app: &App<S>, text: &str) -> Step {
+async fn handle(slack: &Slack, text: &str) -> Step {
     let mut frame: Frame = match serde_json::from_str(text) {
         Ok(frame) => frame,
         Err(error) => {
@@ -256,16 +256,16 @@ async fn handle<S: Store>(app: &App<S>, text: &str) -> Step {
         kind = frame.kind,
         retry_attempt = frame.retry_attempt,
     );
-    envelope(app, envelope_id, frame).instrument(span).await
+    envelope(slack, envelope_id, frame).instrument(span).await
 }
 
 /// Handles an envelope and acknowledges it, unless what it carries could not be stored.
-async fn envelope<S: Store>(app: &App<S>, envelope_id: String, frame: Frame) -> Step {
+async fn envelope(slack: &Slack, envelope_id: String, frame: Frame) -> Step {
     let handled = match frame.kind.as_str() {
-        "events_api" => events(app, &frame.payload, frame.retry_attempt > 0)
+        "events_api" => events(slack, &frame.payload, frame.retry_attempt > 0)
             .await
             .map(|()| None),
-        "slash_commands" => command(app, &frame.payload).await,
+        "slash_commands" => command(slack, &frame.payload).await,
         _ => {
             tracing::debug!("envelope not for Scribe");
             Ok(None)
@@ -288,10 +288,10 @@ async fn envelope<S: Store>(app: &App<S>, envelope_id: String, frame: Frame) -> 
 }
 
 /// Stores an `events_api` payload, which is an Events API request body.
-async fn events<S: Store>(app: &App<S>, payload: &Value, retry: bool) -> Result<(), StoreError> {
+async fn events(slack: &Slack, payload: &Value, retry: bool) -> Result<(), StoreError> {
     match inbound::parse_events_body(payload.to_string().as_bytes()) {
         Ok(Inbound::Events { event_id, events }) => {
-            intake::events(app, &event_id, retry, events).await
+            intake::events(slack, &event_id, retry, events).await
         }
         Ok(Inbound::Ignored(why)) => {
             tracing::debug!(why, "Slack event ignored");
@@ -308,9 +308,9 @@ async fn events<S: Store>(app: &App<S>, payload: &Value, retry: bool) -> Result<
 }
 
 /// Stores a `slash_commands` payload and returns the answer to show.
-async fn command<S: Store>(app: &App<S>, payload: &Value) -> Result<Option<Value>, StoreError> {
+async fn command(slack: &Slack, payload: &Value) -> Result<Option<Value>, StoreError> {
     match command_from_json(payload) {
-        Ok(command) => Ok(Some(json!(intake::command(app, &command).await?))),
+        Ok(command) => Ok(Some(json!(intake::command(slack, &command).await?))),
         Err(error) => {
             tracing::warn!(%error, "malformed slash command");
             Ok(None)

@@ -1,0 +1,144 @@
+//! The application state: one concrete [`App`] that the HTTP server, the chat adapters, the
+//! console and the job runners share. It records events (with the jobs they call for), folds
+//! channels, renders drafts and queues work; it knows no platform API, no HTTP server and no
+//! adapter (`tests/architecture.rs` keeps it so), which is why adapters can depend on it.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Secrets};
+use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Status};
+use crate::drafting::{DraftError, Drafter, Place};
+use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
+use crate::metrics::Metrics;
+use crate::recorder::{Recorded, Recorder};
+use crate::storage::{AnyStore, NewJob, Store, StoreError};
+
+/// Everything a request handler, an adapter or a job needs.
+pub struct App {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub recorder: Recorder<AnyStore>,
+    pub drafter: Drafter,
+    pub metrics: Metrics,
+    /// The job worker's doorbell and the "no job is due" sync point.
+    pub jobs: Arc<Queue>,
+}
+
+impl App {
+    pub fn new(config: Config, secrets: Secrets, store: Arc<AnyStore>) -> App {
+        App {
+            recorder: Recorder::new(store, config.settings()),
+            drafter: Drafter::new(config.template_dir()),
+            metrics: Metrics::default(),
+            jobs: Arc::new(Queue::default()),
+            secrets,
+            config,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<AnyStore> {
+        self.recorder.store()
+    }
+
+    /// Stores `event` with the jobs it calls for and folds its channel: the one path of every
+    /// live message, whichever platform it came from.
+    pub async fn record(&self, event: &ChatEvent) -> Result<Recorded, StoreError> {
+        let recorded = self
+            .recorder
+            .record(event, |reply, incident| {
+                jobs::follow_ups(
+                    &self.config.publish,
+                    reply,
+                    incident,
+                    event.message.as_str(),
+                )
+            })
+            .await?;
+        if recorded.new {
+            self.metrics.events_stored.inc();
+        }
+        if recorded.queued {
+            self.jobs.wake();
+        }
+        Ok(recorded)
+    }
+
+    /// The incident's draft with the configured template; `channel` is the channel's name as
+    /// people know it.
+    pub fn render_draft(&self, incident: &Incident, channel: &str) -> Result<String, DraftError> {
+        let place = Place {
+            channel: channel.to_string(),
+            platform: incident.channel.platform.as_str(),
+            team_zone: self.config.team.timezone,
+        };
+        self.drafter
+            .render(&self.config.drafting.template, incident, &place)
+    }
+
+    /// The channel's state, folded from its log.
+    pub async fn history(&self, channel: &ChannelRef) -> Result<History, StoreError> {
+        self.recorder.history(channel).await
+    }
+
+    /// The incident named by `id`, if its channel's log holds it.
+    pub async fn incident(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        Ok(self
+            .history(&id.channel)
+            .await?
+            .incidents
+            .into_iter()
+            .find(|i| i.opened_by == id.opened_by))
+    }
+
+    /// The incident a job is about; a job outliving its incident fails for good.
+    pub async fn incident_for_job(&self, id: &IncidentId) -> Result<Incident, JobError> {
+        self.incident(id)
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?
+            .ok_or_else(|| {
+                JobError::Permanent(format!("incident {id} is not in its channel's log"))
+            })
+    }
+
+    /// Stores jobs outside any command and wakes the worker.
+    pub async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+        self.store().enqueue(jobs).await?;
+        self.jobs.wake();
+        Ok(())
+    }
+
+    /// Posts `text` in the incident's channel, on its own platform, once per `key`. Where
+    /// Scribe cannot post (the console, a platform without its token) the text goes to the log,
+    /// as it does when the store cannot take the job: there is nobody else to tell.
+    pub async fn report(&self, id: &IncidentId, key: &str, text: &str) {
+        let platform = id.channel.platform;
+        let kind = JobKind::report(platform).filter(|_| match platform {
+            crate::domain::Platform::Slack => self.secrets.slack_bot_token.is_some(),
+            crate::domain::Platform::Discord => self.secrets.discord_token.is_some(),
+            crate::domain::Platform::Console => false,
+        });
+        let Some(kind) = kind else {
+            tracing::warn!(incident = %id, text, "no way to post in the incident's channel");
+            return;
+        };
+        let job = incident_job(id, kind, &format!(".{key}"), Some(text.to_string()));
+        if let Err(error) = self.enqueue(&[job]).await {
+            tracing::error!(incident = %id, %error, text, "cannot queue a post");
+        }
+    }
+
+    /// Recounts the open incidents for the metrics.
+    pub async fn count_open_incidents(&self) -> Result<(), StoreError> {
+        let mut open = 0;
+        for channel in self.store().channels().await? {
+            let history = self.history(&channel).await?;
+            open += history
+                .incidents
+                .iter()
+                .filter(|i| i.status() != Status::Closed)
+                .count() as i64;
+        }
+        self.metrics.incidents_open.set(open);
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! `scribe draft`: a chat export replayed into the same fold as live chat, and drafted. Reads
+//! only; the caller decides where the draft goes.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use crate::adapters::export;
+use crate::config::Config;
+use crate::domain::fold;
+use crate::drafting::{Drafter, IncidentDocument, Place};
+
+/// What a draft is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+}
+
+/// The draft of the latest incident in the export at `path` (of `channel`, when it holds
+/// several), with `template` or the configured one.
+pub fn draft(
+    config: &Config,
+    path: &Path,
+    channel: Option<&str>,
+    format: Format,
+    template: Option<&str>,
+) -> Result<String> {
+    let export = export::read(path, channel)?;
+    let events = export.events.len();
+    let history = fold(export.events, &config.settings());
+    let Some(incident) = history.incidents.last() else {
+        bail!(
+            "{}: no incident in channel #{} ({events} events): nothing there starts with `/incident start <title>`",
+            path.display(),
+            export.channel_name
+        );
+    };
+    if history.incidents.len() > 1 {
+        tracing::warn!(
+            count = history.incidents.len(),
+            "the channel holds several incidents; drafting the latest"
+        );
+    }
+    Ok(match format {
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&IncidentDocument::new(
+                incident,
+                &export.channel_name,
+            ))?;
+            json.push('\n');
+            json
+        }
+        Format::Markdown => {
+            let place = Place {
+                channel: export.channel_name.clone(),
+                platform: export.channel.platform.as_str(),
+                team_zone: config.team.timezone,
+            };
+            let template = template.unwrap_or(&config.drafting.template);
+            Drafter::new(config.template_dir()).render(template, incident, &place)?
+        }
+    })
+}

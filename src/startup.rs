@@ -1,0 +1,266 @@
+//! Builds the application and runs it: the store, the [`App`], the HTTP server with Slack's
+//! routes, Socket Mode, the Discord gateway and the job worker, until told to stop. The one
+//! place that knows every adapter, so that nothing below it has to.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+
+use crate::adapters::discord::{self, DiscordApi};
+use crate::adapters::slack::{self, Slack};
+use crate::app::App;
+use crate::config::{Config, Secrets, redact_password};
+use crate::domain::IncidentId;
+use crate::domain::reply::{self, Remedy};
+use crate::jobs::{self, DiscordJob, JobError, JobKind, SlackJob, read_incident_job};
+use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
+
+/// How long a stopping server waits for the job in progress (container runtimes wait 30 s
+/// between SIGTERM and SIGKILL by default). A job cut off is not lost: its lease (30 s) runs
+/// out and it runs again.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+/// How long `scribe publish` waits for its jobs, retries included.
+const PUBLISH_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The configured store, migrated first when `migrate` is set.
+pub async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
+    let url = config.database_url();
+    let opened = if migrate {
+        storage::open(&url).await
+    } else {
+        storage::connect(&url).await
+    };
+    opened.with_context(|| format!("cannot open the database {}", redact_password(&url)))
+}
+
+/// Runs each stored job with whoever does its kind (one `match` over [`JobKind`]), and
+/// reports a job's failure for good in its incident's channel.
+pub struct Runner {
+    app: Arc<App>,
+    slack: Arc<Slack>,
+    discord: Option<DiscordApi>,
+}
+
+impl Runner {
+    pub fn new(app: Arc<App>) -> Runner {
+        let discord = app
+            .secrets
+            .discord_token
+            .as_ref()
+            .map(|token| DiscordApi::new(&app.config.discord, token));
+        Runner {
+            slack: Arc::new(Slack::new(Arc::clone(&app))),
+            discord,
+            app,
+        }
+    }
+
+    pub async fn run(&self, job: Job) -> Result<(), JobError> {
+        let kind: JobKind = job.kind.parse()?;
+        let result = match kind {
+            JobKind::Slack(kind) => slack::jobs::run(&self.slack, &job, kind).await,
+            JobKind::Discord(kind) => {
+                discord::jobs::run(&self.app, self.discord.as_ref(), &job, kind).await
+            }
+            JobKind::Publish(kind) => crate::publish::run(&self.app, &job, kind).await,
+        };
+        if let Err(error) = &result
+            && error.is_final(job.attempts)
+        {
+            self.app.metrics.job_failures.inc();
+            self.report_failure(kind, &job, error).await;
+        }
+        result
+    }
+
+    /// Tells the incident's channel what could not be done and where the draft still is. A
+    /// report that fails is not reported again.
+    async fn report_failure(&self, kind: JobKind, job: &Job, error: &JobError) {
+        let id = match kind {
+            JobKind::Slack(SlackJob::Report) | JobKind::Discord(DiscordJob::Report) => return,
+            JobKind::Slack(SlackJob::CreateChannel) => slack::jobs::origin(job),
+            _ => read_incident_job(job).ok().map(|(id, _)| id),
+        };
+        let Some(id) = id else { return };
+        let incident = id.to_string();
+        let remedy = match kind {
+            JobKind::Publish(_) => Remedy::Publish {
+                incident: &incident,
+            },
+            JobKind::Slack(SlackJob::CreateChannel) => Remedy::StartHere,
+            _ => Remedy::Draft {
+                incident: &incident,
+            },
+        };
+        let text = reply::job_failed(kind.what(), error.reason(), remedy);
+        self.app
+            .report(&id, &format!("failed.{}", job.id), &text)
+            .await;
+    }
+}
+
+/// `scribe serve`, built: listening, with every part that runs beside the HTTP server.
+pub struct Application {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Application {
+    /// Opens the store (migrating it unless `migrate` is off) and binds the configured address
+    /// (port 0: any free port, see [`Application::port`]).
+    pub async fn build(config: Config, secrets: Secrets, migrate: bool) -> Result<Application> {
+        let store = Arc::new(open_store(&config, migrate).await?);
+        let listen = config.server.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Application {
+            listener,
+            app: Arc::new(App::new(config, secrets, store)),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and gives the
+    /// job in progress [`SHUTDOWN_DEADLINE`] to end.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let Application { listener, app } = self;
+        let secrets = &app.secrets;
+        if secrets.slack_signing_secret.is_none() {
+            tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack routes are off");
+        }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let worker = {
+            let runner = Arc::new(Runner::new(Arc::clone(&app)));
+            tokio::spawn(jobs::work(
+                Arc::clone(app.store()),
+                Arc::clone(&app.jobs),
+                move |job| {
+                    let runner = Arc::clone(&runner);
+                    async move { runner.run(job).await }
+                },
+                until_stopped(stopped.clone()),
+            ))
+        };
+        let slack = Arc::new(Slack::new(Arc::clone(&app)));
+        let socket = match (&secrets.slack_app_token, &slack.api) {
+            (Some(token), Some(api)) => Some(tokio::spawn(slack::socket::run(
+                Arc::clone(&slack),
+                api.clone(),
+                token.clone(),
+                until_stopped(stopped.clone()),
+            ))),
+            _ => None,
+        };
+        let gateway = secrets.discord_token.clone().map(|token| {
+            tokio::spawn(discord::run(
+                Arc::clone(&app),
+                token,
+                until_stopped(stopped.clone()),
+            ))
+        });
+        let adapters = if secrets.slack_signing_secret.is_some() {
+            slack::http::routes(slack)
+        } else {
+            axum::Router::new()
+        };
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        crate::server::serve(
+            listener,
+            crate::server::router(Arc::clone(&app), adapters),
+            shutdown,
+        )
+        .await?;
+        tracing::info!("shutting down: finishing the job in progress");
+        let _ = stop.send(true);
+        if tokio::time::timeout(SHUTDOWN_DEADLINE, worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "a job outlived the shutdown deadline; it will run again");
+        }
+        if let Some(socket) = socket {
+            socket.await?;
+        }
+        if let Some(gateway) = gateway {
+            gateway.await?;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// `scribe publish`: queues an incident's publish jobs again, runs them (with the GitHub job
+/// the git job queues), and returns how each ended once none is due any more or a minute has
+/// passed.
+pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result<Vec<JobStatus>> {
+    let id: IncidentId = id.parse()?;
+    let store = Arc::new(open_store(&config, true).await?);
+    let app = Arc::new(App::new(config, secrets, Arc::clone(&store)));
+    if app.incident(&id).await?.is_none() {
+        bail!("no incident {id} in the store");
+    }
+    let suffix = format!("#manual-{}", chrono::Utc::now().timestamp_micros());
+    let queued = jobs::publish_jobs(&app.config.publish, &id, &suffix);
+    if queued.is_empty() {
+        bail!(
+            "no file-like publishing target is configured ([publish] targets: files, git, github)"
+        );
+    }
+    app.enqueue(&queued).await?;
+    let prefix = jobs::job_prefix(&id);
+    let ours = |jobs: &[JobStatus]| -> Vec<JobStatus> {
+        jobs.iter()
+            .filter(|j| j.key.contains(&suffix))
+            .cloned()
+            .collect()
+    };
+    let finished = {
+        let app = Arc::clone(&app);
+        let prefix = prefix.clone();
+        let suffix = suffix.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
+            loop {
+                app.jobs.settled().await;
+                let pending = app.store().jobs(&prefix).await.map_or(true, |jobs| {
+                    jobs.iter()
+                        .any(|j| j.key.contains(&suffix) && j.state == JobState::Pending)
+                });
+                if !pending || tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                // A retry is due later: look again once it may have run.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let runner = Arc::new(Runner::new(Arc::clone(&app)));
+    jobs::work(
+        store,
+        Arc::clone(&app.jobs),
+        move |job| {
+            let runner = Arc::clone(&runner);
+            async move { runner.run(job).await }
+        },
+        finished,
+    )
+    .await;
+    Ok(ours(&app.store().jobs(&prefix).await?))
+}
