@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use crate::domain::Settings;
@@ -131,11 +131,17 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn from_env() -> Self {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
+        Self::from_vars(std::env::vars())
+    }
+
+    /// The secrets among `vars` (the environment, or a test's stand-in for it); an empty
+    /// value counts as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let var = |name: &str| {
+            vars.get(name)
                 .filter(|v| !v.is_empty())
-                .map(Secret)
+                .map(|v| Secret(v.clone()))
         };
         Secrets {
             slack_signing_secret: var("SLACK_SIGNING_SECRET"),
@@ -228,20 +234,41 @@ pub struct ConfigError(#[from] Box<figment::Error>);
 impl Config {
     /// The defaults, then `file` if given (it must exist), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// The defaults, then `file` if given, then `vars` as if they were the environment:
+    /// `SCRIBE__SECTION__KEY` (values read as TOML-like values: `true`, `8080`, `["a"]`), and
+    /// the conventional `DATABASE_URL` below `SCRIBE__DATABASE__URL`.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            // The conventional variable, below Scribe's own.
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
-            .merge(Env::prefixed("SCRIBE__").split("__"))
-            .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        // The conventional variable first, so that Scribe's own wins.
+        vars.sort_by_key(|(key, _)| key != "DATABASE_URL");
+        for (key, value) in vars {
+            let path = if key == "DATABASE_URL" {
+                "database.url".to_string()
+            } else if let Some(rest) = key.strip_prefix("SCRIBE__") {
+                rest.split("__")
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            } else {
+                continue;
+            };
+            if path.split('.').any(str::is_empty) {
+                continue;
+            }
+            let value: figment::value::Value = value.parse().expect("infallible");
+            figment = figment.merge(figment::providers::Serialized::default(&path, value));
+        }
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
     }
 
     /// The configured database, else `scribe.db` in the data directory.
@@ -271,6 +298,36 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_overrides_the_defaults_and_its_own_database_url_wins() {
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__DATABASE__URL", "postgres://scribe@db/scribe"),
+                ("DATABASE_URL", "postgres://other@db/other"),
+                ("SCRIBE__PUBLISH__TARGETS", r#"["files", "git"]"#),
+                ("SCRIBE__SERVER__MAX_BODY_BYTES", "2048"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database.url, "postgres://scribe@db/scribe");
+        assert_eq!(config.publish.targets, [Target::Files, Target::Git]);
+        assert_eq!(config.server.max_body_bytes, 2048);
+        let conventional =
+            Config::load_from(None, vars(&[("DATABASE_URL", "postgres://u@h/d")])).unwrap();
+        assert_eq!(conventional.database.url, "postgres://u@h/d");
+        let unknown = Config::load_from(None, vars(&[("SCRIBE__SERVER__NOPE", "1")]));
+        assert!(unknown.unwrap_err().to_string().contains("nope"));
+    }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
