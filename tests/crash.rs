@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
 use common::postgres::Schema;
-use common::server::{Clock, SIGNING_SECRET, Server, entry_texts, event_callback, now};
+use common::server::{Clock, Process as Server, SIGNING_SECRET, entry_texts, event_callback, now};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};

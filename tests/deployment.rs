@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
-use common::server::{BOT_TOKEN, SIGNING_SECRET, Server};
+use common::server::{BOT_TOKEN, Process as Server, SIGNING_SECRET};
 use common::{stderr, stdout, success};
 
 fn repo_file(path: &str) -> String {

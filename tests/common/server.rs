@@ -1,9 +1,17 @@
-//! `scribe serve` as a child process on a random port, and requests signed as Slack signs them.
+//! Scribe's server for end-to-end tests: [`Server`] runs the application in this process on
+//! port 0 (its own runtime, so a test may block), [`Process`] runs `scribe serve` as a child
+//! process for the tests that kill or signal it; both are driven through [`Client`], which
+//! signs requests as Slack signs them.
 
 use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use scribe::app::App;
+use scribe::config::{Config, Secrets};
+use scribe::startup::Application;
 
 use super::Sandbox;
 
@@ -12,90 +20,42 @@ pub const BOT_TOKEN: &str = "xoxb-test-bot-token-7f3a";
 pub const API_TOKEN: &str = "scribe-api-token-for-tests";
 pub const APP_TOKEN: &str = "xapp-1-A0001-1000-test-app-token-3c9e";
 
-pub struct Server {
-    child: Child,
-    reader: Option<std::thread::JoinHandle<()>>,
-    pub base: String,
-    log: Arc<Mutex<Vec<String>>>,
-    http: reqwest::Client,
+/// How long a test waits for the job queue to settle before it fails.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// What every server of the tests is given, before a test's own settings.
+fn base_env() -> Vec<(String, String)> {
+    [
+        ("SCRIBE__SERVER__LISTEN", "127.0.0.1:0"),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+        ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("SCRIBE_API_TOKEN", API_TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
-impl Server {
-    /// Starts `scribe serve` in `sandbox` with Slack configured against `slack_api`, and waits
-    /// until it listens.
-    pub fn start(sandbox: &Sandbox, slack_api: &str) -> Server {
-        Self::start_with(sandbox, &[("SCRIBE__SLACK__API_BASE_URL", slack_api)])
-    }
+/// Requests to a running server, and what it logged.
+pub struct Client {
+    pub base: String,
+    http: reqwest::Client,
+    log: Arc<dyn Fn() -> String + Send + Sync>,
+}
 
-    pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Server {
-        let mut command = sandbox.scribe();
-        command
-            .arg("serve")
-            .env("SCRIBE__SERVER__LISTEN", "127.0.0.1:0")
-            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("SCRIBE_API_TOKEN", API_TOKEN)
-            .env("RUST_LOG", "info,scribe=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("scribe serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    // Text or JSON logs: the address runs to the next space or quote.
-                    if let Some(rest) = line.split("listening on ").nth(1) {
-                        let addr: String = rest
-                            .chars()
-                            .take_while(|c| !c.is_whitespace() && *c != '"')
-                            .collect();
-                        let _ = tx.send(addr);
-                    }
-                    log.lock().unwrap().push(line);
-                }
-            })
-        };
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "scribe serve did not start:\n{}",
-                    log.lock().unwrap().join("\n")
-                )
-            });
-        Server {
-            child,
-            reader: Some(reader),
+impl Client {
+    fn new(base: String, log: Arc<dyn Fn() -> String + Send + Sync>) -> Self {
+        Client {
             base,
-            log,
             http: reqwest::Client::new(),
+            log,
         }
     }
 
-    /// Starts `scribe serve` in Socket Mode against the fake Slack at `slack_api`: with the app
-    /// and bot tokens but no signing secret, so that Slack's HTTP routes are off and only the
-    /// WebSocket can bring events. (An empty variable counts as unset.)
-    pub fn start_socket_mode(sandbox: &Sandbox, slack_api: &str) -> Server {
-        Self::start_with(
-            sandbox,
-            &[
-                ("SCRIBE__SLACK__API_BASE_URL", slack_api),
-                ("SLACK_APP_TOKEN", APP_TOKEN),
-                ("SLACK_SIGNING_SECRET", ""),
-            ],
-        )
-    }
-
-    /// Everything the server logged so far.
+    /// Everything the server logged so far (in-process: everything this test binary's
+    /// servers logged).
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        (self.log)()
     }
 
     /// A request signed with `secret` at `timestamp` (Slack's v0 scheme).
@@ -235,6 +195,230 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The lines every in-process server of this test binary logged, as `scribe serve` writes
+/// them (the text format, no colours).
+fn captured_log() -> Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&log);
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,scribe=debug"))
+            .with_ansi(false)
+            .with_writer(move || Capture(Arc::clone(&writer)))
+            .try_init();
+        log
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The application, in this process, on a runtime of its own.
+pub struct Server {
+    client: Client,
+    pub app: Arc<App>,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    ended: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
+}
+
+impl Deref for Server {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Server {
+    /// Starts the application in `sandbox` with Slack configured against `slack_api`.
+    pub fn start(sandbox: &Sandbox, slack_api: &str) -> Server {
+        Self::start_with(sandbox, &[("SCRIBE__SLACK__API_BASE_URL", slack_api)])
+    }
+
+    /// Starts the application with `env` over the tests' base settings, as if it were the
+    /// environment of `scribe serve` run in `sandbox`: relative paths are the sandbox's.
+    pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Server {
+        let log = captured_log();
+        let mut vars = base_env();
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut config = Config::load_from(None, vars.clone()).expect("a valid configuration");
+        let root = sandbox.path();
+        config.data_dir = root.join(&config.data_dir);
+        config.drafting.output_dir = root.join(&config.drafting.output_dir);
+        config.publish.files.dir = root.join(&config.publish.files.dir);
+        let secrets = Secrets::from_vars(vars);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let handle = runtime.handle().clone();
+        let application =
+            std::thread::spawn(move || handle.block_on(Application::build(config, secrets, true)))
+                .join()
+                .expect("the build does not panic")
+                .expect("the application builds");
+        let base = format!("http://127.0.0.1:{}", application.port());
+        let app = Arc::clone(application.app());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (end, ended) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let result = application
+                .run_until_stopped(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            let _ = end.send(result.map_err(|e| format!("{e:#}")));
+        });
+        let shown = Arc::clone(&log);
+        Server {
+            client: Client::new(
+                base,
+                Arc::new(move || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned()),
+            ),
+            app,
+            runtime: Some(runtime),
+            stop: Some(stop),
+            ended: Some(ended),
+        }
+    }
+
+    /// Starts the application in Socket Mode against the fake Slack at `slack_api`: with the
+    /// app and bot tokens but no signing secret, so that Slack's HTTP routes are off and only
+    /// the WebSocket can bring events. (An empty variable counts as unset.)
+    pub fn start_socket_mode(sandbox: &Sandbox, slack_api: &str) -> Server {
+        Self::start_with(
+            sandbox,
+            &[
+                ("SCRIBE__SLACK__API_BASE_URL", slack_api),
+                ("SLACK_APP_TOKEN", APP_TOKEN),
+                ("SLACK_SIGNING_SECRET", ""),
+            ],
+        )
+    }
+
+    /// Waits until a look for work begun now finds no job due: every job queued so far has
+    /// ended or waits for a retry.
+    pub async fn settled(&self) {
+        if tokio::time::timeout(SETTLE, self.app.jobs.settled())
+            .await
+            .is_err()
+        {
+            panic!("the job queue did not settle; log:\n{}", self.log());
+        }
+    }
+
+    /// The runtime dropped with everything on it: no chance to clean up, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    /// A graceful stop, as on SIGTERM: whether the application stopped without error.
+    pub fn terminate(&mut self) -> Result<(), String> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ended = self.ended.take().expect("not stopped before");
+        let result = ended
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| Err(format!("did not stop: {e}")));
+        self.kill();
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `scribe serve` as a child process on a random port.
+pub struct Process {
+    client: Client,
+    child: Child,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Deref for Process {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Process {
+    /// Starts `scribe serve` in `sandbox` with Slack configured against `slack_api`, and waits
+    /// until it listens.
+    pub fn start(sandbox: &Sandbox, slack_api: &str) -> Process {
+        Self::start_with(sandbox, &[("SCRIBE__SLACK__API_BASE_URL", slack_api)])
+    }
+
+    pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Process {
+        let mut command = sandbox.scribe();
+        command
+            .arg("serve")
+            .envs(base_env())
+            .env("RUST_LOG", "info,scribe=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("scribe serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    // Text or JSON logs: the address runs to the next space or quote.
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let addr: String = rest
+                            .chars()
+                            .take_while(|c| !c.is_whitespace() && *c != '"')
+                            .collect();
+                        let _ = tx.send(addr);
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            })
+        };
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "scribe serve did not start:\n{}",
+                    log.lock().unwrap().join("\n")
+                )
+            });
+        let shown = Arc::clone(&log);
+        Process {
+            client: Client::new(base, Arc::new(move || shown.lock().unwrap().join("\n"))),
+            child,
+            reader: Some(reader),
+        }
+    }
 
     /// SIGKILL: no chance to clean up, as in a crash.
     pub fn kill(&mut self) {
@@ -253,7 +437,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
