@@ -175,15 +175,10 @@ impl Application {
                 until_stopped(stopped.clone()),
             ))
         });
-        let adapters = if secrets.slack_signing_secret.is_some() {
-            slack::http::routes(slack)
-        } else {
-            axum::Router::new()
-        };
         tracing::info!("listening on http://{}", listener.local_addr()?);
         crate::server::serve(
             listener,
-            crate::server::router(Arc::clone(&app), adapters),
+            crate::server::router(Arc::clone(&app), slack),
             shutdown,
         )
         .await?;

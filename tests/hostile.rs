@@ -13,7 +13,6 @@ mod cases;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use cases::{
     Auth, CHANNEL, EVIL_COMMANDER, EVIL_DISPLAY_NAME, EVIL_USER, EVIL_USER_NAME, FORM, Row, TITLE,
@@ -24,8 +23,6 @@ use common::fake_slack::FakeSlack;
 use common::server::{API_TOKEN, APP_TOKEN, BOT_TOKEN, Clock, SIGNING_SECRET, Server, now};
 use serde_json::Value;
 use sqlx::{Connection, Row as _, SqliteConnection};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// Sends `row` and returns its status and body.
 async fn send(http: &reqwest::Client, base: &str, row: &Row) -> (u16, String) {
@@ -99,22 +96,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// The jobs of every incident, once none is pending.
 async fn all_jobs_done(server: &Server) -> Vec<Value> {
     let mut jobs = Vec::new();
-    server
-        .eventually(WAIT, "every job to be done", || async {
-            let mut all = Vec::new();
-            for incident in server.incidents().await {
-                let id = incident["id"].as_str().unwrap().to_string();
-                let detail: Value = server
-                    .api(&format!("/api/incidents/{id}"))
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-                all.extend(detail["jobs"].as_array().cloned().unwrap_or_default());
-            }
-            all.iter().all(|j| j["state"] != "pending")
-        })
-        .await;
+    server.settled().await;
     for incident in server.incidents().await {
         let id = incident["id"].as_str().unwrap().to_string();
         let detail: Value = server

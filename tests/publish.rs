@@ -170,24 +170,19 @@ fn publishing_an_unknown_incident_or_without_targets_is_refused() {
     );
 }
 
-/// The postmortem commits on `branch` of `bare`, once the branch exists.
-async fn wait_for_branch(bare: &Path, branch: &str) -> Vec<String> {
-    for _ in 0..200 {
-        let output = Command::new("git")
-            .args(["log", "--format=%s", branch])
-            .current_dir(bare)
-            .output()
-            .unwrap();
-        if output.status.success() {
-            return String::from_utf8(output.stdout)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("branch {branch} never appeared");
+/// The postmortem commits on `branch` of `bare`.
+fn branch_commits(bare: &Path, branch: &str) -> Vec<String> {
+    let output = Command::new("git")
+        .args(["log", "--format=%s", branch])
+        .current_dir(bare)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "no branch {branch}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -242,7 +237,8 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
 
     let date = chrono::Utc::now().format("%Y-%m-%d");
     let branch = format!("postmortem/{date}-payments-timeouts");
-    let commits = wait_for_branch(&bare, &branch).await;
+    server.settled().await;
+    let commits = branch_commits(&bare, &branch);
     assert_eq!(commits.len(), 2, "{commits:?}");
 
     // The pull request fails during the outage and waits for its retry; then the process dies.
@@ -303,25 +299,20 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
     server
         .command("C0PAY", "U0ROBIN01", "/incident", "draft --publish", "t.4")
         .await;
-    server
-        .eventually(Duration::from_secs(20), "the second publish", || async {
-            let detail: serde_json::Value = server
-                .api(&format!("/api/incidents/{id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
-            let jobs = detail["jobs"].as_array().unwrap().clone();
-            jobs.iter()
-                .filter(|j| j["kind"] == "publish.github")
-                .count()
-                == 2
-                && jobs.iter().all(|j| j["state"] != "pending")
-        })
-        .await;
+    server.settled().await;
+    let detail: serde_json::Value = server
+        .api(&format!("/api/incidents/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let jobs = detail["jobs"].as_array().unwrap();
+    let github_jobs = jobs.iter().filter(|j| j["kind"] == "publish.github");
+    assert_eq!(github_jobs.count(), 2, "{jobs:#?}");
+    assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:#?}");
     assert_eq!(github.pulls().len(), 1, "one pull request, updated");
     assert_eq!(
-        wait_for_branch(&bare, &branch).await,
+        branch_commits(&bare, &branch),
         commits,
         "no new commit for the same content"
     );

@@ -515,7 +515,8 @@ async fn a_web_api_outage_during_close_delays_the_draft_but_loses_nothing() {
         .await;
     fake.wait_for("chat.postMessage", 2, Duration::from_secs(40))
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing more is due: a second post would have been made by now.
+    server.settled().await;
     assert_eq!(fake.uploads().len(), 1, "the draft is posted exactly once");
     let draft = String::from_utf8(fake.uploads()[0].1.clone()).unwrap();
     assert!(draft.contains("failed over to the standby PSP"));
@@ -664,7 +665,8 @@ async fn a_post_whose_answer_was_lost_is_not_posted_again() {
         })
         .await;
     fake.wait_for("chat.postMessage", 1, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Nothing more is due: a second post would have been made by now.
+    server.settled().await;
 
     let headlines = fake
         .calls_to("chat.postMessage")

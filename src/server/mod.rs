@@ -1,5 +1,5 @@
-//! The HTTP server of `scribe serve`: health, readiness, metrics and the incident API, with
-//! the routes of the HTTP adapters (Slack's) merged in by `startup.rs`.
+//! The HTTP server of `scribe serve`: health, readiness, metrics, the incident API, and the
+//! routes of the HTTP adapters (Slack's).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,15 +12,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::adapters::slack::{self, Slack};
 use crate::app::App;
 use crate::metrics::RequestLabels;
 use crate::storage::Store;
 
 pub mod api;
 
-/// The routes: the API only where a token is set, and `adapters` (routes with their own state)
-/// beside them; every request is counted.
-pub fn router(app: Arc<App>, adapters: Router) -> Router {
+/// The routes: the API only where a token is set, Slack's only where a signing secret is;
+/// every request is counted.
+pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -28,10 +29,11 @@ pub fn router(app: Arc<App>, adapters: Router) -> Router {
     if app.secrets.api_token.is_some() {
         router = router.merge(api::routes());
     }
-    router
-        .with_state(Arc::clone(&app))
-        .merge(adapters)
-        .route_layer(middleware::from_fn_with_state(app, count_requests))
+    let mut router = router.with_state(Arc::clone(&app));
+    if app.secrets.slack_signing_secret.is_some() {
+        router = router.merge(slack::http::routes(slack));
+    }
+    router.route_layer(middleware::from_fn_with_state(app, count_requests))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
