@@ -9,7 +9,10 @@ RUN mkdir -p src benches \
     && cargo build --release --locked \
     && rm -rf src benches
 COPY . .
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+# The build keeps line tables (for profiling and backtraces where it runs); the image ships
+# the binary without them.
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
+    && strip --strip-debug target/release/scribe
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -16,8 +16,8 @@
 //! - [`server`]: the HTTP server: health, metrics, the incident API.
 //! - [`startup`]: builds the application and runs it (`scribe serve`), with every adapter.
 //! - [`replay`]: `scribe draft`, an export replayed into a draft.
-//! - [`config`], [`metrics`], [`outbound`]: configuration, Prometheus metrics, and what the
-//!   clients of other services share.
+//! - [`config`], [`metrics`], [`telemetry`], [`outbound`]: configuration, Prometheus metrics,
+//!   logging, and what the clients of other services share.
 
 pub mod adapters;
 pub mod app;
@@ -33,3 +33,4 @@ pub mod replay;
 pub mod server;
 pub mod startup;
 pub mod storage;
+pub mod telemetry;

@@ -2,15 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
 
-use scribe::adapters::console::{self, Console};
-use scribe::app::App;
-use scribe::config::{Config, LogFormat, Secrets, redact_password};
+use scribe::config::{Config, Secrets, redact_password};
 use scribe::replay;
 use scribe::startup::{self, Application};
 use scribe::storage::JobState;
@@ -91,27 +87,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    scribe::telemetry::init(&config.log);
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
     }
 }
 
@@ -144,27 +126,13 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 )?),
             }
         }
-        Command::Console { user, channel } => {
-            if channel.is_empty() || channel.contains(':') {
-                bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
-            }
-            let store = Arc::new(startup::open_store(&config, true).await?);
-            let app = Arc::new(App::new(config, Secrets::default(), store));
-            let room = Console {
-                app,
-                channel: console::channel(&channel),
-                user,
-            };
-            let input = tokio::io::BufReader::new(tokio::io::stdin());
-            Ok(room.run(input, tokio::io::stdout()).await?)
-        }
+        Command::Console { user, channel } => startup::console(config, user, &channel).await,
         Command::Serve { no_migrate } => {
             let application = Application::build(config, Secrets::from_env(), !no_migrate).await?;
             application.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = startup::open_store(&config, false).await?;
-            store.migrate().await.context("migrations failed")?;
+            startup::migrate(&config).await?;
             let url = redact_password(&config.database_url());
             println!("database is up to date ({url})");
             Ok(())

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 
+use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
@@ -34,6 +35,27 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
         storage::connect(&url).await
     };
     opened.with_context(|| format!("cannot open the database {}", redact_password(&url)))
+}
+
+/// Applies the database migrations.
+pub async fn migrate(config: &Config) -> Result<()> {
+    let store = open_store(config, false).await?;
+    store.migrate().await.context("migrations failed")
+}
+
+/// `scribe console`: the room `channel` in the terminal, as `user`.
+pub async fn console(config: Config, user: String, channel: &str) -> Result<()> {
+    if channel.is_empty() || channel.contains(':') {
+        bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
+    }
+    let store = Arc::new(open_store(&config, true).await?);
+    let room = Console {
+        app: Arc::new(App::new(config, Secrets::default(), store)),
+        channel: console::channel(channel),
+        user,
+    };
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    Ok(room.run(input, tokio::io::stdout()).await?)
 }
 
 /// Runs each stored job with whoever does its kind (one `match` over [`JobKind`]), and
