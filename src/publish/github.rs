@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::Secret;
+use crate::jobs::JobError;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -58,9 +59,12 @@ pub enum GithubError {
     Permanent(String),
 }
 
-impl GithubError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, GithubError::Permanent(_))
+impl From<GithubError> for JobError {
+    fn from(error: GithubError) -> Self {
+        match error {
+            GithubError::Transient(_) => JobError::Transient(error.to_string()),
+            GithubError::Permanent(_) => JobError::Permanent(error.to_string()),
+        }
     }
 }
 
@@ -472,7 +476,7 @@ impl GithubApi {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            if failure.error.is_permanent() || tries >= MAX_ATTEMPTS {
+            if matches!(failure.error, GithubError::Permanent(_)) || tries >= MAX_ATTEMPTS {
                 return Err(failure);
             }
             let wait = failure
@@ -712,7 +716,10 @@ mod tests {
             "../../user",
         ] {
             let error = api("https://api.github.com/", bad).unwrap_err();
-            assert!(error.is_permanent(), "{bad}: {error:?}");
+            assert!(
+                matches!(error, GithubError::Permanent(_)),
+                "{bad}: {error:?}"
+            );
         }
     }
 
@@ -721,7 +728,7 @@ mod tests {
         let base: Url = "https://api.github.com/".parse().unwrap();
         for token in ["", "  ", "ghp_a\nb"] {
             let error = GithubApi::new(base.clone(), "o/r", Secret::new(token)).unwrap_err();
-            assert!(error.is_permanent());
+            assert!(matches!(error, GithubError::Permanent(_)), "{error:?}");
             assert!(!error.to_string().contains("ghp_a"), "{error}");
         }
     }
@@ -792,12 +799,18 @@ mod tests {
     fn statuses_are_sorted_by_whether_waiting_helps() {
         for status in [500, 502, 503, 504, 408] {
             let failure = sort(status, &[], "");
-            assert!(!failure.error.is_permanent(), "{status}");
+            assert!(
+                matches!(failure.error, GithubError::Transient(_)),
+                "{status}"
+            );
             assert_eq!(failure.wait, None, "{status}");
         }
         for status in [400, 401, 404, 409, 410, 422, 301] {
             let failure = sort(status, &[], r#"{"message":"Nope"}"#);
-            assert!(failure.error.is_permanent(), "{status}");
+            assert!(
+                matches!(failure.error, GithubError::Permanent(_)),
+                "{status}"
+            );
             assert!(failure.error.to_string().contains("Nope"), "{status}");
             assert!(!failure.already_exists);
         }
@@ -806,7 +819,7 @@ mod tests {
             &[],
             r#"{"message":"Resource not accessible by integration"}"#,
         );
-        assert!(refused.error.is_permanent());
+        assert!(matches!(refused.error, GithubError::Permanent(_)));
     }
 
     #[test]
@@ -816,7 +829,7 @@ mod tests {
             &[("retry-after", "12")],
             r#"{"message":"You have exceeded a secondary rate limit."}"#,
         );
-        assert!(!secondary.error.is_permanent());
+        assert!(matches!(secondary.error, GithubError::Transient(_)));
         assert_eq!(secondary.wait, Some(Duration::from_secs(12)));
 
         let primary = sort(
@@ -827,7 +840,7 @@ mod tests {
             ],
             r#"{"message":"API rate limit exceeded for user ID 1."}"#,
         );
-        assert!(!primary.error.is_permanent());
+        assert!(matches!(primary.error, GithubError::Transient(_)));
         assert_eq!(primary.wait, Some(Duration::from_secs(21)));
 
         // A reset already past still waits a moment rather than not at all.
@@ -856,7 +869,7 @@ mod tests {
             ],
             r#"{"message":"Must have admin rights to Repository."}"#,
         );
-        assert!(forbidden.error.is_permanent());
+        assert!(matches!(forbidden.error, GithubError::Permanent(_)));
     }
 
     #[test]
@@ -873,7 +886,7 @@ mod tests {
         }"#;
         let failure = sort(422, &[], body);
         assert!(failure.already_exists);
-        assert!(failure.error.is_permanent());
+        assert!(matches!(failure.error, GithubError::Permanent(_)));
         let text = failure.error.to_string();
         assert!(
             text.contains("Validation Failed; A pull request already exists"),

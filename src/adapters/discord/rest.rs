@@ -52,15 +52,15 @@ impl DiscordApi {
             tries += 1;
             match channel.send_message(&self.http, message.clone()).await {
                 Ok(_) => return Ok(()),
-                Err(error) => match classify(&error) {
-                    Failure::RateLimited if tries < RATE_LIMITED_TRIES => {
+                Err(error) => match Failure::from(error) {
+                    Failure {
+                        sort: Sort::RateLimited,
+                        ..
+                    } if tries < RATE_LIMITED_TRIES => {
                         tracing::warn!(%channel, tries, "rate limited by Discord; waiting");
                         tokio::time::sleep(RATE_LIMITED_WAIT * 2u32.pow(tries - 1)).await;
                     }
-                    Failure::RateLimited | Failure::Transient => {
-                        return Err(JobError::Transient(error.to_string()));
-                    }
-                    Failure::Permanent => return Err(JobError::Permanent(error.to_string())),
+                    failure => return Err(failure.into()),
                 },
             }
         }
@@ -90,27 +90,49 @@ pub fn http(config: &DiscordConfig, token: &Secret) -> Http {
     }
 }
 
-enum Failure {
+/// A failed call, sorted by what can be done about it.
+struct Failure {
+    error: serenity::Error,
+    sort: Sort,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sort {
     RateLimited,
     Transient,
     Permanent,
 }
 
-fn classify(error: &serenity::Error) -> Failure {
-    use serenity::all::HttpError;
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            let status = response.status_code.as_u16();
-            if status == 429 {
-                Failure::RateLimited
-            } else if (400..500).contains(&status) {
-                Failure::Permanent
-            } else {
-                Failure::Transient
+impl From<serenity::Error> for Failure {
+    fn from(error: serenity::Error) -> Self {
+        use serenity::all::HttpError;
+        let sort = match &error {
+            serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+                let status = response.status_code.as_u16();
+                if status == 429 {
+                    Sort::RateLimited
+                } else if (400..500).contains(&status) {
+                    Sort::Permanent
+                } else {
+                    Sort::Transient
+                }
             }
+            serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
+                Sort::Transient
+            }
+            serenity::Error::Model(_) | serenity::Error::Json(_) => Sort::Permanent,
+            _ => Sort::Transient,
+        };
+        Failure { error, sort }
+    }
+}
+
+/// A rate limit that outlasted the tries here is the job worker's to wait out.
+impl From<Failure> for JobError {
+    fn from(failure: Failure) -> Self {
+        match failure.sort {
+            Sort::RateLimited | Sort::Transient => JobError::Transient(failure.error.to_string()),
+            Sort::Permanent => JobError::Permanent(failure.error.to_string()),
         }
-        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => Failure::Transient,
-        serenity::Error::Model(_) | serenity::Error::Json(_) => Failure::Permanent,
-        _ => Failure::Transient,
     }
 }

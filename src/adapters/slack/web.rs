@@ -18,6 +18,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::config::Secret;
+use crate::jobs::JobError;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -62,11 +63,19 @@ pub enum ApiError {
     Permanent { method: &'static str, error: String },
 }
 
-impl ApiError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, ApiError::Permanent { .. })
+/// A rate limit or an outage that outlasted the retries is worth another try later.
+impl From<ApiError> for JobError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Permanent { .. } => JobError::Permanent(error.to_string()),
+            ApiError::RateLimited { .. } | ApiError::Transient { .. } => {
+                JobError::Transient(error.to_string())
+            }
+        }
     }
+}
 
+impl ApiError {
     /// Sorts an `ok: false` error code.
     fn from_code(method: &'static str, code: String) -> Self {
         if TRANSIENT_CODES.contains(&code.as_str()) {
@@ -675,7 +684,10 @@ mod tests {
         }
         for code in ["channel_not_found", "not_authed", "invalid_auth", "no_text"] {
             let error = ApiError::from_code("chat.postMessage", code.to_owned());
-            assert!(error.is_permanent(), "{code}: {error:?}");
+            assert!(
+                matches!(error, ApiError::Permanent { .. }),
+                "{code}: {error:?}"
+            );
             assert!(error.to_string().contains(code));
         }
     }
@@ -694,7 +706,7 @@ mod tests {
         ));
         assert!(matches!(sort(503), Some(ApiError::Transient { .. })));
         assert!(matches!(sort(408), Some(ApiError::Transient { .. })));
-        assert!(matches!(sort(404), Some(e) if e.is_permanent()));
+        assert!(matches!(sort(404), Some(ApiError::Permanent { .. })));
     }
 
     #[test]
