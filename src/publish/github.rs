@@ -2,7 +2,7 @@
 //!
 //! One operation matters here, [`GithubApi::ensure_pull_request`]: publishing the same draft
 //! twice must update the pull request already open for its branch, never open a second one.
-//! Retrying lives inside each call, as in the Slack client, so callers see a final answer:
+//! Each call retries inside ([`crate::outbound::retry`]), so callers see a final answer:
 //! [`GithubError::Transient`] (try again later) or [`GithubError::Permanent`] (fix something).
 //!
 //! GitHub's documented quirks this code relies on:
@@ -25,14 +25,15 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::jobs::JobError;
+use crate::outbound::{Again, Retries, Retryable, retry};
 
-/// Attempts per call, the first included.
-const MAX_ATTEMPTS: u32 = 3;
-/// First back-off after a transient failure; doubled per attempt, then jittered.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// Longest wait honoured in place; GitHub asking for longer is the caller's to schedule, since
-/// retrying early while rate limited can get an integration banned.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Three attempts per call; GitHub asking for a wait longer than 30 s is the caller's to
+/// schedule, since retrying early while rate limited can get an integration banned.
+const RETRIES: Retries = Retries {
+    attempts: 3,
+    base: Duration::from_millis(250),
+    max_wait: Duration::from_secs(30),
+};
 /// What GitHub asks for after a secondary rate limit that names no time: "at least one minute".
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -138,7 +139,7 @@ struct ErrorEntry {
     message: Option<String>,
 }
 
-/// A failed attempt, with what the retry loop and the callers need to know about it.
+/// A failed attempt, with what [`retry`] and the callers need to know about it.
 #[derive(Debug)]
 struct Failure {
     error: GithubError,
@@ -146,6 +147,22 @@ struct Failure {
     wait: Option<Duration>,
     /// The 422 GitHub answers when the head and base already have an open pull request.
     already_exists: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Retryable for Failure {
+    fn again(&self) -> Again {
+        match (&self.error, self.wait) {
+            (GithubError::Permanent(_), _) => Again::No,
+            (GithubError::Transient(_), Some(wait)) => Again::After(wait),
+            (GithubError::Transient(_), None) => Again::Backoff,
+        }
+    }
 }
 
 impl Failure {
@@ -443,7 +460,7 @@ impl GithubApi {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<T, Failure> {
-        self.retrying(operation, || async {
+        retry(RETRIES, operation, || async {
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -459,42 +476,6 @@ impl GithubApi {
             })
         })
         .await
-    }
-
-    /// Runs `attempt` up to [`MAX_ATTEMPTS`] times: after a rate limit it waits as long as
-    /// GitHub asked (giving up at once when that is longer than [`MAX_RETRY_AFTER`]), after
-    /// another transient failure it backs off exponentially with jitter, and a permanent
-    /// error ends it at once.
-    async fn retrying<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T, Failure>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Failure>>,
-    {
-        let mut tries = 1;
-        loop {
-            let failure = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            if matches!(failure.error, GithubError::Permanent(_)) || tries >= MAX_ATTEMPTS {
-                return Err(failure);
-            }
-            let wait = failure
-                .wait
-                .unwrap_or_else(|| crate::outbound::backoff(BACKOFF_BASE, tries));
-            if wait > MAX_RETRY_AFTER {
-                return Err(failure);
-            }
-            tracing::warn!(
-                operation,
-                attempt = tries,
-                reason = %failure.error,
-                wait_ms = wait.as_millis() as u64,
-                "GitHub call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            tries += 1;
-        }
     }
 }
 
