@@ -97,8 +97,5 @@ async fn commands<S: Store>(
         Ok(command) => command,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
-    match intake::command(&app, &command).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => server_error(error),
-    }
+    Json(intake::command(&app, &command).await).into_response()
 }

@@ -58,8 +58,22 @@ pub async fn events<S: Store>(
     .await
 }
 
-/// Stores a slash command and says what it did.
-pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Result<Answer, StoreError> {
+/// Stores a slash command and says what it did. Slack never sends a command again, so one the
+/// store refused is answered with a request to send it again; the cause goes to the log.
+pub async fn command<S: Store>(app: &App<S>, command: &SlashCommand) -> Answer {
+    match stored_command(app, command).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::error!(%error, "cannot store a Slack command; asking for it again");
+            Answer::ephemeral(reply::NOT_RECORDED.to_string())
+        }
+    }
+}
+
+async fn stored_command<S: Store>(
+    app: &App<S>,
+    command: &SlashCommand,
+) -> Result<Answer, StoreError> {
     if !matches!(command.command.as_str(), "/incident" | "/timeline") {
         return Ok(Answer::ephemeral(format!(
             "Scribe does not know {}.",
