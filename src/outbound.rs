@@ -1,7 +1,72 @@
-//! What Scribe's clients of other services (Slack's Web API, GitHub) share: the wait between
-//! attempts, and error text that leaves out URLs (an upload URL is a credential of its own).
+//! What Scribe's clients of other services (Slack's Web API, GitHub, Discord's REST API) share:
+//! retrying a call in place, the wait between attempts, and error text that leaves out URLs (an
+//! upload URL is a credential of its own).
 
+use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
+
+/// What a failed attempt says about trying again at once, inside the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// Not in place: the failure is for good, or for the caller (the job worker) to schedule.
+    No,
+    /// After the client's backoff.
+    Backoff,
+    /// After as long as the service asked.
+    After(Duration),
+}
+
+/// A client's failure, as [`retry`] reads it.
+pub trait Retryable: Display {
+    fn again(&self) -> Again;
+}
+
+/// How a client retries a call in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Attempts per call, the first included.
+    pub attempts: u32,
+    /// The first back-off (see [`backoff`]).
+    pub base: Duration,
+    /// The longest wait a service may ask for and still be waited out in place; retrying
+    /// early while rate limited can get a client banned, so a longer one ends the call.
+    pub max_wait: Duration,
+}
+
+/// Runs `attempt` until it succeeds, its failure says not to try again in place, the attempts
+/// run out, or the service asks for a wait longer than `retries.max_wait`; then returns the
+/// last failure. `call` names the call in the log.
+pub async fn retry<T, E, F, Fut>(retries: Retries, call: &str, mut attempt: F) -> Result<T, E>
+where
+    E: Retryable,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut tries = 1;
+    loop {
+        let failure = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(failure) => failure,
+        };
+        let wait = match failure.again() {
+            Again::No => return Err(failure),
+            _ if tries >= retries.attempts => return Err(failure),
+            Again::After(wait) if wait > retries.max_wait => return Err(failure),
+            Again::After(wait) => wait,
+            Again::Backoff => backoff(retries.base, tries),
+        };
+        tracing::warn!(
+            call,
+            attempt = tries,
+            reason = %failure,
+            wait_ms = wait.as_millis() as u64,
+            "call failed; retrying"
+        );
+        tokio::time::sleep(wait).await;
+        tries += 1;
+    }
+}
 
 /// The wait before attempt `tries + 1`: half of `base · 2^(tries-1)` plus up to as much again
 /// at random, so that clients failing together do not retry together.
@@ -26,7 +91,87 @@ pub fn describe(error: reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use tokio::time::Instant;
+
     use super::*;
+
+    const RETRIES: Retries = Retries {
+        attempts: 3,
+        base: Duration::from_millis(100),
+        max_wait: Duration::from_secs(30),
+    };
+
+    #[derive(Debug, PartialEq)]
+    struct Failed(Again);
+
+    impl Display for Failed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "failed ({:?})", self.0)
+        }
+    }
+
+    impl Retryable for Failed {
+        fn again(&self) -> Again {
+            self.0
+        }
+    }
+
+    /// Runs [`retry`] over `outcomes`, one per attempt (success after the last): how many
+    /// attempts it made, how long it took and what it returned.
+    async fn run(outcomes: &[Again]) -> (usize, Duration, Result<usize, Failed>) {
+        let made = Cell::new(0);
+        let start = Instant::now();
+        let result = retry(RETRIES, "test", || {
+            let n = made.get();
+            made.set(n + 1);
+            async move { outcomes.get(n).map_or(Ok(n), |again| Err(Failed(*again))) }
+        })
+        .await;
+        (made.get(), start.elapsed(), result)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_is_returned_at_once() {
+        assert_eq!(run(&[]).await, (1, Duration::ZERO, Ok(0)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_for_good_ends_the_call_at_once() {
+        let (made, took, result) = run(&[Again::No, Again::Backoff]).await;
+        assert_eq!((made, took), (1, Duration::ZERO));
+        assert_eq!(result, Err(Failed(Again::No)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_tried_again_until_the_attempts_run_out() {
+        let (made, took, result) = run(&[Again::Backoff; 5]).await;
+        assert_eq!(made, 3);
+        assert_eq!(result, Err(Failed(Again::Backoff)));
+        // Two back-offs: 50–100 ms, then 100–200 ms.
+        assert!(
+            (Duration::from_millis(150)..=Duration::from_millis(300)).contains(&took),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_the_service_asks_for_is_honoured() {
+        let asked = Duration::from_secs(7);
+        let (made, took, result) = run(&[Again::After(asked)]).await;
+        assert_eq!((made, took, result), (2, asked, Ok(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_the_cap_ends_the_call_at_once() {
+        let asked = RETRIES.max_wait + Duration::from_secs(1);
+        let (made, took, result) = run(&[Again::After(asked)]).await;
+        assert_eq!((made, took), (1, Duration::ZERO));
+        assert_eq!(result, Err(Failed(Again::After(asked))));
+        let (made, _, result) = run(&[Again::After(RETRIES.max_wait)]).await;
+        assert_eq!((made, result), (2, Ok(1)), "the cap itself is waited out");
+    }
 
     #[test]
     fn backoff_doubles_and_stays_within_its_jitter() {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::fake_github::{FakeGithub, OWNER, RACER_LOGIN, REPOSITORY};
 use scribe::config::Secret;
+use scribe::jobs::JobError;
 use scribe::publish::github::{GithubApi, GithubError, PullRequest};
 use serde_json::json;
 
@@ -221,9 +222,11 @@ async fn an_outage_that_outlasts_the_retries_is_transient() {
 
     let error = publish(&api, BODY).await.unwrap_err();
 
-    assert!(matches!(error, GithubError::Transient(_)), "{error:?}");
-    assert!(!error.is_permanent());
     assert!(error.to_string().contains("503"), "{error}");
+    assert!(
+        matches!(JobError::from(error), JobError::Transient(_)),
+        "the job is tried again later"
+    );
     let calls = fake.calls();
     assert_eq!(calls.len(), 3, "three attempts at the lookup: {calls:#?}");
     assert!(calls.iter().all(|c| c.method == "GET" && c.status == 503));
@@ -239,7 +242,7 @@ async fn bad_credentials_are_permanent_and_never_show_the_token() {
 
     let error = publish(&api, BODY).await.unwrap_err();
 
-    assert!(error.is_permanent(), "{error:?}");
+    assert!(matches!(error, GithubError::Permanent(_)), "{error:?}");
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(secret), "{shown}");
     assert!(
@@ -335,7 +338,10 @@ async fn refusals_are_permanent_and_not_retried() {
 
         let error = publish(&api, BODY).await.unwrap_err();
 
-        assert!(error.is_permanent(), "{status}: {error:?}");
+        assert!(
+            matches!(error, GithubError::Permanent(_)),
+            "{status}: {error:?}"
+        );
         assert!(error.to_string().contains(&status.to_string()), "{error}");
         assert_eq!(fake.calls().len(), 1, "{status}");
     }
@@ -353,7 +359,7 @@ async fn an_unknown_repository_is_a_permanent_not_found() {
 
     let error = publish(&api, BODY).await.unwrap_err();
 
-    assert!(error.is_permanent());
+    assert!(matches!(error, GithubError::Permanent(_)), "{error:?}");
     assert!(
         error.to_string().contains("octo-org/no-such-repo"),
         "{error}"
@@ -420,7 +426,10 @@ async fn bad_arguments_are_refused_before_anything_is_sent() {
             .ensure_pull_request(head, base, title, BODY)
             .await
             .unwrap_err();
-        assert!(error.is_permanent(), "{head:?} {base:?} {title:?}");
+        assert!(
+            matches!(error, GithubError::Permanent(_)),
+            "{head:?} {base:?} {title:?}"
+        );
     }
     assert!(fake.calls().is_empty());
 }

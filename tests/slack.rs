@@ -687,3 +687,66 @@ async fn a_post_whose_answer_was_lost_is_not_posted_again() {
         "the retries say why they did not post"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_the_store_refuses_is_answered_with_a_request_to_send_it_again() {
+    use sqlx::{Connection, SqliteConnection};
+
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Search down",
+            "t.1",
+        )
+        .await;
+
+    // The database refuses every event from now on, as a full disk would.
+    let db = sandbox.path().join("data/scribe.db");
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    // `command` checks for HTTP 200: Slack shows nothing of a 500 but an error of its own.
+    let answer = server
+        .command(CHANNEL, "U0ZOE0002", "/timeline", "reindex started", "t.2")
+        .await;
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    assert_eq!(
+        answer["text"],
+        scribe::domain::reply::NOT_RECORDED,
+        "{answer}"
+    );
+    let log = server.log();
+    assert!(log.contains("disk full"), "the cause is logged:\n{log}");
+    assert!(!log.contains("Slack will retry"), "{log}");
+
+    sqlx::query("DROP TRIGGER refuse")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let answer = server
+        .command(CHANNEL, "U0ZOE0002", "/timeline", "reindex started", "t.3")
+        .await;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Added to the timeline"),
+        "sent again, it is recorded: {answer}"
+    );
+    assert_eq!(
+        entry_texts(&server.the_incident().await),
+        ["reindex started"]
+    );
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use common::fake_slack::{BOT_ID, FakeSlack, UPLOAD};
 use scribe::adapters::slack::web::{ApiError, FetchedMessage, SlackApi};
 use scribe::config::Secret;
+use scribe::jobs::JobError;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "xoxb-test-token";
@@ -264,11 +265,11 @@ async fn a_refusal_is_permanent_with_slacks_code_and_is_not_retried() {
 
     let error = api.post_message("C404", "hello").await.unwrap_err();
 
-    assert!(error.is_permanent(), "{error:?}");
     assert!(
         matches!(&error, ApiError::Permanent { method, error } if *method == "chat.postMessage" && error == "channel_not_found"),
         "{error:?}"
     );
+    assert!(matches!(JobError::from(error), JobError::Permanent(_)));
     assert_eq!(fake.calls_to("chat.postMessage").len(), 1);
 }
 
@@ -293,7 +294,7 @@ async fn an_outage_is_transient_after_three_attempts_and_recovers() {
         matches!(&error, ApiError::Transient { method, .. } if *method == "chat.postMessage"),
         "{error:?}"
     );
-    assert!(!error.is_permanent());
+    assert!(matches!(JobError::from(error), JobError::Transient(_)));
     assert_eq!(fake.calls_to("chat.postMessage").len(), 3);
 
     fake.set_outage(false);

@@ -3,6 +3,12 @@
 use super::engine::Outcome;
 use super::incident::Incident;
 
+/// The answer to a command the store refused: none of it happened, and since no platform sends
+/// a command again by itself, the user is the one to (a command stored once is never stored
+/// twice, so sending it again is safe).
+pub const NOT_RECORDED: &str =
+    "Scribe could not store that command, so nothing was recorded. Please send it again.";
+
 /// A one-line answer to the command that had `outcome` on `incident`.
 pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
     let title = incident.map_or("", |i| i.title.as_str());

@@ -18,6 +18,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::jobs::JobError;
+
 /// How long one git command may run: long enough for a slow fetch, short enough that a hung
 /// connection fails the job (which is retried) instead of blocking the worker.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,13 +108,23 @@ pub enum GitError {
     Io(#[from] std::io::Error),
 }
 
+/// Timeouts, lost push races and network trouble are worth another try later; a bad path, a
+/// repository that does not exist, refused credentials or a push declined by the server
+/// (protected branch, hook) are not: retrying cannot fix them. An unrecognised command failure
+/// counts as transient, because publishing is idempotent (a retry is harmless) and the job
+/// worker caps the attempts.
+impl From<GitError> for JobError {
+    fn from(error: GitError) -> Self {
+        if error.is_transient() {
+            JobError::Transient(error.to_string())
+        } else {
+            JobError::Permanent(error.to_string())
+        }
+    }
+}
+
 impl GitError {
-    /// Worth retrying later? Timeouts, lost push races and network trouble are; a bad path, a
-    /// repository that does not exist, refused credentials or a push declined by the server
-    /// (protected branch, hook) are not: retrying cannot fix them. An unrecognised command
-    /// failure counts as transient, because publishing is idempotent (a retry is harmless) and
-    /// the job worker caps the attempts.
-    pub fn is_transient(&self) -> bool {
+    fn is_transient(&self) -> bool {
         match self {
             GitError::Timeout(_) | GitError::Rejected(_) => true,
             GitError::BadPath(_) => false,

@@ -2,7 +2,7 @@
 //!
 //! One operation matters here, [`GithubApi::ensure_pull_request`]: publishing the same draft
 //! twice must update the pull request already open for its branch, never open a second one.
-//! Retrying lives inside each call, as in the Slack client, so callers see a final answer:
+//! Each call retries inside ([`crate::outbound::retry`]), so callers see a final answer:
 //! [`GithubError::Transient`] (try again later) or [`GithubError::Permanent`] (fix something).
 //!
 //! GitHub's documented quirks this code relies on:
@@ -24,14 +24,16 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::Secret;
+use crate::jobs::JobError;
+use crate::outbound::{Again, Retries, Retryable, retry};
 
-/// Attempts per call, the first included.
-const MAX_ATTEMPTS: u32 = 3;
-/// First back-off after a transient failure; doubled per attempt, then jittered.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// Longest wait honoured in place; GitHub asking for longer is the caller's to schedule, since
-/// retrying early while rate limited can get an integration banned.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Three attempts per call; GitHub asking for a wait longer than 30 s is the caller's to
+/// schedule, since retrying early while rate limited can get an integration banned.
+const RETRIES: Retries = Retries {
+    attempts: 3,
+    base: Duration::from_millis(250),
+    max_wait: Duration::from_secs(30),
+};
 /// What GitHub asks for after a secondary rate limit that names no time: "at least one minute".
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,9 +60,12 @@ pub enum GithubError {
     Permanent(String),
 }
 
-impl GithubError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, GithubError::Permanent(_))
+impl From<GithubError> for JobError {
+    fn from(error: GithubError) -> Self {
+        match error {
+            GithubError::Transient(_) => JobError::Transient(error.to_string()),
+            GithubError::Permanent(_) => JobError::Permanent(error.to_string()),
+        }
     }
 }
 
@@ -134,7 +139,7 @@ struct ErrorEntry {
     message: Option<String>,
 }
 
-/// A failed attempt, with what the retry loop and the callers need to know about it.
+/// A failed attempt, with what [`retry`] and the callers need to know about it.
 #[derive(Debug)]
 struct Failure {
     error: GithubError,
@@ -142,6 +147,22 @@ struct Failure {
     wait: Option<Duration>,
     /// The 422 GitHub answers when the head and base already have an open pull request.
     already_exists: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Retryable for Failure {
+    fn again(&self) -> Again {
+        match (&self.error, self.wait) {
+            (GithubError::Permanent(_), _) => Again::No,
+            (GithubError::Transient(_), Some(wait)) => Again::After(wait),
+            (GithubError::Transient(_), None) => Again::Backoff,
+        }
+    }
 }
 
 impl Failure {
@@ -439,7 +460,7 @@ impl GithubApi {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<T, Failure> {
-        self.retrying(operation, || async {
+        retry(RETRIES, operation, || async {
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -455,42 +476,6 @@ impl GithubApi {
             })
         })
         .await
-    }
-
-    /// Runs `attempt` up to [`MAX_ATTEMPTS`] times: after a rate limit it waits as long as
-    /// GitHub asked (giving up at once when that is longer than [`MAX_RETRY_AFTER`]), after
-    /// another transient failure it backs off exponentially with jitter, and a permanent
-    /// error ends it at once.
-    async fn retrying<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T, Failure>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Failure>>,
-    {
-        let mut tries = 1;
-        loop {
-            let failure = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            if failure.error.is_permanent() || tries >= MAX_ATTEMPTS {
-                return Err(failure);
-            }
-            let wait = failure
-                .wait
-                .unwrap_or_else(|| crate::outbound::backoff(BACKOFF_BASE, tries));
-            if wait > MAX_RETRY_AFTER {
-                return Err(failure);
-            }
-            tracing::warn!(
-                operation,
-                attempt = tries,
-                reason = %failure.error,
-                wait_ms = wait.as_millis() as u64,
-                "GitHub call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            tries += 1;
-        }
     }
 }
 
@@ -712,7 +697,10 @@ mod tests {
             "../../user",
         ] {
             let error = api("https://api.github.com/", bad).unwrap_err();
-            assert!(error.is_permanent(), "{bad}: {error:?}");
+            assert!(
+                matches!(error, GithubError::Permanent(_)),
+                "{bad}: {error:?}"
+            );
         }
     }
 
@@ -721,7 +709,7 @@ mod tests {
         let base: Url = "https://api.github.com/".parse().unwrap();
         for token in ["", "  ", "ghp_a\nb"] {
             let error = GithubApi::new(base.clone(), "o/r", Secret::new(token)).unwrap_err();
-            assert!(error.is_permanent());
+            assert!(matches!(error, GithubError::Permanent(_)), "{error:?}");
             assert!(!error.to_string().contains("ghp_a"), "{error}");
         }
     }
@@ -792,12 +780,18 @@ mod tests {
     fn statuses_are_sorted_by_whether_waiting_helps() {
         for status in [500, 502, 503, 504, 408] {
             let failure = sort(status, &[], "");
-            assert!(!failure.error.is_permanent(), "{status}");
+            assert!(
+                matches!(failure.error, GithubError::Transient(_)),
+                "{status}"
+            );
             assert_eq!(failure.wait, None, "{status}");
         }
         for status in [400, 401, 404, 409, 410, 422, 301] {
             let failure = sort(status, &[], r#"{"message":"Nope"}"#);
-            assert!(failure.error.is_permanent(), "{status}");
+            assert!(
+                matches!(failure.error, GithubError::Permanent(_)),
+                "{status}"
+            );
             assert!(failure.error.to_string().contains("Nope"), "{status}");
             assert!(!failure.already_exists);
         }
@@ -806,7 +800,7 @@ mod tests {
             &[],
             r#"{"message":"Resource not accessible by integration"}"#,
         );
-        assert!(refused.error.is_permanent());
+        assert!(matches!(refused.error, GithubError::Permanent(_)));
     }
 
     #[test]
@@ -816,7 +810,7 @@ mod tests {
             &[("retry-after", "12")],
             r#"{"message":"You have exceeded a secondary rate limit."}"#,
         );
-        assert!(!secondary.error.is_permanent());
+        assert!(matches!(secondary.error, GithubError::Transient(_)));
         assert_eq!(secondary.wait, Some(Duration::from_secs(12)));
 
         let primary = sort(
@@ -827,7 +821,7 @@ mod tests {
             ],
             r#"{"message":"API rate limit exceeded for user ID 1."}"#,
         );
-        assert!(!primary.error.is_permanent());
+        assert!(matches!(primary.error, GithubError::Transient(_)));
         assert_eq!(primary.wait, Some(Duration::from_secs(21)));
 
         // A reset already past still waits a moment rather than not at all.
@@ -856,7 +850,7 @@ mod tests {
             ],
             r#"{"message":"Must have admin rights to Repository."}"#,
         );
-        assert!(forbidden.error.is_permanent());
+        assert!(matches!(forbidden.error, GithubError::Permanent(_)));
     }
 
     #[test]
@@ -873,7 +867,7 @@ mod tests {
         }"#;
         let failure = sort(422, &[], body);
         assert!(failure.already_exists);
-        assert!(failure.error.is_permanent());
+        assert!(matches!(failure.error, GithubError::Permanent(_)));
         let text = failure.error.to_string();
         assert!(
             text.contains("Validation Failed; A pull request already exists"),

@@ -111,14 +111,7 @@ pub async fn run(app: &App, job: &Job, kind: PublishJob) -> Result<(), JobError>
             let message = format!("Postmortem: {} ({id})", incident.title);
             let published = target
                 .publish(&branch, &path, content.as_bytes(), &message)
-                .await
-                .map_err(|e| {
-                    if e.is_transient() {
-                        JobError::Transient(e.to_string())
-                    } else {
-                        JobError::Permanent(e.to_string())
-                    }
-                })?;
+                .await?;
             tracing::info!(commit = %published.commit, changed = published.changed, %branch, "draft pushed");
             if config.targets.contains(&Target::Github) {
                 let git = JobKind::Publish(PublishJob::Git).as_str();
@@ -140,21 +133,13 @@ pub async fn run(app: &App, job: &Job, kind: PublishJob) -> Result<(), JobError>
                 config.github.api_base_url.clone(),
                 &config.github.repository,
                 token.clone(),
-            )
-            .map_err(|e| JobError::Permanent(e.to_string()))?;
+            )?;
             let branch = expand(&config.git.branch, &incident);
             let title = format!("Postmortem: {}", incident.title);
             let body = summary(&incident);
             let (pull, created) = api
                 .ensure_pull_request(&branch, &config.git.base_branch, &title, &body)
-                .await
-                .map_err(|e| {
-                    if e.is_permanent() {
-                        JobError::Permanent(e.to_string())
-                    } else {
-                        JobError::Transient(e.to_string())
-                    }
-                })?;
+                .await?;
             tracing::info!(number = pull.number, created, "pull request ready");
             app.report(
                 &id,

@@ -155,12 +155,8 @@ impl Handler {
         let recorded = match self.intake.record(event).await {
             Ok(recorded) => recorded,
             Err(error) => {
-                tracing::error!(%error, "cannot store a Discord command");
-                return Answer::private(
-                    "Scribe could not store that command (its database is unreachable); nothing \
-                     was recorded. Try again in a moment."
-                        .to_string(),
-                );
+                tracing::error!(%error, "cannot store a Discord command; asking for it again");
+                return Answer::private(reply::NOT_RECORDED.to_string());
             }
         };
         let Some(answer) = recorded.reply else {

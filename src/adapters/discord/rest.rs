@@ -1,7 +1,8 @@
 //! Discord's REST API through serenity's client. Against Discord itself serenity's ratelimiter
 //! paces every call; behind another base URL (a proxy, a fake) the ratelimiter is off, as it
-//! would bypass that URL, and a 429 is waited out here. serenity does not pass a 429's
-//! `retry_after` on, so the wait is a backoff longer than Discord's usual bucket resets.
+//! would bypass that URL, and a 429 is waited out here ([`crate::outbound::retry`]). serenity
+//! does not pass a 429's `retry_after` on, so the wait is a backoff longer than Discord's usual
+//! bucket resets. Other failures are the job worker's to retry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +11,17 @@ use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http, HttpB
 
 use crate::config::{DiscordConfig, Secret};
 use crate::jobs::JobError;
+use crate::outbound::{Again, Retries, Retryable, retry};
 
 /// Discord's own API, where serenity's routes point.
 const DISCORD: &str = "https://discord.com/";
-/// Tries of one call that Discord rate-limits, before the job worker's backoff takes over.
-const RATE_LIMITED_TRIES: u32 = 3;
-/// The first wait after a 429; each further one doubles.
-const RATE_LIMITED_WAIT: Duration = Duration::from_secs(2);
+/// Three tries of a call Discord rate-limits, 2–4 s apart then 4–8 s, before the job worker's
+/// backoff takes over. Discord never gets to ask for a wait: serenity keeps it.
+const RETRIES: Retries = Retries {
+    attempts: 3,
+    base: Duration::from_secs(4),
+    max_wait: Duration::ZERO,
+};
 
 #[derive(Clone)]
 pub struct DiscordApi {
@@ -47,23 +52,15 @@ impl DiscordApi {
             .allowed_mentions(CreateAllowedMentions::new())
             .nonce(Nonce::String(once.to_string()))
             .enforce_nonce(true);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match channel.send_message(&self.http, message.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(error) => match classify(&error) {
-                    Failure::RateLimited if tries < RATE_LIMITED_TRIES => {
-                        tracing::warn!(%channel, tries, "rate limited by Discord; waiting");
-                        tokio::time::sleep(RATE_LIMITED_WAIT * 2u32.pow(tries - 1)).await;
-                    }
-                    Failure::RateLimited | Failure::Transient => {
-                        return Err(JobError::Transient(error.to_string()));
-                    }
-                    Failure::Permanent => return Err(JobError::Permanent(error.to_string())),
-                },
-            }
-        }
+        retry(RETRIES, &format!("post in {channel}"), || async {
+            channel
+                .send_message(&self.http, message.clone())
+                .await
+                .map(drop)
+                .map_err(Failure::from)
+        })
+        .await
+        .map_err(JobError::from)
     }
 
     /// The channel's name, for drafts; its id when it cannot be read.
@@ -90,27 +87,63 @@ pub fn http(config: &DiscordConfig, token: &Secret) -> Http {
     }
 }
 
-enum Failure {
+/// A failed call, sorted by what can be done about it.
+struct Failure {
+    error: serenity::Error,
+    sort: Sort,
+}
+
+enum Sort {
     RateLimited,
     Transient,
     Permanent,
 }
 
-fn classify(error: &serenity::Error) -> Failure {
-    use serenity::all::HttpError;
-    match error {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            let status = response.status_code.as_u16();
-            if status == 429 {
-                Failure::RateLimited
-            } else if (400..500).contains(&status) {
-                Failure::Permanent
-            } else {
-                Failure::Transient
+impl From<serenity::Error> for Failure {
+    fn from(error: serenity::Error) -> Self {
+        use serenity::all::HttpError;
+        let sort = match &error {
+            serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+                let status = response.status_code.as_u16();
+                if status == 429 {
+                    Sort::RateLimited
+                } else if (400..500).contains(&status) {
+                    Sort::Permanent
+                } else {
+                    Sort::Transient
+                }
             }
+            serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => {
+                Sort::Transient
+            }
+            serenity::Error::Model(_) | serenity::Error::Json(_) => Sort::Permanent,
+            _ => Sort::Transient,
+        };
+        Failure { error, sort }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Retryable for Failure {
+    fn again(&self) -> Again {
+        match self.sort {
+            Sort::RateLimited => Again::Backoff,
+            Sort::Transient | Sort::Permanent => Again::No,
         }
-        serenity::Error::Http(HttpError::Request(_)) | serenity::Error::Io(_) => Failure::Transient,
-        serenity::Error::Model(_) | serenity::Error::Json(_) => Failure::Permanent,
-        _ => Failure::Transient,
+    }
+}
+
+/// A rate limit that outlasted the tries here is the job worker's to wait out.
+impl From<Failure> for JobError {
+    fn from(failure: Failure) -> Self {
+        match failure.sort {
+            Sort::RateLimited | Sort::Transient => JobError::Transient(failure.error.to_string()),
+            Sort::Permanent => JobError::Permanent(failure.error.to_string()),
+        }
     }
 }

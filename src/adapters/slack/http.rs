@@ -92,8 +92,5 @@ async fn commands(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Bod
         Ok(command) => command,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
-    match intake::command(&slack, &command).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => server_error(error),
-    }
+    Json(intake::command(&slack, &command).await).into_response()
 }

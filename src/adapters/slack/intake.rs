@@ -56,8 +56,19 @@ pub async fn events(
     .await
 }
 
-/// Stores a slash command and says what it did.
-pub async fn command(slack: &Slack, command: &SlashCommand) -> Result<Answer, StoreError> {
+/// Stores a slash command and says what it did. Slack never sends a command again, so one the
+/// store refused is answered with a request to send it again; the cause goes to the log.
+pub async fn command(slack: &Slack, command: &SlashCommand) -> Answer {
+    match stored_command(slack, command).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::error!(%error, "cannot store a Slack command; asking for it again");
+            Answer::ephemeral(reply::NOT_RECORDED.to_string())
+        }
+    }
+}
+
+async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer, StoreError> {
     if !matches!(command.command.as_str(), "/incident" | "/timeline") {
         return Ok(Answer::ephemeral(format!(
             "Scribe does not know {}.",

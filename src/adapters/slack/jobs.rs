@@ -83,14 +83,12 @@ async fn open_in_new_channel(slack: &Slack, api: &SlackApi, job: &Job) -> Result
                 break;
             }
             Err(ApiError::Permanent { error, .. }) if error == "name_taken" => continue,
-            Err(error) => return Err(job_error(error)),
+            Err(error) => return Err(error.into()),
         }
     }
     let channel =
         channel.ok_or_else(|| JobError::Permanent(format!("every name like {base} is taken")))?;
-    api.invite(&channel, &spec.user_id)
-        .await
-        .map_err(job_error)?;
+    api.invite(&channel, &spec.user_id).await?;
     let start = ChatEvent {
         channel: crate::domain::ChannelRef::new(Platform::Slack, channel.clone()),
         message: crate::domain::MessageId::new(format!("cmd:{}", spec.trigger_id)),
@@ -153,14 +151,6 @@ pub fn origin(job: &Job) -> Option<IncidentId> {
     })
 }
 
-fn job_error(error: ApiError) -> JobError {
-    if error.is_permanent() {
-        JobError::Permanent(error.to_string())
-    } else {
-        JobError::Transient(error.to_string())
-    }
-}
-
 /// Whether an earlier attempt of `job` may have done its work: one cut off after Slack had
 /// acted (a crash, a lost answer) left no record of it but in the channel.
 async fn done_before(
@@ -172,7 +162,7 @@ async fn done_before(
     if job.attempts <= 1 {
         return Ok(false);
     }
-    let done = api.posted_before(channel, mark).await.map_err(job_error)?;
+    let done = api.posted_before(channel, mark).await?;
     if done {
         tracing::info!("an earlier attempt already posted this; not posting it again");
     }
@@ -186,15 +176,12 @@ async fn post_once(api: &SlackApi, channel: &str, text: &str, job: &Job) -> Resu
     }
     api.post_message_once(channel, text, &job.key)
         .await
-        .map(drop)
-        .map_err(job_error)
+        .map_err(JobError::from)
 }
 
 async fn post(api: &SlackApi, channel: &str, text: &str) -> Result<(), JobError> {
-    api.post_message(channel, text)
-        .await
-        .map(drop)
-        .map_err(job_error)
+    api.post_message(channel, text).await?;
+    Ok(())
 }
 
 fn headline(incident: &Incident) -> String {
@@ -251,7 +238,6 @@ async fn upload_draft(
         draft.as_bytes(),
         "Postmortem draft: every field the chat knows is filled in; the rest is marked \"To fill in\".",
     )
-    .await
-    .map(drop)
-    .map_err(job_error)
+    .await?;
+    Ok(())
 }

@@ -259,13 +259,14 @@ async fn handle(slack: &Slack, text: &str) -> Step {
     envelope(slack, envelope_id, frame).instrument(span).await
 }
 
-/// Handles an envelope and acknowledges it, unless what it carries could not be stored.
+/// Handles an envelope and acknowledges it, unless the events it carries could not be stored
+/// (a command is always answered: Slack would not send it again).
 async fn envelope(slack: &Slack, envelope_id: String, frame: Frame) -> Step {
     let handled = match frame.kind.as_str() {
         "events_api" => events(slack, &frame.payload, frame.retry_attempt > 0)
             .await
             .map(|()| None),
-        "slash_commands" => command(slack, &frame.payload).await,
+        "slash_commands" => Ok(command(slack, &frame.payload).await),
         _ => {
             tracing::debug!("envelope not for Scribe");
             Ok(None)
@@ -281,7 +282,7 @@ async fn envelope(slack: &Slack, envelope_id: String, frame: Frame) -> Step {
             Step::Ack(ack)
         }
         Err(error) => {
-            tracing::error!(%error, "cannot store a Slack envelope; Slack will redeliver it");
+            tracing::error!(%error, "cannot store a Slack event; Slack will redeliver it");
             Step::Nothing
         }
     }
@@ -308,12 +309,12 @@ async fn events(slack: &Slack, payload: &Value, retry: bool) -> Result<(), Store
 }
 
 /// Stores a `slash_commands` payload and returns the answer to show.
-async fn command(slack: &Slack, payload: &Value) -> Result<Option<Value>, StoreError> {
+async fn command(slack: &Slack, payload: &Value) -> Option<Value> {
     match command_from_json(payload) {
-        Ok(command) => Ok(Some(json!(intake::command(slack, &command).await?))),
+        Ok(command) => Some(json!(intake::command(slack, &command).await)),
         Err(error) => {
             tracing::warn!(%error, "malformed slash command");
-            Ok(None)
+            None
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Slack answers most failures with HTTP 200 and `{"ok": false, "error": "<code>"}`, so every
 //! reply goes through one envelope check that sorts failures into [`ApiError`]'s three kinds.
-//! Retrying lives here, inside each call, so callers only ever see a final answer: a rate limit
-//! Slack would not lift in time, an outage that outlasted the retries, or a refusal.
+//! Each call retries inside ([`crate::outbound::retry`]), so callers only ever see a final
+//! answer: a rate limit Slack would not lift in time, an outage that outlasted the retries, or a
+//! refusal.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,13 +19,15 @@ use serde_json::json;
 use url::Url;
 
 use crate::config::Secret;
+use crate::jobs::JobError;
+use crate::outbound::{Again, Retries, Retryable, retry};
 
-/// Attempts per call, the first included.
-const MAX_ATTEMPTS: u32 = 3;
-/// First back-off after a transient failure; doubled per attempt, then jittered.
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// Longest `Retry-After` honoured in place; a longer one is the caller's to schedule.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Three attempts per call; a `Retry-After` longer than 30 s is the caller's to schedule.
+const RETRIES: Retries = Retries {
+    attempts: 3,
+    base: Duration::from_millis(100),
+    max_wait: Duration::from_secs(30),
+};
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,11 +65,29 @@ pub enum ApiError {
     Permanent { method: &'static str, error: String },
 }
 
-impl ApiError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, ApiError::Permanent { .. })
+/// A rate limit or an outage that outlasted the retries is worth another try later.
+impl From<ApiError> for JobError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Permanent { .. } => JobError::Permanent(error.to_string()),
+            ApiError::RateLimited { .. } | ApiError::Transient { .. } => {
+                JobError::Transient(error.to_string())
+            }
+        }
     }
+}
 
+impl Retryable for ApiError {
+    fn again(&self) -> Again {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Again::After(*retry_after),
+            ApiError::Transient { .. } => Again::Backoff,
+            ApiError::Permanent { .. } => Again::No,
+        }
+    }
+}
+
+impl ApiError {
     /// Sorts an `ok: false` error code.
     fn from_code(method: &'static str, code: String) -> Self {
         if TRANSIENT_CODES.contains(&code.as_str()) {
@@ -334,7 +355,7 @@ impl SlackApi {
         args: &Args<'_>,
     ) -> Result<(), ApiError> {
         let tried = &std::sync::atomic::AtomicBool::new(false);
-        self.retrying(method, move || async move {
+        retry(RETRIES, method, move || async move {
             if tried.swap(true, std::sync::atomic::Ordering::Relaxed)
                 && self.posted_before(channel, mark).await?
             {
@@ -463,8 +484,10 @@ impl SlackApi {
             .await?;
         let upload_url =
             Url::parse(&reserved.upload_url).map_err(|_| ApiError::invalid_response(UPLOAD))?;
-        self.retrying(UPLOAD, || self.send_upload(upload_url.clone(), content))
-            .await?;
+        retry(RETRIES, UPLOAD, || {
+            self.send_upload(upload_url.clone(), content)
+        })
+        .await?;
 
         let files = json!([{ "id": reserved.file_id, "title": title }]).to_string();
         let mut args = vec![("files", files.as_str()), ("channel_id", channel)];
@@ -534,8 +557,7 @@ impl SlackApi {
         method: &'static str,
         args: Args<'_>,
     ) -> Result<T, ApiError> {
-        self.retrying(method, || self.call_once(token, method, &args))
-            .await
+        retry(RETRIES, method, || self.call_once(token, method, &args)).await
     }
 
     async fn call_once<T: DeserializeOwned>(
@@ -581,38 +603,6 @@ impl SlackApi {
             )
             .body(content.to_vec());
         send(UPLOAD, request).await.map(|_| ())
-    }
-
-    /// Runs `attempt` up to [`MAX_ATTEMPTS`] times: after a 429 it waits as long as Slack asked
-    /// (capped), after a transient failure it backs off exponentially with jitter, and a
-    /// permanent error ends it at once.
-    async fn retrying<T, F, Fut>(&self, method: &'static str, mut attempt: F) -> Result<T, ApiError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
-    {
-        let mut tries = 1;
-        loop {
-            let error = match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let wait = match &error {
-                ApiError::Permanent { .. } => return Err(error),
-                _ if tries >= MAX_ATTEMPTS => return Err(error),
-                ApiError::RateLimited { retry_after, .. } => (*retry_after).min(MAX_RETRY_AFTER),
-                ApiError::Transient { .. } => crate::outbound::backoff(BACKOFF_BASE, tries),
-            };
-            tracing::warn!(
-                method,
-                attempt = tries,
-                reason = %error,
-                wait_ms = wait.as_millis() as u64,
-                "Slack call failed; retrying"
-            );
-            tokio::time::sleep(wait).await;
-            tries += 1;
-        }
     }
 }
 
@@ -675,7 +665,10 @@ mod tests {
         }
         for code in ["channel_not_found", "not_authed", "invalid_auth", "no_text"] {
             let error = ApiError::from_code("chat.postMessage", code.to_owned());
-            assert!(error.is_permanent(), "{code}: {error:?}");
+            assert!(
+                matches!(error, ApiError::Permanent { .. }),
+                "{code}: {error:?}"
+            );
             assert!(error.to_string().contains(code));
         }
     }
@@ -694,7 +687,7 @@ mod tests {
         ));
         assert!(matches!(sort(503), Some(ApiError::Transient { .. })));
         assert!(matches!(sort(408), Some(ApiError::Transient { .. })));
-        assert!(matches!(sort(404), Some(e) if e.is_permanent()));
+        assert!(matches!(sort(404), Some(ApiError::Permanent { .. })));
     }
 
     #[test]
