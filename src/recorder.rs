@@ -1,5 +1,7 @@
-//! The path every live adapter and the console take: store the event durably, then learn what
-//! it did from the channel's fold. Nothing is acknowledged before it is stored.
+//! The path every live adapter and the console take (through `App::record`): a command is
+//! folded first, to learn what it does and which jobs it calls for, then stored with those
+//! jobs; any other event is stored and folded at the channel's next read. Nothing is
+//! acknowledged before it is stored, and no answer is given from a fold the store refused.
 //!
 //! Each channel's fold is kept in memory and updated event by event, so a command costs what it
 //! adds, not what the channel holds. The fold remembers the last event number

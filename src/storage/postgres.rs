@@ -1,6 +1,6 @@
 //! The shared store: a PostgreSQL database several Scribe processes can use at once.
 //!
-//! Every guarantee the SQLite store gets from its single writer comes here from the database:
+//! SQLite serialises writers with its file lock; here the database gives the same guarantees:
 //! unique keys with `ON CONFLICT DO NOTHING` make a raced append or enqueue store once, and
 //! `FOR UPDATE SKIP LOCKED` hands each due job to one claimer while the others move on.
 
