@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::domain::Settings;
 
 /// The defaults, documented in the file itself.
-pub const DEFAULTS: &str = include_str!("../config/scribe.toml");
+pub const DEFAULTS: &str = include_str!("../../config/scribe.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
