@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use scribe::adapters::console::{self, Console};
 use scribe::app::App;
-use scribe::config::{Config, LogFormat, Secrets, redact_password};
+use scribe::config::{Config, LogFormat, Secrets};
 use scribe::replay;
 use scribe::startup::{self, Application};
 use scribe::storage::JobState;
@@ -102,9 +102,7 @@ async fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| config.log.level.filter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -165,8 +163,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Migrate => {
             let store = startup::open_store(&config, false).await?;
             store.migrate().await.context("migrations failed")?;
-            let url = redact_password(&config.database_url());
-            println!("database is up to date ({url})");
+            println!("database is up to date ({})", config.database_url());
             Ok(())
         }
         Command::Check => {

@@ -1,8 +1,13 @@
 //! Configuration: the embedded defaults (`config/scribe.toml`), an optional file over them, and
 //! `SCRIBE__SECTION__KEY` environment variables over both (`DATABASE_URL` is read too, below
-//! `SCRIBE__DATABASE__URL`). Unknown keys are errors.
+//! `SCRIBE__DATABASE__URL`). Values are parsed at load into the types their users need, and
+//! the keys that depend on each other (or on a secret) are checked together: a configuration
+//! that loads is one Scribe can run with, and one that does not names every problem.
+
+mod value;
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
@@ -11,6 +16,11 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use crate::domain::Settings;
+
+pub use value::{
+    BranchName, BranchPattern, DatabaseUrl, Invalid, LogFilter, PathPattern, RelativePath,
+    Repository,
+};
 
 /// The defaults, documented in the file itself.
 pub const DEFAULTS: &str = include_str!("../../config/scribe.toml");
@@ -53,16 +63,18 @@ pub struct PublishConfig {
 #[serde(deny_unknown_fields)]
 pub struct FilesConfig {
     pub dir: PathBuf,
-    pub path: String,
+    pub path: PathPattern,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitConfig {
-    pub remote: String,
-    pub base_branch: String,
-    pub branch: String,
-    pub path: String,
+    /// Set whenever the git or GitHub target is (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub remote: Option<String>,
+    pub base_branch: BranchName,
+    pub branch: BranchPattern,
+    pub path: PathPattern,
     pub author_name: String,
     pub author_email: String,
 }
@@ -71,14 +83,16 @@ pub struct GitConfig {
 #[serde(deny_unknown_fields)]
 pub struct GithubConfig {
     pub api_base_url: url::Url,
-    pub repository: String,
+    /// Set whenever the GitHub target is (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub repository: Option<Repository>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
-    pub max_body_bytes: usize,
+    pub max_body_bytes: NonZeroUsize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +108,7 @@ pub struct DiscordConfig {
     pub api_base_url: url::Url,
     /// Servers whose slash commands are registered directly (available at once); empty: the
     /// commands are registered globally.
+    #[serde(deserialize_with = "value::guild_ids")]
     pub guild_ids: Vec<u64>,
 }
 
@@ -155,42 +170,11 @@ impl Secrets {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// May carry a password, so it is never printed whole (see `Debug`).
-    pub url: String,
-}
-
-impl fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseConfig")
-            .field("url", &redact_password(&self.url))
-            .finish()
-    }
-}
-
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
-pub fn redact_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find('/')
-        .map_or(url.len(), |i| scheme_end + i);
-    match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &url[scheme_end..scheme_end + at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') { ":***" } else { "" };
-            format!(
-                "{}{user}{masked}{}",
-                &url[..scheme_end],
-                &url[scheme_end + at..]
-            )
-        }
-        None => url.to_string(),
-    }
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -209,7 +193,8 @@ pub struct TimelineConfig {
 #[serde(deny_unknown_fields)]
 pub struct DraftingConfig {
     pub template: String,
-    pub template_dir: PathBuf,
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub template_dir: Option<PathBuf>,
     pub output_dir: PathBuf,
 }
 
@@ -224,7 +209,7 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     pub format: LogFormat,
-    pub level: String,
+    pub level: LogFilter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -272,18 +257,16 @@ impl Config {
     }
 
     /// The configured database, else `scribe.db` in the data directory.
-    pub fn database_url(&self) -> String {
-        if self.database.url.is_empty() {
-            format!("sqlite://{}", self.data_dir.join("scribe.db").display())
-        } else {
-            self.database.url.clone()
-        }
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::sqlite(&self.data_dir.join("scribe.db")))
     }
 
     /// The user's template directory, when one is configured.
     pub fn template_dir(&self) -> Option<&Path> {
-        let dir = self.drafting.template_dir.as_path();
-        (!dir.as_os_str().is_empty()).then_some(dir)
+        self.drafting.template_dir.as_deref()
     }
 
     /// What the fold needs to know about the team.
@@ -319,14 +302,73 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(config.database.url, "postgres://scribe@db/scribe");
+        assert_eq!(
+            config.database_url().expose(),
+            "postgres://scribe@db/scribe"
+        );
         assert_eq!(config.publish.targets, [Target::Files, Target::Git]);
-        assert_eq!(config.server.max_body_bytes, 2048);
+        assert_eq!(config.server.max_body_bytes.get(), 2048);
         let conventional =
             Config::load_from(None, vars(&[("DATABASE_URL", "postgres://u@h/d")])).unwrap();
-        assert_eq!(conventional.database.url, "postgres://u@h/d");
+        assert_eq!(conventional.database_url().expose(), "postgres://u@h/d");
         let unknown = Config::load_from(None, vars(&[("SCRIBE__SERVER__NOPE", "1")]));
         assert!(unknown.unwrap_err().to_string().contains("nope"));
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__DATABASE__URL", ""),
+                ("SCRIBE__DRAFTING__TEMPLATE_DIR", ""),
+                ("SCRIBE__PUBLISH__GIT__REMOTE", ""),
+                ("SCRIBE__PUBLISH__GITHUB__REPOSITORY", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database.url, None);
+        assert_eq!(config.database_url().expose(), "sqlite://data/scribe.db");
+        assert_eq!(config.template_dir(), None);
+        assert_eq!(config.publish.git.remote, None);
+        assert_eq!(config.publish.github.repository, None);
+        let set = Config::load_from(None, vars(&[("SCRIBE__DRAFTING__TEMPLATE_DIR", "mine")]));
+        assert_eq!(set.unwrap().template_dir(), Some(Path::new("mine")));
+    }
+
+    #[test]
+    fn values_are_parsed_at_load() {
+        for (name, value) in [
+            ("SCRIBE__SERVER__MAX_BODY_BYTES", "0"),
+            ("DATABASE_URL", "mysql://scribe@db/scribe"),
+            ("SCRIBE__PUBLISH__FILES__PATH", "../../etc/{slug}.md"),
+            ("SCRIBE__PUBLISH__GIT__BRANCH", "postmortem/{slug}.lock"),
+            ("SCRIBE__PUBLISH__GITHUB__REPOSITORY", "octo-org"),
+            ("SCRIBE__LOG__LEVEL", "nonsense[[["),
+        ] {
+            assert!(
+                Config::load_from(None, vars(&[(name, value)])).is_err(),
+                "{name}={value}"
+            );
+        }
+    }
+
+    #[test]
+    fn guild_ids_are_one_id_a_list_or_an_array() {
+        for (text, ids) in [
+            ("300", vec![300]),
+            ("123,456", vec![123, 456]),
+            (" 123 , 456 ", vec![123, 456]),
+            ("[123,456]", vec![123, 456]),
+            ("1071005879500931073", vec![1_071_005_879_500_931_073]),
+            ("", vec![]),
+        ] {
+            let config =
+                Config::load_from(None, vars(&[("SCRIBE__DISCORD__GUILD_IDS", text)])).unwrap();
+            assert_eq!(config.discord.guild_ids, ids, "{text:?}");
+        }
+        let bad = Config::load_from(None, vars(&[("SCRIBE__DISCORD__GUILD_IDS", "123,abc")]));
+        assert!(bad.is_err());
     }
 
     #[test]
@@ -345,19 +387,16 @@ mod tests {
 
     #[test]
     fn passwords_never_show_in_debug_output() {
-        let config = DatabaseConfig {
-            url: "postgres://scribe:hunter2@db:5432/scribe".into(),
-        };
+        let config = Config::load_from(
+            None,
+            vars(&[("DATABASE_URL", "postgres://scribe:hunter2@db:5432/scribe")]),
+        )
+        .unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(
             shown.contains("postgres://scribe:***@db:5432/scribe"),
             "{shown}"
         );
-        assert_eq!(
-            redact_password("sqlite://data/scribe.db"),
-            "sqlite://data/scribe.db"
-        );
-        assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
     }
 }
