@@ -1,6 +1,6 @@
 //! The `scribe` command line: a thin layer over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -84,10 +84,15 @@ enum Format {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Check = cli.command {
+        return check(cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            for problem in &e.problems {
+                eprintln!("error: {problem}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -166,18 +171,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             println!("database is up to date ({})", config.database_url());
             Ok(())
         }
-        Command::Check => {
-            let problems =
-                scribe::drafting::check_templates(config.template_dir(), &config.drafting.template);
-            for problem in &problems {
-                eprintln!("error: {problem}");
-            }
-            if !problems.is_empty() {
-                bail!("{} problem(s) found", problems.len());
-            }
-            println!("configuration and templates are valid");
-            Ok(())
-        }
+        Command::Check => unreachable!("checked before the configuration is loaded"),
         Command::Publish { id } => {
             let jobs = startup::publish_again(config, Secrets::from_env(), &id).await?;
             let mut failed = 0;
@@ -198,6 +192,21 @@ async fn run(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `scribe check`: every problem of the configuration and the templates, one line each.
+fn check(file: Option<&Path>) -> ExitCode {
+    let problems = scribe::config::check(file, std::env::vars());
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if problems.is_empty() {
+        println!("configuration and templates are valid");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {} problem(s) found", problems.len());
+        ExitCode::from(2)
     }
 }
 

@@ -4,6 +4,7 @@
 //! the keys that depend on each other (or on a secret) are checked together: a configuration
 //! that loads is one Scribe can run with, and one that does not names every problem.
 
+mod load;
 mod value;
 
 use std::fmt;
@@ -11,12 +12,11 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use figment::Figment;
-use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use crate::domain::Settings;
 
+pub use load::{ConfigError, Problem, check};
 pub use value::{
     BranchName, BranchPattern, DatabaseUrl, Invalid, LogFilter, PathPattern, RelativePath,
     Repository,
@@ -212,10 +212,6 @@ pub struct LogConfig {
     pub level: LogFilter,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
-
 impl Config {
     /// The defaults, then `file` if given (it must exist), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -224,36 +220,13 @@ impl Config {
 
     /// The defaults, then `file` if given, then `vars` as if they were the environment:
     /// `SCRIBE__SECTION__KEY` (values read as TOML-like values: `true`, `8080`, `["a"]`), and
-    /// the conventional `DATABASE_URL` below `SCRIBE__DATABASE__URL`.
+    /// the conventional `DATABASE_URL` below `SCRIBE__DATABASE__URL`. The secrets the targets
+    /// need are looked for in `vars` too, as [`Secrets::from_vars`] reads them.
     pub fn load_from(
         file: Option<&Path>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Toml::string(DEFAULTS));
-        if let Some(file) = file {
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
-        // The conventional variable first, so that Scribe's own wins.
-        vars.sort_by_key(|(key, _)| key != "DATABASE_URL");
-        for (key, value) in vars {
-            let path = if key == "DATABASE_URL" {
-                "database.url".to_string()
-            } else if let Some(rest) = key.strip_prefix("SCRIBE__") {
-                rest.split("__")
-                    .map(str::to_ascii_lowercase)
-                    .collect::<Vec<_>>()
-                    .join(".")
-            } else {
-                continue;
-            };
-            if path.split('.').any(str::is_empty) {
-                continue;
-            }
-            let value: figment::value::Value = value.parse().expect("infallible");
-            figment = figment.merge(figment::providers::Serialized::default(&path, value));
-        }
-        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+        load::load(file, vars.into_iter().collect())
     }
 
     /// The configured database, else `scribe.db` in the data directory.
@@ -289,6 +262,57 @@ mod tests {
             .collect()
     }
 
+    fn problems(file: Option<&str>, pairs: &[(&str, &str)]) -> Vec<Problem> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scribe.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let file = file.map(|_| path.as_path());
+        match Config::load_from(file, vars(pairs)) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.problems,
+        }
+    }
+
+    /// The one problem there is, which must be about `key`.
+    fn the_problem(file: Option<&str>, pairs: &[(&str, &str)], key: &str) -> Problem {
+        let mut found = problems(file, pairs);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let problem = found.pop().unwrap();
+        assert_eq!(problem.key, key, "{problem}");
+        assert!(problem.to_string().contains(key), "{problem}");
+        problem
+    }
+
+    const GITHUB: &[(&str, &str)] = &[
+        ("SCRIBE__PUBLISH__TARGETS", r#"["git", "github"]"#),
+        (
+            "SCRIBE__PUBLISH__GIT__REMOTE",
+            "git@github.com:octo-org/postmortems.git",
+        ),
+        (
+            "SCRIBE__PUBLISH__GITHUB__REPOSITORY",
+            "octo-org/postmortems",
+        ),
+        ("GITHUB_TOKEN", "ghp_test"),
+    ];
+
+    /// `GITHUB` with `name` left out.
+    fn github_without(name: &str) -> Vec<(&'static str, &'static str)> {
+        GITHUB.iter().copied().filter(|(n, _)| *n != name).collect()
+    }
+
+    #[test]
+    fn the_defaults_load() {
+        let config = Config::load_from(None, Vec::new()).unwrap();
+        assert_eq!(config.database_url().expose(), "sqlite://data/scribe.db");
+        assert_eq!(config.template_dir(), None);
+        assert_eq!(config.publish.git.remote, None);
+        assert_eq!(config.publish.github.repository, None);
+        assert!(config.discord.guild_ids.is_empty());
+    }
+
     #[test]
     fn the_environment_overrides_the_defaults_and_its_own_database_url_wins() {
         let config = Config::load_from(
@@ -297,6 +321,10 @@ mod tests {
                 ("SCRIBE__DATABASE__URL", "postgres://scribe@db/scribe"),
                 ("DATABASE_URL", "postgres://other@db/other"),
                 ("SCRIBE__PUBLISH__TARGETS", r#"["files", "git"]"#),
+                (
+                    "SCRIBE__PUBLISH__GIT__REMOTE",
+                    "file:///srv/postmortems.git",
+                ),
                 ("SCRIBE__SERVER__MAX_BODY_BYTES", "2048"),
                 ("UNRELATED", "x"),
             ]),
@@ -311,8 +339,8 @@ mod tests {
         let conventional =
             Config::load_from(None, vars(&[("DATABASE_URL", "postgres://u@h/d")])).unwrap();
         assert_eq!(conventional.database_url().expose(), "postgres://u@h/d");
-        let unknown = Config::load_from(None, vars(&[("SCRIBE__SERVER__NOPE", "1")]));
-        assert!(unknown.unwrap_err().to_string().contains("nope"));
+        let unknown = the_problem(None, &[("SCRIBE__SERVER__NOPE", "1")], "server.nope");
+        assert_eq!(unknown.source, "environment variable SCRIBE__SERVER__NOPE");
     }
 
     #[test]
@@ -328,29 +356,77 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.database.url, None);
-        assert_eq!(config.database_url().expose(), "sqlite://data/scribe.db");
         assert_eq!(config.template_dir(), None);
         assert_eq!(config.publish.git.remote, None);
-        assert_eq!(config.publish.github.repository, None);
         let set = Config::load_from(None, vars(&[("SCRIBE__DRAFTING__TEMPLATE_DIR", "mine")]));
         assert_eq!(set.unwrap().template_dir(), Some(Path::new("mine")));
     }
 
     #[test]
-    fn values_are_parsed_at_load() {
-        for (name, value) in [
-            ("SCRIBE__SERVER__MAX_BODY_BYTES", "0"),
-            ("DATABASE_URL", "mysql://scribe@db/scribe"),
-            ("SCRIBE__PUBLISH__FILES__PATH", "../../etc/{slug}.md"),
-            ("SCRIBE__PUBLISH__GIT__BRANCH", "postmortem/{slug}.lock"),
-            ("SCRIBE__PUBLISH__GITHUB__REPOSITORY", "octo-org"),
-            ("SCRIBE__LOG__LEVEL", "nonsense[[["),
-        ] {
-            assert!(
-                Config::load_from(None, vars(&[(name, value)])).is_err(),
-                "{name}={value}"
-            );
-        }
+    fn a_zero_body_limit_is_refused() {
+        let problem = the_problem(
+            Some("[server]\nmax_body_bytes = 0\n"),
+            &[],
+            "server.max_body_bytes",
+        );
+        assert!(problem.source.ends_with("scribe.toml"), "{problem}");
+    }
+
+    #[test]
+    fn a_database_scribe_cannot_open_is_refused_without_showing_its_password() {
+        let problem = the_problem(
+            None,
+            &[("DATABASE_URL", "mysql://scribe:hunter2@db/scribe")],
+            "database.url",
+        );
+        assert_eq!(problem.source, "environment variable DATABASE_URL");
+        assert!(problem.reason.contains("mysql"), "{problem}");
+        assert!(!problem.to_string().contains("hunter2"), "{problem}");
+    }
+
+    #[test]
+    fn a_path_pattern_that_leaves_its_directory_is_refused() {
+        the_problem(
+            Some("[publish.files]\npath = \"../../etc/{slug}.md\"\n"),
+            &[],
+            "publish.files.path",
+        );
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__PATH", "/etc/{slug}.md")],
+            "publish.git.path",
+        );
+    }
+
+    #[test]
+    fn branch_patterns_and_the_base_branch_follow_gits_rules() {
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__BRANCH", "postmortem/{slug}.lock")],
+            "publish.git.branch",
+        );
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__BASE_BRANCH", "main branch")],
+            "publish.git.base_branch",
+        );
+    }
+
+    #[test]
+    fn a_bad_repository_is_refused() {
+        the_problem(
+            None,
+            &[(
+                "SCRIBE__PUBLISH__GITHUB__REPOSITORY",
+                "octo-org/postmortems/x",
+            )],
+            "publish.github.repository",
+        );
+    }
+
+    #[test]
+    fn a_log_filter_tracing_cannot_read_is_refused() {
+        the_problem(None, &[("SCRIBE__LOG__LEVEL", "nonsense[[[")], "log.level");
     }
 
     #[test]
@@ -367,8 +443,155 @@ mod tests {
                 Config::load_from(None, vars(&[("SCRIBE__DISCORD__GUILD_IDS", text)])).unwrap();
             assert_eq!(config.discord.guild_ids, ids, "{text:?}");
         }
-        let bad = Config::load_from(None, vars(&[("SCRIBE__DISCORD__GUILD_IDS", "123,abc")]));
-        assert!(bad.is_err());
+        let file = Config::load_from(None, Vec::new());
+        assert!(file.unwrap().discord.guild_ids.is_empty());
+        the_problem(
+            None,
+            &[("SCRIBE__DISCORD__GUILD_IDS", "123,abc")],
+            "discord.guild_ids",
+        );
+        the_problem(
+            Some("[discord]\nguild_ids = [1, \"x\"]\n"),
+            &[],
+            "discord.guild_ids",
+        );
+    }
+
+    #[test]
+    fn the_github_target_loads_with_everything_it_needs() {
+        let config = Config::load_from(None, vars(GITHUB)).unwrap();
+        let repository = config.publish.github.repository.unwrap();
+        assert_eq!(repository.owner(), "octo-org");
+    }
+
+    #[test]
+    fn the_github_target_needs_the_git_target() {
+        let mut pairs = github_without("SCRIBE__PUBLISH__TARGETS");
+        pairs.push(("SCRIBE__PUBLISH__TARGETS", r#"["github"]"#));
+        let problem = the_problem(None, &pairs, "publish.targets");
+        assert!(problem.reason.contains("\"git\""), "{problem}");
+        assert_eq!(
+            problem.source,
+            "environment variable SCRIBE__PUBLISH__TARGETS"
+        );
+    }
+
+    #[test]
+    fn the_git_and_github_targets_need_a_remote() {
+        let problem = the_problem(
+            None,
+            &github_without("SCRIBE__PUBLISH__GIT__REMOTE"),
+            "publish.targets",
+        );
+        assert!(problem.reason.contains("publish.git.remote"), "{problem}");
+        let problem = the_problem(
+            Some("[publish]\ntargets = [\"git\"]\n"),
+            &[],
+            "publish.targets",
+        );
+        assert!(problem.reason.contains("publish.git.remote"), "{problem}");
+        assert!(problem.source.ends_with("scribe.toml"), "{problem}");
+    }
+
+    #[test]
+    fn the_github_target_needs_a_repository() {
+        let problem = the_problem(
+            None,
+            &github_without("SCRIBE__PUBLISH__GITHUB__REPOSITORY"),
+            "publish.targets",
+        );
+        assert!(
+            problem.reason.contains("publish.github.repository"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn the_github_target_needs_its_token_and_the_chat_target_none() {
+        let problem = the_problem(None, &github_without("GITHUB_TOKEN"), "publish.targets");
+        assert!(problem.reason.contains("GITHUB_TOKEN"), "{problem}");
+        let mut empty = github_without("GITHUB_TOKEN");
+        empty.push(("GITHUB_TOKEN", ""));
+        the_problem(None, &empty, "publish.targets");
+        let chat = vars(&[("SCRIBE__PUBLISH__TARGETS", r#"["chat"]"#)]);
+        assert!(Config::load_from(None, chat).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_source_and_key() {
+        let file = "[server]\nmax_body_bytes = 0\nlisten = \"nowhere\"\n\
+                    [team]\ntimezon = \"UTC\"\n\
+                    [publish]\ntargets = [\"github\"]\n\
+                    [publish.files]\npath = \"../../etc/{slug}.md\"\n\
+                    [log]\nlevel = \"nonsense[[[\"\n";
+        let found = problems(
+            Some(file),
+            &[
+                ("SCRIBE__DATABASE__URL", "mysql://db/scribe"),
+                // The section's other key, from another layer, must not hide the file's.
+                ("SCRIBE__TEAM__TIMEZONE", "Europe/Berlin"),
+            ],
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "server.max_body_bytes",
+            "server.listen",
+            "team.timezon",
+            "publish.files.path",
+            "log.level",
+            "database.url",
+            "publish.targets",
+        ] {
+            assert!(keys.contains(&key), "{key} in {found:#?}");
+        }
+        for problem in &found {
+            let from_env = problem.key == "database.url";
+            assert_eq!(
+                problem.source.ends_with("scribe.toml"),
+                !from_env,
+                "{problem}"
+            );
+        }
+        let targets: Vec<&Problem> = found
+            .iter()
+            .filter(|p| p.key == "publish.targets")
+            .collect();
+        assert_eq!(
+            targets.len(),
+            4,
+            "git, remote, repository, token: {targets:#?}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_named() {
+        let found = problems(Some("[server\nlisten = 1\n"), &[]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].source.ends_with("scribe.toml"), "{}", found[0]);
+        assert!(found[0].reason.contains("line 1"), "{}", found[0]);
+        let missing = Config::load_from(Some(Path::new("/nonexistent/scribe.toml")), Vec::new());
+        let error = missing.unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/scribe.toml"), "{error}");
+    }
+
+    #[test]
+    fn check_names_the_templates_problems_too_even_beside_the_configurations() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("postmortem.md.j2"), "{{ titel }}\n").unwrap();
+        let lines = check(
+            None,
+            vars(&[
+                (
+                    "SCRIBE__DRAFTING__TEMPLATE_DIR",
+                    dir.path().to_str().unwrap(),
+                ),
+                ("SCRIBE__SERVER__MAX_BODY_BYTES", "0"),
+            ]),
+        );
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[0].contains("server.max_body_bytes"), "{lines:#?}");
+        assert!(lines[1].contains("titel"), "{lines:#?}");
+        assert!(check(None, Vec::new()).is_empty());
     }
 
     #[test]
