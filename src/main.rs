@@ -1,12 +1,12 @@
 //! The `scribe` command line: a thin layer over the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use scribe::config::{Config, Secrets, redact_password};
+use scribe::config::{Config, Secrets};
 use scribe::replay;
 use scribe::startup::{self, Application};
 use scribe::storage::JobState;
@@ -80,10 +80,15 @@ enum Format {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Check = cli.command {
+        return check(cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            for problem in &e.problems {
+                eprintln!("error: {problem}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -133,22 +138,10 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Migrate => {
             startup::migrate(&config).await?;
-            let url = redact_password(&config.database_url());
-            println!("database is up to date ({url})");
+            println!("database is up to date ({})", config.database_url());
             Ok(())
         }
-        Command::Check => {
-            let problems =
-                scribe::drafting::check_templates(config.template_dir(), &config.drafting.template);
-            for problem in &problems {
-                eprintln!("error: {problem}");
-            }
-            if !problems.is_empty() {
-                bail!("{} problem(s) found", problems.len());
-            }
-            println!("configuration and templates are valid");
-            Ok(())
-        }
+        Command::Check => unreachable!("checked before the configuration is loaded"),
         Command::Publish { id } => {
             let jobs = startup::publish_again(config, Secrets::from_env(), &id).await?;
             let mut failed = 0;
@@ -169,6 +162,21 @@ async fn run(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `scribe check`: every problem of the configuration and the templates, one line each.
+fn check(file: Option<&Path>) -> ExitCode {
+    let problems = scribe::config::check(file, std::env::vars());
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if problems.is_empty() {
+        println!("configuration and templates are valid");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {} problem(s) found", problems.len());
+        ExitCode::from(2)
     }
 }
 

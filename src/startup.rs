@@ -13,7 +13,7 @@ use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
-use crate::config::{Config, Secrets, redact_password};
+use crate::config::{Config, Secrets};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
 use crate::jobs::{self, DiscordJob, JobError, JobKind, SlackJob, read_incident_job};
@@ -30,11 +30,11 @@ const PUBLISH_DEADLINE: Duration = Duration::from_secs(60);
 pub async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
     let url = config.database_url();
     let opened = if migrate {
-        storage::open(&url).await
+        storage::open(url.expose()).await
     } else {
-        storage::connect(&url).await
+        storage::connect(url.expose()).await
     };
-    opened.with_context(|| format!("cannot open the database {}", redact_password(&url)))
+    opened.with_context(|| format!("cannot open the database {url}"))
 }
 
 /// Applies the database migrations.

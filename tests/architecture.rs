@@ -108,7 +108,7 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
         "recorder.rs",
         "drafting",
         "jobs.rs",
-        "config.rs",
+        "config",
         "metrics.rs",
         "outbound.rs",
         "app.rs",

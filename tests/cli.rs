@@ -242,3 +242,92 @@ fn a_template_error_names_the_template_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn check_lists_every_bad_setting_with_its_key_and_every_command_stops_on_them() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.path().join("bad.toml"),
+        r#"
+[database]
+url = "mysql://scribe:hunter2@db/scribe"
+
+[server]
+max_body_bytes = 0
+
+[publish]
+targets = ["git", "github"]
+
+[publish.files]
+path = "../../etc/{slug}.md"
+
+[publish.git]
+remote = "file:///srv/postmortems.git"
+
+[log]
+level = "nonsense[[["
+"#,
+    )
+    .unwrap();
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__DISCORD__GUILD_IDS", "12,x")
+        .args(["--config", "bad.toml", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    for (source, key, why) in [
+        ("bad.toml", "database.url", "mysql"),
+        ("bad.toml", "server.max_body_bytes", "0"),
+        ("bad.toml", "publish.files.path", "../../etc/{slug}.md"),
+        ("bad.toml", "log.level", "nonsense[[["),
+        ("bad.toml", "publish.targets", "publish.github.repository"),
+        ("bad.toml", "publish.targets", "GITHUB_TOKEN"),
+        (
+            "environment variable SCRIBE__DISCORD__GUILD_IDS",
+            "discord.guild_ids",
+            "x",
+        ),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(source) && l.contains(key) && l.contains(why)),
+            "no line names {source}, {key} and {why}:\n{err}"
+        );
+    }
+    assert!(err.contains("7 problem(s)"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    // Any other command stops at start, with the same lines.
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__DISCORD__GUILD_IDS", "12,x")
+        .args(["--config", "bad.toml", "draft", &shakespeare()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).is_empty());
+    let same: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("problem(s)"))
+        .collect();
+    assert_eq!(stderr(&output).lines().collect::<Vec<_>>(), same);
+}
+
+#[test]
+fn one_guild_id_in_the_environment_is_a_list_of_one() {
+    let sandbox = Sandbox::new();
+    for ids in ["300", "300,400", "[300,400]"] {
+        let output = sandbox
+            .scribe()
+            .env("SCRIBE__DISCORD__GUILD_IDS", ids)
+            .arg("check")
+            .output()
+            .unwrap();
+        success(&output);
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_github::{FakeGithub, OWNER, RACER_LOGIN, REPOSITORY};
-use scribe::config::Secret;
+use scribe::config::{BranchName, Secret};
 use scribe::jobs::JobError;
 use scribe::publish::github::{GithubApi, GithubError, PullRequest};
 use serde_json::json;
@@ -21,10 +21,14 @@ const PULLS: &str = "/repos/octo-org/postmortems/pulls";
 fn client(base: &str, token: &str) -> GithubApi {
     GithubApi::new(
         base.parse().expect("fake base URL"),
-        REPOSITORY,
+        &REPOSITORY.parse().unwrap(),
         Secret::new(token),
     )
     .expect("a valid client")
+}
+
+fn branch(name: &str) -> BranchName {
+    BranchName::new(name).unwrap()
 }
 
 async fn setup() -> (FakeGithub, GithubApi) {
@@ -34,7 +38,8 @@ async fn setup() -> (FakeGithub, GithubApi) {
 }
 
 async fn publish(api: &GithubApi, body: &str) -> Result<(PullRequest, bool), GithubError> {
-    api.ensure_pull_request(BRANCH, BASE, TITLE, body).await
+    api.ensure_pull_request(&branch(BRANCH), &branch(BASE), TITLE, body)
+        .await
 }
 
 #[tokio::test]
@@ -352,7 +357,7 @@ async fn an_unknown_repository_is_a_permanent_not_found() {
     let fake = FakeGithub::start().await;
     let api = GithubApi::new(
         fake.api_base().parse().unwrap(),
-        "octo-org/no-such-repo",
+        &"octo-org/no-such-repo".parse().unwrap(),
         Secret::new(TOKEN),
     )
     .unwrap();
@@ -375,9 +380,9 @@ async fn github_enterprise_roots_work_with_or_without_the_trailing_slash() {
 
     for (n, base) in [with_slash, without].iter().enumerate() {
         let api = client(base, TOKEN);
-        let branch = format!("postmortem/ghe-{n}");
+        let head = branch(&format!("postmortem/ghe-{n}"));
         let (pull, created) = api
-            .ensure_pull_request(&branch, BASE, TITLE, BODY)
+            .ensure_pull_request(&head, &branch(BASE), TITLE, BODY)
             .await
             .unwrap();
         assert!(created);
@@ -395,41 +400,37 @@ async fn github_enterprise_roots_work_with_or_without_the_trailing_slash() {
 #[tokio::test]
 async fn branch_names_with_special_characters_are_escaped_on_the_way() {
     let (fake, api) = setup().await;
-    let branch = "postmortem/inc#42&x=1+ü";
+    let name = "postmortem/inc#42&x=1+ü";
+    let head = branch(name);
 
     let (_, created) = api
-        .ensure_pull_request(branch, BASE, TITLE, BODY)
+        .ensure_pull_request(&head, &branch(BASE), TITLE, BODY)
         .await
         .unwrap();
     let (_, again) = api
-        .ensure_pull_request(branch, BASE, TITLE, BODY)
+        .ensure_pull_request(&head, &branch(BASE), TITLE, BODY)
         .await
         .unwrap();
 
     assert!(created && !again);
     assert_eq!(fake.pulls().len(), 1);
-    assert_eq!(fake.pulls()[0]["head"]["ref"], branch);
-    assert_eq!(fake.calls()[0].query["head"], format!("{OWNER}:{branch}"));
+    assert_eq!(fake.pulls()[0]["head"]["ref"], name);
+    assert_eq!(fake.calls()[0].query["head"], format!("{OWNER}:{name}"));
 }
 
 #[tokio::test]
 async fn bad_arguments_are_refused_before_anything_is_sent() {
     let (fake, api) = setup().await;
 
-    for (head, base, title) in [
-        ("", BASE, TITLE),
-        ("evil:branch", BASE, TITLE),
-        (BRANCH, "", TITLE),
-        (BRANCH, BASE, "  "),
-    ] {
-        let error = api
-            .ensure_pull_request(head, base, title, BODY)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, GithubError::Permanent(_)),
-            "{head:?} {base:?} {title:?}"
-        );
+    // A branch the client could be handed cannot be empty or turn `owner:branch` into another
+    // owner's.
+    for bad in ["", "evil:branch"] {
+        assert!(BranchName::new(bad).is_err(), "{bad:?}");
     }
+    let error = api
+        .ensure_pull_request(&branch(BRANCH), &branch(BASE), "  ", BODY)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GithubError::Permanent(_)), "{error}");
     assert!(fake.calls().is_empty());
 }

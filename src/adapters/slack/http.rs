@@ -28,7 +28,7 @@ pub fn routes(slack: Arc<Slack>) -> Router {
 
 /// The body, once it is known to be Slack's: 413 when too large, 401 when not signed.
 async fn verified(slack: &Slack, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let bytes = axum::body::to_bytes(body, slack.app.config.server.max_body_bytes)
+    let bytes = axum::body::to_bytes(body, slack.app.config.server.max_body_bytes.get())
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
     let secret = slack

@@ -1,0 +1,625 @@
+//! Configuration: the embedded defaults (`config/scribe.toml`), an optional file over them, and
+//! `SCRIBE__SECTION__KEY` environment variables over both (`DATABASE_URL` is read too, below
+//! `SCRIBE__DATABASE__URL`). Values are parsed at load into the types their users need, and
+//! the keys that depend on each other (or on a secret) are checked together: a configuration
+//! that loads is one Scribe can run with, and one that does not names every problem.
+
+mod load;
+mod value;
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::domain::Settings;
+
+pub use load::{ConfigError, Problem, check};
+pub use value::{
+    BranchName, BranchPattern, DatabaseUrl, Invalid, LogFilter, PathPattern, RelativePath,
+    Repository,
+};
+
+/// The defaults, documented in the file itself.
+pub const DEFAULTS: &str = include_str!("../../config/scribe.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub team: TeamConfig,
+    pub timeline: TimelineConfig,
+    pub drafting: DraftingConfig,
+    pub server: ServerConfig,
+    pub slack: SlackConfig,
+    pub discord: DiscordConfig,
+    pub publish: PublishConfig,
+    pub log: LogConfig,
+}
+
+/// Where drafts are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Chat,
+    Files,
+    Git,
+    Github,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    pub targets: Vec<Target>,
+    pub files: FilesConfig,
+    pub git: GitConfig,
+    pub github: GithubConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub dir: PathBuf,
+    pub path: PathPattern,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    /// Set whenever the git or GitHub target is (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub remote: Option<String>,
+    pub base_branch: BranchName,
+    pub branch: BranchPattern,
+    pub path: PathPattern,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    pub api_base_url: url::Url,
+    /// Set whenever the GitHub target is (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub repository: Option<Repository>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    pub max_body_bytes: NonZeroUsize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub api_base_url: url::Url,
+    pub create_channel: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub api_base_url: url::Url,
+    /// Servers whose slash commands are registered directly (available at once); empty: the
+    /// commands are registered globally.
+    #[serde(deserialize_with = "value::guild_ids")]
+    pub guild_ids: Vec<u64>,
+}
+
+/// A value that must never be shown: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Secrets come from the environment only, never from a configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    pub slack_signing_secret: Option<Secret>,
+    pub slack_bot_token: Option<Secret>,
+    pub slack_app_token: Option<Secret>,
+    pub api_token: Option<Secret>,
+    pub git_token: Option<Secret>,
+    pub github_token: Option<Secret>,
+    pub discord_token: Option<Secret>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// The secrets among `vars` (the environment, or a test's stand-in for it); an empty
+    /// value counts as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let var = |name: &str| {
+            vars.get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| Secret(v.clone()))
+        };
+        Secrets {
+            slack_signing_secret: var("SLACK_SIGNING_SECRET"),
+            slack_bot_token: var("SLACK_BOT_TOKEN"),
+            slack_app_token: var("SLACK_APP_TOKEN"),
+            api_token: var("SCRIBE_API_TOKEN"),
+            git_token: var("GIT_TOKEN"),
+            github_token: var("GITHUB_TOKEN"),
+            discord_token: var("DISCORD_TOKEN"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub url: Option<DatabaseUrl>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub timezone: Tz,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineConfig {
+    pub pin_emojis: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftingConfig {
+    pub template: String,
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub template_dir: Option<PathBuf>,
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: LogFilter,
+}
+
+impl Config {
+    /// The defaults, then `file` if given (it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// The defaults, then `file` if given, then `vars` as if they were the environment:
+    /// `SCRIBE__SECTION__KEY` (values read as TOML-like values: `true`, `8080`, `["a"]`), and
+    /// the conventional `DATABASE_URL` below `SCRIBE__DATABASE__URL`. The secrets the targets
+    /// need are looked for in `vars` too, as [`Secrets::from_vars`] reads them.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        load::load(file, vars.into_iter().collect())
+    }
+
+    /// The configured database, else `scribe.db` in the data directory.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::sqlite(&self.data_dir.join("scribe.db")))
+    }
+
+    /// The user's template directory, when one is configured.
+    pub fn template_dir(&self) -> Option<&Path> {
+        self.drafting.template_dir.as_deref()
+    }
+
+    /// What the fold needs to know about the team.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            pin_emojis: self.timeline.pin_emojis.clone(),
+            team_zone: self.team.timezone,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn problems(file: Option<&str>, pairs: &[(&str, &str)]) -> Vec<Problem> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scribe.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let file = file.map(|_| path.as_path());
+        match Config::load_from(file, vars(pairs)) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.problems,
+        }
+    }
+
+    /// The one problem there is, which must be about `key`.
+    fn the_problem(file: Option<&str>, pairs: &[(&str, &str)], key: &str) -> Problem {
+        let mut found = problems(file, pairs);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let problem = found.pop().unwrap();
+        assert_eq!(problem.key, key, "{problem}");
+        assert!(problem.to_string().contains(key), "{problem}");
+        problem
+    }
+
+    const GITHUB: &[(&str, &str)] = &[
+        ("SCRIBE__PUBLISH__TARGETS", r#"["git", "github"]"#),
+        (
+            "SCRIBE__PUBLISH__GIT__REMOTE",
+            "git@github.com:octo-org/postmortems.git",
+        ),
+        (
+            "SCRIBE__PUBLISH__GITHUB__REPOSITORY",
+            "octo-org/postmortems",
+        ),
+        ("GITHUB_TOKEN", "ghp_test"),
+    ];
+
+    /// `GITHUB` with `name` left out.
+    fn github_without(name: &str) -> Vec<(&'static str, &'static str)> {
+        GITHUB.iter().copied().filter(|(n, _)| *n != name).collect()
+    }
+
+    #[test]
+    fn the_defaults_load() {
+        let config = Config::load_from(None, Vec::new()).unwrap();
+        assert_eq!(config.database_url().expose(), "sqlite://data/scribe.db");
+        assert_eq!(config.template_dir(), None);
+        assert_eq!(config.publish.git.remote, None);
+        assert_eq!(config.publish.github.repository, None);
+        assert!(config.discord.guild_ids.is_empty());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_defaults_and_its_own_database_url_wins() {
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__DATABASE__URL", "postgres://scribe@db/scribe"),
+                ("DATABASE_URL", "postgres://other@db/other"),
+                ("SCRIBE__PUBLISH__TARGETS", r#"["files", "git"]"#),
+                (
+                    "SCRIBE__PUBLISH__GIT__REMOTE",
+                    "file:///srv/postmortems.git",
+                ),
+                ("SCRIBE__SERVER__MAX_BODY_BYTES", "2048"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database_url().expose(),
+            "postgres://scribe@db/scribe"
+        );
+        assert_eq!(config.publish.targets, [Target::Files, Target::Git]);
+        assert_eq!(config.server.max_body_bytes.get(), 2048);
+        let conventional =
+            Config::load_from(None, vars(&[("DATABASE_URL", "postgres://u@h/d")])).unwrap();
+        assert_eq!(conventional.database_url().expose(), "postgres://u@h/d");
+        let unknown = the_problem(None, &[("SCRIBE__SERVER__NOPE", "1")], "server.nope");
+        assert_eq!(unknown.source, "environment variable SCRIBE__SERVER__NOPE");
+    }
+
+    #[test]
+    fn empty_values_are_unset() {
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__DATABASE__URL", ""),
+                ("SCRIBE__DRAFTING__TEMPLATE_DIR", ""),
+                ("SCRIBE__PUBLISH__GIT__REMOTE", ""),
+                ("SCRIBE__PUBLISH__GITHUB__REPOSITORY", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database.url, None);
+        assert_eq!(config.template_dir(), None);
+        assert_eq!(config.publish.git.remote, None);
+        let set = Config::load_from(None, vars(&[("SCRIBE__DRAFTING__TEMPLATE_DIR", "mine")]));
+        assert_eq!(set.unwrap().template_dir(), Some(Path::new("mine")));
+    }
+
+    #[test]
+    fn a_zero_body_limit_is_refused() {
+        let problem = the_problem(
+            Some("[server]\nmax_body_bytes = 0\n"),
+            &[],
+            "server.max_body_bytes",
+        );
+        assert!(problem.source.ends_with("scribe.toml"), "{problem}");
+    }
+
+    #[test]
+    fn a_database_scribe_cannot_open_is_refused_without_showing_its_password() {
+        let problem = the_problem(
+            None,
+            &[("DATABASE_URL", "mysql://scribe:hunter2@db/scribe")],
+            "database.url",
+        );
+        assert_eq!(problem.source, "environment variable DATABASE_URL");
+        assert!(problem.reason.contains("mysql"), "{problem}");
+        assert!(!problem.to_string().contains("hunter2"), "{problem}");
+    }
+
+    #[test]
+    fn a_path_pattern_that_leaves_its_directory_is_refused() {
+        the_problem(
+            Some("[publish.files]\npath = \"../../etc/{slug}.md\"\n"),
+            &[],
+            "publish.files.path",
+        );
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__PATH", "/etc/{slug}.md")],
+            "publish.git.path",
+        );
+    }
+
+    #[test]
+    fn branch_patterns_and_the_base_branch_follow_gits_rules() {
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__BRANCH", "postmortem/{slug}.lock")],
+            "publish.git.branch",
+        );
+        the_problem(
+            None,
+            &[("SCRIBE__PUBLISH__GIT__BASE_BRANCH", "main branch")],
+            "publish.git.base_branch",
+        );
+    }
+
+    #[test]
+    fn a_bad_repository_is_refused() {
+        the_problem(
+            None,
+            &[(
+                "SCRIBE__PUBLISH__GITHUB__REPOSITORY",
+                "octo-org/postmortems/x",
+            )],
+            "publish.github.repository",
+        );
+    }
+
+    #[test]
+    fn a_log_filter_tracing_cannot_read_is_refused() {
+        the_problem(None, &[("SCRIBE__LOG__LEVEL", "nonsense[[[")], "log.level");
+    }
+
+    #[test]
+    fn guild_ids_are_one_id_a_list_or_an_array() {
+        for (text, ids) in [
+            ("300", vec![300]),
+            ("123,456", vec![123, 456]),
+            (" 123 , 456 ", vec![123, 456]),
+            ("[123,456]", vec![123, 456]),
+            ("1071005879500931073", vec![1_071_005_879_500_931_073]),
+            ("", vec![]),
+        ] {
+            let config =
+                Config::load_from(None, vars(&[("SCRIBE__DISCORD__GUILD_IDS", text)])).unwrap();
+            assert_eq!(config.discord.guild_ids, ids, "{text:?}");
+        }
+        let file = Config::load_from(None, Vec::new());
+        assert!(file.unwrap().discord.guild_ids.is_empty());
+        the_problem(
+            None,
+            &[("SCRIBE__DISCORD__GUILD_IDS", "123,abc")],
+            "discord.guild_ids",
+        );
+        the_problem(
+            Some("[discord]\nguild_ids = [1, \"x\"]\n"),
+            &[],
+            "discord.guild_ids",
+        );
+    }
+
+    #[test]
+    fn the_github_target_loads_with_everything_it_needs() {
+        let config = Config::load_from(None, vars(GITHUB)).unwrap();
+        let repository = config.publish.github.repository.unwrap();
+        assert_eq!(repository.owner(), "octo-org");
+    }
+
+    #[test]
+    fn the_github_target_needs_the_git_target() {
+        let mut pairs = github_without("SCRIBE__PUBLISH__TARGETS");
+        pairs.push(("SCRIBE__PUBLISH__TARGETS", r#"["github"]"#));
+        let problem = the_problem(None, &pairs, "publish.targets");
+        assert!(problem.reason.contains("\"git\""), "{problem}");
+        assert_eq!(
+            problem.source,
+            "environment variable SCRIBE__PUBLISH__TARGETS"
+        );
+    }
+
+    #[test]
+    fn the_git_and_github_targets_need_a_remote() {
+        let problem = the_problem(
+            None,
+            &github_without("SCRIBE__PUBLISH__GIT__REMOTE"),
+            "publish.targets",
+        );
+        assert!(problem.reason.contains("publish.git.remote"), "{problem}");
+        let problem = the_problem(
+            Some("[publish]\ntargets = [\"git\"]\n"),
+            &[],
+            "publish.targets",
+        );
+        assert!(problem.reason.contains("publish.git.remote"), "{problem}");
+        assert!(problem.source.ends_with("scribe.toml"), "{problem}");
+    }
+
+    #[test]
+    fn the_github_target_needs_a_repository() {
+        let problem = the_problem(
+            None,
+            &github_without("SCRIBE__PUBLISH__GITHUB__REPOSITORY"),
+            "publish.targets",
+        );
+        assert!(
+            problem.reason.contains("publish.github.repository"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn the_github_target_needs_its_token_and_the_chat_target_none() {
+        let problem = the_problem(None, &github_without("GITHUB_TOKEN"), "publish.targets");
+        assert!(problem.reason.contains("GITHUB_TOKEN"), "{problem}");
+        let mut empty = github_without("GITHUB_TOKEN");
+        empty.push(("GITHUB_TOKEN", ""));
+        the_problem(None, &empty, "publish.targets");
+        let chat = vars(&[("SCRIBE__PUBLISH__TARGETS", r#"["chat"]"#)]);
+        assert!(Config::load_from(None, chat).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_source_and_key() {
+        let file = "[server]\nmax_body_bytes = 0\nlisten = \"nowhere\"\n\
+                    [team]\ntimezon = \"UTC\"\n\
+                    [publish]\ntargets = [\"github\"]\n\
+                    [publish.files]\npath = \"../../etc/{slug}.md\"\n\
+                    [log]\nlevel = \"nonsense[[[\"\n";
+        let found = problems(
+            Some(file),
+            &[
+                ("SCRIBE__DATABASE__URL", "mysql://db/scribe"),
+                // The section's other key, from another layer, must not hide the file's.
+                ("SCRIBE__TEAM__TIMEZONE", "Europe/Berlin"),
+            ],
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "server.max_body_bytes",
+            "server.listen",
+            "team.timezon",
+            "publish.files.path",
+            "log.level",
+            "database.url",
+            "publish.targets",
+        ] {
+            assert!(keys.contains(&key), "{key} in {found:#?}");
+        }
+        for problem in &found {
+            let from_env = problem.key == "database.url";
+            assert_eq!(
+                problem.source.ends_with("scribe.toml"),
+                !from_env,
+                "{problem}"
+            );
+        }
+        let targets: Vec<&Problem> = found
+            .iter()
+            .filter(|p| p.key == "publish.targets")
+            .collect();
+        assert_eq!(
+            targets.len(),
+            4,
+            "git, remote, repository, token: {targets:#?}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_named() {
+        let found = problems(Some("[server\nlisten = 1\n"), &[]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].source.ends_with("scribe.toml"), "{}", found[0]);
+        assert!(found[0].reason.contains("line 1"), "{}", found[0]);
+        let missing = Config::load_from(Some(Path::new("/nonexistent/scribe.toml")), Vec::new());
+        let error = missing.unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/scribe.toml"), "{error}");
+    }
+
+    #[test]
+    fn check_names_the_templates_problems_too_even_beside_the_configurations() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("postmortem.md.j2"), "{{ titel }}\n").unwrap();
+        let lines = check(
+            None,
+            vars(&[
+                (
+                    "SCRIBE__DRAFTING__TEMPLATE_DIR",
+                    dir.path().to_str().unwrap(),
+                ),
+                ("SCRIBE__SERVER__MAX_BODY_BYTES", "0"),
+            ]),
+        );
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[0].contains("server.max_body_bytes"), "{lines:#?}");
+        assert!(lines[1].contains("titel"), "{lines:#?}");
+        assert!(check(None, Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let secrets = Secrets {
+            slack_signing_secret: Some(Secret("8f742231b10e8888abcd99yyyzzz85a5".into())),
+            slack_bot_token: Some(Secret("xoxb-123".into())),
+            ..Secrets::default()
+        };
+        let shown = format!("{secrets:?}");
+        assert!(
+            !shown.contains("8f742231") && !shown.contains("xoxb"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let config = Config::load_from(
+            None,
+            vars(&[("DATABASE_URL", "postgres://scribe:hunter2@db:5432/scribe")]),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://scribe:***@db:5432/scribe"),
+            "{shown}"
+        );
+    }
+}
