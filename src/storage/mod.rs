@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::{ChannelRef, ChatEvent};
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod writer;
 

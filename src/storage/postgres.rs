@@ -9,12 +9,13 @@ use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{QueryBuilder, Row, SqlSafeStr};
+use sqlx::postgres::PgPool;
+use sqlx::{QueryBuilder, SqlSafeStr};
 
+use super::rows;
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
 use super::{Appended, Basis, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
-use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
+use crate::domain::{ChannelRef, ChatEvent};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -160,14 +161,6 @@ async fn insert_jobs(tx: &mut sqlx::PgConnection, jobs: &[&NewJob]) -> Result<()
     Ok(())
 }
 
-fn platform(row: &PgRow, id: i64) -> Result<Platform, StoreError> {
-    let name: &str = row.try_get("platform")?;
-    Platform::parse(name).ok_or_else(|| StoreError::Corrupt {
-        id,
-        reason: format!("unknown platform `{name}`"),
-    })
-}
-
 impl Store for PostgresStore {
     fn append_chained(
         &self,
@@ -183,7 +176,7 @@ impl Store for PostgresStore {
         channel: &ChannelRef,
         seq: i64,
     ) -> Result<Vec<Logged>, StoreError> {
-        let rows = sqlx::query(
+        let found: Vec<rows::EventRow> = sqlx::query_as(
             "SELECT seq, message, at_us, payload FROM events
              WHERE platform = $1 AND channel = $2 AND seq > $3 ORDER BY seq",
         )
@@ -192,23 +185,9 @@ impl Store for PostgresStore {
         .bind(seq)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.try_get("seq")?;
-                let corrupt = |reason: String| StoreError::Corrupt { id: seq, reason };
-                let at_us: i64 = row.try_get("at_us")?;
-                let payload: &str = row.try_get("payload")?;
-                let kind: EventKind =
-                    serde_json::from_str(payload).map_err(|e| corrupt(e.to_string()))?;
-                let event = ChatEvent {
-                    channel: channel.clone(),
-                    message: MessageId::new(row.try_get::<String, _>("message")?),
-                    at: DateTime::from_timestamp_micros(at_us)
-                        .ok_or_else(|| corrupt(format!("time {at_us} out of range")))?,
-                    kind,
-                };
-                Ok(Logged { seq, event })
-            })
+        found
+            .into_iter()
+            .map(|row| rows::logged(channel, row))
             .collect()
     }
 
@@ -223,21 +202,13 @@ impl Store for PostgresStore {
     }
 
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {
-        let rows = sqlx::query(
+        let found: Vec<rows::ChannelRow> = sqlx::query_as(
             "SELECT platform, channel, MIN(seq) AS first_seq FROM events
              GROUP BY platform, channel ORDER BY first_seq",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("first_seq")?;
-                Ok(ChannelRef::new(
-                    platform(row, id)?,
-                    row.try_get::<String, _>("channel")?,
-                ))
-            })
-            .collect()
+        found.into_iter().map(rows::channel).collect()
     }
 
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
@@ -255,7 +226,7 @@ impl Store for PostgresStore {
         let now_us = now.timestamp_micros();
         // The row lock taken by the subquery is held until the UPDATE commits, so a concurrent
         // claimer (in this process or another) skips the row instead of leasing it twice.
-        let row = sqlx::query(
+        let claimed: Option<rows::JobRow> = sqlx::query_as(
             "UPDATE jobs SET leased_until_us = $1, attempts = attempts + 1
              WHERE id = (SELECT id FROM jobs
                          WHERE state = 'pending' AND run_at_us <= $2
@@ -268,16 +239,7 @@ impl Store for PostgresStore {
         .bind(now_us)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(Job {
-                id: row.try_get("id")?,
-                key: row.try_get("key")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                attempts: row.try_get::<i32, _>("attempts")? as u32,
-            })
-        })
-        .transpose()
+        claimed.map(rows::job).transpose()
     }
 
     async fn renew_job(&self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
@@ -311,29 +273,14 @@ impl Store for PostgresStore {
 
     async fn jobs(&self, prefix: &str) -> Result<Vec<JobStatus>, StoreError> {
         // `starts_with`, not LIKE: `_` and `%` in a channel id are plain characters.
-        let rows = sqlx::query(
+        let found: Vec<rows::JobStatusRow> = sqlx::query_as(
             "SELECT id, key, kind, state, attempts, last_error FROM jobs
              WHERE starts_with(key, $1) ORDER BY id",
         )
         .bind(prefix)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let state: &str = row.try_get("state")?;
-                Ok(JobStatus {
-                    key: row.try_get("key")?,
-                    kind: row.try_get("kind")?,
-                    state: JobState::parse(state).ok_or_else(|| StoreError::Corrupt {
-                        id,
-                        reason: format!("unknown job state `{state}`"),
-                    })?,
-                    attempts: row.try_get::<i32, _>("attempts")? as u32,
-                    last_error: row.try_get("last_error")?,
-                })
-            })
-            .collect()
+        found.into_iter().map(rows::job_status).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
