@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Sandbox, stdout, success};
+use common::{Sandbox, broken_templates, stderr, stdout, success};
 
 #[test]
 fn an_incident_played_in_the_console_is_drafted_on_close() {
@@ -104,5 +104,43 @@ fn a_draft_preview_does_not_close_the_incident() {
     assert!(out.contains("# Incident: Disk full on db-3"), "{out}");
     assert!(out.contains("{{ 7*7 }} @\u{200b}everyone"), "{out}");
     assert!(out.contains("open: Disk full on db-3"), "{out}");
+    assert!(!sandbox.path().join("postmortems").exists());
+}
+
+#[test]
+fn a_broken_template_is_logged_and_the_room_is_told_so_plainly() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let sandbox = Sandbox::new();
+    let dir = broken_templates(&sandbox);
+    let mut child = sandbox
+        .scribe()
+        .env("SCRIBE__DRAFTING__TEMPLATE_DIR", &dir)
+        .arg("console")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/incident start Disk full on db-3\n/incident draft\n/incident close\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    // The session goes on past the first failure: both the preview and the close say so.
+    let out = success(&output);
+    let no_draft = scribe::domain::reply::no_draft();
+    assert_eq!(out.matches(no_draft.as_str()).count(), 2, "{out}");
+    assert!(out.contains("Incident closed: Disk full on db-3"), "{out}");
+    assert!(!out.contains("no_such_field"), "{out}");
+    let log = stderr(&output);
+    assert!(
+        log.contains("postmortem.md.j2") && log.contains("no_such_field"),
+        "{log}"
+    );
     assert!(!sandbox.path().join("postmortems").exists());
 }

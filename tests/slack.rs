@@ -750,3 +750,62 @@ async fn a_command_the_store_refuses_is_answered_with_a_request_to_send_it_again
         ["reindex started"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_template_reaches_slack_as_a_plain_sentence_and_the_log_in_full() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let dir = common::broken_templates(&sandbox);
+    let server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__SLACK__API_BASE_URL", &fake.api_base()),
+            ("SCRIBE__DRAFTING__TEMPLATE_DIR", dir.to_str().unwrap()),
+        ],
+    );
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Search down",
+            "t.1",
+        )
+        .await;
+
+    let answer = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "draft", "t.2")
+        .await;
+    assert_eq!(
+        answer["text"],
+        scribe::domain::reply::no_draft(),
+        "{answer}"
+    );
+
+    // The upload job fails for good, and its report in the channel says why in the same words.
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+    let posted = fake.wait_for("chat.postMessage", 3, WAIT).await;
+    let report = posted
+        .iter()
+        .filter_map(|c| c.params["text"].as_str())
+        .find(|t| t.contains("could not upload the postmortem draft"))
+        .unwrap_or_else(|| panic!("no report in {posted:#?}"));
+    assert!(
+        report.contains(scribe::domain::reply::DRAFT_FAILED),
+        "{report}"
+    );
+    for text in posted.iter().filter_map(|c| c.params["text"].as_str()) {
+        assert!(!text.contains("no_such_field"), "{text}");
+    }
+    let status = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "status", "t.4")
+        .await;
+    assert!(!status.to_string().contains("no_such_field"), "{status}");
+    let log = server.log();
+    assert!(
+        log.contains("postmortem.md.j2") && log.contains("no_such_field"),
+        "the cause is logged:\n{log}"
+    );
+}

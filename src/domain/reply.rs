@@ -9,6 +9,18 @@ use super::incident::Incident;
 pub const NOT_RECORDED: &str =
     "Scribe could not store that command, so nothing was recorded. Please send it again.";
 
+/// Why a draft is missing, as users are told (in answers, job reports and job states): the
+/// cause names template files, lines and source, which are the operator's, so it goes to the log.
+pub const DRAFT_FAILED: &str =
+    "the postmortem template could not be rendered (the cause is in Scribe's log)";
+
+/// The answer to a command whose draft could not be rendered.
+pub fn no_draft() -> String {
+    format!(
+        "No draft: {DRAFT_FAILED}. Every event is kept, so the draft comes back once the template is fixed."
+    )
+}
+
 /// A one-line answer to the command that had `outcome` on `incident`.
 pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
     let title = incident.map_or("", |i| i.title.as_str());

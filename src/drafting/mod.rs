@@ -7,7 +7,8 @@ use std::path::Path;
 
 use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 
-use crate::domain::Incident;
+use crate::domain::{Incident, reply};
+use crate::jobs::JobError;
 
 pub mod document;
 pub mod markdown;
@@ -32,6 +33,15 @@ pub enum DraftError {
     /// `{:#}` of a minijinja error names the template and line and quotes it.
     #[error("template error: {0:#}")]
     Template(#[from] minijinja::Error),
+}
+
+/// A job whose draft cannot be rendered fails for good with [`reply::DRAFT_FAILED`], which
+/// its report and `/incident status` show; the cause is logged here, in the job's span.
+impl From<DraftError> for JobError {
+    fn from(error: DraftError) -> Self {
+        tracing::error!(%error, "cannot render the postmortem draft");
+        JobError::Permanent(reply::DRAFT_FAILED.to_string())
+    }
 }
 
 pub struct Drafter {

@@ -141,9 +141,7 @@ fn permanent(error: impl std::fmt::Display) -> JobError {
 
 /// The draft as published: front matter, then the rendered template.
 fn document(app: &App, incident: &Incident) -> Result<String, JobError> {
-    let draft = app
-        .render_draft(incident, &incident.channel.id)
-        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let draft = app.render_draft(incident, &incident.channel.id)?;
     Ok(with_front_matter(incident, &incident.channel.id, &draft))
 }
 

@@ -94,6 +94,19 @@ impl Sandbox {
     }
 }
 
+/// A template directory in `sandbox` whose `postmortem.md.j2`, which replaces the built-in
+/// one, fails to render: `no_such_field` on line 3.
+pub fn broken_templates(sandbox: &Sandbox) -> PathBuf {
+    let dir = sandbox.path().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("postmortem.md.j2"),
+        "# {{ title }}\n\n{{ no_such_field }}\n",
+    )
+    .unwrap();
+    dir
+}
+
 /// A copy of the shared chat-export fixtures, kept in the repository.
 pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

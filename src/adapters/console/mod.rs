@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::domain::{
     Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
 };
-use crate::drafting::{DraftError, slug};
+use crate::drafting::slug;
 use crate::storage::{Store, StoreError};
 
 const HELP: &str = "\
@@ -31,8 +31,6 @@ Console stand-ins for chat buttons, acting on the previous message:
 pub enum ConsoleError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Draft(#[from] DraftError),
     #[error("console I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot write the draft to {path}: {source}")]
@@ -207,19 +205,26 @@ impl Console {
                     answer.push_str(&format!("scribe: {line}\n"));
                 }
             }
-            (Outcome::ShowDraft, Some(incident)) => {
-                answer.push_str(&self.app.render_draft(incident, &self.channel.id)?);
-            }
-            (Outcome::Closed, Some(incident)) => {
-                let draft = self.app.render_draft(incident, &self.channel.id)?;
-                let path = (self.app.config.drafting.output_dir).join(slug::file_name(incident));
-                write_file(&path, &draft).await?;
-                tracing::info!(path = %path.display(), "postmortem draft written");
-                answer.push_str(&format!(
-                    "scribe: Postmortem draft written to {}\nscribe: `scribe publish {}` publishes it to the configured targets.\n",
-                    path.display(),
-                    incident.id()
-                ));
+            (Outcome::ShowDraft | Outcome::Closed, Some(incident)) => {
+                match self.app.render_draft(incident, &self.channel.id) {
+                    // The template's error is for the log (stderr), not for the room.
+                    Err(error) => {
+                        tracing::error!(%error, "cannot render the postmortem draft");
+                        answer.push_str(&format!("scribe: {}\n", reply::no_draft()));
+                    }
+                    Ok(draft) if reply.outcome == Outcome::ShowDraft => answer.push_str(&draft),
+                    Ok(draft) => {
+                        let dir = &self.app.config.drafting.output_dir;
+                        let path = dir.join(slug::file_name(incident));
+                        write_file(&path, &draft).await?;
+                        tracing::info!(path = %path.display(), "postmortem draft written");
+                        answer.push_str(&format!(
+                            "scribe: Postmortem draft written to {}\nscribe: `scribe publish {}` publishes it to the configured targets.\n",
+                            path.display(),
+                            incident.id()
+                        ));
+                    }
+                }
             }
             _ => {}
         }

@@ -180,7 +180,10 @@ impl Handler {
                             draft.into_bytes(),
                         )),
                     },
-                    Err(error) => Answer::private(format!("The draft cannot be rendered: {error}")),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot render the postmortem draft");
+                        Answer::private(reply::no_draft())
+                    }
                 }
             }
             (Outcome::ShowStatus, Some(incident)) => {

@@ -42,9 +42,7 @@ pub async fn run(
             let incident = app.incident_for_job(&id).await?;
             let mut message = CreateMessage::new().content(clip(&summary(&incident)));
             if app.config.publish.targets.contains(&Target::Chat) {
-                let draft = app
-                    .render_draft(&incident, &api.channel_name(channel).await)
-                    .map_err(|e| JobError::Permanent(e.to_string()))?;
+                let draft = app.render_draft(&incident, &api.channel_name(channel).await)?;
                 let name = format!("postmortem-{}", slug::file_name(&incident));
                 message = message.add_file(CreateAttachment::bytes(draft.into_bytes(), name));
             }

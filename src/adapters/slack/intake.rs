@@ -109,7 +109,10 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         (Outcome::ShowDraft, Some(incident)) => {
             match slack.app.render_draft(incident, &command.channel_name) {
                 Ok(draft) => Answer::ephemeral(format!("```\n{draft}\n```")),
-                Err(error) => Answer::ephemeral(format!("The draft cannot be rendered: {error}")),
+                Err(error) => {
+                    tracing::error!(%error, "cannot render the postmortem draft");
+                    Answer::ephemeral(reply::no_draft())
+                }
             }
         }
         (

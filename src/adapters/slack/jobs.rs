@@ -222,10 +222,7 @@ async fn upload_draft(
     incident: &Incident,
     job: &Job,
 ) -> Result<(), JobError> {
-    let draft = slack
-        .app
-        .render_draft(incident, &incident.channel.id)
-        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let draft = slack.app.render_draft(incident, &incident.channel.id)?;
     let filename = format!("postmortem-{}", slug::file_name(incident));
     if done_before(api, &incident.channel.id, job, Mark::File(&filename)).await? {
         return Ok(());
