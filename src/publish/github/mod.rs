@@ -14,10 +14,10 @@
 //! - rate limits come as 429 *or* 403; `retry-after` wins, then `x-ratelimit-reset` when
 //!   `x-ratelimit-remaining` is 0, and otherwise GitHub asks for at least a minute.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -25,7 +25,13 @@ use url::Url;
 
 use crate::config::{BranchName, Repository, Secret};
 use crate::jobs::JobError;
-use crate::outbound::{Again, Retries, Retryable, retry};
+use crate::outbound::{Retries, retry};
+
+mod checks;
+mod failure;
+
+use checks::check_base;
+use failure::Failure;
 
 /// Three attempts per call; GitHub asking for a wait longer than 30 s is the caller's to
 /// schedule, since retrying early while rate limited can get an integration banned.
@@ -34,8 +40,6 @@ const RETRIES: Retries = Retries {
     base: Duration::from_millis(250),
     max_wait: Duration::from_secs(30),
 };
-/// What GitHub asks for after a secondary rate limit that names no time: "at least one minute".
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -44,8 +48,6 @@ const API_VERSION_HEADER: &str = "x-github-api-version";
 const API_VERSION: &str = "2022-11-28";
 /// Enough for any one branch: GitHub allows one open pull request per head and base.
 const PER_PAGE: &str = "100";
-/// GitHub's own messages are short; anything longer is a proxy's page, not worth carrying.
-const MAX_DETAIL: usize = 300;
 
 /// Why a GitHub call failed, sorted by what the caller can do about it. Messages name the
 /// repository, the operation, the HTTP status and GitHub's own message; never the token.
@@ -117,127 +119,6 @@ impl PullRecord {
             number: self.number,
             html_url: self.html_url.clone(),
         }
-    }
-}
-
-/// GitHub's error body: `{"message", "errors": [{"resource", "field", "code", "message"}]}`.
-#[derive(Debug, Default, Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    errors: Vec<ErrorEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorEntry {
-    #[serde(default)]
-    field: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-/// A failed attempt, with what [`retry`] and the callers need to know about it.
-#[derive(Debug)]
-struct Failure {
-    error: GithubError,
-    /// How long GitHub asked us to wait (a rate limit), when it did.
-    wait: Option<Duration>,
-    /// The 422 GitHub answers when the head and base already have an open pull request.
-    already_exists: bool,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl Retryable for Failure {
-    fn again(&self) -> Again {
-        match (&self.error, self.wait) {
-            (GithubError::Permanent(_), _) => Again::No,
-            (GithubError::Transient(_), Some(wait)) => Again::After(wait),
-            (GithubError::Transient(_), None) => Again::Backoff,
-        }
-    }
-}
-
-impl Failure {
-    fn transient(reason: String) -> Self {
-        Failure {
-            error: GithubError::Transient(reason),
-            wait: None,
-            already_exists: false,
-        }
-    }
-
-    fn permanent(reason: String) -> Self {
-        Failure {
-            error: GithubError::Permanent(reason),
-            wait: None,
-            already_exists: false,
-        }
-    }
-
-    fn into_error(self) -> GithubError {
-        self.error
-    }
-
-    /// Sorts a non-2xx answer. `now` is for `x-ratelimit-reset`, which is an absolute time.
-    fn from_response(
-        operation: &str,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Self {
-        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let detail = detail(&parsed);
-        let what = if detail.is_empty() {
-            format!("{operation}: HTTP {}", status.as_u16())
-        } else {
-            format!("{operation}: HTTP {}: {detail}", status.as_u16())
-        };
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN && is_rate_limit(headers, &parsed.message));
-        if rate_limited {
-            let wait = rate_limit_wait(headers, now);
-            let mut failure = Failure::transient(format!(
-                "{what} (rate limited; retry after {}s)",
-                wait.as_secs()
-            ));
-            failure.wait = Some(wait);
-            return failure;
-        }
-        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            return Failure::transient(what);
-        }
-        if status.is_redirection() {
-            // Redirects are refused so the token stays on the host configured; GitHub answers
-            // 301 for a renamed repository.
-            return Failure::permanent(format!(
-                "{what} (a redirect: check the base URL and the repository name)"
-            ));
-        }
-        let mut failure = Failure::permanent(what);
-        failure.already_exists = status == StatusCode::UNPROCESSABLE_ENTITY
-            && parsed.errors.iter().any(|e| {
-                e.message
-                    .as_deref()
-                    .is_some_and(|m| m.to_ascii_lowercase().contains("already exists"))
-            });
-        failure
-    }
-
-    fn network(operation: &str, error: reqwest::Error) -> Self {
-        // A request that cannot even be built will never be.
-        if error.is_builder() {
-            return Failure::permanent(format!("{operation}: the request could not be built"));
-        }
-        Failure::transient(format!("{operation}: {}", crate::outbound::describe(error)))
     }
 }
 
@@ -501,92 +382,6 @@ async fn send(operation: &str, request: RequestBuilder) -> Result<Vec<u8>, Failu
     }
 }
 
-fn check_base(mut base: Url) -> Result<Url, GithubError> {
-    let refuse = |why: &str| GithubError::Permanent(format!("the GitHub API URL {why}"));
-    let loopback = match base.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match base.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(refuse(
-                "must use https, or the token would travel in the clear",
-            ));
-        }
-        _ => return Err(refuse("must be an http(s) URL")),
-    }
-    if base.cannot_be_a_base() || base.host().is_none() {
-        return Err(refuse("must name a host"));
-    }
-    if !base.username().is_empty() || base.password().is_some() {
-        return Err(refuse("must not carry credentials"));
-    }
-    if base.query().is_some() || base.fragment().is_some() {
-        return Err(refuse("must not carry a query or fragment"));
-    }
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
-    Ok(base)
-}
-
-/// GitHub's message with its validation errors, one line, bounded.
-fn detail(body: &ErrorBody) -> String {
-    let mut parts = Vec::new();
-    if !body.message.trim().is_empty() {
-        parts.push(body.message.trim().to_owned());
-    }
-    for entry in &body.errors {
-        let part = match (&entry.message, &entry.field, &entry.code) {
-            (Some(message), _, _) => message.clone(),
-            (None, Some(field), Some(code)) => format!("{field}: {code}"),
-            (None, None, Some(code)) => code.clone(),
-            _ => continue,
-        };
-        parts.push(part);
-    }
-    let joined = parts.join("; ").replace(['\r', '\n'], " ");
-    if joined.chars().count() > MAX_DETAIL {
-        let cut: String = joined.chars().take(MAX_DETAIL).collect();
-        format!("{cut}…")
-    } else {
-        joined
-    }
-}
-
-/// Whether a 403 is a rate limit rather than a refusal: GitHub marks the primary limit with
-/// `x-ratelimit-remaining: 0` and the secondary ones with a message (and maybe `retry-after`).
-fn is_rate_limit(headers: &HeaderMap, message: &str) -> bool {
-    headers.contains_key(RETRY_AFTER)
-        || header_str(headers, "x-ratelimit-remaining") == Some("0")
-        || message.to_ascii_lowercase().contains("rate limit")
-}
-
-/// How long GitHub asked us to wait: `retry-after` seconds; else, with no requests remaining,
-/// until `x-ratelimit-reset` (UTC epoch seconds) plus a second for clock skew; else a minute.
-fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
-    if let Some(seconds) = header_str(headers, RETRY_AFTER.as_str()).and_then(|v| v.parse().ok()) {
-        return Duration::from_secs(seconds);
-    }
-    if header_str(headers, "x-ratelimit-remaining") == Some("0")
-        && let Some(reset) =
-            header_str(headers, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())
-    {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        return Duration::from_secs(reset.saturating_sub(now) + 1);
-    }
-    DEFAULT_RATE_LIMIT_WAIT
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,23 +391,6 @@ mod tests {
     fn api(base: &str, repository: &str) -> Result<GithubApi, GithubError> {
         let repository = repository.parse().unwrap();
         GithubApi::new(base.parse().unwrap(), &repository, Secret::new(SECRET))
-    }
-
-    fn sort(status: u16, headers: &[(&str, &str)], body: &str) -> Failure {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        Failure::from_response(
-            "o/r: create pull request",
-            StatusCode::from_u16(status).unwrap(),
-            &map,
-            body.as_bytes(),
-            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        )
     }
 
     #[test]
@@ -634,17 +412,6 @@ mod tests {
             assert!(matches!(error, GithubError::Permanent(_)), "{error:?}");
             assert!(!error.to_string().contains("ghp_a"), "{error}");
         }
-    }
-
-    #[test]
-    fn the_base_url_must_keep_the_token_safe() {
-        assert!(api("http://api.github.com/", "o/r").is_err());
-        assert!(api("ftp://api.github.com/", "o/r").is_err());
-        assert!(api("https://user:pw@api.github.com/", "o/r").is_err());
-        assert!(api("https://api.github.com/?x=1", "o/r").is_err());
-        assert!(api("http://127.0.0.1:8080/", "o/r").is_ok());
-        assert!(api("http://localhost:8080/api/v3", "o/r").is_ok());
-        assert!(api("http://[::1]:8080/", "o/r").is_ok());
     }
 
     #[test]
@@ -672,133 +439,5 @@ mod tests {
             assert_eq!(api.pulls_url(None).as_str(), expected, "{base}");
             assert_eq!(api.pulls_url(Some(7)).as_str(), format!("{expected}/7"));
         }
-    }
-
-    #[test]
-    fn statuses_are_sorted_by_whether_waiting_helps() {
-        for status in [500, 502, 503, 504, 408] {
-            let failure = sort(status, &[], "");
-            assert!(
-                matches!(failure.error, GithubError::Transient(_)),
-                "{status}"
-            );
-            assert_eq!(failure.wait, None, "{status}");
-        }
-        for status in [400, 401, 404, 409, 410, 422, 301] {
-            let failure = sort(status, &[], r#"{"message":"Nope"}"#);
-            assert!(
-                matches!(failure.error, GithubError::Permanent(_)),
-                "{status}"
-            );
-            assert!(failure.error.to_string().contains("Nope"), "{status}");
-            assert!(!failure.already_exists);
-        }
-        let refused = sort(
-            403,
-            &[],
-            r#"{"message":"Resource not accessible by integration"}"#,
-        );
-        assert!(matches!(refused.error, GithubError::Permanent(_)));
-    }
-
-    #[test]
-    fn rate_limits_come_as_429_or_403_and_say_how_long_to_wait() {
-        let secondary = sort(
-            403,
-            &[("retry-after", "12")],
-            r#"{"message":"You have exceeded a secondary rate limit."}"#,
-        );
-        assert!(matches!(secondary.error, GithubError::Transient(_)));
-        assert_eq!(secondary.wait, Some(Duration::from_secs(12)));
-
-        let primary = sort(
-            403,
-            &[
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "1700000020"),
-            ],
-            r#"{"message":"API rate limit exceeded for user ID 1."}"#,
-        );
-        assert!(matches!(primary.error, GithubError::Transient(_)));
-        assert_eq!(primary.wait, Some(Duration::from_secs(21)));
-
-        // A reset already past still waits a moment rather than not at all.
-        let past = sort(
-            429,
-            &[
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "1600000000"),
-            ],
-            "",
-        );
-        assert_eq!(past.wait, Some(Duration::from_secs(1)));
-
-        // With nothing to go on, GitHub asks for at least a minute.
-        let bare = sort(429, &[], "");
-        assert_eq!(bare.wait, Some(DEFAULT_RATE_LIMIT_WAIT));
-        let message_only = sort(403, &[], r#"{"message":"secondary rate limit"}"#);
-        assert_eq!(message_only.wait, Some(DEFAULT_RATE_LIMIT_WAIT));
-
-        // Some requests remaining: x-ratelimit-reset alone does not make a 403 a rate limit.
-        let forbidden = sort(
-            403,
-            &[
-                ("x-ratelimit-remaining", "4999"),
-                ("x-ratelimit-reset", "1700000020"),
-            ],
-            r#"{"message":"Must have admin rights to Repository."}"#,
-        );
-        assert!(matches!(forbidden.error, GithubError::Permanent(_)));
-    }
-
-    #[test]
-    fn an_existing_pull_request_is_recognised_in_githubs_422() {
-        let body = r#"{
-            "message": "Validation Failed",
-            "errors": [{
-                "resource": "PullRequest",
-                "code": "custom",
-                "message": "A pull request already exists for octo-org:postmortem/db."
-            }],
-            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
-            "status": "422"
-        }"#;
-        let failure = sort(422, &[], body);
-        assert!(failure.already_exists);
-        assert!(matches!(failure.error, GithubError::Permanent(_)));
-        let text = failure.error.to_string();
-        assert!(
-            text.contains("Validation Failed; A pull request already exists"),
-            "{text}"
-        );
-
-        let other = sort(
-            422,
-            &[],
-            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"No commits between main and postmortem/db"}]}"#,
-        );
-        assert!(!other.already_exists);
-        let missing = sort(
-            422,
-            &[],
-            r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}]}"#,
-        );
-        assert!(missing.error.to_string().contains("base: invalid"));
-    }
-
-    #[test]
-    fn long_or_multiline_details_are_bounded() {
-        let page = format!("{{\"message\":\"{}\\nsecond line\"}}", "x".repeat(1000));
-        let failure = sort(400, &[], &page);
-        let text = failure.error.to_string();
-        assert!(!text.contains('\n'));
-        assert!(text.chars().count() < MAX_DETAIL + 100, "{}", text.len());
-        // Not JSON at all (an HTML error page): the status still says enough.
-        let html = sort(502, &[], "<html>Bad gateway</html>");
-        assert!(
-            html.error.to_string().ends_with("HTTP 502"),
-            "{}",
-            html.error
-        );
     }
 }
