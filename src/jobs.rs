@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{PublishConfig, Target};
-use crate::domain::{IncidentId, Outcome, Platform, Reply};
+use crate::domain::{Effect, IncidentId, Outcome, Platform};
 use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store};
 
 /// Every kind of job Scribe stores, by who does it. Stored as `slack.headline`, `publish.git`, …
@@ -212,7 +212,7 @@ pub fn incident_job(id: &IncidentId, kind: JobKind, suffix: &str, text: Option<S
 /// nothing and writes its drafts itself.
 pub fn follow_ups(
     publish: &PublishConfig,
-    reply: &Reply,
+    reply: &Effect,
     incident: Option<IncidentId>,
     message: &str,
 ) -> Vec<NewJob> {

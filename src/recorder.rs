@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use chrono::SubsecRound;
 
 use crate::domain::{
-    ChannelRef, ChatEvent, EventKey, Fold, History, Incident, IncidentId, Reply, Settings,
+    ChannelRef, ChatEvent, Effect, EventKey, Fold, History, Incident, IncidentId, Settings,
 };
 use crate::storage::{Basis, Chain, Logged, NewJob, Store, StoreError};
 
@@ -112,7 +112,7 @@ pub struct Recorded {
     /// Jobs were stored with the event: the job worker has something to do.
     pub queued: bool,
     /// What the event did, when it is a command.
-    pub reply: Option<Reply>,
+    pub effect: Option<Effect>,
     /// The incident the command acted on, complete, when the answer speaks of it
     /// ([`crate::domain::Outcome::mentions_incident`]).
     pub incident: Option<Incident>,
@@ -207,7 +207,7 @@ impl<S: Store> Recorder<S> {
     pub async fn record(
         &self,
         event: &ChatEvent,
-        follow_ups: impl Fn(&Reply, Option<IncidentId>) -> Vec<NewJob>,
+        follow_ups: impl Fn(&Effect, Option<IncidentId>) -> Vec<NewJob>,
     ) -> Result<Recorded, StoreError> {
         // Stores keep microseconds: fold the event as it will read back after a restart.
         let event = &ChatEvent {
@@ -228,7 +228,7 @@ impl<S: Store> Recorder<S> {
             return Ok(Recorded {
                 new: appended.await?.new,
                 queued: false,
-                reply: None,
+                effect: None,
                 incident: None,
             });
         }
@@ -246,7 +246,7 @@ impl<S: Store> Recorder<S> {
     async fn record_command(
         &self,
         event: &ChatEvent,
-        follow_ups: &impl Fn(&Reply, Option<IncidentId>) -> Vec<NewJob>,
+        follow_ups: &impl Fn(&Effect, Option<IncidentId>) -> Vec<NewJob>,
         arrived: u64,
     ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
@@ -263,7 +263,7 @@ impl<S: Store> Recorder<S> {
                 None
             };
             cached.fold.apply(event.clone());
-            let reply = cached.fold.reply_to(&event.message);
+            let reply = cached.fold.effect_of(&event.message);
             let jobs = reply
                 .as_ref()
                 .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
@@ -292,7 +292,7 @@ impl<S: Store> Recorder<S> {
                 Ok(Recorded {
                     new: true,
                     queued,
-                    reply,
+                    effect: reply,
                     incident,
                 })
             }
@@ -302,7 +302,7 @@ impl<S: Store> Recorder<S> {
                 Ok(Recorded {
                     new: false,
                     queued,
-                    reply,
+                    effect: reply,
                     incident,
                 })
             }
@@ -425,7 +425,7 @@ mod tests {
             .record(&said(3, "/incident severity SEV2"), |_, _| Vec::new())
             .await
             .unwrap();
-        assert_eq!(again.reply.unwrap().outcome, Outcome::NoOpenIncident);
+        assert_eq!(again.effect.unwrap().outcome, Outcome::NoOpenIncident);
         let channel = ChannelRef::new(Platform::Slack, "C1");
         assert_eq!(store.channel_events(&channel).await.unwrap().len(), 1);
     }

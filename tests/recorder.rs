@@ -30,7 +30,7 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
     let store = Arc::new(SqliteStore::open(&url).await.unwrap());
     let a = Recorder::new(Arc::clone(&store), Settings::default());
     let b = Recorder::new(Arc::clone(&store), Settings::default());
-    let outcome = |recorded: scribe::recorder::Recorded| recorded.reply.map(|r| r.outcome);
+    let outcome = |recorded: scribe::recorder::Recorded| recorded.effect.map(|r| r.outcome);
 
     let started = a
         .record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
@@ -117,7 +117,7 @@ async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_
         Arc::new(SqliteStore::open(&url).await.unwrap()),
         Settings::default(),
     );
-    let outcome = |recorded: scribe::recorder::Recorded| recorded.reply.map(|r| r.outcome);
+    let outcome = |recorded: scribe::recorder::Recorded| recorded.effect.map(|r| r.outcome);
     a.record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
         Vec::new()
     })

@@ -80,7 +80,7 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub struct Effect {
     pub outcome: Outcome,
     /// Index into [`History::incidents`] of the incident the command acted on.
     pub incident: Option<usize>,
@@ -91,13 +91,13 @@ pub struct Reply {
 pub struct History {
     /// In order of start.
     pub incidents: Vec<Incident>,
-    replies: HashMap<MessageId, Reply>,
+    effects: HashMap<MessageId, Effect>,
 }
 
 impl History {
     /// What the command in `message` did; `None` when the message is no command.
-    pub fn reply_to(&self, message: &MessageId) -> Option<&Reply> {
-        self.replies.get(message)
+    pub fn effect_of(&self, message: &MessageId) -> Option<&Effect> {
+        self.effects.get(message)
     }
 
     /// The channel's incident that is not closed yet, if any.
@@ -107,7 +107,7 @@ impl History {
             .filter(|i| i.status() != Status::Closed)
     }
 
-    pub fn incident(&self, reply: &Reply) -> Option<&Incident> {
+    pub fn incident(&self, reply: &Effect) -> Option<&Incident> {
         reply.incident.and_then(|i| self.incidents.get(i))
     }
 }
@@ -180,7 +180,7 @@ struct Walk {
     finished: Vec<Builder>,
     current: Option<Builder>,
     pending: Vec<usize>,
-    replies: HashMap<MessageId, Reply>,
+    effects: HashMap<MessageId, Effect>,
 }
 
 impl Fold {
@@ -261,13 +261,13 @@ impl Fold {
     }
 
     /// What the command in `message` did; `None` when the message is no command.
-    pub fn reply_to(&mut self, message: &MessageId) -> Option<Reply> {
+    pub fn effect_of(&mut self, message: &MessageId) -> Option<Effect> {
         self.refresh();
-        self.walk.replies.get(message).cloned()
+        self.walk.effects.get(message).cloned()
     }
 
     /// The id of the incident a reply is about, without folding its timeline.
-    pub fn incident_id(&self, reply: &Reply) -> Option<IncidentId> {
+    pub fn incident_id(&self, reply: &Effect) -> Option<IncidentId> {
         let index = reply.incident?;
         let builder = match self.walk.finished.get(index) {
             Some(builder) => builder,
@@ -277,7 +277,7 @@ impl Fold {
     }
 
     /// The incident a reply is about, complete with its timeline and participants.
-    pub fn incident(&mut self, reply: &Reply) -> Option<Incident> {
+    pub fn incident(&mut self, reply: &Effect) -> Option<Incident> {
         self.refresh();
         let index = reply.incident?;
         let builder = match self.walk.finished.get(index) {
@@ -299,7 +299,7 @@ impl Fold {
                 .chain(&self.walk.current)
                 .map(|builder| builder.finish(&self.messages, &self.settings))
                 .collect(),
-            replies: self.walk.replies.clone(),
+            effects: self.walk.effects.clone(),
         }
     }
 }
@@ -358,8 +358,8 @@ impl Walk {
             }
         };
         let closed = outcome == Outcome::Closed;
-        self.replies
-            .insert(message.id.clone(), Reply { outcome, incident });
+        self.effects
+            .insert(message.id.clone(), Effect { outcome, incident });
         if closed {
             self.finished.extend(self.current.take());
         }
@@ -882,7 +882,7 @@ mod tests {
         let history = log.fold();
         let outcome = |id: &str| {
             history
-                .reply_to(&MessageId::new(id))
+                .effect_of(&MessageId::new(id))
                 .map(|r| r.outcome.clone())
         };
         assert_eq!(
@@ -899,7 +899,7 @@ mod tests {
         assert_eq!(outcome("5"), Some(Outcome::AlreadyResolved));
         assert_eq!(outcome("6"), Some(Outcome::Closed));
         assert_eq!(outcome("7"), Some(Outcome::NoOpenIncident));
-        assert_eq!(history.reply_to(&MessageId::new("99")), None);
+        assert_eq!(history.effect_of(&MessageId::new("99")), None);
         assert!(history.open_incident().is_none());
         // The early note counts toward the incident it preceded.
         assert_eq!(
@@ -959,14 +959,14 @@ mod tests {
             for event in arrival {
                 live.apply(event);
             }
-            let start = live.reply_to(&MessageId::new("1")).unwrap();
+            let start = live.effect_of(&MessageId::new("1")).unwrap();
             assert_eq!(start.outcome, Outcome::Opened);
             assert_eq!(live.incident(&start), whole.incidents.first().cloned());
-            let second = live.reply_to(&MessageId::new("6")).unwrap();
+            let second = live.effect_of(&MessageId::new("6")).unwrap();
             assert_eq!(live.incident(&second), whole.incidents.get(1).cloned());
             let history = live.history();
             assert_eq!(history.incidents, whole.incidents);
-            assert_eq!(history.replies, whole.replies);
+            assert_eq!(history.effects, whole.effects);
         }
     }
 
@@ -979,7 +979,7 @@ mod tests {
             .say("4", 7, "A", "/incident status")
             .say("5", 8, "A", "/incident severity sev1");
         let history = log.fold();
-        let reply = |id: &str| history.reply_to(&MessageId::new(id)).unwrap().clone();
+        let reply = |id: &str| history.effect_of(&MessageId::new(id)).unwrap().clone();
         assert_eq!(reply("3").outcome, Outcome::Publish);
         assert_eq!(reply("3").incident, Some(0));
         assert_eq!(reply("4").outcome, Outcome::ShowStatus);

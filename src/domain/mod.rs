@@ -12,7 +12,7 @@ pub mod severity;
 pub mod timeline;
 
 pub use command::{Command, CommandError, IncidentCommand, TimelineNote};
-pub use engine::{Fold, History, Outcome, Reply, Settings, fold};
+pub use engine::{Effect, Fold, History, Outcome, Settings, fold};
 pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };

@@ -189,7 +189,7 @@ impl Console {
             let shown = previous.as_ref().map_or("", |p| p.text.as_str());
             return Ok(format!("{answer} ({shown})\n"));
         }
-        let Some(reply) = recorded.reply else {
+        let Some(reply) = recorded.effect else {
             return Ok(String::new());
         };
         let incident = recorded.incident.as_ref();

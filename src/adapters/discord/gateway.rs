@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::commands::{self, Invocation};
 use super::inbound::display_name;
-use super::intake::{Inbound, Intake};
+use super::intake::{GatewayEvent, Intake};
 use super::jobs::{clip, headline};
 use crate::app::App;
 use crate::config::Secret;
@@ -41,7 +41,7 @@ pub async fn run(app: Arc<App>, token: Secret, shutdown: impl Future<Output = ()
     let http = super::rest::http(&app.config.discord, &token);
     let guilds = app.config.discord.guild_ids.clone();
     let intake = Arc::new(Intake::new(app));
-    let (queue, mut arrivals) = mpsc::unbounded_channel::<(Context, Inbound)>();
+    let (queue, mut arrivals) = mpsc::unbounded_channel::<(Context, GatewayEvent)>();
     let consumer = {
         let intake = Arc::clone(&intake);
         tokio::spawn(async move {
@@ -81,13 +81,13 @@ pub async fn run(app: Arc<App>, token: Secret, shutdown: impl Future<Output = ()
 
 struct Handler {
     intake: Arc<Intake>,
-    queue: mpsc::UnboundedSender<(Context, Inbound)>,
+    queue: mpsc::UnboundedSender<(Context, GatewayEvent)>,
     guilds: Vec<u64>,
     registered: AtomicBool,
 }
 
 impl Handler {
-    fn enqueue(&self, ctx: Context, inbound: Inbound) {
+    fn enqueue(&self, ctx: Context, inbound: GatewayEvent) {
         if self.queue.send((ctx, inbound)).is_err() {
             tracing::warn!("Discord event dropped while shutting down");
         }
@@ -159,7 +159,7 @@ impl Handler {
                 return Answer::private(reply::NOT_RECORDED.to_string());
             }
         };
-        let Some(answer) = recorded.reply else {
+        let Some(answer) = recorded.effect else {
             return Answer::private("That is no command Scribe knows.".to_string());
         };
         let incident = recorded.incident.as_ref();
@@ -297,12 +297,12 @@ impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
         self.register(&ctx).await;
-        self.enqueue(ctx, Inbound::Connected);
+        self.enqueue(ctx, GatewayEvent::Connected);
     }
 
     async fn resume(&self, ctx: Context, _: ResumedEvent) {
         tracing::info!("Discord session resumed");
-        self.enqueue(ctx, Inbound::Connected);
+        self.enqueue(ctx, GatewayEvent::Connected);
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
@@ -314,7 +314,7 @@ impl EventHandler for Handler {
 
     async fn message(&self, ctx: Context, message: Message) {
         if message.guild_id.is_some() {
-            self.enqueue(ctx, Inbound::Message(Box::new(message)));
+            self.enqueue(ctx, GatewayEvent::Message(Box::new(message)));
         }
     }
 
@@ -325,7 +325,7 @@ impl EventHandler for Handler {
         _: Option<Message>,
         update: MessageUpdateEvent,
     ) {
-        self.enqueue(ctx, Inbound::Update(Box::new(update)));
+        self.enqueue(ctx, GatewayEvent::Update(Box::new(update)));
     }
 
     async fn message_delete(
@@ -335,7 +335,7 @@ impl EventHandler for Handler {
         message: serenity::all::MessageId,
         _: Option<GuildId>,
     ) {
-        self.enqueue(ctx, Inbound::Delete { channel, message });
+        self.enqueue(ctx, GatewayEvent::Delete { channel, message });
     }
 
     async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
@@ -347,12 +347,12 @@ impl EventHandler for Handler {
     }
 
     async fn channel_pins_update(&self, ctx: Context, pins: ChannelPinsUpdateEvent) {
-        self.enqueue(ctx, Inbound::Pins(pins.channel_id));
+        self.enqueue(ctx, GatewayEvent::Pins(pins.channel_id));
     }
 }
 
-fn reaction_event(reaction: Reaction, added: bool) -> Inbound {
-    Inbound::Reaction {
+fn reaction_event(reaction: Reaction, added: bool) -> GatewayEvent {
+    GatewayEvent::Reaction {
         channel: reaction.channel_id,
         message: reaction.message_id,
         user: reaction.user_id,

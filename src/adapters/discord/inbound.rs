@@ -8,7 +8,7 @@ use crate::domain::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, Messag
 
 /// Where a message belongs: the incident channel, and the thread within it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
+pub struct Location {
     pub channel: ChannelRef,
     /// The thread's id (for a thread started from a message, that message's id).
     pub thread: Option<MessageId>,
@@ -22,7 +22,7 @@ pub fn display_name(nick: Option<&str>, user: &User) -> String {
 
 /// A posted message. `nick` is the author's server nickname when known (the gateway sends it
 /// with the message; a page of history does not).
-pub fn posted(message: &Message, place: &Place, nick: Option<&str>) -> ChatEvent {
+pub fn posted(message: &Message, place: &Location, nick: Option<&str>) -> ChatEvent {
     let kind = if message.author.bot || message.webhook_id.is_some() {
         AuthorKind::Bot
     } else if message.author.system || !is_conversation(message.kind) {
@@ -47,7 +47,11 @@ pub fn posted(message: &Message, place: &Place, nick: Option<&str>) -> ChatEvent
 }
 
 /// An edit, when it changed the text (Discord also sends updates for embeds unfurling).
-pub fn edited(update: &MessageUpdateEvent, place: &Place, now: DateTime<Utc>) -> Option<ChatEvent> {
+pub fn edited(
+    update: &MessageUpdateEvent,
+    place: &Location,
+    now: DateTime<Utc>,
+) -> Option<ChatEvent> {
     let content = update.content.as_ref()?;
     let mentions = update.mentions.as_deref().unwrap_or_default();
     let attachments = update.attachments.as_deref().unwrap_or_default();
@@ -61,7 +65,11 @@ pub fn edited(update: &MessageUpdateEvent, place: &Place, now: DateTime<Utc>) ->
     })
 }
 
-pub fn deleted(message: serenity::all::MessageId, place: &Place, now: DateTime<Utc>) -> ChatEvent {
+pub fn deleted(
+    message: serenity::all::MessageId,
+    place: &Location,
+    now: DateTime<Utc>,
+) -> ChatEvent {
     ChatEvent {
         channel: place.channel.clone(),
         message: MessageId::new(message.to_string()),
@@ -76,7 +84,7 @@ pub fn reaction(
     emoji: &ReactionType,
     user: serenity::all::UserId,
     added: bool,
-    place: &Place,
+    place: &Location,
     now: DateTime<Utc>,
 ) -> ChatEvent {
     let emoji = match emoji {
@@ -101,7 +109,7 @@ pub fn reaction(
 pub fn pin(
     message: serenity::all::MessageId,
     pinned: bool,
-    place: &Place,
+    place: &Location,
     now: DateTime<Utc>,
 ) -> ChatEvent {
     ChatEvent {
@@ -150,8 +158,8 @@ mod tests {
     use super::*;
     use crate::domain::Platform;
 
-    fn place() -> Place {
-        Place {
+    fn place() -> Location {
+        Location {
             channel: ChannelRef::new(Platform::Discord, "1100000000000000001"),
             thread: None,
         }

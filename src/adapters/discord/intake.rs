@@ -11,7 +11,7 @@ use serenity::all::{
     Channel, ChannelId, Context, GetMessages, GuildId, Message, MessageUpdateEvent, ReactionType,
 };
 
-use super::inbound::{self, Place};
+use super::inbound::{self, Location};
 use crate::app::App;
 use crate::domain::{ChannelRef, ChatEvent, EventKind, Outcome, Platform};
 use crate::recorder::Recorded;
@@ -21,7 +21,7 @@ use crate::storage::{Store, StoreError};
 const PAGE: u8 = 100;
 
 /// What the gateway delivered, in the order it arrived.
-pub enum Inbound {
+pub enum GatewayEvent {
     Message(Box<Message>),
     Update(Box<MessageUpdateEvent>),
     Delete {
@@ -123,7 +123,7 @@ impl Intake {
 
     /// Where a message in `channel` belongs, when Scribe keeps it: an open incident's channel,
     /// or a thread of one.
-    pub async fn place(&self, ctx: &Context, channel: ChannelId) -> Option<Place> {
+    pub async fn place(&self, ctx: &Context, channel: ChannelId) -> Option<Location> {
         if self.is_open(channel) {
             return Some(place(channel, None));
         }
@@ -133,7 +133,7 @@ impl Intake {
 
     /// Where a command typed in `channel` acts: the incident of the channel a thread is in,
     /// else the channel itself.
-    pub async fn command_place(&self, ctx: &Context, channel: ChannelId) -> Place {
+    pub async fn command_place(&self, ctx: &Context, channel: ChannelId) -> Location {
         match self.place(ctx, channel).await {
             Some(place) => place,
             None => place(channel, None),
@@ -143,7 +143,7 @@ impl Intake {
     /// Stores one event with the jobs it calls for, and follows the incident's state.
     pub async fn record(&self, event: ChatEvent) -> Result<Recorded, StoreError> {
         let recorded = self.app.record(&event).await?;
-        if let (Some(reply), Ok(id)) = (&recorded.reply, event.channel.id.parse::<u64>()) {
+        if let (Some(reply), Ok(id)) = (&recorded.effect, event.channel.id.parse::<u64>()) {
             let mut open = self.open.lock().expect("open channels lock");
             match reply.outcome {
                 Outcome::Opened => {
@@ -160,24 +160,24 @@ impl Intake {
 
     /// Handles one gateway event; failures are logged (the catch-up after the next connect
     /// fetches messages a failure lost).
-    pub async fn handle(&self, ctx: &Context, inbound: Inbound) {
+    pub async fn handle(&self, ctx: &Context, inbound: GatewayEvent) {
         let result = match inbound {
-            Inbound::Message(message) => self.message(ctx, &message).await,
-            Inbound::Update(update) => match self.place(ctx, update.channel_id).await {
+            GatewayEvent::Message(message) => self.message(ctx, &message).await,
+            GatewayEvent::Update(update) => match self.place(ctx, update.channel_id).await {
                 Some(place) => match inbound::edited(&update, &place, Utc::now()) {
                     Some(event) => self.record(event).await.map(drop),
                     None => Ok(()),
                 },
                 None => Ok(()),
             },
-            Inbound::Delete { channel, message } => match self.place(ctx, channel).await {
+            GatewayEvent::Delete { channel, message } => match self.place(ctx, channel).await {
                 Some(place) => self
                     .record(inbound::deleted(message, &place, Utc::now()))
                     .await
                     .map(drop),
                 None => Ok(()),
             },
-            Inbound::Reaction {
+            GatewayEvent::Reaction {
                 channel,
                 message,
                 user,
@@ -198,8 +198,8 @@ impl Intake {
                 }
                 _ => Ok(()),
             },
-            Inbound::Pins(channel) => self.pins(ctx, channel).await,
-            Inbound::Connected => self.catch_up(ctx).await,
+            GatewayEvent::Pins(channel) => self.pins(ctx, channel).await,
+            GatewayEvent::Connected => self.catch_up(ctx).await,
         };
         if let Err(error) = result {
             tracing::error!(%error, "cannot store a Discord event");
@@ -218,7 +218,12 @@ impl Intake {
 
     /// A message posted by someone Scribe has no member record for: their nickname is looked
     /// up (a page of history carries none).
-    async fn posted_with_name(&self, ctx: &Context, message: &Message, place: &Place) -> ChatEvent {
+    async fn posted_with_name(
+        &self,
+        ctx: &Context,
+        message: &Message,
+        place: &Location,
+    ) -> ChatEvent {
         let guild = match message.guild_id {
             Some(guild) => Some(guild),
             None => self
@@ -242,7 +247,7 @@ impl Intake {
     async fn ensure_message(
         &self,
         ctx: &Context,
-        place: &Place,
+        place: &Location,
         channel: ChannelId,
         message: serenity::all::MessageId,
     ) -> Result<(), StoreError> {
@@ -370,7 +375,7 @@ impl Intake {
         &self,
         ctx: &Context,
         source: ChannelId,
-        place: &Place,
+        place: &Location,
         mut after: u64,
     ) -> Result<(), StoreError> {
         let span = tracing::info_span!("catch_up", channel = %source, after);
@@ -404,8 +409,8 @@ impl Intake {
     }
 }
 
-fn place(channel: ChannelId, thread: Option<ChannelId>) -> Place {
-    Place {
+fn place(channel: ChannelId, thread: Option<ChannelId>) -> Location {
+    Location {
         channel: ChannelRef::new(Platform::Discord, channel.to_string()),
         thread: thread.map(|t| crate::domain::MessageId::new(t.to_string())),
     }
@@ -414,7 +419,7 @@ fn place(channel: ChannelId, thread: Option<ChannelId>) -> Place {
 /// Where to resume reading: for the channel and each thread its log knows, the newest message
 /// stored (commands are stored under their interaction's id, `cmd:<id>`, which is as
 /// time-ordered as a message id and serves when no message was stored yet).
-fn cursors(channel: ChannelId, events: &[ChatEvent]) -> Vec<(Place, u64)> {
+fn cursors(channel: ChannelId, events: &[ChatEvent]) -> Vec<(Location, u64)> {
     let mut newest: HashMap<Option<String>, u64> = HashMap::new();
     newest.insert(None, 0);
     for event in events {

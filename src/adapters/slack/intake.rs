@@ -88,7 +88,7 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         )));
     }
     let recorded = record(slack, event).await?;
-    let Some(answer) = recorded.reply else {
+    let Some(answer) = recorded.effect else {
         return Ok(Answer::ephemeral(
             "That is no command Scribe knows.".to_string(),
         ));
