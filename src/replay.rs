@@ -3,17 +3,17 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::adapters::export;
 use crate::config::Config;
 use crate::domain::fold;
 use crate::drafting::{Drafter, IncidentDocument, Place};
 
-/// What a draft is written as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a draft is written as (`--format md|json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    Markdown,
+    Md,
     Json,
 }
 
@@ -51,7 +51,7 @@ pub fn draft(
             json.push('\n');
             json
         }
-        Format::Markdown => {
+        Format::Md => {
             let place = Place {
                 channel: export.channel_name.clone(),
                 platform: export.channel.platform.as_str(),
@@ -61,4 +61,17 @@ pub fn draft(
             Drafter::new(config.template_dir()).render(template, incident, &place)?
         }
     })
+}
+
+/// Writes the draft to `out`, or to standard output.
+pub fn write(text: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(out) => {
+            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
+        }
+        None => Ok(std::io::Write::write_all(
+            &mut std::io::stdout(),
+            text.as_bytes(),
+        )?),
+    }
 }

@@ -37,6 +37,21 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
     opened.with_context(|| format!("cannot open the database {url}"))
 }
 
+/// `scribe check`: every problem of the configuration and the templates, one line each.
+pub fn check(file: Option<&std::path::Path>) -> std::process::ExitCode {
+    let problems = crate::config::check(file, std::env::vars());
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if problems.is_empty() {
+        println!("configuration and templates are valid");
+        std::process::ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {} problem(s) found", problems.len());
+        std::process::ExitCode::from(2)
+    }
+}
+
 /// Applies the database migrations.
 pub async fn migrate(config: &Config) -> Result<()> {
     let store = open_store(config, false).await?;
@@ -224,9 +239,9 @@ impl Application {
 }
 
 /// `scribe publish`: queues an incident's publish jobs again, runs them (with the GitHub job
-/// the git job queues), and returns how each ended once none is due any more or a minute has
-/// passed.
-pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result<Vec<JobStatus>> {
+/// the git job queues), and once none is due any more or a minute has passed, prints how each
+/// ended; an error when one did not finish.
+pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result<()> {
     let id: IncidentId = id.parse()?;
     let store = Arc::new(open_store(&config, true).await?);
     let app = Arc::new(App::new(config, secrets, Arc::clone(&store)));
@@ -279,5 +294,36 @@ pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result
         finished,
     )
     .await;
-    Ok(ours(&app.store().jobs(&prefix).await?))
+    let mut unfinished = 0;
+    for job in ours(&app.store().jobs(&prefix).await?) {
+        let error = job.last_error.map(|e| format!(" ({e})"));
+        let state = job.state.as_str();
+        println!("{}: {state}{}", job.kind, error.unwrap_or_default());
+        unfinished += usize::from(job.state != JobState::Done);
+    }
+    if unfinished > 0 {
+        bail!(
+            "{unfinished} publishing job(s) did not finish; `scribe serve` keeps retrying pending ones"
+        );
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what container runtimes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }
