@@ -92,12 +92,9 @@ impl App {
 
     /// The incident a job is about; a job outliving its incident fails for good.
     pub async fn incident_for_job(&self, id: &IncidentId) -> Result<Incident, JobError> {
-        self.incident(id)
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))?
-            .ok_or_else(|| {
-                JobError::Permanent(format!("incident {id} is not in its channel's log"))
-            })
+        self.incident(id).await?.ok_or_else(|| {
+            JobError::Permanent(format!("incident {id} is not in its channel's log"))
+        })
     }
 
     /// Stores jobs outside any command and wakes the worker.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{PublishConfig, Target};
 use crate::domain::{Effect, IncidentId, Outcome, Platform};
-use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store};
+use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
 
 /// Every kind of job Scribe stores, by who does it. Stored as `slack.headline`, `publish.git`, …
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,6 +157,13 @@ pub enum JobError {
     Transient(String),
     /// Another try would fail the same way (bad channel, revoked token).
     Permanent(String),
+}
+
+/// The store failing is the store's trouble, not the job's: worth another try.
+impl From<StoreError> for JobError {
+    fn from(error: StoreError) -> Self {
+        JobError::Transient(error.to_string())
+    }
 }
 
 impl From<UnknownJobKind> for JobError {

@@ -98,8 +98,7 @@ pub async fn run(app: &App, job: &Job, kind: PublishJob) -> Result<(), JobError>
                 let suffix = job.key.rsplit_once(git).map_or("", |(_, s)| s);
                 let github = JobKind::Publish(PublishJob::Github);
                 app.enqueue(&[incident_job(&id, github, suffix, None)])
-                    .await
-                    .map_err(|e| JobError::Transient(e.to_string()))?;
+                    .await?;
             }
             Ok(())
         }

@@ -99,9 +99,7 @@ async fn open_in_new_channel(slack: &Slack, api: &SlackApi, job: &Job) -> Result
             thread: None,
         },
     };
-    super::intake::record(slack, start)
-        .await
-        .map_err(|e| JobError::Transient(e.to_string()))?;
+    super::intake::record(slack, start).await?;
     post(
         api,
         &spec.origin,
