@@ -321,27 +321,33 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
+/// The URL with every secret it may hold masked: the password (`user:***@host`), the value of
+/// every query parameter (`?password=***`) and the fragment. A URL that does not parse shows
+/// its scheme only: where its password ends cannot be told.
 fn redact_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    if scheme == "sqlite" {
         return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find('/')
-        .map_or(url.len(), |i| scheme_end + i);
-    match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &url[scheme_end..scheme_end + at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let masked = if userinfo.contains(':') { ":***" } else { "" };
-            format!(
-                "{}{user}{masked}{}",
-                &url[..scheme_end],
-                &url[scheme_end + at..]
-            )
-        }
-        None => url.to_string(),
     }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return format!("{scheme}://*** (not a valid URL)");
+    };
+    if parsed.password().is_some() {
+        // A URL with a password has a host, so this cannot fail.
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let keys: Vec<String> = parsed
+            .query_pairs()
+            .map(|(key, _)| key.into_owned())
+            .collect();
+        parsed
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|key| (key, "***")));
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
 }
 
 /// A tracing filter (`info`, `scribe=debug,sqlx=warn`) that `tracing_subscriber` accepts, so a
@@ -630,6 +636,47 @@ mod tests {
             DatabaseUrl::new("postgres://u@h/db").unwrap().to_string(),
             "postgres://u@h/db"
         );
+    }
+
+    #[test]
+    fn every_form_of_database_password_is_masked() {
+        for (url, shown) in [
+            ("postgres://admin:hunter2@db/x", "postgres://admin:***@db/x"),
+            (
+                "postgres://admin@db/x?password=hunter2",
+                "postgres://admin@db/x?password=***",
+            ),
+            (
+                "postgresql://db/x?sslmode=require&password=hunter2",
+                "postgresql://db/x?sslmode=***&password=***",
+            ),
+            (
+                "postgres://admin:ab/cdhunter2@db/x",
+                "postgres://*** (not a valid URL)",
+            ),
+            (
+                "postgres://admin:ab%2Fcdhunter2@db/x",
+                "postgres://admin:***@db/x",
+            ),
+            (
+                "postgres://admin:p@ss:hunter2@db:5432/x",
+                "postgres://admin:***@db:5432/x",
+            ),
+            ("postgres://:hunter2@db/x", "postgres://:***@db/x"),
+            (
+                "postgres://admin:hunter2@[::1]/x#hunter2",
+                "postgres://admin:***@[::1]/x",
+            ),
+            (
+                "postgres://admin:hunter2@/x?host=/run/pg",
+                "postgres://*** (not a valid URL)",
+            ),
+            ("sqlite://data/scribe.db", "sqlite://data/scribe.db"),
+        ] {
+            let database = DatabaseUrl::new(url).unwrap();
+            assert_eq!(database.to_string(), shown, "{url}");
+            assert!(!format!("{database:?}").contains("hunter2"), "{url}");
+        }
     }
 
     #[test]
