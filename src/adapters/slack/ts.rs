@@ -1,6 +1,6 @@
 //! Slack's `ts`, shared by the export reader and the live adapter: both key messages by it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::{Deserialize, Deserializer, Error as _};
 
 /// A Slack `ts` ("1445439680.028328"): the post time to the microsecond, and the message's id.
@@ -21,7 +21,7 @@ impl<'de> Deserialize<'de> for Ts {
 }
 
 /// Seconds and a fraction of up to nine digits, read as integers: a float would lose the
-/// microseconds.
+/// microseconds. A time after the year 9999 is refused: nothing downstream could write it.
 pub(crate) fn parse_ts(raw: &str) -> Option<DateTime<Utc>> {
     let (secs, fraction) = raw.split_once('.').unwrap_or((raw, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -33,7 +33,7 @@ pub(crate) fn parse_ts(raw: &str) -> Option<DateTime<Utc>> {
         .chain(std::iter::repeat(b'0'))
         .take(9)
         .fold(0, |n, b| n * 10 + u32::from(b - b'0'));
-    DateTime::from_timestamp(secs.parse().ok()?, nanos)
+    DateTime::from_timestamp(secs.parse().ok()?, nanos).filter(|at| at.year() <= 9999)
 }
 
 #[cfg(test)]
@@ -46,6 +46,8 @@ mod tests {
     fn timestamps_are_exact_to_the_microsecond() {
         let at = Utc.timestamp_opt(1445439680, 28_328_000).unwrap();
         assert_eq!(parse_ts("1445439680.028328"), Some(at));
+        let last = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(parse_ts("253402300799"), Some(last));
         assert_eq!(
             parse_ts("1445439680"),
             Some(Utc.timestamp_opt(1445439680, 0).unwrap())
@@ -59,7 +61,8 @@ mod tests {
             "1.0000000001",
             "1e9",
             "١٢.٣",
-            // Seconds beyond chrono's range.
+            // The year 10000, and seconds beyond chrono's range.
+            "253402300800",
             "1515449522000016",
             "99999999999999999999",
         ] {
