@@ -16,8 +16,9 @@
 //! - [`server`]: the HTTP server: health, metrics, the incident API.
 //! - [`startup`]: builds the application and runs it (`scribe serve`), with every adapter.
 //! - [`replay`]: `scribe draft`, an export replayed into a draft.
-//! - [`config`], [`metrics`], [`telemetry`], [`outbound`]: configuration, Prometheus metrics,
-//!   logging, and what the clients of other services share.
+//! - [`config`], [`metrics`], [`telemetry`], [`outbound`], [`terminal`]: configuration,
+//!   Prometheus metrics, logging, what the clients of other services share, and text made
+//!   inert for a terminal.
 
 pub mod adapters;
 pub mod app;
@@ -34,3 +35,4 @@ pub mod server;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod terminal;

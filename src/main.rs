@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use scribe::config::{Config, Secrets};
 use scribe::replay;
 use scribe::startup::{self, Application};
+use scribe::terminal::inert;
 
 #[derive(Parser)]
 #[command(
@@ -88,7 +89,7 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => {
             for problem in &e.problems {
-                eprintln!("error: {problem}");
+                eprintln!("error: {}", inert(&problem.to_string()));
             }
             return ExitCode::from(2);
         }
@@ -97,7 +98,7 @@ async fn main() -> ExitCode {
     match run(command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", inert(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,7 @@ use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
 use crate::jobs::{self, DiscordJob, JobError, JobKind, SlackJob, read_incident_job};
 use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
+use crate::terminal::inert;
 
 /// How long a stopping server waits for the job in progress (container runtimes wait 30 s
 /// between SIGTERM and SIGKILL by default). A job cut off is not lost: its lease (30 s) runs
@@ -41,7 +42,7 @@ pub async fn open_store(config: &Config, migrate: bool) -> Result<AnyStore> {
 pub fn check(file: Option<&std::path::Path>) -> std::process::ExitCode {
     let problems = crate::config::check(file, std::env::vars());
     for problem in &problems {
-        eprintln!("error: {problem}");
+        eprintln!("error: {}", inert(&problem.to_string()));
     }
     if problems.is_empty() {
         println!("configuration and templates are valid");
@@ -298,7 +299,8 @@ pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result
     for job in ours(&app.store().jobs(&prefix).await?) {
         let error = job.last_error.map(|e| format!(" ({e})"));
         let state = job.state.as_str();
-        println!("{}: {state}{}", job.kind, error.unwrap_or_default());
+        let error = inert(error.as_deref().unwrap_or_default()).into_owned();
+        println!("{}: {state}{error}", job.kind);
         unfinished += usize::from(job.state != JobState::Done);
     }
     if unfinished > 0 {
