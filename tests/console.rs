@@ -144,3 +144,36 @@ fn a_broken_template_is_logged_and_the_room_is_told_so_plainly() {
     );
     assert!(!sandbox.path().join("postmortems").exists());
 }
+
+#[test]
+fn a_line_of_bad_bytes_or_too_long_is_reported_and_the_session_goes_on() {
+    let sandbox = Sandbox::new();
+    let mut input = b"/incident start Disk full\n\xff\xfe not text\n".to_vec();
+    input.extend(vec![b'x'; 1 << 20]);
+    input.extend(b"\n/timeline cleaned up /var/log\n/incident status\n");
+    let out = success(&sandbox.run_with_input(&["console"], input));
+    assert!(
+        out.contains("scribe: line 2 is not valid UTF-8 and was not recorded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("scribe: line 3 is longer than 65536 bytes and was not recorded"),
+        "{out}"
+    );
+    assert!(out.contains("Added to the timeline"), "{out}");
+    assert!(!out.contains("xxxxxxxx"), "{out}");
+}
+
+#[test]
+fn control_characters_are_shown_not_obeyed() {
+    let sandbox = Sandbox::new();
+    let out = success(&sandbox.run_with_input(
+        &["console"],
+        "/incident start Boom\x1b[2J\x1b]0;owned\x07 now\n/incident status\n",
+    ));
+    assert!(!out.contains(['\x1b', '\x07']), "{out:?}");
+    assert!(
+        out.contains("Incident opened: Boom\\x1b[2J\\x1b]0;owned\\x07 now"),
+        "{out}"
+    );
+}

@@ -55,8 +55,8 @@ impl Sandbox {
             .expect("scribe runs")
     }
 
-    /// Runs `scribe args…` with `input` on standard input.
-    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+    /// Runs `scribe args…` with `input` (text, or any bytes) on standard input.
+    pub fn run_with_input(&self, args: &[&str], input: impl AsRef<[u8]>) -> Output {
         use std::io::Write;
         let mut child = self
             .scribe()
@@ -70,7 +70,7 @@ impl Sandbox {
             .stdin
             .take()
             .unwrap()
-            .write_all(input.as_bytes())
+            .write_all(input.as_ref())
             .unwrap();
         child.wait_with_output().expect("scribe finishes")
     }

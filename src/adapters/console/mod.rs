@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
 use crate::app::App;
@@ -17,6 +17,11 @@ use crate::domain::{
 };
 use crate::drafting::slug;
 use crate::storage::{Store, StoreError};
+use crate::terminal::inert;
+
+/// The longest line taken as a message, in bytes: over any chat's limit (Slack's is 40,000
+/// characters), and a pasted file cannot take the memory.
+const MAX_LINE: usize = 64 * 1024;
 
 const HELP: &str = "\
 Type messages as in an incident channel. Commands:
@@ -70,7 +75,7 @@ impl Console {
 
     async fn session(
         &self,
-        input: impl AsyncBufRead + Unpin,
+        mut input: impl AsyncBufRead + Unpin,
         mut out: impl AsyncWrite + Unpin,
     ) -> Result<(), ConsoleError> {
         let mut previous = self.previous().await?;
@@ -81,16 +86,34 @@ impl Console {
             Some(incident) => format!("Resuming the open incident: {}\n", reply::status(incident)),
             None => "No incident open in this channel. /help lists the commands.\n".to_string(),
         };
-        out.write_all(greeting.as_bytes()).await?;
-        let mut lines = input.lines();
+        out.write_all(inert(&greeting).as_bytes()).await?;
+        let mut number = 0;
         loop {
             if prompt {
-                out.write_all(format!("#{} {}> ", self.channel.id, self.user).as_bytes())
-                    .await?;
+                let prompt = format!("#{} {}> ", self.channel.id, self.user);
+                out.write_all(inert(&prompt).as_bytes()).await?;
             }
             out.flush().await?;
-            let Some(line) = lines.next_line().await? else {
-                break;
+            number += 1;
+            let line = match next_line(&mut input).await? {
+                None => break,
+                Some(Line::Text(line)) => line,
+                Some(Line::TooLong) => {
+                    let said = format!(
+                        "scribe: line {number} is longer than {MAX_LINE} bytes and was not \
+                         recorded; a chat message is far shorter.\n"
+                    );
+                    out.write_all(said.as_bytes()).await?;
+                    continue;
+                }
+                Some(Line::NotUtf8) => {
+                    let said = format!(
+                        "scribe: line {number} is not valid UTF-8 and was not recorded; \
+                         check the terminal's character encoding.\n"
+                    );
+                    out.write_all(said.as_bytes()).await?;
+                    continue;
+                }
             };
             let line = line.trim_end();
             if line.is_empty() {
@@ -112,8 +135,8 @@ impl Console {
                 ("/pin", Some(p)) => (p.id.clone(), EventKind::PinAdded),
                 ("/unpin", Some(p)) => (p.id.clone(), EventKind::PinRemoved),
                 ("/react" | "/unreact", Some(_)) if rest.trim().is_empty() => {
-                    out.write_all(format!("usage: {word} <emoji>, e.g. {word} 📌\n").as_bytes())
-                        .await?;
+                    let usage = format!("usage: {word} <emoji>, e.g. {word} 📌\n");
+                    out.write_all(inert(&usage).as_bytes()).await?;
                     continue;
                 }
                 ("/react", Some(p)) => (p.id.clone(), self.reaction(rest, true)),
@@ -135,7 +158,7 @@ impl Console {
                 ),
             };
             let answer = self.apply(&mut previous, id, at, kind).await?;
-            out.write_all(answer.as_bytes()).await?;
+            out.write_all(inert(&answer).as_bytes()).await?;
         }
         out.flush().await?;
         Ok(())
@@ -242,6 +265,51 @@ impl Console {
             _ => None,
         }))
     }
+}
+
+/// A line of the console's input.
+enum Line {
+    Text(String),
+    /// Longer than [`MAX_LINE`]; skipped to its end.
+    TooLong,
+    NotUtf8,
+}
+
+/// The next line of `input`, without its line ending; `None` at the end of input. Never holds
+/// more than [`MAX_LINE`] bytes of it.
+async fn next_line(input: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<Option<Line>> {
+    let mut bytes = Vec::new();
+    let limit = MAX_LINE as u64 + 1;
+    if (&mut *input)
+        .take(limit)
+        .read_until(b'\n', &mut bytes)
+        .await?
+        == 0
+    {
+        return Ok(None);
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    } else if bytes.len() > MAX_LINE {
+        loop {
+            let buffer = input.fill_buf().await?;
+            if buffer.is_empty() {
+                break;
+            }
+            let (used, end) = match buffer.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buffer.len(), false),
+            };
+            input.consume(used);
+            if end {
+                break;
+            }
+        }
+        return Ok(Some(Line::TooLong));
+    }
+    Ok(Some(
+        String::from_utf8(bytes).map_or(Line::NotUtf8, Line::Text),
+    ))
 }
 
 /// Writes through a temporary file, so a crash leaves the old draft or the new, never half.
