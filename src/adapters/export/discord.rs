@@ -1,9 +1,10 @@
 //! DiscordChatExporter JSON: one channel per file, `channel` and `messages` at the top level.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
@@ -25,11 +26,15 @@ struct Channel {
     name: Option<String>,
 }
 
-/// `timestampEdited` is not read: `content` is already the edited text, and the export keeps
-/// no earlier one.
-#[derive(Deserialize)]
+/// `content` is already the edited text, and the export keeps no earlier one.
+///
+/// Ordered so that, of two copies of a message, the greater wins whatever the file's order:
+/// the later edit first, then every field read.
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 struct Message {
+    #[serde(default, deserialize_with = "rfc3339_or_null")]
+    timestamp_edited: Option<DateTime<Utc>>,
     id: String,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -43,7 +48,7 @@ struct Message {
     reactions: Vec<Reaction>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 struct User {
     id: String,
@@ -54,7 +59,7 @@ struct User {
     is_bot: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 struct Reaction {
     emoji: Emoji,
     #[serde(default)]
@@ -63,22 +68,38 @@ struct Reaction {
     users: Vec<Reactor>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 struct Emoji {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 struct Reactor {
     id: String,
 }
 
-/// The exporter writes times in its machine's offset (`+05:30`); events are in UTC.
+/// The exporter writes times in its machine's offset (`+05:30`); events are in UTC. A year
+/// the offset moves out of 0000–9999 is refused here: nothing downstream could write it.
 fn rfc3339<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     let raw = String::deserialize(deserializer)?;
-    DateTime::parse_from_rfc3339(&raw)
+    let at = DateTime::parse_from_rfc3339(&raw)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|_| D::Error::custom(format!("invalid timestamp {raw:?} (expected RFC 3339)")))
+        .map_err(|_| D::Error::custom(format!("invalid timestamp {raw:?} (expected RFC 3339)")))?;
+    if !(0..=9999).contains(&at.year()) {
+        return Err(D::Error::custom(format!(
+            "timestamp {raw:?} is in the year {} in UTC, outside 0000-9999",
+            at.year()
+        )));
+    }
+    Ok(at)
+}
+
+fn rfc3339_or_null<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Time(#[serde(deserialize_with = "rfc3339")] DateTime<Utc>);
+    Ok(Option::<Time>::deserialize(deserializer)?.map(|Time(at)| at))
 }
 
 /// The export file's `bytes`; `path` names it in errors.
@@ -102,12 +123,8 @@ pub(super) fn read(bytes: &[u8], path: &Path, wanted: Option<&str>) -> Result<Ex
         });
     }
     let channel = ChannelRef::new(Platform::Discord, channel.id);
-    let mut seen = HashSet::new();
     let mut events = Vec::with_capacity(messages.len());
-    for message in messages {
-        if !seen.insert(message.id.clone()) {
-            continue;
-        }
+    for message in unique(messages) {
         let id = MessageId::new(message.id);
         let event = |kind| ChatEvent {
             channel: channel.clone(),
@@ -159,6 +176,28 @@ pub(super) fn read(bytes: &[u8], path: &Path, wanted: Option<&str>) -> Result<Ex
         channel_name,
         events,
     })
+}
+
+/// One copy of each message, in the order of first appearance; of several copies the greatest
+/// ([`Message`]'s order), so the file's order does not matter.
+fn unique(messages: Vec<Message>) -> Vec<Message> {
+    let mut kept: Vec<Message> = Vec::with_capacity(messages.len());
+    let mut index = HashMap::with_capacity(messages.len());
+    for message in messages {
+        match index.entry(message.id.clone()) {
+            Entry::Vacant(entry) => {
+                entry.insert(kept.len());
+                kept.push(message);
+            }
+            Entry::Occupied(entry) => {
+                let old = &mut kept[*entry.get()];
+                if message > *old {
+                    *old = message;
+                }
+            }
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -264,6 +303,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(export.events.len(), 2);
+    }
+
+    #[test]
+    fn of_two_copies_of_a_message_the_same_wins_in_any_order() {
+        let copies = [
+            r#"{"id": "1", "timestamp": "2024-03-09T10:00:00Z", "content": "/incident start A",
+                "author": {"id": "u1"}}"#,
+            r#"{"id": "1", "timestamp": "2024-03-09T10:00:00Z", "content": "/incident start B",
+                "timestampEdited": "2024-03-09T10:05:00Z", "author": {"id": "u1"}}"#,
+            r#"{"id": "1", "timestamp": "2024-03-09T10:00:00Z", "content": "/incident start C",
+                "timestampEdited": null, "author": {"id": "u1", "isBot": true}}"#,
+        ];
+        let read = |order: [usize; 3]| {
+            let messages = order.map(|i| copies[i]).join(",\n");
+            export(&messages).unwrap()
+        };
+        let first = read([0, 1, 2]);
+        assert_eq!(first.events.len(), 1);
+        let EventKind::Posted { text, .. } = &first.events[0].kind else {
+            panic!("{first:?}");
+        };
+        // The latest edit.
+        assert_eq!(text, "/incident start B");
+        for order in [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+            assert_eq!(read(order), first, "{order:?}");
+        }
+        let unedited = export(&format!("{},\n{}", copies[2], copies[0])).unwrap();
+        assert_eq!(
+            unedited,
+            export(&format!("{},\n{}", copies[0], copies[2])).unwrap()
+        );
+    }
+
+    #[test]
+    fn years_out_of_0000_to_9999_in_utc_are_refused() {
+        for (timestamp, year) in [
+            ("9999-12-31T23:30:00-05:00", "10000"),
+            ("0000-01-01T00:30:00+05:30", "-1"),
+        ] {
+            let message =
+                format!(r#"{{"id": "1", "timestamp": "{timestamp}", "author": {{"id": "u1"}}}}"#);
+            assert_eq!(
+                error(&message),
+                format!(
+                    "line 3, column 52, at messages[0].timestamp: timestamp \"{timestamp}\" is \
+                     in the year {year} in UTC, outside 0000-9999"
+                )
+            );
+        }
+        let edge = r#"{"id": "1", "timestamp": "9999-12-31T23:30:00Z", "author": {"id": "u1"}}"#;
+        assert!(export(edge).is_ok());
     }
 
     #[test]
