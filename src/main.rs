@@ -52,6 +52,10 @@ enum Run {
         /// The template to draft with (default: the configured one).
         #[arg(long, value_name = "NAME")]
         template: Option<String>,
+        /// What the export's files may take once decompressed, together, in bytes: a small
+        /// zip can hold gigabytes.
+        #[arg(long, value_name = "BYTES", default_value_t = scribe::adapters::export::DEFAULT_MAX_BYTES)]
+        max_export_bytes: u64,
     },
     /// Serve Slack's requests (and the health, metrics and incident API routes) and run the
     /// jobs that post to the channels.
@@ -112,6 +116,7 @@ async fn run(command: Run, config: Config) -> Result<()> {
             format,
             out,
             template,
+            max_export_bytes,
         } => {
             let text = replay::draft(
                 &config,
@@ -119,6 +124,7 @@ async fn run(command: Run, config: Config) -> Result<()> {
                 channel.as_deref(),
                 format,
                 template.as_deref(),
+                max_export_bytes,
             )?;
             replay::write(&text, out.as_deref())
         }

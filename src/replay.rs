@@ -18,15 +18,17 @@ pub enum Format {
 }
 
 /// The draft of the latest incident in the export at `path` (of `channel`, when it holds
-/// several), with `template` or the configured one.
+/// several), with `template` or the configured one; the export's files may take `max_bytes`
+/// once decompressed, together.
 pub fn draft(
     config: &Config,
     path: &Path,
     channel: Option<&str>,
     format: Format,
     template: Option<&str>,
+    max_bytes: u64,
 ) -> Result<String> {
-    let export = export::read(path, channel)?;
+    let export = export::read(path, channel, max_bytes)?;
     let events = export.events.len();
     let history = fold(export.events, &config.settings());
     let Some(incident) = history.incidents.last() else {

@@ -333,3 +333,66 @@ fn adversarial_invariants_hold_for_both_exports() {
         }
     }
 }
+
+/// A zipped Slack export whose day file is 8 MiB of spaces, deflated to a few KiB.
+fn zip_bomb(sandbox: &Sandbox) -> std::path::PathBuf {
+    use std::io::Write;
+    let file = sandbox.path().join("bomb.zip");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&file).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    writer.start_file("channels.json", options).unwrap();
+    writer
+        .write_all(br#"[{"id": "C1", "name": "inc-1"}]"#)
+        .unwrap();
+    writer.start_file("inc-1/2024-03-09.json", options).unwrap();
+    writer.write_all(b"[").unwrap();
+    for _ in 0..8 {
+        writer.write_all(&[b' '; 1 << 20]).unwrap();
+    }
+    writer.write_all(b"]").unwrap();
+    writer.finish().unwrap();
+    file
+}
+
+#[test]
+fn an_export_over_the_size_limit_is_refused_and_the_limit_can_be_raised() {
+    let sandbox = Sandbox::new();
+    let bomb = zip_bomb(&sandbox);
+    let bomb = bomb.to_str().unwrap();
+    let output = sandbox.run(&["draft", bomb, "--max-export-bytes", "1048576"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        common::stderr(&output),
+        format!(
+            "error: {bomb}, entry inc-1/2024-03-09.json: the export takes more than 1048576 \
+             bytes once decompressed; if it is genuine, raise the limit with \
+             --max-export-bytes\n"
+        )
+    );
+    // Under a higher limit it reads, and holds no incident.
+    let output = sandbox.run(&["draft", bomb, "--max-export-bytes", "10000000"]);
+    assert!(
+        common::stderr(&output).contains("no incident in channel #inc-1"),
+        "{}",
+        common::stderr(&output)
+    );
+}
+
+#[test]
+fn control_characters_from_an_export_reach_the_terminal_written_out() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("evil.json");
+    std::fs::write(
+        &file,
+        r#"{"channel": {"id": "1", "name": "inc\u001b[2J\u009b31m"}, "messages": []}"#,
+    )
+    .unwrap();
+    let output = sandbox.run(&["draft", file.to_str().unwrap(), "--channel", "nope"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = common::stderr(&output);
+    assert!(!stderr.contains(['\u{1b}', '\u{9b}']), "{stderr:?}");
+    assert!(
+        stderr.ends_with("it has: inc\\x1b[2J\\u{9b}31m\n"),
+        "{stderr:?}"
+    );
+}

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use scribe::adapters::export::read_discord;
+use scribe::adapters::export::{DEFAULT_MAX_BYTES, read_discord};
 use scribe::domain::event::EventKind;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(export) = read_discord(data, Path::new("fuzz.json"), None) else {
+    let Ok(export) = read_discord(data, Path::new("fuzz.json"), None, DEFAULT_MAX_BYTES) else {
         return;
     };
     let mut posts = HashSet::new();

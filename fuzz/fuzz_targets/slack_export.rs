@@ -12,7 +12,7 @@ use std::io::{Cursor, Write};
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use scribe::adapters::export::read_slack_zip;
+use scribe::adapters::export::{DEFAULT_MAX_BYTES, read_slack_zip};
 use scribe::domain::event::EventKind;
 use zip::write::SimpleFileOptions;
 
@@ -25,7 +25,14 @@ fuzz_target!(|data: &[u8]| {
             None => return,
         }
     };
-    let Ok(export) = read_slack_zip(archive, Path::new("fuzz.zip"), channel.as_deref()) else {
+    let archive = Cursor::new(archive);
+    let read = read_slack_zip(
+        archive,
+        Path::new("fuzz.zip"),
+        channel.as_deref(),
+        DEFAULT_MAX_BYTES,
+    );
+    let Ok(export) = read else {
         return;
     };
     let mut posts = HashSet::new();

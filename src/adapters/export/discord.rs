@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::path::Path;
+use std::io::Read;
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
-use super::{Export, ExportError, parse};
+use super::{Budget, Export, ExportError, first_byte, parse};
 use crate::domain::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
@@ -102,15 +102,21 @@ fn rfc3339_or_null<'de, D: Deserializer<'de>>(
     Ok(Option::<Time>::deserialize(deserializer)?.map(|Time(at)| at))
 }
 
-/// The export file's `bytes`; `path` names it in errors.
-pub(super) fn read(bytes: &[u8], path: &Path, wanted: Option<&str>) -> Result<Export, ExportError> {
-    let file = path.display().to_string();
+/// The export file, read from `open` (opened again to explain an error); `file` names it in
+/// errors.
+pub(super) fn read<R: Read>(
+    mut open: impl FnMut() -> Result<R, ExportError>,
+    file: &str,
+    wanted: Option<&str>,
+    mut budget: Budget,
+) -> Result<Export, ExportError> {
+    let file = file.to_string();
     // Only an object can hold `channel` and `messages`; anything else is some other JSON file.
-    if bytes.trim_ascii_start().first() != Some(&b'{') {
+    if first_byte(open()?, &file, &budget)? != Some(b'{') {
         return Err(ExportError::UnknownFormat { file });
     }
-    let (Some(channel), Some(messages)) =
-        parse::<File>(bytes, &file).map(|export| (export.channel, export.messages))?
+    let (Some(channel), Some(messages)) = parse::<File, R>(open, &file, &mut budget)
+        .map(|export| (export.channel, export.messages))?
     else {
         return Err(ExportError::UnknownFormat { file });
     };
@@ -204,8 +210,7 @@ fn unique(messages: Vec<Message>) -> Vec<Message> {
 mod tests {
     use chrono::TimeZone;
 
-    use super::super::read as read_export;
-    use super::super::tests::{fixture, humans};
+    use super::super::tests::{fixture, humans, read_export};
     use super::*;
 
     fn write(json: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -347,7 +352,7 @@ mod tests {
             assert_eq!(
                 error(&message),
                 format!(
-                    "line 3, column 52, at messages[0].timestamp: timestamp \"{timestamp}\" is \
+                    "line 3, column 53, at messages[0].timestamp: timestamp \"{timestamp}\" is \
                      in the year {year} in UTC, outside 0000-9999"
                 )
             );
@@ -357,13 +362,20 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_no_error() {
+        let (_dir, path) =
+            write("\u{feff}{\"channel\": {\"id\": \"42\", \"name\": \"inc-1\"}, \"messages\": []}");
+        assert_eq!(read_export(&path, None).unwrap().channel_name, "inc-1");
+    }
+
+    #[test]
     fn errors_name_the_file_position_and_path() {
         let ok = r#"{"id": "1", "timestamp": "2024-03-09T10:00:00Z", "author": {"id": "u1"}}"#;
         assert_eq!(
             error(&format!(
                 "{ok},\n{{\"id\": \"2\", \"timestamp\": \"09/03/2024\", \"author\": {{}}}}"
             )),
-            "line 4, column 37, at messages[1].timestamp: \
+            "line 4, column 38, at messages[1].timestamp: \
              invalid timestamp \"09/03/2024\" (expected RFC 3339)"
         );
         assert_eq!(

@@ -2,32 +2,49 @@
 //! channels) and a folder of `YYYY-MM-DD.json` day files per channel, in a directory or a zip.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use zip::ZipArchive;
 
-use super::{Export, ExportError, parse};
+use super::{Budget, Export, ExportError, explain, io_error, parse_fast};
 use crate::adapters::slack::markup;
 use crate::adapters::slack::ts::Ts;
 use crate::domain::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
 
-pub(super) fn read_dir(path: &Path, channel: Option<&str>) -> Result<Export, ExportError> {
-    read(Source::Dir(path.to_path_buf()), channel)
-}
-
-/// The export zipped, as `bytes`; `path` names it in errors.
-pub(super) fn read_zip(
-    bytes: Vec<u8>,
+pub(super) fn read_dir(
     path: &Path,
     channel: Option<&str>,
+    budget: Budget,
+) -> Result<Export, ExportError> {
+    // Links are followed only within the export, so the real root is what they must stay in.
+    let root = std::fs::canonicalize(path)
+        .map_err(|error| io_error(&path.display().to_string(), error))?;
+    let source = Source::Dir {
+        path: path.to_path_buf(),
+        root,
+    };
+    read(source, channel, budget)
+}
+
+/// An archive to read from: a file, or bytes in memory.
+pub(super) trait Archive: Read + Seek {}
+
+impl<R: Read + Seek> Archive for R {}
+
+/// The export zipped, in `archive`; `path` names it in errors.
+pub(super) fn read_zip(
+    archive: Box<dyn Archive>,
+    path: &Path,
+    channel: Option<&str>,
+    budget: Budget,
 ) -> Result<Export, ExportError> {
     let file = path.display().to_string();
-    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|error| ExportError::Zip {
+    let archive = ZipArchive::new(archive).map_err(|error| ExportError::Zip {
         file: file.clone(),
         error,
     })?;
@@ -51,16 +68,18 @@ pub(super) fn read_zip(
             prefix,
         },
         channel,
+        budget,
     )
 }
 
 /// Where the export's files are.
 enum Source {
-    Dir(PathBuf),
-    /// The archive is held in memory; `prefix` is its top folder (`""` or `"name/"`).
+    /// `root` is `path` with every link resolved.
+    Dir { path: PathBuf, root: PathBuf },
+    /// Entries are read one at a time; `prefix` is the archive's top folder (`""` or `"name/"`).
     Zip {
         path: PathBuf,
-        archive: ZipArchive<Cursor<Vec<u8>>>,
+        archive: ZipArchive<Box<dyn Archive>>,
         prefix: String,
     },
 }
@@ -69,45 +88,48 @@ impl Source {
     /// How errors name the export itself.
     fn root(&self) -> String {
         match self {
-            Source::Dir(path) | Source::Zip { path, .. } => path.display().to_string(),
+            Source::Dir { path, .. } | Source::Zip { path, .. } => path.display().to_string(),
         }
     }
 
     /// How errors name the file `rel` (a path relative to the export's root).
     fn name(&self, rel: &str) -> String {
         match self {
-            Source::Dir(dir) => dir.join(rel).display().to_string(),
+            Source::Dir { path, .. } => path.join(rel).display().to_string(),
             Source::Zip { path, prefix, .. } => {
                 format!("{}, entry {prefix}{rel}", path.display())
             }
         }
     }
 
-    /// The bytes of the file `rel`; `None` when the export has no such file.
-    fn read(&mut self, rel: &str) -> Result<Option<Vec<u8>>, ExportError> {
-        let read = match self {
-            Source::Dir(dir) => match std::fs::read(dir.join(rel)) {
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                read => read,
-            },
+    /// The file `rel`, opened for reading; `None` when the export has no such file.
+    fn open(&mut self, rel: &str) -> Result<Option<Box<dyn Read + '_>>, ExportError> {
+        let name = self.name(rel);
+        match self {
+            Source::Dir { path, root } => {
+                let Some(real) = inside(path, root, rel, &name)? else {
+                    return Ok(None);
+                };
+                // A device or FIFO would never end, or never begin.
+                let metadata = std::fs::metadata(&real).map_err(|error| io_error(&name, error))?;
+                if !metadata.is_file() {
+                    return Err(ExportError::NotAFile { file: name });
+                }
+                let file = std::fs::File::open(&real).map_err(|error| io_error(&name, error))?;
+                Ok(Some(Box::new(file)))
+            }
             Source::Zip {
                 archive, prefix, ..
             } => {
                 let Some(index) = archive.index_for_name(&format!("{prefix}{rel}")) else {
                     return Ok(None);
                 };
-                let mut bytes = Vec::new();
-                archive
+                let entry = archive
                     .by_index(index)
-                    .map_err(std::io::Error::from)
-                    .and_then(|mut entry| entry.read_to_end(&mut bytes))
-                    .map(|_| bytes)
+                    .map_err(|error| io_error(&name, error.into()))?;
+                Ok(Some(Box::new(entry)))
             }
-        };
-        read.map(Some).map_err(|error| ExportError::Io {
-            file: self.name(rel),
-            error,
-        })
+        }
     }
 
     /// The day files (`YYYY-MM-DD.json`) in the folder `folder`, sorted; none when the folder
@@ -118,18 +140,17 @@ impl Source {
             return Ok(Vec::new());
         }
         let mut names: Vec<String> = match self {
-            Source::Dir(dir) => match std::fs::read_dir(dir.join(folder)) {
-                Ok(entries) => entries
-                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-                    .collect(),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(error) => {
-                    return Err(ExportError::Io {
-                        file: self.name(folder),
-                        error,
-                    });
+            Source::Dir { path, root } => {
+                let Some(real) = inside(path, root, folder, &self.name(folder))? else {
+                    return Ok(Vec::new());
+                };
+                match std::fs::read_dir(real) {
+                    Ok(entries) => entries
+                        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                        .collect(),
+                    Err(error) => return Err(io_error(&self.name(folder), error)),
                 }
-            },
+            }
             Source::Zip {
                 archive, prefix, ..
             } => archive
@@ -146,13 +167,45 @@ impl Source {
         Ok(names)
     }
 
-    /// Parses the JSON file `rel`; `None` when the export has no such file.
-    fn parse<T: DeserializeOwned>(&mut self, rel: &str) -> Result<Option<T>, ExportError> {
-        match self.read(rel)? {
-            Some(bytes) => parse(&bytes, &self.name(rel)).map(Some),
-            None => Ok(None),
+    /// Parses the JSON file `rel`, charged to `budget`; `None` when the export has no such
+    /// file.
+    fn parse<T: DeserializeOwned>(
+        &mut self,
+        rel: &str,
+        budget: &mut Budget,
+    ) -> Result<Option<T>, ExportError> {
+        let name = self.name(rel);
+        let Some(reader) = self.open(rel)? else {
+            return Ok(None);
+        };
+        if let Some(value) = parse_fast(reader, &name, budget)? {
+            return Ok(Some(value));
         }
+        let reader = self.open(rel)?.ok_or_else(|| {
+            io_error(
+                &name,
+                std::io::Error::other("the file went away while it was read"),
+            )
+        })?;
+        Err(explain::<T>(reader, &name, budget))
     }
+}
+
+/// `rel` in the export directory `path`, with its links resolved, when it is there; refused
+/// when a link leads out of `root`, the real export. `name` is how errors name it.
+fn inside(path: &Path, root: &Path, rel: &str, name: &str) -> Result<Option<PathBuf>, ExportError> {
+    let real = match std::fs::canonicalize(path.join(rel)) {
+        Ok(real) => real,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io_error(name, error)),
+    };
+    if !real.starts_with(root) {
+        return Err(ExportError::OutsideExport {
+            file: name.to_string(),
+            target: real.display().to_string(),
+        });
+    }
+    Ok(Some(real))
 }
 
 fn is_day_file(name: &str) -> bool {
@@ -265,16 +318,21 @@ impl Person {
     }
 }
 
-fn read(mut source: Source, wanted: Option<&str>) -> Result<Export, ExportError> {
-    let mut channels: Vec<Channel> = source.parse("channels.json")?.unwrap_or_default();
+fn read(
+    mut source: Source,
+    wanted: Option<&str>,
+    mut budget: Budget,
+) -> Result<Export, ExportError> {
+    let budget = &mut budget;
+    let mut channels: Vec<Channel> = source.parse("channels.json", budget)?.unwrap_or_default();
     channels.extend(
         source
-            .parse::<Vec<Channel>>("groups.json")?
+            .parse::<Vec<Channel>>("groups.json", budget)?
             .unwrap_or_default(),
     );
     let channel = pick(channels, wanted, source.root())?;
     let people: HashMap<String, Person> = source
-        .parse::<Vec<User>>("users.json")?
+        .parse::<Vec<User>>("users.json", budget)?
         .unwrap_or_default()
         .iter()
         .map(|user| (user.id.clone(), Person::new(user)))
@@ -283,7 +341,11 @@ fn read(mut source: Source, wanted: Option<&str>) -> Result<Export, ExportError>
     let mut messages: Vec<Message> = Vec::new();
     for day in source.day_files(&channel.name)? {
         let rel = format!("{}/{day}", channel.name);
-        messages.extend(source.parse::<Vec<Message>>(&rel)?.unwrap_or_default());
+        messages.extend(
+            source
+                .parse::<Vec<Message>>(&rel, budget)?
+                .unwrap_or_default(),
+        );
     }
     // Exports repeat messages and files come in any order: sort, drop exact repeats, and number
     // distinct messages that share a ts so every message gets the same id on every read.
@@ -406,8 +468,7 @@ mod tests {
 
     use chrono::{TimeZone, Utc};
 
-    use super::super::read as read_export;
-    use super::super::tests::{fixture, humans};
+    use super::super::tests::{fixture, humans, read_export};
     use super::*;
     use crate::adapters::slack::ts::parse_ts;
 
@@ -666,7 +727,7 @@ mod tests {
         assert_eq!(
             error,
             format!(
-                "{}, entry top/inc-1/2024-03-09.json: line 1, column 9, at [0].ts: \
+                "{}, entry top/inc-1/2024-03-09.json: line 1, column 10, at [0].ts: \
                  invalid type: integer `1`, expected a string",
                 file.display()
             )
@@ -694,6 +755,126 @@ mod tests {
             matches!(error, ExportError::UnknownFormat { .. }),
             "{error}"
         );
+    }
+
+    /// A zipped one-channel export whose day file is `spaces` spaces in a JSON array,
+    /// deflated to next to nothing.
+    fn bomb(dir: &Path, spaces: usize) -> PathBuf {
+        let file = dir.join("bomb.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&file).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        let channels = r#"[{"id": "C1", "name": "inc-1"}]"#;
+        writer.start_file("channels.json", options).unwrap();
+        writer.write_all(channels.as_bytes()).unwrap();
+        writer.start_file("inc-1/2024-03-09.json", options).unwrap();
+        writer.write_all(b"[").unwrap();
+        let block = vec![b' '; 1 << 16];
+        for _ in 0..spaces / block.len() {
+            writer.write_all(&block).unwrap();
+        }
+        writer.write_all(&block[..spaces % block.len()]).unwrap();
+        writer.write_all(b"]").unwrap();
+        writer.finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn what_an_export_decompresses_to_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = bomb(dir.path(), 8 << 20);
+        assert!(std::fs::metadata(&file).unwrap().len() < 100_000);
+        let error = super::super::read(&file, None, 4 << 20)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}, entry inc-1/2024-03-09.json: the export takes more than 4194304 bytes once \
+                 decompressed; if it is genuine, raise the limit with --max-export-bytes",
+                file.display()
+            )
+        );
+        // The cap is on the files together: each fits, not both.
+        let channels = r#"[{"id": "C1", "name": "inc-1"}]"#.len() as u64;
+        let whole = channels + (8 << 20) + 2;
+        assert!(super::super::read(&file, None, whole).is_ok());
+        let error = super::super::read(&file, None, whole - 1).unwrap_err();
+        assert!(matches!(error, ExportError::TooBig { .. }), "{error}");
+        let error = super::super::read(&file, None, channels - 1).unwrap_err();
+        assert!(error.to_string().contains("entry channels.json"), "{error}");
+    }
+
+    #[test]
+    fn links_out_of_the_export_and_special_files_are_refused() {
+        let day = r#"[{"ts": "1.000001", "user": "U2", "text": "hi"}]"#;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("2024-03-09.json"), day).unwrap();
+        let day_file = |dir: &tempfile::TempDir| dir.path().join("inc-1/2024-03-09.json");
+
+        // A link within the export is followed.
+        let dir = export(&[]);
+        std::fs::write(dir.path().join("day.json"), day).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("day.json"), day_file(&dir)).unwrap();
+        assert_eq!(posts(&read_export(dir.path(), None).unwrap()).len(), 1);
+
+        for target in [
+            Path::new("/dev/zero"),
+            &outside.path().join("2024-03-09.json"),
+        ] {
+            let dir = export(&[]);
+            std::os::unix::fs::symlink(target, day_file(&dir)).unwrap();
+            let error = read_export(dir.path(), None).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "{}: a link to {}, outside the export; copy what it points to into the export",
+                    day_file(&dir).display(),
+                    target.canonicalize().unwrap().display()
+                )
+            );
+        }
+
+        let dir = export(&[]);
+        std::fs::remove_dir(dir.path().join("inc-1")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("inc-1")).unwrap();
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        let folder = dir.path().join("inc-1");
+        assert!(
+            error.starts_with(&format!("{}: a link to ", folder.display())),
+            "{error}"
+        );
+
+        let dir = export(&[]);
+        let fifo = std::ffi::CString::new(day_file(&dir).into_os_string().into_encoded_bytes());
+        assert_eq!(unsafe { libc::mkfifo(fifo.unwrap().as_ptr(), 0o600) }, 0);
+        let error = read_export(dir.path(), None).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: not a regular file (a device, FIFO or socket); an export holds only files \
+                 and folders",
+                day_file(&dir).display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_error() {
+        let day = "\u{feff}[{\"ts\": \"1.000001\", \"user\": \"U2\", \"text\": \"hi\"}]";
+        let dir = export(&[("2024-03-09.json", day)]);
+        let channels = std::fs::read_to_string(dir.path().join("channels.json")).unwrap();
+        std::fs::write(
+            dir.path().join("channels.json"),
+            format!("\u{feff}{channels}"),
+        )
+        .unwrap();
+        let export = read_export(dir.path(), None).unwrap();
+        assert_eq!(posts(&export).len(), 1);
+        let file = dir.path().join("export.zip");
+        zip(dir.path(), &file, "");
+        assert_eq!(read_export(&file, None).unwrap(), export);
     }
 
     fn pinned(export: &Export) -> Vec<&str> {
