@@ -154,10 +154,11 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        Ok(Application {
-            listener,
-            app: Arc::new(App::new(config, secrets, store)),
-        })
+        let app = Arc::new(App::new(config, secrets, store));
+        if let Err(error) = app.count_open_incidents().await {
+            tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");
+        }
+        Ok(Application { listener, app })
     }
 
     pub fn port(&self) -> u16 {

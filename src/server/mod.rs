@@ -20,7 +20,7 @@ use crate::storage::Store;
 pub mod api;
 
 /// The routes: the API only where a token is set, Slack's only where a signing secret is;
-/// every request is counted.
+/// every request is counted, those that match no route as "unmatched".
 pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -33,7 +33,7 @@ pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     if app.secrets.slack_signing_secret.is_some() {
         router = router.merge(slack::http::routes(slack));
     }
-    router.route_layer(middleware::from_fn_with_state(app, count_requests))
+    router.layer(middleware::from_fn_with_state(app, count_requests))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -58,9 +58,6 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    if let Err(error) = app.count_open_incidents().await {
-        tracing::warn!(%error, "cannot count open incidents");
-    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
