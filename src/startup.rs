@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
@@ -16,13 +17,15 @@ use crate::app::App;
 use crate::config::{Config, Secrets};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
-use crate::jobs::{self, DiscordJob, JobError, JobKind, SlackJob, read_incident_job};
+use crate::jobs::{self, DiscordJob, JobError, JobKind, Queue, SlackJob, read_incident_job};
 use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
 
 /// How long a stopping server waits for the job in progress (container runtimes wait 30 s
 /// between SIGTERM and SIGKILL by default). A job cut off is not lost: its lease (30 s) runs
 /// out and it runs again.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a supervised job worker that ended waits before it starts again.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
 /// How long `scribe publish` waits for its jobs, retries included.
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -186,14 +189,23 @@ impl Application {
         };
         let worker = {
             let runner = Arc::new(Runner::new(Arc::clone(&app)));
-            tokio::spawn(jobs::work(
-                Arc::clone(app.store()),
+            let app = Arc::clone(&app);
+            let stopped = stopped.clone();
+            tokio::spawn(supervise(
                 Arc::clone(&app.jobs),
-                move |job| {
+                stopped.clone(),
+                move || {
                     let runner = Arc::clone(&runner);
-                    async move { runner.run(job).await }
+                    jobs::work(
+                        Arc::clone(app.store()),
+                        Arc::clone(&app.jobs),
+                        move |job| {
+                            let runner = Arc::clone(&runner);
+                            async move { runner.run(job).await }
+                        },
+                        until_stopped(stopped.clone()),
+                    )
                 },
-                until_stopped(stopped.clone()),
             ))
         };
         let slack = Arc::new(Slack::new(Arc::clone(&app)));
@@ -236,6 +248,35 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Runs the job worker `start` makes until `stopped`, and starts it again (after
+/// [`RESTART_PAUSE`]) whenever it ends or panics before then, so that one bad job cannot stop
+/// every later one; `queue` tells readiness while it is down. A job cut off by a panic is not
+/// lost: its lease runs out and it runs again.
+pub async fn supervise<F, W>(queue: Arc<Queue>, mut stopped: watch::Receiver<bool>, start: F)
+where
+    F: Fn() -> W,
+    W: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let ended = tokio::spawn(start()).await;
+        if *stopped.borrow() {
+            return;
+        }
+        queue.set_down(true);
+        match ended {
+            Err(error) if error.is_panic() => {
+                tracing::error!("the job worker panicked; starting it again")
+            }
+            _ => tracing::error!("the job worker ended; starting it again"),
+        }
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(RESTART_PAUSE) => {}
+        }
+        queue.set_down(false);
     }
 }
 
@@ -326,5 +367,50 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A worker that panics is started again; readiness says down until it is.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_that_panics_is_started_again() {
+        let queue = Arc::new(Queue::default());
+        let (stop, stopped) = watch::channel(false);
+        let starts = Arc::new(AtomicU32::new(0));
+        let (restarted, mut running) = tokio::sync::mpsc::unbounded_channel();
+        let supervisor = tokio::spawn(supervise(Arc::clone(&queue), stopped.clone(), {
+            let starts = Arc::clone(&starts);
+            move || {
+                let start = starts.fetch_add(1, Ordering::SeqCst);
+                let mut stopped = stopped.clone();
+                let restarted = restarted.clone();
+                async move {
+                    if start == 0 {
+                        panic!("a job went wrong");
+                    }
+                    let _ = restarted.send(());
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
+            }
+        }));
+        // Paused time stands still while this task keeps yielding: the pause before the
+        // restart cannot end before the supervisor has said the worker is down.
+        while !queue.is_down() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(running.recv().await, Some(()), "started again");
+        assert!(!queue.is_down());
+        stop.send(true).unwrap();
+        supervisor.await.unwrap();
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            2,
+            "not started again once stopped"
+        );
     }
 }

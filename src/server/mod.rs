@@ -48,6 +48,9 @@ pub async fn serve(
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.jobs.is_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "job worker down").into_response();
+    }
     match app.store().ping().await {
         Ok(()) => "ready".into_response(),
         Err(error) => {
