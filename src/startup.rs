@@ -3,6 +3,7 @@
 //! place that knows every adapter, so that nothing below it has to.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,16 +15,15 @@ use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, ServerConfig};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
 use crate::jobs::{self, DiscordJob, JobError, JobKind, Queue, SlackJob, read_incident_job};
 use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
 
-/// How long a stopping server waits for the job in progress (container runtimes wait 30 s
-/// between SIGTERM and SIGKILL by default). A job cut off is not lost: its lease (30 s) runs
-/// out and it runs again.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+/// Open files kept for the database, git and templates when the connection cap is fitted to
+/// the open-file limit.
+const RESERVED_FILES: u64 = 64;
 /// How long a supervised job worker that ended waits before it starts again.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);
 /// How long `scribe publish` waits for its jobs, retries included.
@@ -172,8 +172,10 @@ impl Application {
         &self.app
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight and gives the
-    /// job in progress [`SHUTDOWN_DEADLINE`] to end.
+    /// Serves until `shutdown` completes, then gives the requests in flight and the job in
+    /// progress `[server] shutdown_grace_secs` (container runtimes wait 30 s between SIGTERM
+    /// and SIGKILL by default) and closes what is left. A job cut off is not lost: its lease
+    /// (30 s) runs out and it runs again.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -226,19 +228,28 @@ impl Application {
             ))
         });
         tracing::info!("listening on http://{}", listener.local_addr()?);
+        let (signalled, signal) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled.send(tokio::time::Instant::now());
+        };
+        let router = crate::server::router(Arc::clone(&app), slack);
         crate::server::serve(
             listener,
-            crate::server::router(Arc::clone(&app), slack),
+            router,
+            &server_config(&app.config.server),
             shutdown,
         )
-        .await?;
+        .await;
         tracing::info!("shutting down: finishing the job in progress");
         let _ = stop.send(true);
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, worker)
-            .await
-            .is_err()
-        {
-            tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "a job outlived the shutdown deadline; it will run again");
+        let grace = app.config.server.shutdown_grace();
+        let deadline = signal.await.unwrap_or_else(|_| tokio::time::Instant::now()) + grace;
+        if tokio::time::timeout_at(deadline, worker).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "a job outlived the shutdown grace period; it will run again"
+            );
         }
         if let Some(socket) = socket {
             socket.await?;
@@ -249,6 +260,31 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The server's settings with the connection cap fitted to the open-file limit, raised first
+/// to the hard limit: a process out of file descriptors cannot accept even a health check.
+fn server_config(config: &ServerConfig) -> ServerConfig {
+    let mut config = config.clone();
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            return config;
+        }
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    if let Some(fits) = NonZeroUsize::new(fits)
+        && fits < config.max_connections
+    {
+        tracing::warn!(
+            limit,
+            connections = fits,
+            "the open-file limit caps the connections"
+        );
+        config.max_connections = fits;
+    }
+    config
 }
 
 /// Runs the job worker `start` makes until `stopped`, and starts it again (after
