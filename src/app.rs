@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Secrets};
-use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Status};
+use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Outcome, Status};
 use crate::drafting::{DraftError, Drafter, Place};
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
 use crate::metrics::Metrics;
@@ -56,6 +56,15 @@ impl App {
             .await?;
         if recorded.new {
             self.metrics.events_stored.inc();
+            match recorded.effect.as_ref().map(|e| &e.outcome) {
+                Some(Outcome::Opened) => {
+                    self.metrics.incidents_open.inc();
+                }
+                Some(Outcome::Closed) => {
+                    self.metrics.incidents_open.dec();
+                }
+                _ => {}
+            }
         }
         if recorded.queued {
             self.jobs.wake();
@@ -124,7 +133,8 @@ impl App {
         }
     }
 
-    /// Recounts the open incidents for the metrics.
+    /// Counts the open incidents for the metrics, once at start: from then on
+    /// [`App::record`] keeps the gauge current, so a scrape reads no channel.
     pub async fn count_open_incidents(&self) -> Result<(), StoreError> {
         let mut open = 0;
         for channel in self.store().channels().await? {

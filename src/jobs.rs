@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{Duration, Utc};
 use rand::Rng;
@@ -318,6 +318,8 @@ pub struct Queue {
     claims: AtomicU64,
     /// The number of the latest claim that found no job due.
     idle: watch::Sender<u64>,
+    /// The worker ended or panicked and is not running again yet: the server is not ready.
+    down: AtomicBool,
 }
 
 impl Default for Queue {
@@ -326,6 +328,7 @@ impl Default for Queue {
             wake: Notify::new(),
             claims: AtomicU64::new(0),
             idle: watch::Sender::new(0),
+            down: AtomicBool::new(false),
         }
     }
 }
@@ -334,6 +337,16 @@ impl Queue {
     /// Starts the worker at once instead of at its next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Whether the worker is down (ended or panicked, not restarted yet).
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
+    /// Set by whoever supervises the worker.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// Returns once a claim begun after this call found no job due: every job enqueued before

@@ -1,10 +1,16 @@
 //! Prometheus metrics, served as OpenMetrics text on `GET /metrics`.
 
+use std::sync::LazyLock;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+/// Log lines that could not be written. Global because logging starts before any [`Metrics`]
+/// exists; every [`Metrics`] serves it.
+pub static LOG_LINES_DROPPED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -46,6 +52,11 @@ impl Default for Metrics {
             "job_failures",
             "Jobs (posts, uploads, publishing) given up after a permanent error or their last retry",
             job_failures.clone(),
+        );
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because standard error could not take them (a full disk, a closed pipe)",
+            LOG_LINES_DROPPED.clone(),
         );
         Metrics {
             registry,

@@ -3,27 +3,30 @@
 //! place that knows every adapter, so that nothing below it has to.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
-use crate::config::{Config, Secrets};
+use crate::config::{Config, Secrets, ServerConfig};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
-use crate::jobs::{self, DiscordJob, JobError, JobKind, SlackJob, read_incident_job};
+use crate::jobs::{self, DiscordJob, JobError, JobKind, Queue, SlackJob, read_incident_job};
 use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
 use crate::terminal::inert;
 
-/// How long a stopping server waits for the job in progress (container runtimes wait 30 s
-/// between SIGTERM and SIGKILL by default). A job cut off is not lost: its lease (30 s) runs
-/// out and it runs again.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
+/// Open files kept for the database, git and templates when the connection cap is fitted to
+/// the open-file limit.
+const RESERVED_FILES: u64 = 64;
+/// How long a supervised job worker that ended waits before it starts again.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
 /// How long `scribe publish` waits for its jobs, retries included.
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -155,10 +158,11 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        Ok(Application {
-            listener,
-            app: Arc::new(App::new(config, secrets, store)),
-        })
+        let app = Arc::new(App::new(config, secrets, store));
+        if let Err(error) = app.count_open_incidents().await {
+            tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");
+        }
+        Ok(Application { listener, app })
     }
 
     pub fn port(&self) -> u16 {
@@ -169,8 +173,10 @@ impl Application {
         &self.app
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight and gives the
-    /// job in progress [`SHUTDOWN_DEADLINE`] to end.
+    /// Serves until `shutdown` completes, then gives the requests in flight and the job in
+    /// progress `[server] shutdown_grace_secs` (container runtimes wait 30 s between SIGTERM
+    /// and SIGKILL by default) and closes what is left. A job cut off is not lost: its lease
+    /// (30 s) runs out and it runs again.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -186,14 +192,23 @@ impl Application {
         };
         let worker = {
             let runner = Arc::new(Runner::new(Arc::clone(&app)));
-            tokio::spawn(jobs::work(
-                Arc::clone(app.store()),
+            let app = Arc::clone(&app);
+            let stopped = stopped.clone();
+            tokio::spawn(supervise(
                 Arc::clone(&app.jobs),
-                move |job| {
+                stopped.clone(),
+                move || {
                     let runner = Arc::clone(&runner);
-                    async move { runner.run(job).await }
+                    jobs::work(
+                        Arc::clone(app.store()),
+                        Arc::clone(&app.jobs),
+                        move |job| {
+                            let runner = Arc::clone(&runner);
+                            async move { runner.run(job).await }
+                        },
+                        until_stopped(stopped.clone()),
+                    )
                 },
-                until_stopped(stopped.clone()),
             ))
         };
         let slack = Arc::new(Slack::new(Arc::clone(&app)));
@@ -214,19 +229,28 @@ impl Application {
             ))
         });
         tracing::info!("listening on http://{}", listener.local_addr()?);
+        let (signalled, signal) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled.send(tokio::time::Instant::now());
+        };
+        let router = crate::server::router(Arc::clone(&app), slack);
         crate::server::serve(
             listener,
-            crate::server::router(Arc::clone(&app), slack),
+            router,
+            &server_config(&app.config.server),
             shutdown,
         )
-        .await?;
+        .await;
         tracing::info!("shutting down: finishing the job in progress");
         let _ = stop.send(true);
-        if tokio::time::timeout(SHUTDOWN_DEADLINE, worker)
-            .await
-            .is_err()
-        {
-            tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "a job outlived the shutdown deadline; it will run again");
+        let grace = app.config.server.shutdown_grace();
+        let deadline = signal.await.unwrap_or_else(|_| tokio::time::Instant::now()) + grace;
+        if tokio::time::timeout_at(deadline, worker).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "a job outlived the shutdown grace period; it will run again"
+            );
         }
         if let Some(socket) = socket {
             socket.await?;
@@ -236,6 +260,60 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The server's settings with the connection cap fitted to the open-file limit, raised first
+/// to the hard limit: a process out of file descriptors cannot accept even a health check.
+fn server_config(config: &ServerConfig) -> ServerConfig {
+    let mut config = config.clone();
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            return config;
+        }
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    if let Some(fits) = NonZeroUsize::new(fits)
+        && fits < config.max_connections
+    {
+        tracing::warn!(
+            limit,
+            connections = fits,
+            "the open-file limit caps the connections"
+        );
+        config.max_connections = fits;
+    }
+    config
+}
+
+/// Runs the job worker `start` makes until `stopped`, and starts it again (after
+/// [`RESTART_PAUSE`]) whenever it ends or panics before then, so that one bad job cannot stop
+/// every later one; `queue` tells readiness while it is down. A job cut off by a panic is not
+/// lost: its lease runs out and it runs again.
+pub async fn supervise<F, W>(queue: Arc<Queue>, mut stopped: watch::Receiver<bool>, start: F)
+where
+    F: Fn() -> W,
+    W: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let ended = tokio::spawn(start()).await;
+        if *stopped.borrow() {
+            return;
+        }
+        queue.set_down(true);
+        match ended {
+            Err(error) if error.is_panic() => {
+                tracing::error!("the job worker panicked; starting it again")
+            }
+            _ => tracing::error!("the job worker ended; starting it again"),
+        }
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(RESTART_PAUSE) => {}
+        }
+        queue.set_down(false);
     }
 }
 
@@ -327,5 +405,50 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A worker that panics is started again; readiness says down until it is.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_that_panics_is_started_again() {
+        let queue = Arc::new(Queue::default());
+        let (stop, stopped) = watch::channel(false);
+        let starts = Arc::new(AtomicU32::new(0));
+        let (restarted, mut running) = tokio::sync::mpsc::unbounded_channel();
+        let supervisor = tokio::spawn(supervise(Arc::clone(&queue), stopped.clone(), {
+            let starts = Arc::clone(&starts);
+            move || {
+                let start = starts.fetch_add(1, Ordering::SeqCst);
+                let mut stopped = stopped.clone();
+                let restarted = restarted.clone();
+                async move {
+                    if start == 0 {
+                        panic!("a job went wrong");
+                    }
+                    let _ = restarted.send(());
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
+            }
+        }));
+        // Paused time stands still while this task keeps yielding: the pause before the
+        // restart cannot end before the supervisor has said the worker is down.
+        while !queue.is_down() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(running.recv().await, Some(()), "started again");
+        assert!(!queue.is_down());
+        stop.send(true).unwrap();
+        supervisor.await.unwrap();
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            2,
+            "not started again once stopped"
+        );
     }
 }

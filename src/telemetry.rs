@@ -1,19 +1,43 @@
 //! Logging: `tracing` to standard error, as text for people or JSON for collectors, filtered
-//! by `RUST_LOG` when set, else by `[log] level`.
+//! by `RUST_LOG` when set, else by `[log] level`. A line that cannot be written (a full disk,
+//! a closed pipe) is dropped and counted ([`crate::metrics::LOG_LINES_DROPPED`]): logging
+//! never takes Scribe down.
+
+use std::io::{self, Write};
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
+use crate::metrics::LOG_LINES_DROPPED;
 
 /// Installs the global subscriber; call once, at start.
 pub fn init(log: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| log.level.filter());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .with_writer(|| Lossy(io::stderr()));
     match log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+/// A writer that never fails: tracing's formatter is handed one whole line per write, and
+/// reports a failed write on standard error with `eprintln!`, which panics when that fails
+/// too. A line this writer cannot write is dropped and counted instead.
+struct Lossy<W>(W);
+
+impl<W: Write> Write for Lossy<W> {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        if self.0.write_all(line).is_err() {
+            LOG_LINES_DROPPED.inc();
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
     }
 }

@@ -169,3 +169,53 @@ async fn json_logs_carry_no_secret_and_sigterm_finishes_the_job_in_progress() {
         assert!(!log.contains(secret), "a secret in the log");
     }
 }
+
+/// Standard error closed (a log collector gone, `| head`): every log line fails to be written,
+/// and Scribe goes on answering, running jobs and counting the lines it dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_standard_error_drops_log_lines_and_stops_nothing() {
+    let fake = FakeSlack::start().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start_then_close_stderr(
+        &sandbox,
+        &[("SCRIBE__SLACK__API_BASE_URL", &fake.api_base())],
+    );
+    let http = reqwest::Client::new();
+    // Refused, and the refusal logged: the answer still arrives.
+    let unsigned = http
+        .post(format!("{}/slack/commands", server.base))
+        .body("command=%2Fincident&text=start+x")
+        .send()
+        .await
+        .expect("an answer, not a lost connection");
+    assert_eq!(unsigned.status(), 401);
+
+    for (channel, title) in [("C0OPS", "Disk full on db-3"), ("C0WEB", "Checkout 5xx")] {
+        server
+            .command(
+                channel,
+                "U0ROBIN01",
+                "/incident",
+                &format!("start {title}"),
+                title,
+            )
+            .await;
+    }
+    let headlines = fake
+        .wait_for("chat.postMessage", 2, Duration::from_secs(20))
+        .await;
+    assert_eq!(headlines.len(), 2, "both headline jobs ran");
+
+    let ready = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = server.metrics().await;
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scribe_log_lines_dropped_total "))
+        .unwrap_or_else(|| panic!("no dropped-lines counter: {metrics}"));
+    assert_ne!(dropped, "0", "{metrics}");
+}

@@ -563,3 +563,107 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
         "user text forged a log line:\n{log}"
     );
 }
+
+/// Connections that never finish their headers, bodies that stall mid-way and chunked bodies
+/// that never end are closed once the configured timeouts pass; health checks are answered
+/// meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_connections_are_closed_and_health_checks_still_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let sandbox = Sandbox::new();
+    let fake = FakeSlack::start().await;
+    let server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__SLACK__API_BASE_URL", &fake.api_base()),
+            ("SCRIBE__SERVER__HEADER_READ_TIMEOUT_SECS", "1"),
+            ("SCRIBE__SERVER__BODY_READ_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    let partial_headers = "POST /slack/events HTTP/1.1\r\nHost: scribe\r\nX-Slow: ";
+    let stalled_body = "POST /slack/events HTTP/1.1\r\nHost: scribe\r\n\
+        Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":";
+    let unended_chunks = "POST /slack/commands HTTP/1.1\r\nHost: scribe\r\n\
+        Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    let starts = [partial_headers; 60]
+        .into_iter()
+        .chain([stalled_body; 20])
+        .chain([unended_chunks; 20]);
+    let mut clients = Vec::new();
+    for start in starts {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(start.as_bytes()).await.unwrap();
+        clients.push((start, stream));
+    }
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    for (start, mut stream) in clients {
+        let mut answer = Vec::new();
+        // A bound for the failure only: the server closes these after about a second.
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            stream.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(read.is_ok(), "still open after a minute: {start:?}");
+        if start != partial_headers {
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 408"), "{start:?}: {answer}");
+        }
+    }
+}
+
+/// A stop gives requests in flight the grace period, then closes what is left: three clients
+/// stalled mid-body do not keep Scribe from exiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_closes_requests_still_stalled_when_the_grace_period_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let sandbox = Sandbox::new();
+    let fake = FakeSlack::start().await;
+    let mut server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__SLACK__API_BASE_URL", &fake.api_base()),
+            ("SCRIBE__SERVER__BODY_READ_TIMEOUT_SECS", "3600"),
+            ("SCRIBE__SERVER__SHUTDOWN_GRACE_SECS", "1"),
+        ],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        // A first request answered: the connection is being served.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: scribe\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"ok") {
+            let mut buffer = [0; 1024];
+            let read = stream.read(&mut buffer).await.unwrap();
+            assert_ne!(read, 0, "closed early");
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        stream
+            .write_all(
+                b"POST /slack/events HTTP/1.1\r\nHost: scribe\r\n\
+                  Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+            )
+            .await
+            .unwrap();
+        clients.push(stream);
+    }
+    let stopped = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert_eq!(stopped, Ok(()));
+    for mut stream in clients {
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest).await;
+    }
+}

@@ -809,3 +809,49 @@ async fn a_broken_template_reaches_slack_as_a_plain_sentence_and_the_log_in_full
         "the cause is logged:\n{log}"
     );
 }
+
+/// The open-incidents gauge is counted from the store once at start and then follows the
+/// commands; a request no route matches is counted too.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_follow_incidents_as_they_open_and_close_and_count_unmatched_routes() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Checkout 5xx",
+            "t.1",
+        )
+        .await;
+    server
+        .command(
+            "C0OTHER",
+            "U0ROBIN01",
+            "/incident",
+            "start Search slow",
+            "t.2",
+        )
+        .await;
+    assert!(server.metrics().await.contains("scribe_incidents_open 2"));
+    server.settled().await;
+    server.terminate().unwrap();
+
+    let server = Server::start(&sandbox, &fake.api_base());
+    assert!(server.metrics().await.contains("scribe_incidents_open 2"));
+    server
+        .command("C0OTHER", "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+    let missing = reqwest::get(format!("{}/no/such/route", server.base))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let metrics = server.metrics().await;
+    assert!(metrics.contains("scribe_incidents_open 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"scribe_http_requests_total{route="unmatched",status="404"} 1"#),
+        "{metrics}"
+    );
+}

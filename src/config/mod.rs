@@ -8,8 +8,9 @@ mod load;
 mod value;
 
 use std::fmt;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -93,6 +94,31 @@ pub struct GithubConfig {
 pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     pub max_body_bytes: NonZeroUsize,
+    /// A connection that has not sent a request's headers within this time is closed.
+    pub header_read_timeout_secs: NonZeroU64,
+    /// A request whose body has not fully arrived within this time is refused.
+    pub body_read_timeout_secs: NonZeroU64,
+    /// Connections open at once; more wait to be accepted.
+    pub max_connections: NonZeroUsize,
+    /// Request bodies read into memory at once (each up to `max_body_bytes`); more wait.
+    pub max_buffered_bodies: NonZeroUsize,
+    /// How long a stopping server gives requests and the job in progress before it closes
+    /// what is left.
+    pub shutdown_grace_secs: NonZeroU64,
+}
+
+impl ServerConfig {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.get())
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs.get())
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs.get())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -10,17 +11,24 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
+use crate::config::ServerConfig;
 use crate::metrics::RequestLabels;
 use crate::storage::Store;
 
 pub mod api;
 
 /// The routes: the API only where a token is set, Slack's only where a signing secret is;
-/// every request is counted.
+/// every request is counted, those that match no route as "unmatched".
 pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -33,21 +41,78 @@ pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     if app.secrets.slack_signing_secret.is_some() {
         router = router.merge(slack::http::routes(slack));
     }
-    router.route_layer(middleware::from_fn_with_state(app, count_requests))
+    router.layer(middleware::from_fn_with_state(app, count_requests))
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// How long the server waits before it accepts again after an accept failed (out of file
+/// descriptors, mostly): retrying at once would spin and fill the log.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves until `shutdown` completes, then finishes the requests in flight, and closes what is
+/// still open once `config`'s grace period has passed. HTTP/1 only. A connection that does not
+/// send its headers in time is closed, and at most `max_connections` are open at once: more
+/// wait in the listen queue.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections.get()));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout());
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot accept a connection; pausing");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let connection = graceful.watch(connection);
+        connections.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let grace = config.shutdown_grace();
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            open = connections.len(),
+            "closing the connections still open after the grace period"
+        );
+    }
+    connections.shutdown().await;
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.jobs.is_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "job worker down").into_response();
+    }
     match app.store().ping().await {
         Ok(()) => "ready".into_response(),
         Err(error) => {
@@ -58,9 +123,6 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    if let Err(error) = app.count_open_incidents().await {
-        tracing::warn!(%error, "cannot count open incidents");
-    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -373,6 +373,16 @@ impl Process {
     }
 
     pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Process {
+        Self::launch(sandbox, env, true)
+    }
+
+    /// Starts `scribe serve` and closes its standard error once it listens: every later log
+    /// line meets a closed pipe.
+    pub fn start_then_close_stderr(sandbox: &Sandbox, env: &[(&str, &str)]) -> Process {
+        Self::launch(sandbox, env, false)
+    }
+
+    fn launch(sandbox: &Sandbox, env: &[(&str, &str)], keep_stderr: bool) -> Process {
         let mut command = sandbox.scribe();
         command
             .arg("serve")
@@ -399,6 +409,10 @@ impl Process {
                             .take_while(|c| !c.is_whitespace() && *c != '"')
                             .collect();
                         let _ = tx.send(addr);
+                        if !keep_stderr {
+                            log.lock().unwrap().push("(standard error closed)".into());
+                            return;
+                        }
                     }
                     log.lock().unwrap().push(line);
                 }

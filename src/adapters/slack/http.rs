@@ -12,25 +12,39 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use chrono::Utc;
 use serde_json::json;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use super::Slack;
 use super::inbound::{self, Inbound};
 use super::{intake, signature};
 
 /// Slack's routes, with their own state: merged into the server's router where a signing
-/// secret is set.
+/// secret is set. Their bodies are read into memory before the signature can be checked, so
+/// only `[server] max_buffered_bodies` requests are served at once; the rest wait.
 pub fn routes(slack: Arc<Slack>) -> Router {
+    let buffered = slack.app.config.server.max_buffered_bodies.get();
     Router::new()
         .route("/slack/events", post(events))
         .route("/slack/commands", post(commands))
+        .layer(GlobalConcurrencyLimitLayer::new(buffered))
         .with_state(slack)
 }
 
-/// The body, once it is known to be Slack's: 413 when too large, 401 when not signed.
+/// The body, once it is known to be Slack's: 413 when too large, 408 when it does not arrive
+/// in time, 401 when not signed.
 async fn verified(slack: &Slack, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let bytes = axum::body::to_bytes(body, slack.app.config.server.max_body_bytes.get())
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
+    let server = &slack.app.config.server;
+    let read = axum::body::to_bytes(body, server.max_body_bytes.get());
+    let bytes = match tokio::time::timeout(server.body_read_timeout(), read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response());
+        }
+        Err(_) => {
+            let late = "request body not received in time";
+            return Err((StatusCode::REQUEST_TIMEOUT, late).into_response());
+        }
+    };
     let secret = slack
         .app
         .secrets
