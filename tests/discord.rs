@@ -594,6 +594,94 @@ async fn after_a_restart_the_messages_posted_meanwhile_are_caught_up_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn reactions_pins_and_edits_made_while_scribe_was_away_are_caught_up() {
+    let fake = FakeDiscord::start().await;
+    people(&fake);
+    let sandbox = Sandbox::new();
+    let mut server = serve(&sandbox, &fake);
+    fake.wait_connected(WAIT).await;
+    fake.wait_for("PUT", "/commands", 1, WAIT).await;
+    open(&fake, "Queue backlog").await;
+    let restarted = fake.post(CHANNEL, ZOE, "consumers restarted");
+    let lag = fake.post(CHANNEL, TRENT, "lag is falling");
+    fake.react(CHANNEL, &lag, ROBIN, "📌");
+    let noise = fake.post(CHANNEL, TRENT, "noise");
+    fake.pin_and_announce(CHANNEL, &noise);
+    until(
+        &server,
+        "the live entries",
+        entries_are(&["lag is falling", "noise"]),
+    )
+    .await;
+
+    server.kill();
+    // On messages Scribe stored before it went away…
+    fake.edit_history(CHANNEL, &restarted, "consumers restarted (all 12)");
+    fake.add_reaction(CHANNEL, &restarted, ROBIN, "📌");
+    fake.remove_reaction(CHANNEL, &lag, ROBIN, "📌");
+    fake.unpin(CHANNEL, &noise);
+    // …and on messages posted meanwhile.
+    let failover = fake.next_id();
+    fake.add_history(CHANNEL, &failover, ZOE, "db failover done");
+    fake.add_reaction(CHANNEL, &failover, TRENT, "📌");
+    fake.add_reaction(CHANNEL, &failover, TRENT, "👍");
+    let normal = fake.next_id();
+    fake.add_history(CHANNEL, &normal, TRENT, "error rate back to normal");
+    fake.pin(CHANNEL, &normal);
+
+    let server = serve(&sandbox, &fake);
+    let incident = until(
+        &server,
+        "what changed while Scribe was away",
+        entries_are(&[
+            "consumers restarted (all 12)",
+            "db failover done",
+            "error rate back to normal",
+        ]),
+    )
+    .await;
+    let timeline = incident["timeline"].as_array().unwrap();
+    let restarted_entry = timeline
+        .iter()
+        .find(|e| e["text"] == "consumers restarted (all 12)")
+        .unwrap();
+    assert_eq!(restarted_entry["original_text"], "consumers restarted");
+    assert_eq!(restarted_entry["source"], "reaction");
+    let failover_entry = timeline
+        .iter()
+        .find(|e| e["text"] == "db failover done")
+        .unwrap();
+    assert_eq!(failover_entry["source"], "reaction");
+    let read = fake.calls_to("GET", &format!("/messages/{failover}/reactions/"));
+    assert!(
+        !read.is_empty()
+            && read
+                .iter()
+                .all(|c| !c.path.contains("%F0%9F%91%8D") && !c.path.contains("👍")),
+        "who reacted is read for 📌 only:\n{}",
+        fake.describe_calls()
+    );
+
+    // Reconnecting reads the same history again and changes nothing.
+    fake.drop_connection();
+    fake.wait_connected(WAIT).await;
+    fake.post(CHANNEL, ROBIN, "all caught up");
+    let incident = until(&server, "the message after the second catch-up", |i| {
+        messages_of(i, "Robin Ayers") >= 1
+    })
+    .await;
+    assert_eq!(
+        entry_texts(&incident),
+        [
+            "consumers restarted (all 12)",
+            "db failover done",
+            "error rate back to normal",
+        ]
+    );
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limited_postmortem_post_is_retried_after_the_limit_resets_and_posted_once() {
     let (fake, _sandbox, server) = start().await;
     open(&fake, "Rate limits").await;
