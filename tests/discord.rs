@@ -361,6 +361,22 @@ async fn thread_replies_belong_to_the_channels_incident_and_other_channels_do_no
         !incident.to_string().contains("lunch anyone"),
         "{incident:#}"
     );
+
+    // A pin in the thread leaves the channel's pins alone.
+    let alert = fake.post(CHANNEL, ROBIN, "FIRING: replica lag");
+    fake.pin_and_announce(CHANNEL, &alert);
+    let promoted = fake.post(THREAD, ZOE, "replica 2 promoted");
+    fake.pin_and_announce(THREAD, &promoted);
+    until(
+        &server,
+        "both pins",
+        entries_are(&[
+            "replica lag is 40s",
+            "FIRING: replica lag",
+            "replica 2 promoted",
+        ]),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

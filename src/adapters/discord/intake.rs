@@ -336,7 +336,11 @@ impl Intake {
             }
             is_pinned.insert(id);
         }
-        for id in was_pinned.difference(&is_pinned) {
+        // The log holds the pins of the channel and all its threads: only this one's are listed.
+        for id in was_pinned
+            .difference(&is_pinned)
+            .filter(|id| known.contains(*id))
+        {
             if let Ok(id) = id.parse::<u64>() {
                 self.record(inbound::pin(id.into(), false, &place, now))
                     .await?;
