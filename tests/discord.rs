@@ -644,6 +644,9 @@ async fn reactions_pins_and_edits_made_while_scribe_was_away_are_caught_up() {
     let normal = fake.next_id();
     fake.add_history(CHANNEL, &normal, TRENT, "error rate back to normal");
     fake.pin(CHANNEL, &normal);
+    // A thread no message of which was stored yet.
+    let in_thread = fake.next_id();
+    fake.add_history(THREAD, &in_thread, ZOE, "replica lag is zero");
 
     let server = serve(&sandbox, &fake);
     let incident = until(
@@ -663,6 +666,10 @@ async fn reactions_pins_and_edits_made_while_scribe_was_away_are_caught_up() {
         .unwrap();
     assert_eq!(restarted_entry["original_text"], "consumers restarted");
     assert_eq!(restarted_entry["source"], "reaction");
+    until(&server, "the message in a thread", |i| {
+        messages_of(i, "Zoë Kapoor") == 3
+    })
+    .await;
     let failover_entry = timeline
         .iter()
         .find(|e| e["text"] == "db failover done")
@@ -694,7 +701,7 @@ async fn reactions_pins_and_edits_made_while_scribe_was_away_are_caught_up() {
             "error rate back to normal",
         ]
     );
-    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 3, "{incident:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

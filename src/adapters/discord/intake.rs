@@ -24,6 +24,8 @@ const PAGE: u8 = 100;
 /// Pages read per channel or thread in one catch-up: a hostile or endless history cannot keep
 /// it going forever (5,000 messages).
 const MAX_PAGES: usize = 50;
+/// Active threads read per channel beyond those its log knows.
+const MAX_NEW_THREADS: usize = 50;
 /// Stored messages read again before the newest one, for the edits and reactions they gained
 /// while Scribe was away.
 const LOOKBACK: usize = 100;
@@ -380,7 +382,14 @@ impl Intake {
             else {
                 continue;
             };
-            for (place, after) in cursors(channel, &events, start) {
+            let mut places = cursors(channel, &events, start);
+            for thread in self.threads_of(ctx, channel).await {
+                let thread = place(channel, Some(thread));
+                if !places.iter().any(|(known, _)| *known == thread) {
+                    places.push((thread, start.saturating_sub(1)));
+                }
+            }
+            for (place, after) in places {
                 let source = match &place.thread {
                     Some(thread) => thread.as_str().parse::<u64>().map(ChannelId::new),
                     None => Ok(channel),
@@ -392,6 +401,26 @@ impl Intake {
             }
         }
         Ok(())
+    }
+
+    /// The active threads of `channel`: one started while Scribe was away is in no log yet.
+    async fn threads_of(&self, ctx: &Context, channel: ChannelId) -> Vec<ChannelId> {
+        let Some(guild) = self.info(ctx, channel).await.and_then(|i| i.guild) else {
+            return Vec::new();
+        };
+        match guild.get_active_threads(ctx).await {
+            Ok(active) => active
+                .threads
+                .iter()
+                .filter(|thread| thread.parent_id == Some(channel))
+                .map(|thread| thread.id)
+                .take(MAX_NEW_THREADS)
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, %channel, "cannot list the channel's threads");
+                Vec::new()
+            }
+        }
     }
 
     async fn fetch_after(
