@@ -221,6 +221,11 @@ impl Application {
             ))),
             _ => None,
         };
+        if socket.is_none() && slack.api.is_some() {
+            // Without Socket Mode nothing reconnects: what was missed is read once, at start.
+            let slack = Arc::clone(&slack);
+            tokio::spawn(async move { slack::catch_up::run(&slack).await });
+        }
         let gateway = secrets.discord_token.clone().map(|token| {
             tokio::spawn(discord::run(
                 Arc::clone(&app),

@@ -361,6 +361,22 @@ async fn thread_replies_belong_to_the_channels_incident_and_other_channels_do_no
         !incident.to_string().contains("lunch anyone"),
         "{incident:#}"
     );
+
+    // A pin in the thread leaves the channel's pins alone.
+    let alert = fake.post(CHANNEL, ROBIN, "FIRING: replica lag");
+    fake.pin_and_announce(CHANNEL, &alert);
+    let promoted = fake.post(THREAD, ZOE, "replica 2 promoted");
+    fake.pin_and_announce(THREAD, &promoted);
+    until(
+        &server,
+        "both pins",
+        entries_are(&[
+            "replica lag is 40s",
+            "FIRING: replica lag",
+            "replica 2 promoted",
+        ]),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -591,6 +607,101 @@ async fn after_a_restart_the_messages_posted_meanwhile_are_caught_up_once() {
     .await;
     assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
     assert_eq!(messages_of(&incident, "trent.osei"), 101);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reactions_pins_and_edits_made_while_scribe_was_away_are_caught_up() {
+    let fake = FakeDiscord::start().await;
+    people(&fake);
+    let sandbox = Sandbox::new();
+    let mut server = serve(&sandbox, &fake);
+    fake.wait_connected(WAIT).await;
+    fake.wait_for("PUT", "/commands", 1, WAIT).await;
+    open(&fake, "Queue backlog").await;
+    let restarted = fake.post(CHANNEL, ZOE, "consumers restarted");
+    let lag = fake.post(CHANNEL, TRENT, "lag is falling");
+    fake.react(CHANNEL, &lag, ROBIN, "📌");
+    let noise = fake.post(CHANNEL, TRENT, "noise");
+    fake.pin_and_announce(CHANNEL, &noise);
+    until(
+        &server,
+        "the live entries",
+        entries_are(&["lag is falling", "noise"]),
+    )
+    .await;
+
+    server.kill();
+    // On messages Scribe stored before it went away…
+    fake.edit_history(CHANNEL, &restarted, "consumers restarted (all 12)");
+    fake.add_reaction(CHANNEL, &restarted, ROBIN, "📌");
+    fake.remove_reaction(CHANNEL, &lag, ROBIN, "📌");
+    fake.unpin(CHANNEL, &noise);
+    // …and on messages posted meanwhile.
+    let failover = fake.next_id();
+    fake.add_history(CHANNEL, &failover, ZOE, "db failover done");
+    fake.add_reaction(CHANNEL, &failover, TRENT, "📌");
+    fake.add_reaction(CHANNEL, &failover, TRENT, "👍");
+    let normal = fake.next_id();
+    fake.add_history(CHANNEL, &normal, TRENT, "error rate back to normal");
+    fake.pin(CHANNEL, &normal);
+    // A thread no message of which was stored yet.
+    let in_thread = fake.next_id();
+    fake.add_history(THREAD, &in_thread, ZOE, "replica lag is zero");
+
+    let server = serve(&sandbox, &fake);
+    let incident = until(
+        &server,
+        "what changed while Scribe was away",
+        entries_are(&[
+            "consumers restarted (all 12)",
+            "db failover done",
+            "error rate back to normal",
+        ]),
+    )
+    .await;
+    let timeline = incident["timeline"].as_array().unwrap();
+    let restarted_entry = timeline
+        .iter()
+        .find(|e| e["text"] == "consumers restarted (all 12)")
+        .unwrap();
+    assert_eq!(restarted_entry["original_text"], "consumers restarted");
+    assert_eq!(restarted_entry["source"], "reaction");
+    until(&server, "the message in a thread", |i| {
+        messages_of(i, "Zoë Kapoor") == 3
+    })
+    .await;
+    let failover_entry = timeline
+        .iter()
+        .find(|e| e["text"] == "db failover done")
+        .unwrap();
+    assert_eq!(failover_entry["source"], "reaction");
+    let read = fake.calls_to("GET", &format!("/messages/{failover}/reactions/"));
+    assert!(
+        !read.is_empty()
+            && read
+                .iter()
+                .all(|c| !c.path.contains("%F0%9F%91%8D") && !c.path.contains("👍")),
+        "who reacted is read for 📌 only:\n{}",
+        fake.describe_calls()
+    );
+
+    // Reconnecting reads the same history again and changes nothing.
+    fake.drop_connection();
+    fake.wait_connected(WAIT).await;
+    fake.post(CHANNEL, ROBIN, "all caught up");
+    let incident = until(&server, "the message after the second catch-up", |i| {
+        messages_of(i, "Robin Ayers") >= 1
+    })
+    .await;
+    assert_eq!(
+        entry_texts(&incident),
+        [
+            "consumers restarted (all 12)",
+            "db failover done",
+            "error rate back to normal",
+        ]
+    );
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 3, "{incident:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -286,6 +286,121 @@ async fn edits_deletes_pins_and_retries() {
     );
 }
 
+/// Participants as (name, messages).
+fn participants(incident: &Value) -> Vec<(String, u64)> {
+    incident["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_was_said_while_scribe_was_down_is_read_back_at_start() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Queue backlog",
+            "t.1",
+        )
+        .await;
+    let base = now() + 1;
+    let at = |secs: i64, n: u32| format!("{}.{n:06}", base + secs);
+    // Said live: in Slack's history, and sent as events.
+    let restarted = at(0, 1);
+    let lag = at(0, 2);
+    for (ts, user, text) in [
+        (&restarted, "U0ZOE0002", "consumers restarted"),
+        (&lag, "U0TRENT03", "lag is falling"),
+    ] {
+        fake.add_message(CHANNEL, ts, user, text);
+        server.event(ts, message(user, text, ts)).await;
+    }
+    fake.add_reaction(CHANNEL, &lag, "U0ROBIN01", "pushpin");
+    server
+        .event(
+            "Ev-pin",
+            json!({"type": "reaction_added", "user": "U0ROBIN01", "reaction": "pushpin",
+            "item": {"type": "message", "channel": CHANNEL, "ts": lag}, "event_ts": at(0, 3)}),
+        )
+        .await;
+    assert_eq!(
+        entry_texts(&server.the_incident().await),
+        ["lag is falling"]
+    );
+
+    server.kill();
+    // On messages stored before the outage…
+    fake.edit_message(
+        CHANNEL,
+        &restarted,
+        "consumers restarted (all 12)",
+        &at(1, 0),
+    );
+    fake.add_reaction(CHANNEL, &restarted, "U0ROBIN01", "pushpin");
+    fake.remove_reaction(CHANNEL, &lag, "U0ROBIN01", "pushpin");
+    let reply = at(2, 0);
+    fake.add_reply(
+        CHANNEL,
+        &restarted,
+        &reply,
+        "U0ROBIN01",
+        "mobile app recovering",
+    );
+    fake.pin(CHANNEL, &reply);
+    // …and posted meanwhile: more than a page of history (200 messages).
+    let failover = at(3, 0);
+    fake.add_message(CHANNEL, &failover, "U0ZOE0002", "db failover done");
+    fake.add_reaction(CHANNEL, &failover, "U0TRENT03", "pushpin");
+    fake.add_reaction(CHANNEL, &failover, "U0TRENT03", "thumbsup");
+    for n in 0..200 {
+        fake.add_message(CHANNEL, &at(4, n), "U0TRENT03", &format!("chatter {n}"));
+    }
+
+    let server = Server::start(&sandbox, &fake.api_base());
+    let expected = [
+        "consumers restarted (all 12)",
+        "mobile app recovering",
+        "db failover done",
+    ];
+    server
+        .eventually(WAIT, "the missed messages", || async {
+            let incident = server.the_incident().await;
+            entry_texts(&incident) == expected
+                && participants(&incident).contains(&("Trent Osei".into(), 201))
+        })
+        .await;
+    let incident = server.the_incident().await;
+    let timeline = incident["timeline"].as_array().unwrap();
+    let edited = timeline.iter().find(|e| e["text"] == expected[0]).unwrap();
+    assert_eq!(edited["original_text"], "consumers restarted");
+    assert_eq!(edited["source"], "reaction");
+    let pinned = timeline.iter().find(|e| e["text"] == expected[1]).unwrap();
+    assert_eq!(pinned["source"], "pin");
+    let pages = fake.calls_to("conversations.history");
+    assert!(
+        pages.iter().any(|c| c.params["cursor"].is_string())
+            && pages.iter().all(|c| c.params["oldest"].is_string()),
+        "{pages:#?}"
+    );
+    assert!(
+        fake.calls_to("conversations.replies")
+            .iter()
+            .any(|c| c.params["ts"] == restarted.as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn forged_stale_and_oversized_requests_are_refused_and_change_nothing() {
     let fake = slack_with_people().await;

@@ -238,6 +238,41 @@ async fn disconnects_and_drops_lead_to_new_connections() {
     assert!(stopped.is_ok(), "{stopped:?}\n{}", server.log());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn what_was_said_while_disconnected_is_read_back_on_reconnecting() {
+    let (fake, _sandbox, server) = start().await;
+    open_incident(&fake).await;
+    // After the start command, as Slack would stamp them.
+    let later = |n: u32| format!("{}.{n:06}", now() + 1);
+    let said = later(11);
+    fake.add_message(CHANNEL, &said, "U0ZOE0002", "db failover started");
+    deliver(
+        &fake,
+        events_api(
+            "env-ev-1",
+            "Ev01",
+            message("U0ZOE0002", "db failover started", &said),
+            0,
+        ),
+    )
+    .await;
+
+    // Said while the connection was down, and never sent down the next one.
+    fake.socket_drop().await;
+    fake.add_reaction(CHANNEL, &said, "U0ROBIN01", "pushpin");
+    let missed = later(30);
+    fake.add_message(CHANNEL, &missed, "U0ROBIN01", "replica 2 promoted");
+    fake.pin(CHANNEL, &missed);
+
+    server
+        .eventually(WAIT, "the missed message and reaction", || async {
+            server.incidents().await.len() == 1
+                && entries(&server).await == ["db failover started", "replica 2 promoted"]
+        })
+        .await;
+    assert_eq!(fake.socket_connections(), 2);
+}
+
 #[tokio::test]
 async fn connection_urls_are_opened_with_the_app_token() {
     let fake = FakeSlack::start().await;

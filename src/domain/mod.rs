@@ -6,6 +6,7 @@ pub mod command;
 pub mod engine;
 pub mod event;
 pub mod incident;
+pub mod known;
 pub mod participant;
 pub mod reply;
 pub mod severity;
@@ -17,6 +18,7 @@ pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };
 pub use incident::{Action, Incident, IncidentId, Status};
+pub use known::{Known, known};
 pub use participant::Participant;
 pub use severity::Severity;
 pub use timeline::{EntrySource, TimelineEntry};

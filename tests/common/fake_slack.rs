@@ -113,6 +113,12 @@ struct Message {
     metadata: Option<Value>,
     /// Files shared with the message (`files.completeUploadExternal`).
     files: Vec<Value>,
+    /// Emoji name → who reacted with it, in order.
+    reactions: Vec<(String, Vec<String>)>,
+    /// The last edit's `ts`.
+    edited: Option<String>,
+    /// When it was pinned (Unix seconds), while pinned.
+    pinned: Option<u64>,
 }
 
 struct File {
@@ -238,6 +244,49 @@ impl FakeSlack {
         self.state()
             .messages
             .push(Message::from_user(channel, ts, Some(thread_ts), user, text));
+    }
+
+    /// `user` reacts to a stored message with `name` (as Slack names emoji: `pushpin`).
+    pub fn add_reaction(&self, channel: &str, ts: &str, user: &str, name: &str) {
+        let mut state = self.state();
+        let message = state.message_mut(channel, ts);
+        match message.reactions.iter_mut().find(|(n, _)| n == name) {
+            Some((_, users)) if users.iter().any(|u| u == user) => {}
+            Some((_, users)) => users.push(user.to_owned()),
+            None => message
+                .reactions
+                .push((name.to_owned(), vec![user.to_owned()])),
+        }
+    }
+
+    pub fn remove_reaction(&self, channel: &str, ts: &str, user: &str, name: &str) {
+        let mut state = self.state();
+        let message = state.message_mut(channel, ts);
+        for (n, users) in &mut message.reactions {
+            if n == name {
+                users.retain(|u| u != user);
+            }
+        }
+        message.reactions.retain(|(_, users)| !users.is_empty());
+    }
+
+    /// Edits a stored message: `edited_ts` is the edit's time.
+    pub fn edit_message(&self, channel: &str, ts: &str, text: &str, edited_ts: &str) {
+        let mut state = self.state();
+        let message = state.message_mut(channel, ts);
+        message.text = text.to_owned();
+        message.edited = Some(edited_ts.to_owned());
+    }
+
+    /// Pins a stored message (what `pins.list` lists).
+    pub fn pin(&self, channel: &str, ts: &str) {
+        let mut state = self.state();
+        let serial = state.next_serial();
+        state.message_mut(channel, ts).pinned = Some(1_700_000_000 + serial);
+    }
+
+    pub fn unpin(&self, channel: &str, ts: &str) {
+        self.state().message_mut(channel, ts).pinned = None;
     }
 
     /// Waits until `count` calls to `method` have succeeded and returns them; panics with
@@ -369,6 +418,9 @@ impl Message {
             text: text.to_owned(),
             metadata: None,
             files: Vec::new(),
+            reactions: Vec::new(),
+            edited: None,
+            pinned: None,
         }
     }
 
@@ -386,6 +438,19 @@ impl Message {
         }
         if let Some(bot_id) = &self.bot_id {
             m["bot_id"] = json!(bot_id);
+        }
+        if let Some(edited) = &self.edited {
+            m["edited"] = json!({ "user": self.user, "ts": edited });
+        }
+        if !self.reactions.is_empty() {
+            m["reactions"] = self
+                .reactions
+                .iter()
+                .map(|(name, users)| json!({ "name": name, "users": users, "count": users.len() }))
+                .collect();
+        }
+        if self.pinned.is_some() {
+            m["pinned_to"] = json!([self.channel]);
         }
         if let Some(thread_ts) = &self.thread_ts {
             m["thread_ts"] = json!(thread_ts);
@@ -434,6 +499,7 @@ impl FakeState {
             "users.info" => self.users_info(p),
             "conversations.history" => self.history(p),
             "conversations.replies" => self.replies(p),
+            "pins.list" => self.pins_list(p),
             "files.getUploadURLExternal" => self.get_upload_url(origin, p),
             "files.completeUploadExternal" => self.complete_upload(p),
             "conversations.create" => self.create(p),
@@ -466,6 +532,9 @@ impl FakeState {
             text,
             metadata,
             files: Vec::new(),
+            reactions: Vec::new(),
+            edited: None,
+            pinned: None,
         };
         let shown = message.to_json(0);
         self.messages.push(message);
@@ -490,12 +559,13 @@ impl FakeState {
             .filter(|m| m.channel == channel && m.is_top_level() && window.contains(&m.ts))
             .collect();
         found.sort_by(|a, b| ts_cmp(&b.ts, &a.ts));
-        let limit = arg(p, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
-        let has_more = found.len() > limit;
+        let Some((found, next_cursor)) = paginate(found, p) else {
+            return fail("invalid_cursor");
+        };
+        let has_more = !next_cursor.is_empty();
         let with_metadata = arg(p, "include_all_metadata").as_deref() == Some("true");
         let messages: Vec<Value> = found
             .into_iter()
-            .take(limit)
             .map(|m| {
                 let mut shown = m.to_json(self.replies_to(&channel, &m.ts));
                 if let (true, Some(metadata)) = (with_metadata, &m.metadata) {
@@ -509,7 +579,7 @@ impl FakeState {
             "messages": messages,
             "has_more": has_more,
             "pin_count": 0,
-            "response_metadata": { "next_cursor": "" },
+            "response_metadata": { "next_cursor": next_cursor },
         })
     }
 
@@ -540,6 +610,9 @@ impl FakeState {
             })
             .collect();
         thread.sort_by(|a, b| ts_cmp(&a.ts, &b.ts));
+        let Some((thread, next_cursor)) = paginate(thread, p) else {
+            return fail("invalid_cursor");
+        };
         let messages: Vec<Value> = thread
             .into_iter()
             .map(|m| m.to_json(self.replies_to(&channel, &m.ts)))
@@ -547,9 +620,42 @@ impl FakeState {
         json!({
             "ok": true,
             "messages": messages,
-            "has_more": false,
-            "response_metadata": { "next_cursor": "" },
+            "has_more": !next_cursor.is_empty(),
+            "response_metadata": { "next_cursor": next_cursor },
         })
+    }
+
+    /// `pins.list`: the channel's pinned messages, the latest pin first.
+    fn pins_list(&self, p: &Map<String, Value>) -> Value {
+        let Some(channel) = arg(p, "channel") else {
+            return fail("channel_not_found");
+        };
+        let mut pinned: Vec<&Message> = self
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel && m.pinned.is_some())
+            .collect();
+        pinned.sort_by_key(|m| std::cmp::Reverse(m.pinned));
+        let items: Vec<Value> = pinned
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "type": "message",
+                    "created": m.pinned,
+                    "created_by": m.user,
+                    "channel": channel,
+                    "message": m.to_json(self.replies_to(&channel, &m.ts)),
+                })
+            })
+            .collect();
+        json!({ "ok": true, "items": items })
+    }
+
+    fn message_mut(&mut self, channel: &str, ts: &str) -> &mut Message {
+        self.messages
+            .iter_mut()
+            .find(|m| m.channel == channel && m.ts == ts)
+            .expect("a message the test added")
     }
 
     fn get_upload_url(&mut self, origin: &str, p: &Map<String, Value>) -> Value {
@@ -603,6 +709,9 @@ impl FakeState {
                 text: arg(p, "initial_comment").unwrap_or_default(),
                 metadata: None,
                 files: completed.clone(),
+                reactions: Vec::new(),
+                edited: None,
+                pinned: None,
             });
         }
         json!({ "ok": true, "files": completed })
@@ -705,6 +814,28 @@ fn ts_cmp(a: &str, b: &str) -> Ordering {
         (secs.parse().unwrap_or(0), frac[..6].parse().unwrap_or(0))
     }
     key(a).cmp(&key(b))
+}
+
+/// One page of `items` as `limit` (default 100, at most 999) and the opaque `cursor` of an
+/// earlier page ask, with the cursor of the next page ("" on the last); `None` for a cursor
+/// this fake never handed out.
+fn paginate<T>(items: Vec<T>, p: &Map<String, Value>) -> Option<(Vec<T>, String)> {
+    let limit = arg(p, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip = match arg(p, "cursor").filter(|c| !c.is_empty()) {
+        Some(cursor) => cursor.strip_prefix("next:")?.parse().ok()?,
+        None => 0,
+    };
+    let more = items.len() > skip + limit;
+    let page = items.into_iter().skip(skip).take(limit).collect();
+    let next = if more {
+        format!("next:{}", skip + limit)
+    } else {
+        String::new()
+    };
+    Some((page, next))
 }
 
 fn arg(p: &Map<String, Value>, key: &str) -> Option<String> {

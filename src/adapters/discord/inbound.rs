@@ -65,6 +65,19 @@ pub fn edited(
     })
 }
 
+/// A message read from history, as its last edit: its text now, at the time it was edited
+/// (the same event the gateway's update made). `None` for a message never edited.
+pub fn last_edit(message: &Message, place: &Location) -> Option<ChatEvent> {
+    Some(ChatEvent {
+        channel: place.channel.clone(),
+        message: MessageId::new(message.id.to_string()),
+        at: *message.edited_timestamp?,
+        kind: EventKind::Edited {
+            text: text(&message.content, &message.mentions, &message.attachments),
+        },
+    })
+}
+
 pub fn deleted(
     message: serenity::all::MessageId,
     place: &Location,
@@ -87,12 +100,28 @@ pub fn reaction(
     place: &Location,
     now: DateTime<Utc>,
 ) -> ChatEvent {
-    let emoji = match emoji {
+    let user = UserId::new(user.to_string());
+    reaction_by(message, emoji_name(emoji), user, added, place, now)
+}
+
+/// The name a reaction's emoji counts by: the emoji itself, or a custom emoji's name.
+pub fn emoji_name(emoji: &ReactionType) -> String {
+    match emoji {
         ReactionType::Unicode(emoji) => emoji.clone(),
         ReactionType::Custom { name, id, .. } => name.clone().unwrap_or_else(|| id.to_string()),
         _ => String::new(),
-    };
-    let user = UserId::new(user.to_string());
+    }
+}
+
+/// A reaction added or removed, by emoji name and user id (as the log keeps them).
+pub fn reaction_by(
+    message: serenity::all::MessageId,
+    emoji: String,
+    user: UserId,
+    added: bool,
+    place: &Location,
+    now: DateTime<Utc>,
+) -> ChatEvent {
     ChatEvent {
         channel: place.channel.clone(),
         message: MessageId::new(message.to_string()),

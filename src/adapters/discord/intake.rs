@@ -13,12 +13,24 @@ use serenity::all::{
 
 use super::inbound::{self, Location};
 use crate::app::App;
-use crate::domain::{ChannelRef, ChatEvent, EventKind, Outcome, Platform};
+use crate::domain::{
+    ChannelRef, ChatEvent, EventKind, Known, MessageId, Outcome, Platform, UserId, known,
+};
 use crate::recorder::Recorded;
 use crate::storage::{Store, StoreError};
 
 /// A page of history, as large as Discord serves.
 const PAGE: u8 = 100;
+/// Pages read per channel or thread in one catch-up: a hostile or endless history cannot keep
+/// it going forever (5,000 messages).
+const MAX_PAGES: usize = 50;
+/// Active threads read per channel beyond those its log knows.
+const MAX_NEW_THREADS: usize = 50;
+/// Stored messages read again before the newest one, for the edits and reactions they gained
+/// while Scribe was away.
+const LOOKBACK: usize = 100;
+/// Who reacted, read per 📌 reaction: one page.
+const REACTORS: u8 = 100;
 
 /// What the gateway delivered, in the order it arrived.
 pub enum GatewayEvent {
@@ -326,7 +338,11 @@ impl Intake {
             }
             is_pinned.insert(id);
         }
-        for id in was_pinned.difference(&is_pinned) {
+        // The log holds the pins of the channel and all its threads: only this one's are listed.
+        for id in was_pinned
+            .difference(&is_pinned)
+            .filter(|id| known.contains(*id))
+        {
             if let Ok(id) = id.parse::<u64>() {
                 self.record(inbound::pin(id.into(), false, &place, now))
                     .await?;
@@ -335,8 +351,9 @@ impl Intake {
         Ok(())
     }
 
-    /// Fetches, for every open incident's channel and each of its threads, the messages posted
-    /// after the last one stored, oldest first.
+    /// Reads again, for every open incident's channel and each of its threads, the last stored
+    /// messages and every one posted after them, oldest first, then the pinned messages, and
+    /// records what changed meanwhile: new messages, edits, 📌 reactions, pins.
     async fn catch_up(&self, ctx: &Context) -> Result<(), StoreError> {
         self.load().await?;
         let open: Vec<ChannelId> = self
@@ -358,17 +375,52 @@ impl Intake {
                 .store()
                 .channel_events(&incident_channel)
                 .await?;
-            for (place, after) in cursors(channel, &events) {
+            let known = known(&events);
+            let Some(start) = history
+                .open_incident()
+                .and_then(|i| snowflake(i.opened_by.as_str()))
+            else {
+                continue;
+            };
+            let mut places = cursors(channel, &events, start);
+            for thread in self.threads_of(ctx, channel).await {
+                let thread = place(channel, Some(thread));
+                if !places.iter().any(|(known, _)| *known == thread) {
+                    places.push((thread, start.saturating_sub(1)));
+                }
+            }
+            for (place, after) in places {
                 let source = match &place.thread {
                     Some(thread) => thread.as_str().parse::<u64>().map(ChannelId::new),
                     None => Ok(channel),
                 };
                 if let Ok(source) = source {
-                    self.fetch_after(ctx, source, &place, after).await?;
+                    self.fetch_after(ctx, source, &place, after, &known).await?;
+                    self.pins(ctx, source).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The active threads of `channel`: one started while Scribe was away is in no log yet.
+    async fn threads_of(&self, ctx: &Context, channel: ChannelId) -> Vec<ChannelId> {
+        let Some(guild) = self.info(ctx, channel).await.and_then(|i| i.guild) else {
+            return Vec::new();
+        };
+        match guild.get_active_threads(ctx).await {
+            Ok(active) => active
+                .threads
+                .iter()
+                .filter(|thread| thread.parent_id == Some(channel))
+                .map(|thread| thread.id)
+                .take(MAX_NEW_THREADS)
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, %channel, "cannot list the channel's threads");
+                Vec::new()
+            }
+        }
     }
 
     async fn fetch_after(
@@ -377,10 +429,11 @@ impl Intake {
         source: ChannelId,
         place: &Location,
         mut after: u64,
+        known: &HashMap<MessageId, Known>,
     ) -> Result<(), StoreError> {
         let span = tracing::info_span!("catch_up", channel = %source, after);
         let _enter = span.enter();
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = match source
                 .messages(ctx, GetMessages::new().after(after).limit(PAGE))
                 .await
@@ -395,17 +448,102 @@ impl Intake {
             page.sort_by_key(|m| m.id);
             let full = page.len() >= usize::from(PAGE);
             for message in &page {
-                let event = self.posted_with_name(ctx, message, place).await;
-                let recorded = self.record(event).await?;
-                if recorded.new {
-                    tracing::info!(message = %message.id, "caught up a missed message");
-                }
+                self.reconcile(ctx, message, place, known).await?;
                 after = message.id.get();
             }
             if !full {
                 return Ok(());
             }
         }
+        tracing::warn!(
+            pages = MAX_PAGES,
+            "stopped catching up: too many missed messages"
+        );
+        Ok(())
+    }
+
+    /// Records what the log does not yet say about one message read from history: the message,
+    /// its last edit, the 📌 reactions added or taken back.
+    async fn reconcile(
+        &self,
+        ctx: &Context,
+        message: &Message,
+        place: &Location,
+        known: &HashMap<MessageId, Known>,
+    ) -> Result<(), StoreError> {
+        let stored = known.get(&MessageId::new(message.id.to_string()));
+        match stored {
+            None => {
+                let event = self.posted_with_name(ctx, message, place).await;
+                if self.record(event).await?.new {
+                    tracing::info!(message = %message.id, "caught up a missed message");
+                }
+            }
+            Some(stored) => {
+                if let Some(edit) = inbound::last_edit(message, place)
+                    && matches!(&edit.kind, EventKind::Edited { text } if *text != stored.text)
+                {
+                    self.record(edit).await?;
+                }
+            }
+        }
+        let pin_emojis = &self.app.config.timeline.pin_emojis;
+        let mut was: HashSet<(String, UserId)> =
+            stored.map(|s| s.reactions.clone()).unwrap_or_default();
+        was.retain(|(emoji, _)| pin_emojis.contains(emoji));
+        let mut now_standing = HashSet::new();
+        let mut complete = true;
+        for reaction in &message.reactions {
+            let emoji = inbound::emoji_name(&reaction.reaction_type);
+            if !pin_emojis.contains(&emoji) {
+                continue;
+            }
+            let users = message
+                .channel_id
+                .reaction_users(
+                    ctx,
+                    message.id,
+                    reaction.reaction_type.clone(),
+                    Some(REACTORS),
+                    None,
+                )
+                .await;
+            match users {
+                Ok(users) => {
+                    complete &= reaction.count <= users.len() as u64;
+                    now_standing.extend(
+                        users
+                            .iter()
+                            .map(|u| (emoji.clone(), UserId::new(u.id.to_string()))),
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, message = %message.id, "cannot read who reacted");
+                    complete = false;
+                }
+            }
+        }
+        let now = Utc::now().max(stored.map_or(*message.timestamp, |s| s.latest));
+        for (emoji, user) in now_standing.difference(&was) {
+            let event =
+                inbound::reaction_by(message.id, emoji.clone(), user.clone(), true, place, now);
+            self.record(event).await?;
+        }
+        // Who is missing from a partial list may only be on a later page.
+        if complete {
+            for (emoji, user) in was.difference(&now_standing) {
+                let event = inbound::reaction_by(
+                    message.id,
+                    emoji.clone(),
+                    user.clone(),
+                    false,
+                    place,
+                    now,
+                );
+                self.record(event).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -416,28 +554,43 @@ fn place(channel: ChannelId, thread: Option<ChannelId>) -> Location {
     }
 }
 
-/// Where to resume reading: for the channel and each thread its log knows, the newest message
-/// stored (commands are stored under their interaction's id, `cmd:<id>`, which is as
-/// time-ordered as a message id and serves when no message was stored yet).
-fn cursors(channel: ChannelId, events: &[ChatEvent]) -> Vec<(Location, u64)> {
-    let mut newest: HashMap<Option<String>, u64> = HashMap::new();
-    newest.insert(None, 0);
+/// The snowflake of a stored message, or of a command's interaction (`cmd:<id>`).
+fn snowflake(message: &str) -> Option<u64> {
+    message.strip_prefix("cmd:").unwrap_or(message).parse().ok()
+}
+
+/// Where to resume reading: for the channel and each thread its log knows, just before the
+/// last [`LOOKBACK`] messages stored, so those are read again with what happened to them
+/// (commands are stored under their interaction's id, `cmd:<id>`, which is as time-ordered as
+/// a message id and serves when no message was stored yet; a thread's id is that of its first
+/// message). Nothing before `start`, the open incident's first command, is read again: what
+/// was posted after an earlier incident closed was not kept, and is not fetched now either.
+fn cursors(channel: ChannelId, events: &[ChatEvent], start: u64) -> Vec<(Location, u64)> {
+    let mut ids: HashMap<Option<String>, Vec<u64>> = HashMap::new();
+    ids.insert(None, vec![start]);
     for event in events {
         let EventKind::Posted { thread, .. } = &event.kind else {
             continue;
         };
-        let id = event.message.as_str();
-        let Ok(id) = id.strip_prefix("cmd:").unwrap_or(id).parse::<u64>() else {
+        let Some(id) = snowflake(event.message.as_str()) else {
             continue;
         };
         let key = thread.as_ref().map(|t| t.to_string());
         let thread_start = key.as_deref().and_then(|t| t.parse::<u64>().ok());
-        let cursor = newest.entry(key).or_insert(thread_start.unwrap_or(0));
-        *cursor = (*cursor).max(id);
+        let ids = ids
+            .entry(key)
+            .or_insert_with(|| vec![thread_start.unwrap_or(start).max(start)]);
+        if id >= start {
+            ids.push(id);
+        }
     }
-    newest
-        .into_iter()
-        .map(|(thread, after)| {
+    ids.into_iter()
+        .map(|(thread, mut ids)| {
+            ids.sort_unstable();
+            let after = match ids.len().checked_sub(LOOKBACK + 1) {
+                Some(before_lookback) => ids[before_lookback],
+                None => ids[0].saturating_sub(1),
+            };
             let thread = thread
                 .and_then(|t| t.parse::<u64>().ok())
                 .map(ChannelId::new);
@@ -467,20 +620,27 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_is_the_newest_stored_message_per_channel_and_thread() {
+    fn the_cursor_is_before_the_last_stored_messages_per_channel_and_thread() {
         let events = [
             posted("cmd:900", None),
             posted("950", None),
             posted("940", None),
             posted("960", Some("955")),
         ];
-        let mut found: Vec<(Option<String>, u64)> = cursors(ChannelId::new(500), &events)
+        let mut found: Vec<(Option<String>, u64)> = cursors(ChannelId::new(500), &events, 900)
             .into_iter()
             .map(|(place, after)| (place.thread.map(|t| t.to_string()), after))
             .collect();
         found.sort();
-        assert_eq!(found, [(None, 950), (Some("955".into()), 960)]);
-        let only_the_command = cursors(ChannelId::new(500), &[posted("cmd:900", None)]);
-        assert_eq!(only_the_command[0].1, 900);
+        assert_eq!(found, [(None, 899), (Some("955".into()), 954)]);
+        let many: Vec<ChatEvent> = (1000..1000 + LOOKBACK as u64 + 5)
+            .map(|id| posted(&id.to_string(), None))
+            .collect();
+        assert_eq!(cursors(ChannelId::new(500), &many, 1000)[0].1, 1004);
+        // Messages of an earlier incident are not read again.
+        let channel_cursor = cursors(ChannelId::new(500), &events, 945)
+            .into_iter()
+            .find(|(place, _)| place.thread.is_none());
+        assert_eq!(channel_cursor.map(|(_, after)| after), Some(944));
     }
 }

@@ -407,6 +407,81 @@ fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
     }
 }
 
+/// A message as `conversations.history`, `conversations.replies` and `pins.list` show it:
+/// the post, and what happened to it since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub posted: ChatEvent,
+    /// Its last edit (the text now, at the edit's time), when it was edited.
+    pub edit: Option<ChatEvent>,
+    /// Who reacted with which emoji.
+    pub reactions: Vec<(String, UserId)>,
+    /// Slack named everyone who reacted (it names only so many per emoji).
+    pub reactions_complete: bool,
+    /// A thread's parent with replies, to be read with `conversations.replies`.
+    pub has_replies: bool,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    #[serde(flatten)]
+    message: Message,
+    edited: Option<EditMark>,
+    #[serde(default)]
+    reactions: Vec<ListedReaction>,
+    #[serde(default)]
+    reply_count: u64,
+}
+
+#[derive(Deserialize)]
+struct EditMark {
+    ts: Ts,
+}
+
+#[derive(Deserialize)]
+struct ListedReaction {
+    name: String,
+    #[serde(default)]
+    users: Vec<String>,
+    #[serde(default)]
+    count: usize,
+}
+
+/// Reads one message of a page of history in `channel`.
+///
+/// # Errors
+/// When it lacks a field a post needs, or has one of the wrong type.
+pub fn listed(channel: &str, message: &serde_json::Value) -> Result<Listed, InboundError> {
+    let listed: ListedMessage = parse(message.to_string().as_bytes())?;
+    let posted = posted(channel, &listed.message, "message")?;
+    let edit = listed.edited.map(|edited| ChatEvent {
+        channel: slack(channel),
+        message: posted.message.clone(),
+        at: edited.ts.at,
+        kind: EventKind::Edited {
+            text: plain(listed.message.text.as_deref()),
+        },
+    });
+    let reactions_complete = listed.reactions.iter().all(|r| r.users.len() >= r.count);
+    let reactions = listed
+        .reactions
+        .into_iter()
+        .flat_map(|r| {
+            let name = r.name;
+            r.users
+                .into_iter()
+                .map(move |user| (name.clone(), UserId::new(user)))
+        })
+        .collect();
+    Ok(Listed {
+        posted,
+        edit,
+        reactions,
+        reactions_complete,
+        has_replies: listed.reply_count > 0,
+    })
+}
+
 /// A slash command as Slack posts it (form-encoded). The deprecated verification `token` is
 /// left out: the request signature replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1091,6 +1166,59 @@ mod tests {
         command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F\
         T1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&\
         trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+
+    #[test]
+    fn a_listed_message_brings_its_edit_reactions_and_thread() {
+        let message = serde_json::json!({
+            "type": "message", "user": "U061F7AUR", "text": "failover to <@U0G9QF9C6> done",
+            "ts": "1512085950.000216", "thread_ts": "1512085950.000216", "reply_count": 2,
+            "edited": {"user": "U061F7AUR", "ts": "1512086000.000100"},
+            "reactions": [
+                {"name": "pushpin", "users": ["U0G9QF9C6", "U061F7AUR"], "count": 2},
+                {"name": "thumbsup", "users": ["U0G9QF9C6"], "count": 3}
+            ]
+        });
+        let parent = listed("C1", &message).unwrap();
+        assert_eq!(
+            parent.posted,
+            post(
+                "C1",
+                "1512085950.000216",
+                Author::human("U061F7AUR", "U061F7AUR"),
+                "failover to @U0G9QF9C6 done",
+                None
+            )
+        );
+        let edit = parent.edit.unwrap();
+        assert_eq!(edit.at, at("1512086000.000100"));
+        assert_eq!(
+            edit.kind,
+            EventKind::Edited {
+                text: "failover to @U0G9QF9C6 done".into()
+            }
+        );
+        assert_eq!(parent.reactions.len(), 3);
+        assert!(
+            parent
+                .reactions
+                .contains(&("pushpin".into(), UserId::new("U061F7AUR")))
+        );
+        assert!(!parent.reactions_complete, "thumbsup names 1 of 3");
+        assert!(parent.has_replies);
+        let reply = serde_json::json!({"type": "message", "user": "U061F7AUR", "text": "ok",
+            "ts": "1512085960.000300", "thread_ts": "1512085950.000216"});
+        let reply = listed("C1", &reply).unwrap();
+        assert_eq!(reply.edit, None);
+        assert!(reply.reactions_complete && !reply.has_replies);
+        assert!(matches!(
+            reply.posted.kind,
+            EventKind::Posted {
+                thread: Some(_),
+                ..
+            }
+        ));
+        assert!(listed("C1", &serde_json::json!({"text": "no ts"})).is_err());
+    }
 
     #[test]
     fn a_slash_command_is_read_from_its_form() {

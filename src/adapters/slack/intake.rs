@@ -158,7 +158,7 @@ pub(super) async fn record(slack: &Slack, mut event: ChatEvent) -> Result<Record
 
 /// Display names for the author and for `@U…` mentions, from `users.info` (cached); on any
 /// failure the id stays, which is still correct, only less readable.
-async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
+pub(super) async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
     let lookup = |id: String| async move {
         tokio::time::timeout(NAME_LOOKUP, api.user_name(&id))
             .await

@@ -1,5 +1,6 @@
 //! Slack: message markup, request signatures, and what the Events API and slash commands send.
 
+pub mod catch_up;
 pub mod http;
 pub mod inbound;
 pub mod intake;
@@ -20,6 +21,8 @@ use web::SlackApi;
 pub struct Slack {
     pub app: Arc<App>,
     pub api: Option<SlackApi>,
+    /// Held by the catch-up in progress: a reconnect's catch-up waits for it.
+    catching_up: tokio::sync::Mutex<()>,
 }
 
 impl Slack {
@@ -29,6 +32,10 @@ impl Slack {
             .slack_bot_token
             .as_ref()
             .map(|token| SlackApi::new(app.config.slack.api_base_url.clone(), token.clone()));
-        Slack { app, api }
+        Slack {
+            app,
+            api,
+            catching_up: tokio::sync::Mutex::new(()),
+        }
     }
 }

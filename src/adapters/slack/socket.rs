@@ -19,8 +19,8 @@ use tracing::Instrument;
 
 use super::Slack;
 use super::inbound::{self, Inbound, InboundError, SlashCommand};
-use super::intake;
 use super::web::{ApiError, SlackApi};
+use super::{catch_up, intake};
 use crate::config::Secret;
 use crate::storage::StoreError;
 
@@ -153,7 +153,7 @@ async fn connect(api: &SlackApi, app_token: &Secret) -> Result<Socket, Lost> {
 
 /// Reads one connection's frames until it ends, acknowledging each envelope once handled.
 async fn session(
-    slack: &Slack,
+    slack: &Arc<Slack>,
     mut socket: Socket,
     backoff: &mut Backoff,
     mut shutdown: Pin<&mut impl Future<Output = ()>>,
@@ -186,7 +186,12 @@ async fn session(
             continue;
         };
         match handle(slack, &text).await {
-            Step::Hello => *backoff = Backoff::default(),
+            Step::Hello => {
+                *backoff = Backoff::default();
+                // What was said while disconnected, read beside the events that now arrive.
+                let slack = Arc::clone(slack);
+                tokio::spawn(async move { catch_up::run(&slack).await });
+            }
             Step::Ack(ack) => {
                 if let Err(error) = socket.send(Message::Text(ack.to_string())).await {
                     return End::Lost(error.into());

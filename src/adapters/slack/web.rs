@@ -28,6 +28,8 @@ const RETRIES: Retries = Retries {
     base: Duration::from_millis(100),
     max_wait: Duration::from_secs(30),
 };
+/// Messages per page of history: Slack's recommended most.
+const HISTORY_PAGE: &str = "200";
 /// Used when a 429 carries no readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,6 +202,54 @@ pub struct FetchedMessage {
     pub text: String,
     #[serde(default)]
     pub thread_ts: Option<String>,
+}
+
+/// A page of `conversations.history` or `conversations.replies`: the messages as Slack sends
+/// them (read by [`super::inbound::listed`]) and the cursor of the next page, if any.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub messages: Vec<serde_json::Value>,
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPage {
+    #[serde(default)]
+    messages: Vec<serde_json::Value>,
+    #[serde(default)]
+    response_metadata: Option<NextCursor>,
+}
+
+#[derive(Deserialize)]
+struct NextCursor {
+    #[serde(default)]
+    next_cursor: String,
+}
+
+impl From<RawPage> for Page {
+    fn from(page: RawPage) -> Self {
+        Page {
+            messages: page.messages,
+            next: page
+                .response_metadata
+                .map(|m| m.next_cursor)
+                .filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Pins {
+    #[serde(default)]
+    items: Vec<PinItem>,
+}
+
+#[derive(Deserialize)]
+struct PinItem {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
 }
 
 /// A Slack Web API client for one bot token. Cheap to clone: clones share the connection pool
@@ -461,6 +511,61 @@ impl SlackApi {
             Err(ApiError::Permanent { error, .. }) if error == "thread_not_found" => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// A page of the channel's top-level messages from `oldest` (a `ts`) on, newest first.
+    pub async fn history_since(
+        &self,
+        channel: &str,
+        oldest: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page, ApiError> {
+        let mut args = vec![
+            ("channel", channel),
+            ("oldest", oldest),
+            ("inclusive", "true"),
+            ("limit", HISTORY_PAGE),
+        ];
+        args.extend(cursor.map(|c| ("cursor", c)));
+        let page: RawPage = self
+            .call("conversations.history", Args::Form(&args))
+            .await?;
+        Ok(page.into())
+    }
+
+    /// A page of the thread under `thread` (its parent first) from `oldest` on, oldest first.
+    pub async fn replies_since(
+        &self,
+        channel: &str,
+        thread: &str,
+        oldest: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page, ApiError> {
+        let mut args = vec![
+            ("channel", channel),
+            ("ts", thread),
+            ("oldest", oldest),
+            ("inclusive", "true"),
+            ("limit", HISTORY_PAGE),
+        ];
+        args.extend(cursor.map(|c| ("cursor", c)));
+        let page: RawPage = self
+            .call("conversations.replies", Args::Form(&args))
+            .await?;
+        Ok(page.into())
+    }
+
+    /// The messages pinned in `channel` (Slack keeps at most 100 pins a channel).
+    pub async fn pinned(&self, channel: &str) -> Result<Vec<serde_json::Value>, ApiError> {
+        let pins: Pins = self
+            .call("pins.list", Args::Form(&[("channel", channel)]))
+            .await?;
+        Ok(pins
+            .items
+            .into_iter()
+            .filter(|item| item.kind == "message")
+            .filter_map(|item| item.message)
+            .collect())
     }
 
     /// Shares `content` in `channel` as a file, with `comment` as its message; returns the file id.

@@ -206,6 +206,16 @@ impl FakeDiscord {
         );
     }
 
+    /// Edits a stored message (as it serves it from then on, with `edited_timestamp`);
+    /// dispatches nothing. Returns the author.
+    pub fn edit_history(&self, channel_id: &str, message_id: &str, content: &str) -> String {
+        let mut state = self.state();
+        let stored = state.message_mut(channel_id, message_id);
+        stored.content = content.to_owned();
+        stored.edited = Some(iso(Utc::now()));
+        stored.author.clone()
+    }
+
     /// Marks a message pinned (what `GET …/pins` serves); dispatches nothing.
     pub fn pin(&self, channel_id: &str, message_id: &str) {
         let mut state = self.state();
@@ -736,13 +746,7 @@ impl FakeDiscord {
 
     /// Edits a stored message and dispatches MESSAGE_UPDATE.
     pub fn edit(&self, channel_id: &str, message_id: &str, content: &str) {
-        let author = {
-            let mut state = self.state();
-            let stored = state.message_mut(channel_id, message_id);
-            stored.content = content.to_owned();
-            stored.edited = Some(iso(Utc::now()));
-            stored.author.clone()
-        };
+        let author = self.edit_history(channel_id, message_id, content);
         let data = self.message_update(channel_id, message_id, &author, content);
         self.dispatch("MESSAGE_UPDATE", data);
     }
