@@ -159,7 +159,11 @@ async fn an_incident_runs_from_start_to_close_in_slack() {
     assert_eq!(uploads.len(), 1);
     let (name, content) = &uploads[0];
     let date = chrono::Utc::now().format("%Y-%m-%d");
-    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx-here.md"));
+    let short = common::short_id(server.the_incident().await["id"].as_str().unwrap());
+    assert_eq!(
+        name,
+        &format!("postmortem-{date}-checkout-5xx-here-{short}.md")
+    );
     let draft = String::from_utf8(content.clone()).unwrap();
     for fact in [
         "# Incident: Checkout 5xx @\u{200b}here",
