@@ -813,3 +813,51 @@ async fn a_broken_template_reaches_slack_as_a_plain_sentence_and_the_log_in_full
         "the cause is logged:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_stored_id_round_trips_through_the_api_and_others_are_refused() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let form = |channel: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("channel_id", channel)
+            .append_pair("user_id", "U0ROBIN01")
+            .append_pair("command", "/incident")
+            .append_pair("text", "start DB down")
+            .append_pair("trigger_id", "1234.5678.9abc")
+            .finish()
+    };
+    for channel in ["C:1", "", "c0lower", "C0/..", "C0 1"] {
+        let response = server
+            .post_signed(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                &form(channel),
+                SIGNING_SECRET,
+                now(),
+                &[],
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{channel:?}");
+    }
+    assert!(server.incidents().await.is_empty());
+
+    let answer = server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start DB down",
+            "1234.5678.9abc",
+        )
+        .await;
+    assert!(answer["text"].as_str().unwrap().contains("Incident opened"));
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = server.api(&format!("/api/incidents/{id}")).await;
+    assert_eq!(detail.status(), 200, "{id}");
+    let detail: Value = detail.json().await.unwrap();
+    assert_eq!(detail["id"], id);
+}
