@@ -815,6 +815,36 @@ async fn a_broken_template_reaches_slack_as_a_plain_sentence_and_the_log_in_full
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_reused_trigger_id_is_answered_with_what_was_stored() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "start DB down", "t.1")
+        .await;
+    let first = server
+        .command(CHANNEL, "U0ROBIN01", "/timeline", "failed over", "t.2")
+        .await;
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("Added to the timeline"),
+        "{first}"
+    );
+
+    let again = server
+        .command(CHANNEL, "U0ROBIN01", "/timeline", "rolled back", "t.2")
+        .await;
+    assert_eq!(again["response_type"], "ephemeral");
+    assert_eq!(
+        again["text"], "Already recorded: /timeline failed over. Nothing new was stored.",
+        "{again}"
+    );
+    assert_eq!(entry_texts(&server.the_incident().await), ["failed over"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn every_stored_id_round_trips_through_the_api_and_others_are_refused() {
     let fake = slack_with_people().await;
     let sandbox = Sandbox::new();
