@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
     match run(command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", scribe::telemetry::error_chain(&e));
             ExitCode::FAILURE
         }
     }
