@@ -102,7 +102,7 @@ async fn main() -> ExitCode {
     match run(command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", inert(&format!("{e:#}")));
+            eprintln!("error: {}", inert(&scribe::telemetry::error_chain(&e)));
             ExitCode::FAILURE
         }
     }

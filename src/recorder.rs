@@ -113,6 +113,9 @@ pub struct Recorded {
     pub queued: bool,
     /// What the event did, when it is a command.
     pub effect: Option<Effect>,
+    /// A command's text as stored: on a redelivery the first delivery's, which is the one
+    /// that counted, whatever the redelivery says.
+    pub stored_text: Option<String>,
     /// The incident the command acted on, complete, when the answer speaks of it
     /// ([`crate::domain::Outcome::mentions_incident`]).
     pub incident: Option<Incident>,
@@ -229,6 +232,7 @@ impl<S: Store> Recorder<S> {
                 new: appended.await?.new,
                 queued: false,
                 effect: None,
+                stored_text: None,
                 incident: None,
             });
         }
@@ -250,7 +254,7 @@ impl<S: Store> Recorder<S> {
         arrived: u64,
     ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
-        let (appended, chain, reply, incident, queued, unread) = {
+        let (appended, chain, reply, incident, queued, unread, stored_text) = {
             let mut cached = slot.lock().await;
             // Folded without a read when one began after the command arrived, or on the
             // store's word that nothing was stored in the channel since the last one.
@@ -264,6 +268,7 @@ impl<S: Store> Recorder<S> {
             };
             cached.fold.apply(event.clone());
             let reply = cached.fold.effect_of(&event.message);
+            let stored_text = cached.fold.posted_text(&event.message).map(str::to_owned);
             let jobs = reply
                 .as_ref()
                 .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
@@ -280,7 +285,15 @@ impl<S: Store> Recorder<S> {
                 .and_then(|reply| cached.fold.incident(reply));
             let queued = !jobs.is_empty();
             let chain = Arc::clone(&cached.chain);
-            (appended, chain, reply, incident, queued, unread)
+            (
+                appended,
+                chain,
+                reply,
+                incident,
+                queued,
+                unread,
+                stored_text,
+            )
         };
         match appended.await {
             Ok(appended) if appended.new => {
@@ -293,6 +306,7 @@ impl<S: Store> Recorder<S> {
                     new: true,
                     queued,
                     effect: reply,
+                    stored_text,
                     incident,
                 })
             }
@@ -303,6 +317,7 @@ impl<S: Store> Recorder<S> {
                     new: false,
                     queued,
                     effect: reply,
+                    stored_text,
                     incident,
                 })
             }

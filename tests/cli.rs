@@ -110,6 +110,45 @@ fn an_export_without_an_incident_says_so() {
 }
 
 #[test]
+fn each_cause_of_a_failure_is_said_once() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.path().join("a-file"), "not a directory").unwrap();
+    std::fs::create_dir(sandbox.path().join("a-dir")).unwrap();
+    std::fs::write(sandbox.path().join("truncated.json"), "{\"messages\": [").unwrap();
+    let database = |path: &str| format!("sqlite://{}", sandbox.path().join(path).display());
+    let cases: [(&[&str], Option<String>, &str); 5] = [
+        (&["draft", "missing.json"], None, "(os error 2)"),
+        (&["draft", "truncated.json"], None, "EOF while parsing"),
+        (
+            &["draft", &shakespeare(), "--out", "a-dir"],
+            None,
+            "(os error 21)",
+        ),
+        (
+            &["migrate"],
+            Some(database("a-file/scribe.db")),
+            "(os error 17)",
+        ),
+        (
+            &["migrate"],
+            Some(database("a-dir")),
+            "unable to open database file",
+        ),
+    ];
+    for (args, url, cause) in cases {
+        let mut command = sandbox.scribe();
+        if let Some(url) = &url {
+            command.env("SCRIBE__DATABASE__URL", url);
+        }
+        let output = command.args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches(cause).count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn out_writes_the_draft_to_a_file() {
     let sandbox = Sandbox::new();
     let output = sandbox.run(&["draft", &shakespeare(), "--out", "pm.md"]);

@@ -32,7 +32,7 @@ db failover to replica done
         .unwrap_or_else(|| panic!("no draft path in:\n{out}"));
     let path = path_line.split("written to ").nth(1).unwrap();
     assert!(
-        path.starts_with("postmortems/") && path.ends_with("-checkout-5xx-after-deploy.md"),
+        path.starts_with("postmortems/") && path.contains("-checkout-5xx-after-deploy-"),
         "{path}"
     );
     let draft = std::fs::read_to_string(sandbox.path().join(path)).unwrap();
@@ -78,6 +78,26 @@ fn quitting_and_restarting_resumes_the_open_incident() {
     let draft = std::fs::read_to_string(sandbox.path().join(&drafts[0])).unwrap();
     assert!(draft.contains("consumers restarted — Zoë"), "{draft}");
     assert!(draft.contains("lag back under 1 minute — Robin"), "{draft}");
+}
+
+#[test]
+fn two_incidents_whose_titles_slug_alike_keep_their_own_drafts() {
+    let sandbox = Sandbox::new();
+    let out = success(&sandbox.run_with_input(
+        &["console", "--as", "Robin"],
+        "/incident start 💥💥💥\n/timeline first fire\n/incident close\n\
+         /incident start .\n/timeline second fire\n/incident close\n",
+    ));
+    let written: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split("Postmortem draft written to ").nth(1))
+        .collect();
+    assert_eq!(written.len(), 2, "{out}");
+    assert_ne!(written[0], written[1], "{out}");
+    let draft = |path: &str| std::fs::read_to_string(sandbox.path().join(path)).unwrap();
+    assert!(draft(written[0]).contains("first fire — Robin"));
+    assert!(!draft(written[0]).contains("second fire"));
+    assert!(draft(written[1]).contains("second fire — Robin"));
 }
 
 #[test]

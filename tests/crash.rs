@@ -641,10 +641,10 @@ async fn run(backend: &str, database_url: Option<String>) {
             .as_str()
             .and_then(|c| c.strip_prefix("C0CRASH"))
             .map_or(i, |n| n.parse().unwrap());
-        let slug = format!("crash-drill-{i}.md");
+        let slug = format!("crash-drill-{i}-");
         let file: Vec<_> = files
             .iter()
-            .filter(|f| f.to_string_lossy().ends_with(&slug))
+            .filter(|f| f.to_string_lossy().contains(&slug))
             .collect();
         assert_eq!(file.len(), 1, "the draft of incident {i}: {files:?}");
         let content = std::fs::read_to_string(drafts.join(file[0])).unwrap();

@@ -223,11 +223,12 @@ async fn an_incident_from_start_to_postmortem() {
     let post = postmortem_post(&fake).await;
     let date = Utc::now().format("%Y-%m-%d");
     let (name, content) = &post.files[0];
-    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx.md"));
     assert!(no_mentions(&post.body["allowed_mentions"]), "{}", post.body);
     let draft = String::from_utf8(content.clone()).unwrap();
     assert!(draft.contains("Checkout 5xx"), "{draft}");
     let incident = until(&server, "the closed incident", |i| i["status"] == "closed").await;
+    let short = common::short_id(incident["id"].as_str().unwrap());
+    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx-{short}.md"));
     for entry in incident["timeline"].as_array().unwrap() {
         if entry["source"] == "event" {
             continue;

@@ -501,7 +501,7 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
                     .iter()
                     .all(|c| matches!(c, std::path::Component::Normal(_)))
                 && path.extension().is_some_and(|e| e == "md"),
-            "a draft outside {{yyyy}}/{{date}}-{{slug}}.md: {path:?}"
+            "a draft outside {{yyyy}}/{{date}}-{{slug}}-{{id}}.md: {path:?}"
         );
         let content = std::fs::read_to_string(drafts_dir.join(path)).unwrap();
         let front: Vec<&str> = content

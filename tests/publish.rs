@@ -88,7 +88,8 @@ fn scribe_publish_writes_the_file_and_pushes_one_commit_per_change() {
     );
 
     let date = chrono::Utc::now();
-    let name = format!("{}-checkout-5xx-etc.md", date.format("%Y-%m-%d"));
+    let short = common::short_id(&id);
+    let name = format!("{}-checkout-5xx-etc-{short}.md", date.format("%Y-%m-%d"));
     let file = sandbox
         .path()
         .join("published")
@@ -112,7 +113,10 @@ fn scribe_publish_writes_the_file_and_pushes_one_commit_per_change() {
     }
     assert!(written.contains("# Incident: Checkout 5xx ../../etc"));
 
-    let branch = format!("postmortem/{}-checkout-5xx-etc", date.format("%Y-%m-%d"));
+    let branch = format!(
+        "postmortem/{}-checkout-5xx-etc-{short}",
+        date.format("%Y-%m-%d")
+    );
     let path = format!("postmortems/{}/{name}", date.format("%Y"));
     let bare_dir = bare.as_path();
     let pushed = git(bare_dir, &["show", &format!("{branch}:{path}")]);
@@ -235,15 +239,18 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
         .command("C0PAY", "U0ROBIN01", "/incident", "close", "t.3")
         .await;
 
+    let incident = server.the_incident().await;
+    let id = incident["id"].as_str().unwrap().to_string();
     let date = chrono::Utc::now().format("%Y-%m-%d");
-    let branch = format!("postmortem/{date}-payments-timeouts");
+    let branch = format!(
+        "postmortem/{date}-payments-timeouts-{}",
+        common::short_id(&id)
+    );
     server.settled().await;
     let commits = branch_commits(&bare, &branch);
     assert_eq!(commits.len(), 2, "{commits:?}");
 
     // The pull request fails during the outage and waits for its retry; then the process dies.
-    let incident = server.the_incident().await;
-    let id = incident["id"].as_str().unwrap().to_string();
     server
         .eventually(
             Duration::from_secs(20),
@@ -319,5 +326,131 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
     assert!(
         !server.log().contains("ghp-test-token-4e1d"),
         "the token never appears in logs"
+    );
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_incidents_with_one_title_on_one_day_keep_their_own_file_and_branch() {
+    use common::fake_slack::FakeSlack;
+    use common::server::Server;
+
+    let slack = FakeSlack::start().await;
+    let sandbox = Sandbox::new();
+    let bare = remote(&sandbox);
+    let remote_url = format!("file://{}", bare.display());
+    let slack_api = slack.api_base();
+    let env = [
+        ("SCRIBE__SLACK__API_BASE_URL", slack_api.as_str()),
+        ("SCRIBE__PUBLISH__TARGETS", "[\"files\", \"git\"]"),
+        ("SCRIBE__PUBLISH__GIT__REMOTE", remote_url.as_str()),
+    ];
+    let server = Server::start_with(&sandbox, &env);
+    for channel in ["CA", "CB"] {
+        let trigger = |n: u8| format!("{channel}.{n}");
+        server
+            .command(
+                channel,
+                "U0ROBIN01",
+                "/incident",
+                "start DB down",
+                &trigger(1),
+            )
+            .await;
+        let entry = format!("failed over in {channel}");
+        server
+            .command(channel, "U0ROBIN01", "/timeline", &entry, &trigger(2))
+            .await;
+        server
+            .command(channel, "U0ROBIN01", "/incident", "close", &trigger(3))
+            .await;
+    }
+    server.settled().await;
+
+    let dir = sandbox.path().join("postmortems");
+    let files = files_under(&dir);
+    assert_eq!(files.len(), 2, "one file per incident: {files:?}");
+    let read = |path: &Path| std::fs::read_to_string(dir.join(path)).unwrap();
+    let mut branches = Vec::new();
+    for channel in ["CA", "CB"] {
+        let incident = server
+            .incidents()
+            .await
+            .into_iter()
+            .find(|i| i["channel"] == channel)
+            .unwrap();
+        let id = incident["id"].as_str().unwrap();
+        let short = common::short_id(id);
+        let own: Vec<_> = files
+            .iter()
+            .filter(|f| {
+                f.to_string_lossy()
+                    .ends_with(&format!("-db-down-{short}.md"))
+            })
+            .collect();
+        assert_eq!(own.len(), 1, "the file of {id}: {files:?}");
+        let content = read(own[0]);
+        assert!(
+            content.contains(&format!("incident: \"{id}\"")),
+            "{content}"
+        );
+        assert!(
+            content.contains(&format!("failed over in {channel}")),
+            "{content}"
+        );
+        let other = if channel == "CA" { "CB" } else { "CA" };
+        assert!(
+            !content.contains(&format!("failed over in {other}")),
+            "{content}"
+        );
+
+        let date = chrono::Utc::now();
+        let branch = format!("postmortem/{}-db-down-{short}", date.format("%Y-%m-%d"));
+        let path = format!(
+            "postmortems/{}/{}",
+            date.format("%Y"),
+            own[0].file_name().unwrap().to_string_lossy()
+        );
+        let pushed = git(&bare, &["show", &format!("{branch}:{path}")]);
+        assert_eq!(pushed, content, "the same document in git");
+        branches.push(branch);
+    }
+    assert_ne!(branches[0], branches[1]);
+
+    // Publishing one again rewrites its own file and leaves the other's alone.
+    for file in &files {
+        std::fs::write(dir.join(file), "stale\n").unwrap();
+    }
+    server
+        .command("CA", "U0ROBIN01", "/incident", "draft --publish", "CA.4")
+        .await;
+    server.settled().await;
+    let contents: Vec<String> = files.iter().map(|f| read(f)).collect();
+    let rewritten: Vec<_> = contents
+        .iter()
+        .filter(|c| c.contains("failed over in CA"))
+        .collect();
+    assert_eq!(rewritten.len(), 1, "{contents:?}");
+    assert_eq!(
+        contents.iter().filter(|c| *c == "stale\n").count(),
+        1,
+        "{contents:?}"
     );
 }

@@ -159,7 +159,11 @@ async fn an_incident_runs_from_start_to_close_in_slack() {
     assert_eq!(uploads.len(), 1);
     let (name, content) = &uploads[0];
     let date = chrono::Utc::now().format("%Y-%m-%d");
-    assert_eq!(name, &format!("postmortem-{date}-checkout-5xx-here.md"));
+    let short = common::short_id(server.the_incident().await["id"].as_str().unwrap());
+    assert_eq!(
+        name,
+        &format!("postmortem-{date}-checkout-5xx-here-{short}.md")
+    );
     let draft = String::from_utf8(content.clone()).unwrap();
     for fact in [
         "# Incident: Checkout 5xx @\u{200b}here",
@@ -969,4 +973,82 @@ async fn metrics_follow_incidents_as_they_open_and_close_and_count_unmatched_rou
         metrics.contains(r#"scribe_http_requests_total{route="unmatched",status="404"} 1"#),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_trigger_id_is_answered_with_what_was_stored() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "start DB down", "t.1")
+        .await;
+    let first = server
+        .command(CHANNEL, "U0ROBIN01", "/timeline", "failed over", "t.2")
+        .await;
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("Added to the timeline"),
+        "{first}"
+    );
+
+    let again = server
+        .command(CHANNEL, "U0ROBIN01", "/timeline", "rolled back", "t.2")
+        .await;
+    assert_eq!(again["response_type"], "ephemeral");
+    assert_eq!(
+        again["text"], "Already recorded: /timeline failed over. Nothing new was stored.",
+        "{again}"
+    );
+    assert_eq!(entry_texts(&server.the_incident().await), ["failed over"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_stored_id_round_trips_through_the_api_and_others_are_refused() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let form = |channel: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("channel_id", channel)
+            .append_pair("user_id", "U0ROBIN01")
+            .append_pair("command", "/incident")
+            .append_pair("text", "start DB down")
+            .append_pair("trigger_id", "1234.5678.9abc")
+            .finish()
+    };
+    for channel in ["C:1", "", "c0lower", "C0/..", "C0 1"] {
+        let response = server
+            .post_signed(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                &form(channel),
+                SIGNING_SECRET,
+                now(),
+                &[],
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{channel:?}");
+    }
+    assert!(server.incidents().await.is_empty());
+
+    let answer = server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start DB down",
+            "1234.5678.9abc",
+        )
+        .await;
+    assert!(answer["text"].as_str().unwrap().contains("Incident opened"));
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    let id = incidents[0]["id"].as_str().unwrap();
+    let detail = server.api(&format!("/api/incidents/{id}")).await;
+    assert_eq!(detail.status(), 200, "{id}");
+    let detail: Value = detail.json().await.unwrap();
+    assert_eq!(detail["id"], id);
 }

@@ -197,34 +197,43 @@ impl fmt::Display for RelativePath {
 /// never start with `-`, and dates are digits and `-`: if this expansion is valid, every
 /// expansion is.
 const SAMPLE_SLUG: &str = "sample-incident";
+/// Short ids are eight lowercase hex digits ([`slug::short_id`]).
+const SAMPLE_ID: &str = "0a1b2c3d";
 const SAMPLE_START: i64 = 1_709_942_400; // 2024-03-09T00:00:00Z
 
-/// `{yyyy}`, `{date}` (YYYY-MM-DD) and `{slug}` filled in.
-fn fill(pattern: &str, started_at: DateTime<Utc>, slug: &str) -> String {
+/// `{yyyy}`, `{date}` (YYYY-MM-DD), `{slug}` and `{id}` (the incident's short id) filled in.
+fn fill(pattern: &str, started_at: DateTime<Utc>, slug: &str, id: &str) -> String {
     pattern
         .replace("{yyyy}", &started_at.format("%Y").to_string())
         .replace("{date}", &started_at.format("%Y-%m-%d").to_string())
         .replace("{slug}", slug)
+        .replace("{id}", id)
 }
 
 /// The sample expansion of `pattern`, refusing a placeholder Scribe does not know (which would
 /// otherwise stay in every name as it is).
 fn fill_sample(pattern: &str) -> Result<String, Invalid> {
     let started = DateTime::from_timestamp(SAMPLE_START, 0).expect("a valid time");
-    let filled = fill(pattern, started, SAMPLE_SLUG);
+    let filled = fill(pattern, started, SAMPLE_SLUG, SAMPLE_ID);
     if filled.contains(['{', '}']) {
         return Err(Invalid(format!(
-            "pattern {pattern:?} has an unknown placeholder: use {{yyyy}}, {{date}} or {{slug}}"
+            "pattern {pattern:?} has an unknown placeholder: use {{yyyy}}, {{date}}, {{slug}} \
+             or {{id}}"
         )));
     }
     Ok(filled)
 }
 
 fn fill_incident(pattern: &str, incident: &Incident) -> String {
-    fill(pattern, incident.started_at, &slug::slug(&incident.title))
+    fill(
+        pattern,
+        incident.started_at,
+        &slug::slug(&incident.title),
+        &slug::short_id(&incident.id()),
+    )
 }
 
-/// A file path with placeholders, `postmortems/{yyyy}/{date}-{slug}.md`, whose expansions stay
+/// A file path with placeholders, `postmortems/{yyyy}/{date}-{slug}-{id}.md`, whose expansions stay
 /// inside their directory: tried with sample values at load, and checked again on every use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -237,7 +246,8 @@ impl PathPattern {
         Ok(PathPattern(pattern.to_owned()))
     }
 
-    /// The path for `incident`: made of its start date and the slug of its title only.
+    /// The path for `incident`: made of its start date, the slug of its title and its short id
+    /// only.
     pub fn expand(&self, incident: &Incident) -> Result<RelativePath, Invalid> {
         RelativePath::new(&fill_incident(&self.0, incident))
     }
@@ -245,7 +255,7 @@ impl PathPattern {
 
 parsed_from_str!(PathPattern);
 
-/// A branch name with placeholders, `postmortem/{date}-{slug}`, whose expansions are branch
+/// A branch name with placeholders, `postmortem/{date}-{slug}-{id}`, whose expansions are branch
 /// names git accepts: tried with sample values at load, and checked again on every use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -579,6 +589,17 @@ mod tests {
         ] {
             assert!(PathPattern::new(bad).is_err(), "{bad}");
         }
+
+        let with_id = PathPattern::new("{date}-{slug}-{id}.md").unwrap();
+        let db = incident("DB down");
+        let short = slug::short_id(&db.id());
+        assert!(
+            with_id
+                .expand(&db)
+                .unwrap()
+                .as_str()
+                .ends_with(&format!("-db-down-{short}.md"))
+        );
 
         let branch = BranchPattern::new("postmortem/{date}-{slug}").unwrap();
         assert!(

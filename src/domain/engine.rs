@@ -260,6 +260,14 @@ impl Fold {
         }
     }
 
+    /// The text `message` was first posted with: the one its command, if any, was read from
+    /// (a later post under the same id changes nothing).
+    pub fn posted_text(&mut self, message: &MessageId) -> Option<&str> {
+        self.refresh();
+        let index = *self.index.get(message)?;
+        Some(self.messages[index].original.as_str())
+    }
+
     /// What the command in `message` did; `None` when the message is no command.
     pub fn effect_of(&mut self, message: &MessageId) -> Option<Effect> {
         self.refresh();

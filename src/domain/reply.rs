@@ -21,6 +21,13 @@ pub fn no_draft() -> String {
     )
 }
 
+/// The answer to a command whose id had been stored before (Slack names a command's event
+/// after its `trigger_id`): nothing new was stored, and `stored` is what was.
+pub fn already_recorded(stored: &str) -> String {
+    let stored: String = stored.chars().take(300).collect();
+    format!("Already recorded: {stored}. Nothing new was stored.")
+}
+
 /// A one-line answer to the command that had `outcome` on `incident`.
 pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
     let title = incident.map_or("", |i| i.title.as_str());

@@ -1,6 +1,8 @@
 //! File names from titles: no title can leave the target directory or make an odd name.
 
-use crate::domain::Incident;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Incident, IncidentId};
 
 const MAX_SLUG_CHARS: usize = 60;
 
@@ -29,12 +31,19 @@ pub fn slug(title: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DD-<slug>.md`, dated by the incident's start (UTC).
+/// Eight hex digits of the SHA-256 of the incident id: the same on every run and every
+/// machine, so two incidents with the same title and day still get names of their own.
+pub fn short_id(id: &IncidentId) -> String {
+    hex::encode(&Sha256::digest(id.to_string().as_bytes())[..4])
+}
+
+/// `YYYY-MM-DD-<slug>-<short id>.md`, dated by the incident's start (UTC).
 pub fn file_name(incident: &Incident) -> String {
     format!(
-        "{}-{}.md",
+        "{}-{}-{}.md",
         incident.started_at.format("%Y-%m-%d"),
-        slug(&incident.title)
+        slug(&incident.title),
+        short_id(&incident.id())
     )
 }
 
@@ -55,6 +64,18 @@ mod tests {
         assert!(
             long.len() <= MAX_SLUG_CHARS && !long.ends_with('-'),
             "{long}"
+        );
+    }
+
+    #[test]
+    fn short_ids_are_stable_and_tell_incidents_apart() {
+        let id = |s: &str| s.parse::<IncidentId>().unwrap();
+        let a = short_id(&id("slack:CA:1700000000.000100"));
+        assert_eq!(a, short_id(&id("slack:CA:1700000000.000100")));
+        assert_ne!(a, short_id(&id("slack:CB:1700000000.000100")));
+        assert!(
+            a.len() == 8 && a.chars().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
         );
     }
 }

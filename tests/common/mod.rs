@@ -13,6 +13,11 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+/// The short id Scribe puts in the names of an incident's files and branches.
+pub fn short_id(incident_id: &str) -> String {
+    scribe::drafting::slug::short_id(&incident_id.parse().expect("an incident id"))
+}
+
 /// A scratch directory to run `scribe` in, so data and drafts land nowhere else.
 pub struct Sandbox {
     pub dir: TempDir,

@@ -608,6 +608,91 @@ pub(super) fn table(clock: &mut Clock) -> Vec<Row> {
         )
         .refused(400, "hx-bad-ts"),
     );
+    // Ids Slack never makes: each would be stored under a name no incident id can carry.
+    let ts = clock.next();
+    let reaction = |tag: &str, channel: &str, item_ts: &str, clock: &mut Clock| {
+        json!({"type": "reaction_added", "user": EVIL_USER, "reaction": tag,
+               "item": {"type": "message", "channel": channel, "ts": item_ts},
+               "event_ts": clock.next()})
+    };
+    let bad_ids = [
+        (
+            "message with an empty channel",
+            "hx-empty-channel",
+            message("", EVIL_USER, "hx-empty-channel", &ts),
+        ),
+        (
+            "message in channel C:1",
+            "hx-colon-channel",
+            message("C:1", EVIL_USER, "hx-colon-channel", &ts),
+        ),
+        (
+            "message from user u/1",
+            "hx-odd-user",
+            message(CHANNEL, "u/1", "hx-odd-user", &ts),
+        ),
+        (
+            "📌 on item ts NaN",
+            "hx-nan-ts",
+            reaction("hx-nan-ts", CHANNEL, "NaN", clock),
+        ),
+        (
+            "📌 in channel C 1",
+            "hx-space-channel",
+            reaction("hx-space-channel", "C 1", &ts, clock),
+        ),
+        (
+            "reply in thread ts ../x",
+            "hx-odd-thread",
+            json!({"type": "message", "channel": CHANNEL, "user": EVIL_USER,
+                   "text": "hx-odd-thread", "ts": ts, "thread_ts": "../x"}),
+        ),
+    ];
+    for (name, tag, event) in bad_ids {
+        let body = event_body(&format!("EvBadId-{tag}"), event);
+        rows.push(Row::new(name, "/slack/events", JSON, body).refused(400, tag));
+    }
+    for (name, channel, user, trigger, tag) in [
+        (
+            "command in channel C:1",
+            "C:1",
+            EVIL_COMMANDER,
+            "hx.id1",
+            "hx-cmd-colon",
+        ),
+        (
+            "command in channel c0lower",
+            "c0lower",
+            EVIL_COMMANDER,
+            "hx.id2",
+            "hx-cmd-lower",
+        ),
+        (
+            "command from user U 1",
+            CHANNEL,
+            "U 1",
+            "hx.id3",
+            "hx-cmd-user",
+        ),
+        (
+            "command with trigger_id a/b",
+            CHANNEL,
+            EVIL_COMMANDER,
+            "a/b",
+            "hx-cmd-trigger",
+        ),
+    ] {
+        let body = command_body(
+            channel,
+            EVIL_CHANNEL_NAME,
+            user,
+            EVIL_USER_NAME,
+            "/timeline",
+            tag,
+            trigger,
+        );
+        rows.push(Row::new(name, "/slack/commands", FORM, body).refused(400, tag));
+    }
     rows.push(
         Row::new(
             "unknown command",

@@ -44,6 +44,43 @@ pub enum InboundError {
     },
     #[error("invalid Slack slash command: no `{0}`")]
     MissingParameter(&'static str),
+    #[error("invalid Slack slash command: `{0}` is not a Slack id")]
+    InvalidParameter(&'static str),
+}
+
+/// A channel, user or bot id as Slack makes them: a non-empty run of ASCII uppercase letters
+/// and digits. Anything else is refused at the edge, so that every id Scribe stores can be
+/// named again, in an incident id, in an API path.
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct Id(String);
+
+impl TryFrom<String> for Id {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, String> {
+        if is_id(&id) {
+            Ok(Id(id))
+        } else {
+            Err(format!("invalid Slack id {id:?}"))
+        }
+    }
+}
+
+fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A `trigger_id` names its command's event: ASCII letters, digits, `.`, `_` and `-` only
+/// (Slack's are digits, dots and hex), so that it stays one segment of an incident id.
+fn is_trigger(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 fn at(path: Option<&str>) -> String {
@@ -127,14 +164,14 @@ struct Callback<E> {
 struct Message {
     ts: Ts,
     /// Absent inside `pin_added`, which names the channel itself.
-    channel: Option<String>,
+    channel: Option<Id>,
     subtype: Option<String>,
-    user: Option<String>,
-    bot_id: Option<String>,
+    user: Option<Id>,
+    bot_id: Option<Id>,
     username: Option<String>,
     bot_profile: Option<BotProfile>,
     text: Option<String>,
-    thread_ts: Option<String>,
+    thread_ts: Option<Ts>,
 }
 
 #[derive(Deserialize)]
@@ -145,7 +182,7 @@ struct BotProfile {
 /// `message_changed`: `ts` is the edit's, `message` the new version.
 #[derive(Deserialize)]
 struct Changed {
-    channel: String,
+    channel: Id,
     ts: Ts,
     event_ts: Option<Ts>,
     message: NewVersion,
@@ -153,21 +190,21 @@ struct Changed {
 
 #[derive(Deserialize)]
 struct NewVersion {
-    ts: String,
+    ts: Ts,
     text: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct Deleted {
-    channel: String,
+    channel: Id,
     ts: Ts,
     event_ts: Option<Ts>,
-    deleted_ts: String,
+    deleted_ts: Ts,
 }
 
 #[derive(Deserialize)]
 struct Reaction {
-    user: String,
+    user: Id,
     reaction: String,
     item: ReactionItem,
     event_ts: Ts,
@@ -178,13 +215,13 @@ struct Reaction {
 struct ReactionItem {
     #[serde(rename = "type")]
     kind: String,
-    channel: Option<String>,
-    ts: Option<String>,
+    channel: Option<Id>,
+    ts: Option<Ts>,
 }
 
 #[derive(Deserialize)]
 struct Pin {
-    channel_id: String,
+    channel_id: Id,
     item: PinItem,
     event_ts: Ts,
 }
@@ -198,8 +235,8 @@ struct PinItem {
 
 #[derive(Deserialize)]
 struct Joined {
-    user: String,
-    channel: String,
+    user: Id,
+    channel: Id,
     event_ts: Option<Ts>,
 }
 
@@ -211,9 +248,9 @@ fn message(callback: Callback<Message>) -> Result<Inbound, InboundError> {
     let (event_id, event) = (callback.event_id, callback.event);
     let channel = event
         .channel
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| missing(Some("event"), "channel"))?;
-    recorded(event_id, vec![posted(channel, &event, "event")?])
+    recorded(event_id, vec![posted(&channel.0, &event, "event")?])
 }
 
 fn changed(callback: Callback<Changed>) -> Result<Inbound, InboundError> {
@@ -221,8 +258,8 @@ fn changed(callback: Callback<Changed>) -> Result<Inbound, InboundError> {
     recorded(
         event_id,
         vec![ChatEvent {
-            channel: slack(&event.channel),
-            message: MessageId::new(event.message.ts),
+            channel: slack(&event.channel.0),
+            message: MessageId::new(event.message.ts.raw),
             at: event.event_ts.unwrap_or(event.ts).at,
             kind: EventKind::Edited {
                 text: plain(event.message.text.as_deref()),
@@ -236,8 +273,8 @@ fn deleted(callback: Callback<Deleted>) -> Result<Inbound, InboundError> {
     recorded(
         event_id,
         vec![ChatEvent {
-            channel: slack(&event.channel),
-            message: MessageId::new(event.deleted_ts),
+            channel: slack(&event.channel.0),
+            message: MessageId::new(event.deleted_ts.raw),
             at: event.event_ts.unwrap_or(event.ts).at,
             kind: EventKind::Deleted,
         }],
@@ -267,10 +304,10 @@ fn reaction(
     recorded(
         event_id,
         vec![ChatEvent {
-            channel: slack(&channel),
-            message: MessageId::new(ts),
+            channel: slack(&channel.0),
+            message: MessageId::new(ts.raw),
             at: event_ts.at,
-            kind: kind(reaction, UserId::new(user)),
+            kind: kind(reaction, UserId::new(user.0)),
         }],
     )
 }
@@ -292,10 +329,10 @@ fn pin(callback: Callback<Pin>, kind: EventKind) -> Result<Inbound, InboundError
     // A message posted before Scribe joined is known only from its pin: keep its text.
     let carried = message.text.is_some() && (message.user.is_some() || message.bot_id.is_some());
     if kind == EventKind::PinAdded && carried {
-        events.push(posted(&channel_id, &message, "event.item.message")?);
+        events.push(posted(&channel_id.0, &message, "event.item.message")?);
     }
     events.push(ChatEvent {
-        channel: slack(&channel_id),
+        channel: slack(&channel_id.0),
         message: MessageId::new(message.ts.raw),
         at: event_ts.at,
         kind,
@@ -306,8 +343,8 @@ fn pin(callback: Callback<Pin>, kind: EventKind) -> Result<Inbound, InboundError
 fn joined(callback: Callback<Joined>) -> Result<Inbound, InboundError> {
     let (event_id, event) = (callback.event_id, callback.event);
     let Joined {
-        user,
-        channel,
+        user: Id(user),
+        channel: Id(channel),
         event_ts,
     } = event;
     // Slack's own example of this event has no `event_ts`; `event_time` is the same instant
@@ -356,8 +393,8 @@ fn posted(channel: &str, message: &Message, path: &str) -> Result<ChatEvent, Inb
             thread: message
                 .thread_ts
                 .as_ref()
-                .filter(|thread| **thread != ts.raw)
-                .map(MessageId::new),
+                .filter(|thread| thread.raw != ts.raw)
+                .map(|thread| MessageId::new(&thread.raw)),
         },
     })
 }
@@ -370,12 +407,13 @@ fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
         ..
     } = message;
     let subtype = subtype.as_deref();
+    let user = user.as_ref().map(|Id(id)| id.as_str());
+    let bot_id = bot_id.as_ref().map(|Id(id)| id.as_str());
     let by_bot = bot_id.is_some() || subtype == Some("bot_message");
     match subtype {
         None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message") if by_bot => {
             let id = bot_id
-                .as_deref()
-                .or(user.as_deref())
+                .or(user)
                 .ok_or_else(|| missing(Some(path), "bot_id"))?;
             let profile = message.bot_profile.as_ref();
             let name = [
@@ -392,12 +430,12 @@ fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
             })
         }
         None | Some("thread_broadcast" | "file_share" | "me_message") => {
-            let id = user.as_deref().ok_or_else(|| missing(Some(path), "user"))?;
+            let id = user.ok_or_else(|| missing(Some(path), "user"))?;
             Ok(Author::human(id, id))
         }
         // Joins, topic changes and the like: kept for context, never entries or participants.
         Some(_) => {
-            let id = user.as_deref().or(bot_id.as_deref()).unwrap_or("unknown");
+            let id = user.or(bot_id).unwrap_or("unknown");
             Ok(Author {
                 id: UserId::new(id),
                 name: id.to_string(),
@@ -501,7 +539,8 @@ pub struct SlashCommand {
 /// Reads a slash command request body.
 ///
 /// # Errors
-/// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
+/// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty, or an id is
+/// not one Slack makes.
 pub fn parse_command(body: &[u8]) -> Result<SlashCommand, InboundError> {
     let fields: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     SlashCommand::from_fields(|name| fields.get(name).cloned())
@@ -512,7 +551,8 @@ impl SlashCommand {
     /// envelope).
     ///
     /// # Errors
-    /// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty.
+    /// When `command`, `user_id`, `channel_id` or `trigger_id` is missing or empty, or an id is
+    /// not one Slack makes.
     pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Result<Self, InboundError> {
         let optional = |name: &str| field(name).unwrap_or_default();
         let required = |name: &'static str| {
@@ -520,14 +560,21 @@ impl SlashCommand {
                 .filter(|value| !value.is_empty())
                 .ok_or(InboundError::MissingParameter(name))
         };
+        let checked = |name: &'static str, valid: fn(&str) -> bool| {
+            required(name).and_then(|value| {
+                valid(&value)
+                    .then_some(value)
+                    .ok_or(InboundError::InvalidParameter(name))
+            })
+        };
         Ok(SlashCommand {
             command: required("command")?,
             text: optional("text"),
-            user_id: required("user_id")?,
+            user_id: checked("user_id", is_id)?,
             user_name: optional("user_name"),
-            channel_id: required("channel_id")?,
+            channel_id: checked("channel_id", is_id)?,
             channel_name: optional("channel_name"),
-            trigger_id: required("trigger_id")?,
+            trigger_id: checked("trigger_id", is_trigger)?,
             response_url: optional("response_url"),
             team_id: optional("team_id"),
         })
@@ -1290,5 +1337,56 @@ mod tests {
             parse_command(b"").unwrap_err().to_string(),
             "invalid Slack slash command: no `command`"
         );
+    }
+
+    #[test]
+    fn ids_slack_never_makes_are_refused_where_they_are() {
+        for (field, value) in [
+            ("channel_id", "C:1"),
+            ("channel_id", "c1"),
+            ("user_id", "U 1"),
+            ("trigger_id", "1/2"),
+            ("trigger_id", "1:2"),
+        ] {
+            let body = [COMMAND, format!("&{field}={value}").as_bytes()].concat();
+            assert_eq!(
+                parse_command(&body),
+                Err(InboundError::InvalidParameter(field)),
+                "{field}={value}"
+            );
+        }
+        for (event, path) in [
+            (
+                r#"{"type": "message", "channel": "", "user": "U1", "ts": "1.2"}"#,
+                "event.channel",
+            ),
+            (
+                r#"{"type": "message", "channel": "C1", "user": "U1", "ts": "1.2",
+                   "thread_ts": "x"}"#,
+                "event.thread_ts",
+            ),
+            (
+                r#"{"type": "reaction_added", "user": "U1", "reaction": "pushpin",
+                   "item": {"type": "message", "channel": "C1", "ts": "NaN"},
+                   "event_ts": "1.2"}"#,
+                "event.item.ts",
+            ),
+            (
+                r#"{"type": "pin_added", "channel_id": "C:1", "event_ts": "1.2",
+                   "item": {"type": "message", "message": {"ts": "1.2"}}}"#,
+                "event.channel_id",
+            ),
+            (
+                r#"{"type": "message", "subtype": "message_deleted", "channel": "C1",
+                   "ts": "1.3", "deleted_ts": "-1"}"#,
+                "event.deleted_ts",
+            ),
+        ] {
+            let message = error(&callback(event));
+            assert!(
+                message.starts_with(&format!("invalid Slack event body at {path}: ")),
+                "{message}"
+            );
+        }
     }
 }

@@ -88,6 +88,10 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         )));
     }
     let recorded = record(slack, event).await?;
+    if !recorded.new {
+        let stored = recorded.stored_text.as_deref().unwrap_or_default();
+        return Ok(Answer::ephemeral(reply::already_recorded(stored)));
+    }
     let Some(answer) = recorded.effect else {
         return Ok(Answer::ephemeral(
             "That is no command Scribe knows.".to_string(),
