@@ -190,14 +190,17 @@ async fn a_closed_standard_error_drops_log_lines_and_stops_nothing() {
         .expect("an answer, not a lost connection");
     assert_eq!(unsigned.status(), 401);
 
-    for (channel, title) in [("C0OPS", "Disk full on db-3"), ("C0WEB", "Checkout 5xx")] {
+    for (channel, title, trigger) in [
+        ("C0OPS", "Disk full on db-3", "t.1"),
+        ("C0WEB", "Checkout 5xx", "t.2"),
+    ] {
         server
             .command(
                 channel,
                 "U0ROBIN01",
                 "/incident",
                 &format!("start {title}"),
-                title,
+                trigger,
             )
             .await;
     }
