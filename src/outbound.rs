@@ -76,6 +76,22 @@ pub fn backoff(base: Duration, tries: u32) -> Duration {
     half + half.mul_f64(rand::random::<f64>())
 }
 
+/// An HTTP client for a service that holds a bearer token: bounded in time, and refusing
+/// redirects, which could take the token to another host (neither Slack's Web API nor
+/// GitHub's REST API needs them for what Scribe calls).
+///
+/// # Panics
+/// If the TLS backend cannot initialise, which no argument here can cause.
+pub fn client(connect_timeout: Duration, request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("scribe/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds from static settings")
+}
+
 /// A network error and its causes, without the URL.
 pub fn describe(error: reqwest::Error) -> String {
     let error = error.without_url();

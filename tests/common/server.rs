@@ -92,23 +92,15 @@ impl Client {
         text: &str,
         trigger: &str,
     ) -> serde_json::Value {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", "deprecated")
-            .append_pair("team_id", "T0001")
-            .append_pair("team_domain", "acme")
-            .append_pair("channel_id", channel)
-            .append_pair("channel_name", "inc-checkout")
-            .append_pair("user_id", user)
-            .append_pair("user_name", &user.to_lowercase())
-            .append_pair("command", command)
-            .append_pair("text", text)
-            .append_pair("api_app_id", "A0001")
-            .append_pair(
-                "response_url",
-                "https://hooks.slack.com/commands/T0001/1/abc",
-            )
-            .append_pair("trigger_id", trigger)
-            .finish();
+        let body = command_body(
+            channel,
+            "inc-checkout",
+            user,
+            &user.to_lowercase(),
+            command,
+            text,
+            trigger,
+        );
         let response = self
             .post_signed(
                 "/slack/commands",
@@ -455,6 +447,35 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A slash command's form body, as Slack sends it.
+pub fn command_body(
+    channel: &str,
+    channel_name: &str,
+    user: &str,
+    user_name: &str,
+    command: &str,
+    text: &str,
+    trigger: &str,
+) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", "deprecated")
+        .append_pair("team_id", "T0001")
+        .append_pair("team_domain", "acme")
+        .append_pair("channel_id", channel)
+        .append_pair("channel_name", channel_name)
+        .append_pair("user_id", user)
+        .append_pair("user_name", user_name)
+        .append_pair("command", command)
+        .append_pair("text", text)
+        .append_pair("api_app_id", "A0001")
+        .append_pair(
+            "response_url",
+            "https://hooks.slack.com/commands/T0001/1/abc",
+        )
+        .append_pair("trigger_id", trigger)
+        .finish()
 }
 
 /// An Events API `event_callback` envelope around `event`, as Slack sends it.

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+pub(super) use crate::common::server::command_body;
 use crate::common::server::{Clock, SIGNING_SECRET, event_callback, now};
 
 pub(super) const CHANNEL: &str = "C0HOSTILE";
@@ -180,34 +181,6 @@ fn message(channel: &str, user: &str, text: &str, ts: &str) -> Value {
 
 fn event_body(event_id: &str, event: Value) -> Vec<u8> {
     event_callback(event_id, event).to_string().into_bytes()
-}
-
-pub(super) fn command_body(
-    channel: &str,
-    channel_name: &str,
-    user: &str,
-    user_name: &str,
-    command: &str,
-    text: &str,
-    trigger: &str,
-) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", "deprecated")
-        .append_pair("team_id", "T0001")
-        .append_pair("team_domain", "acme")
-        .append_pair("channel_id", channel)
-        .append_pair("channel_name", channel_name)
-        .append_pair("user_id", user)
-        .append_pair("user_name", user_name)
-        .append_pair("command", command)
-        .append_pair("text", text)
-        .append_pair("api_app_id", "A0001")
-        .append_pair(
-            "response_url",
-            "https://hooks.slack.com/commands/T0001/1/abc",
-        )
-        .append_pair("trigger_id", trigger)
-        .finish()
 }
 
 /// A command in the hostile channel, from the person Slack does not know.

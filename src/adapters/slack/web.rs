@@ -347,14 +347,7 @@ impl SlackApi {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // Slack's API never redirects; refusing keeps the bearer token on the host we chose.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("scribe/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds from static settings");
+        let http = crate::outbound::client(CONNECT_TIMEOUT, REQUEST_TIMEOUT);
         SlackApi {
             http,
             base,

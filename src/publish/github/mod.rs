@@ -144,15 +144,7 @@ impl GithubApi {
                 "the GitHub token has characters a header cannot carry".to_owned(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // A redirect could take the bearer token to another host; GitHub's REST API does
-            // not need them for anything this client calls.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("scribe/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds from static settings");
+        let http = crate::outbound::client(CONNECT_TIMEOUT, REQUEST_TIMEOUT);
         Ok(GithubApi {
             http,
             base,
