@@ -1,18 +1,27 @@
 //! The command grammar, the same on every platform: text in, a [`Command`] or a usage error out.
 
-use chrono::NaiveTime;
+use std::fmt;
+use std::num::NonZeroU32;
 
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use super::incident::{Horizon, StoryList};
 use super::severity::{InvalidSeverity, Severity};
 
 pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>] | severity <level> \
-| lead <name> | impact <text> | summary <text> | action <text> [@owner] | resolve [note] | close \
-| status | draft [--publish]";
-pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text>";
+| lead <name> | impact <text> | summary <text> | factor|worked|improve <text> (remove|restore N) \
+| ref <label> <text or URL> | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
+(done|remove|restore N) | resolve [note] | close | status | draft [--publish]";
+pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
+| list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Incident(IncidentCommand),
+    /// `/timeline [HH:MM] <text>`: a new entry.
     Timeline(TimelineNote),
+    /// `/timeline list|edit|move|remove|restore`: about the entries there are, by number.
+    Entry(EntryCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +34,17 @@ pub enum IncidentCommand {
     Lead(String),
     Impact(String),
     Summary(String),
-    Action {
-        text: String,
-        owner: Option<String>,
+    /// `factor`, `worked`, `improve`: the story's lists.
+    Story {
+        list: StoryList,
+        change: ItemChange,
     },
+    /// `ref <label> <text>`: an alert, a dashboard, a fix, or a line of its own.
+    Ref {
+        label: String,
+        text: String,
+    },
+    Action(ActionCommand),
     Resolve {
         note: Option<String>,
     },
@@ -40,12 +56,75 @@ pub enum IncidentCommand {
     },
 }
 
+/// A change to one of the story's numbered lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemChange {
+    Add(String),
+    Remove(Number),
+    Restore(Number),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionCommand {
+    Add {
+        horizon: Horizon,
+        text: String,
+        owner: Option<String>,
+        due: Option<NaiveDate>,
+    },
+    Done(Number),
+    Remove(Number),
+    Restore(Number),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryCommand {
+    List,
+    Edit { n: Number, text: String },
+    Move { n: Number, to: NewTime },
+    Remove(Number),
+    Restore(Number),
+}
+
 /// `/timeline [HH:MM[:SS]] <text>`: the text is never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineNote {
     /// A time of day in the team's zone, for an entry written after the fact.
     pub at: Option<NaiveTime>,
     pub text: String,
+}
+
+/// Where `/timeline move` puts an entry, in the team's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewTime {
+    /// Resolved like a backfill: the latest such moment not after the command.
+    TimeOfDay(NaiveTime),
+    Local(NaiveDateTime),
+}
+
+/// The number of an entry, a story item or an action, as `/timeline list` shows it: 1 or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Number(NonZeroU32);
+
+impl Number {
+    pub fn new(n: u32) -> Option<Number> {
+        NonZeroU32::new(n).map(Number)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The 0-based position of the item this number names.
+    pub fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +135,23 @@ pub enum CommandError {
     UnknownSubcommand(String),
     #[error(transparent)]
     Severity(#[from] InvalidSeverity),
+    #[error("`{word}` is not a number from the list (1, 2, 3 …); {usage}")]
+    BadNumber { word: String, usage: &'static str },
+    #[error("`{0}` is not a date (YYYY-MM-DD); {INCIDENT_USAGE}")]
+    BadDate(String),
+    #[error(
+        "`{0}` is not a time (HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] in the team's time zone); {TIMELINE_USAGE}"
+    )]
+    BadTime(String),
+    #[error("{0} has not happened yet: an entry can only be moved into the past. Nothing was changed.")]
+    Future(String),
+    /// A number the incident does not have (the fold's check: only it knows the lists).
+    #[error("There is no {what} {n}: {hint}. Nothing was changed.")]
+    NoSuch {
+        what: &'static str,
+        n: Number,
+        hint: &'static str,
+    },
 }
 
 /// Reads a message's text. `None`: the text is not a command (commands count only at the very
@@ -64,7 +160,7 @@ pub fn parse(text: &str) -> Option<Result<Command, CommandError>> {
     if let Some(rest) = strip_command(text, "/incident") {
         Some(parse_incident(rest).map(Command::Incident))
     } else {
-        strip_command(text, "/timeline").map(|rest| parse_timeline(rest).map(Command::Timeline))
+        strip_command(text, "/timeline").map(parse_timeline)
     }
 }
 
@@ -82,18 +178,57 @@ fn strip_command<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
+/// The first word and the trimmed rest.
+fn first_word(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    match text.find(char::is_whitespace) {
+        Some(i) => (&text[..i], text[i..].trim()),
+        None => (text, ""),
+    }
+}
+
+/// Whether a word is written like a number (`3`, `#3`, `-3`): then it is read as one, strictly.
+fn looks_like_number(word: &str) -> bool {
+    let digits = word.strip_prefix('#').unwrap_or(word);
+    let digits = digits.strip_prefix('-').unwrap_or(digits);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_number(word: &str, usage: &'static str) -> Result<Number, CommandError> {
+    word.strip_prefix('#')
+        .unwrap_or(word)
+        .parse::<u32>()
+        .ok()
+        .and_then(Number::new)
+        .ok_or_else(|| CommandError::BadNumber {
+            word: word.chars().take(40).collect(),
+            usage,
+        })
+}
+
+/// `remove N` / `restore N` (and `done N`): `Some` when `args` is `<verb> <one number-like word>`.
+fn numbered<'a>(args: &'a str, verbs: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    let (verb, rest) = first_word(args);
+    let verb = verbs.iter().find(|v| v.eq_ignore_ascii_case(verb))?;
+    (looks_like_number(rest)).then_some((*verb, rest))
+}
+
 fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
-    let rest = rest.trim();
-    let (sub, args) = match rest.find(char::is_whitespace) {
-        Some(i) => (&rest[..i], rest[i..].trim()),
-        None => (rest, ""),
-    };
+    let (sub, args) = first_word(rest);
     let required = |args: &str| {
         if args.is_empty() {
             Err(CommandError::Usage(INCIDENT_USAGE))
         } else {
             Ok(args.to_string())
         }
+    };
+    let story = |list: StoryList| -> Result<IncidentCommand, CommandError> {
+        let change = match numbered(args, &["remove", "restore"]) {
+            Some(("remove", n)) => ItemChange::Remove(parse_number(n, INCIDENT_USAGE)?),
+            Some((_, n)) => ItemChange::Restore(parse_number(n, INCIDENT_USAGE)?),
+            None => ItemChange::Add(required(args)?),
+        };
+        Ok(IncidentCommand::Story { list, change })
     };
     match sub.to_ascii_lowercase().as_str() {
         "" => Err(CommandError::Usage(INCIDENT_USAGE)),
@@ -105,10 +240,11 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         )?)),
         "impact" => Ok(IncidentCommand::Impact(required(args)?)),
         "summary" => Ok(IncidentCommand::Summary(required(args)?)),
-        "action" => {
-            let (text, owner) = split_owner(&required(args)?);
-            Ok(IncidentCommand::Action { text, owner })
-        }
+        "factor" | "factors" => story(StoryList::Factors),
+        "worked" => story(StoryList::Worked),
+        "improve" => story(StoryList::Improve),
+        "ref" | "reference" => parse_ref(args),
+        "action" => parse_action(args).map(IncidentCommand::Action),
         "resolve" | "resolved" => Ok(IncidentCommand::Resolve {
             note: (!args.is_empty()).then(|| args.to_string()),
         }),
@@ -119,7 +255,9 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
             "--publish" => Ok(IncidentCommand::Draft { publish: true }),
             _ => Err(CommandError::Usage(INCIDENT_USAGE)),
         },
-        other => Err(CommandError::UnknownSubcommand(other.to_string())),
+        other => Err(CommandError::UnknownSubcommand(
+            other.chars().take(40).collect(),
+        )),
     }
 }
 
@@ -149,6 +287,81 @@ fn parse_start(args: &str) -> Result<IncidentCommand, CommandError> {
     })
 }
 
+/// `<label> <text>`: a label is one short word (a trailing `:` is dropped); the known ones
+/// (`alert`, `dashboard`, `pr`) are kept in lower case.
+fn parse_ref(args: &str) -> Result<IncidentCommand, CommandError> {
+    let (label, text) = first_word(args);
+    let label = label.strip_suffix(':').unwrap_or(label);
+    if label.is_empty() || text.is_empty() || label.chars().count() > 32 {
+        return Err(CommandError::Usage(INCIDENT_USAGE));
+    }
+    let lower = label.to_lowercase();
+    let label = match lower.as_str() {
+        "alert" | "dashboard" | "pr" => lower,
+        _ => label.to_string(),
+    };
+    Ok(IncidentCommand::Ref {
+        label,
+        text: text.to_string(),
+    })
+}
+
+/// `[now|short|long] <text> [@owner] [due YYYY-MM-DD]`, or `done|remove|restore N`.
+fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
+    if let Some((verb, n)) = numbered(args, &["done", "remove", "restore"]) {
+        let n = parse_number(n, INCIDENT_USAGE)?;
+        return Ok(match verb {
+            "done" => ActionCommand::Done(n),
+            "remove" => ActionCommand::Remove(n),
+            _ => ActionCommand::Restore(n),
+        });
+    }
+    let (first, after) = first_word(args);
+    let (horizon, rest) = match first.to_ascii_lowercase().as_str() {
+        "now" => (Horizon::Now, after),
+        "short" => (Horizon::Short, after),
+        "long" => (Horizon::Long, after),
+        _ => (Horizon::Short, args.trim()),
+    };
+    let (rest, mut due) = split_due(rest)?;
+    let (mut text, owner) = split_owner(rest);
+    if due.is_none() {
+        let (before, late_due) = split_due(&text)?;
+        (text, due) = (before.to_string(), late_due);
+    }
+    if text.is_empty() {
+        return Err(CommandError::Usage(INCIDENT_USAGE));
+    }
+    Ok(ActionCommand::Add {
+        horizon,
+        text,
+        owner,
+        due,
+    })
+}
+
+/// A trailing `due YYYY-MM-DD`; a date-like word that is no date is an error, not text.
+fn split_due(text: &str) -> Result<(&str, Option<NaiveDate>), CommandError> {
+    let text = text.trim();
+    let Some((before, word)) = text.rsplit_once(char::is_whitespace) else {
+        return Ok((text, None));
+    };
+    let before = before.trim_end();
+    let (head, keyword) = match before.rsplit_once(char::is_whitespace) {
+        Some((head, keyword)) => (head.trim_end(), keyword),
+        None => ("", before),
+    };
+    let date_like = word.len() <= 10
+        && word.split('-').count() == 3
+        && word.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if !keyword.eq_ignore_ascii_case("due") || !date_like {
+        return Ok((text, None));
+    }
+    let date = NaiveDate::parse_from_str(word, "%Y-%m-%d")
+        .map_err(|_| CommandError::BadDate(word.to_string()))?;
+    Ok((head, Some(date)))
+}
+
 /// An action's owner is its trailing mention: the text from the last ` @` on, when short.
 fn split_owner(args: &str) -> (String, Option<String>) {
     if let Some(i) = args.rfind(" @") {
@@ -158,28 +371,71 @@ fn split_owner(args: &str) -> (String, Option<String>) {
             return (args[..i].trim().to_string(), Some(owner.to_string()));
         }
     }
-    (args.to_string(), None)
+    (args.trim().to_string(), None)
 }
 
-fn parse_timeline(rest: &str) -> Result<TimelineNote, CommandError> {
+fn parse_timeline(rest: &str) -> Result<Command, CommandError> {
     let rest = rest.trim();
     if rest.is_empty() {
         return Err(CommandError::Usage(TIMELINE_USAGE));
     }
-    let (first, after) = match rest.find(char::is_whitespace) {
-        Some(i) => (&rest[..i], rest[i..].trim()),
-        None => (rest, ""),
-    };
+    let (first, after) = first_word(rest);
+    let (second, tail) = first_word(after);
+    let number = || parse_number(second, TIMELINE_USAGE);
+    match first.to_ascii_lowercase().as_str() {
+        "list" if after.is_empty() => return Ok(Command::Entry(EntryCommand::List)),
+        "edit" | "move" | "remove" | "restore" if after.is_empty() => {
+            return Err(CommandError::Usage(TIMELINE_USAGE));
+        }
+        "edit" if looks_like_number(second) => {
+            if tail.is_empty() {
+                return Err(CommandError::Usage(TIMELINE_USAGE));
+            }
+            return Ok(Command::Entry(EntryCommand::Edit {
+                n: number()?,
+                text: tail.to_string(),
+            }));
+        }
+        // A move names a time: `move 3 pods to b` is a note.
+        "move"
+            if looks_like_number(second)
+                && (tail.is_empty() || tail.starts_with(|c: char| c.is_ascii_digit())) =>
+        {
+            let n = number()?;
+            return Ok(Command::Entry(EntryCommand::Move {
+                n,
+                to: parse_new_time(tail)?,
+            }));
+        }
+        "remove" if looks_like_number(after) => return Ok(Command::Entry(EntryCommand::Remove(number()?))),
+        "restore" if looks_like_number(after) => return Ok(Command::Entry(EntryCommand::Restore(number()?))),
+        _ => {}
+    }
     match parse_time_of_day(first) {
         Some(_) if after.is_empty() => Err(CommandError::Usage(TIMELINE_USAGE)),
-        Some(at) => Ok(TimelineNote {
+        Some(at) => Ok(Command::Timeline(TimelineNote {
             at: Some(at),
             text: after.to_string(),
-        }),
-        None => Ok(TimelineNote {
+        })),
+        None => Ok(Command::Timeline(TimelineNote {
             at: None,
             text: rest.to_string(),
-        }),
+        })),
+    }
+}
+
+/// `HH:MM[:SS]` or `YYYY-MM-DD HH:MM[:SS]`.
+fn parse_new_time(text: &str) -> Result<NewTime, CommandError> {
+    let bad = || CommandError::BadTime(text.chars().take(40).collect());
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [time] => parse_time_of_day(time).map(NewTime::TimeOfDay).ok_or_else(bad),
+        [date, time] => {
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad())?;
+            let time = parse_time_of_day(time).ok_or_else(bad)?;
+            Ok(NewTime::Local(date.and_time(time)))
+        }
+        _ => Err(bad()),
     }
 }
 
@@ -281,17 +537,21 @@ mod tests {
             ("/incident summary It broke.", Summary("It broke.".into())),
             (
                 "/incident action Keep 10x capacity @Martin Kowalski",
-                Action {
+                Action(ActionCommand::Add {
+                    horizon: Horizon::Short,
                     text: "Keep 10x capacity".into(),
                     owner: Some("Martin Kowalski".into()),
-                },
+                    due: None,
+                }),
             ),
             (
                 "/incident action Write the runbook",
-                Action {
+                Action(ActionCommand::Add {
+                    horizon: Horizon::Short,
                     text: "Write the runbook".into(),
                     owner: None,
-                },
+                    due: None,
+                }),
             ),
             ("/incident resolve", Resolve { note: None }),
             (

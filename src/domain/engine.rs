@@ -7,14 +7,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::command::{self, Command, CommandError, IncidentCommand, TimelineNote};
+use super::command::{
+    self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange,
+    NewTime, Number, TimelineNote,
+};
 use super::event::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
-use super::incident::{Action, Incident, IncidentId, Status};
+use super::incident::{Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList};
 use super::participant::Tally;
 use super::severity::Severity;
+use super::team_impact::{Load, TeamImpact};
 use super::timeline::{self, EntrySource, TimelineEntry};
 
 /// What the fold needs to know about the team.
@@ -50,12 +54,15 @@ pub enum Outcome {
     LeadSet(String),
     ImpactSet,
     SummarySet,
-    ActionAdded,
+    /// A change to the timeline, the story or the actions.
+    Curated(Change),
     Resolved,
     AlreadyResolved,
     Closed,
     /// `/incident status`: the adapter shows the incident.
     ShowStatus,
+    /// `/timeline list`: the entries with their numbers.
+    ShowTimeline,
     /// `/incident draft`: the adapter renders the draft.
     ShowDraft,
     /// `/incident draft --publish`: the draft is published again.
@@ -73,10 +80,28 @@ impl Outcome {
                 | Outcome::Resolved
                 | Outcome::Closed
                 | Outcome::ShowStatus
+                | Outcome::ShowTimeline
                 | Outcome::ShowDraft
                 | Outcome::Publish
         )
     }
+}
+
+/// What a curation command changed, by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    EntryEdited(Number),
+    EntryMoved(Number, DateTime<Utc>),
+    EntryHidden(Number),
+    EntryRestored(Number),
+    ItemAdded(StoryList, Number),
+    ItemHidden(StoryList, Number),
+    ItemRestored(StoryList, Number),
+    ReferenceAdded(String),
+    ActionAdded(Number),
+    ActionDone(Number),
+    ActionHidden(Number),
+    ActionRestored(Number),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +148,12 @@ struct Message {
     deleted: bool,
     pinned: bool,
     pin_reactions: HashSet<(String, UserId)>,
+    /// The incident (index into the walk's incidents) the message belongs to; `None` while it
+    /// waits for the next start.
+    incident: Option<usize>,
+    /// When the message became a timeline entry (a note posted, a first pin or 📌), in the
+    /// walk's count of entries made: what numbers entries.
+    made: Option<u64>,
 }
 
 impl Message {
@@ -181,6 +212,8 @@ struct Walk {
     current: Option<Builder>,
     pending: Vec<usize>,
     effects: HashMap<MessageId, Effect>,
+    /// Timeline entries made so far, in the whole channel.
+    made: u64,
 }
 
 impl Fold {
@@ -238,20 +271,26 @@ impl Fold {
                     deleted: false,
                     pinned: false,
                     pin_reactions: HashSet::new(),
+                    incident: None,
+                    made: None,
                 });
                 self.walk
-                    .step(&event.channel, &self.messages[idx], idx, &self.settings);
+                    .step(&event.channel, &mut self.messages, idx, &self.settings);
             }
             // The first post of a message id wins; events about unknown messages wait for
             // nothing (the adapter fetches a message before reporting reactions to it).
             (EventKind::Posted { .. }, Some(_)) | (_, None) => {}
             (EventKind::Edited { text }, Some(i)) => self.messages[i].edited = Some(text),
             (EventKind::Deleted, Some(i)) => self.messages[i].deleted = true,
-            (EventKind::PinAdded, Some(i)) => self.messages[i].pinned = true,
+            (EventKind::PinAdded, Some(i)) => {
+                self.messages[i].pinned = true;
+                self.walk.marked(&mut self.messages, i);
+            }
             (EventKind::PinRemoved, Some(i)) => self.messages[i].pinned = false,
             (EventKind::ReactionAdded { emoji, user }, Some(i)) => {
                 if self.settings.pin_emojis.contains(&emoji) {
                     self.messages[i].pin_reactions.insert((emoji, user));
+                    self.walk.marked(&mut self.messages, i);
                 }
             }
             (EventKind::ReactionRemoved { emoji, user }, Some(i)) => {
@@ -313,33 +352,58 @@ impl Fold {
 }
 
 impl Walk {
-    fn step(&mut self, channel: &ChannelRef, message: &Message, idx: usize, settings: &Settings) {
-        let Some(command) = message.command() else {
-            match self.current.as_mut() {
-                Some(builder) => builder.members.push(idx),
-                None => self.pending.push(idx),
-            }
+    fn step(
+        &mut self,
+        channel: &ChannelRef,
+        messages: &mut [Message],
+        idx: usize,
+        settings: &Settings,
+    ) {
+        let Some(command) = messages[idx].command() else {
+            self.join(messages, idx);
             return;
         };
-        // Status and draft questions after a close are about the incident just closed.
+        // The timeline, the story and the questions after a close are about the incident just
+        // closed: a postmortem is written after the close.
         let latest = self.finished.len().checked_sub(1);
         let mut about_closed = None;
+        let mut note = false;
+        let message = &messages[idx];
         let outcome = match command {
             Err(error) => Outcome::Refused(error),
             Ok(Command::Incident(IncidentCommand::Start { title, severity }))
                 if self.current.is_none() =>
             {
-                let mut builder = Builder::open(channel, message, title, severity);
-                builder.members = std::mem::take(&mut self.pending);
-                self.current = Some(builder);
+                self.open(channel, messages, idx, title, severity);
                 Outcome::Opened
             }
-            Ok(Command::Timeline(note)) => Outcome::Recorded {
-                at: entry_time(&note, message, settings),
-                before_start: self.current.is_none(),
+            Ok(Command::Timeline(entry)) => {
+                note = true;
+                Outcome::Recorded {
+                    at: entry_time(&entry, message, settings),
+                    before_start: self.current.is_none(),
+                }
+            }
+            Ok(Command::Entry(curation)) => match (self.current.as_mut(), latest) {
+                (Some(builder), _) => builder.curate(curation, messages, idx, settings),
+                (None, Some(latest)) => {
+                    about_closed = Some(latest);
+                    self.finished[latest].curate(curation, messages, idx, settings)
+                }
+                (None, None) => Outcome::NoOpenIncident,
             },
             Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
                 (Some(builder), command, _) => builder.apply(command, message),
+                (
+                    None,
+                    command @ (IncidentCommand::Story { .. }
+                    | IncidentCommand::Ref { .. }
+                    | IncidentCommand::Action(_)),
+                    Some(latest),
+                ) => {
+                    about_closed = Some(latest);
+                    self.finished[latest].apply(command, message)
+                }
                 (None, IncidentCommand::Status, Some(latest)) => {
                     about_closed = Some(latest);
                     Outcome::ShowStatus
@@ -355,21 +419,96 @@ impl Walk {
                 (None, _, _) => Outcome::NoOpenIncident,
             },
         };
-        let incident = match self.current.as_mut() {
-            Some(builder) => {
-                builder.members.push(idx);
-                Some(self.finished.len())
-            }
+        // A command about a closed incident belongs to no incident's messages.
+        let incident = match about_closed {
+            Some(closed) => Some(closed),
             None => {
-                self.pending.push(idx);
-                about_closed
+                self.join(messages, idx);
+                self.current.as_ref().map(|_| self.finished.len())
             }
         };
+        if note {
+            self.made(messages, idx);
+        }
         let closed = outcome == Outcome::Closed;
         self.effects
-            .insert(message.id.clone(), Effect { outcome, incident });
+            .insert(messages[idx].id.clone(), Effect { outcome, incident });
         if closed {
             self.finished.extend(self.current.take());
+        }
+    }
+
+    /// `/incident start`: the messages since the last close join the new incident, and the
+    /// entries among them are numbered first, in the order they were made.
+    fn open(
+        &mut self,
+        channel: &ChannelRef,
+        messages: &mut [Message],
+        idx: usize,
+        title: String,
+        severity: Option<Severity>,
+    ) {
+        let index = self.finished.len();
+        let members = std::mem::take(&mut self.pending);
+        let mut made: Vec<(u64, usize)> = members
+            .iter()
+            .filter_map(|&i| messages[i].made.map(|made| (made, i)))
+            .collect();
+        made.sort_unstable();
+        for &i in &members {
+            messages[i].incident = Some(index);
+        }
+        let mut builder = Builder {
+            incident: Incident::opened(channel, &messages[idx], title, severity),
+            members,
+            entries: made.into_iter().map(|(_, i)| Made::Message(i)).collect(),
+            curation: Vec::new(),
+        };
+        let text = match severity {
+            Some(severity) => format!("Incident started: {}, severity {severity}", builder.incident.title),
+            None => format!("Incident started: {}", builder.incident.title),
+        };
+        builder.event(&messages[idx], text);
+        self.current = Some(builder);
+    }
+
+    /// The message joins the open incident, or waits for the next start.
+    fn join(&mut self, messages: &mut [Message], idx: usize) {
+        match self.current.as_mut() {
+            Some(builder) => {
+                builder.members.push(idx);
+                messages[idx].incident = Some(self.finished.len());
+            }
+            None => self.pending.push(idx),
+        }
+    }
+
+    /// A pin or 📌 on a message: the first one makes it an entry, unless it is a command or
+    /// the platform's own notice.
+    fn marked(&mut self, messages: &mut [Message], idx: usize) {
+        let message = &messages[idx];
+        if message.made.is_none()
+            && message.author.kind != AuthorKind::System
+            && message.command().is_none()
+        {
+            self.made(messages, idx);
+        }
+    }
+
+    /// The message became a timeline entry now: it takes its incident's next number (or, while
+    /// it waits for a start, its place among the entries made before it).
+    fn made(&mut self, messages: &mut [Message], idx: usize) {
+        self.made += 1;
+        messages[idx].made = Some(self.made);
+        let Some(index) = messages[idx].incident else {
+            return;
+        };
+        let builder = match self.finished.get_mut(index) {
+            Some(builder) => Some(builder),
+            None => self.current.as_mut(),
+        };
+        if let Some(builder) = builder {
+            builder.entries.push(Made::Message(idx));
         }
     }
 }
@@ -378,6 +517,33 @@ impl Walk {
 struct Builder {
     incident: Incident,
     members: Vec<usize>,
+    /// The incident's timeline entries in the order they were made: entry `n` is at `n - 1`.
+    entries: Vec<Made>,
+    /// `/timeline edit|move|remove|restore`, in order, applied when the timeline is derived.
+    curation: Vec<Curation>,
+}
+
+/// A timeline entry as it was made: a state change, or a message (a note, a pin, a 📌).
+#[derive(Debug, Clone, Copy)]
+enum Made {
+    /// Index into the builder's own state-change entries.
+    Event(usize),
+    /// Index into the fold's messages.
+    Message(usize),
+}
+
+struct Curation {
+    /// The entry's index in [`Builder::entries`].
+    entry: usize,
+    change: EntryChange,
+    by: String,
+}
+
+enum EntryChange {
+    Edit(String),
+    Move(DateTime<Utc>),
+    Hide,
+    Restore,
 }
 
 fn entry_time(note: &TimelineNote, message: &Message, settings: &Settings) -> DateTime<Utc> {
@@ -386,50 +552,120 @@ fn entry_time(note: &TimelineNote, message: &Message, settings: &Settings) -> Da
     })
 }
 
-impl Builder {
-    fn open(
+impl Incident {
+    /// The incident an `/incident start` message opens, before anything else happened to it.
+    fn opened(
         channel: &ChannelRef,
         message: &Message,
         title: String,
         severity: Option<Severity>,
-    ) -> Builder {
-        let text = match severity {
-            Some(severity) => format!("Incident started: {title}, severity {severity}"),
-            None => format!("Incident started: {title}"),
-        };
-        let mut builder = Builder {
-            incident: Incident {
-                channel: channel.clone(),
-                opened_by: message.id.clone(),
-                title,
-                severity,
-                started_at: message.at,
-                started_by: message.author.name.clone(),
-                lead: None,
-                impact: None,
-                summary: None,
-                resolved_at: None,
-                resolution_note: None,
-                closed_at: None,
-                timeline: Vec::new(),
-                participants: Vec::new(),
-                actions: Vec::new(),
-            },
-            members: Vec::new(),
-        };
-        builder.event(message, text);
-        builder
+    ) -> Incident {
+        Incident {
+            channel: channel.clone(),
+            opened_by: message.id.clone(),
+            title,
+            severity,
+            started_at: message.at,
+            started_by: message.author.name.clone(),
+            lead: None,
+            impact: None,
+            summary: None,
+            resolved_at: None,
+            resolution_note: None,
+            closed_at: None,
+            timeline: Vec::new(),
+            participants: Vec::new(),
+            factors: Vec::new(),
+            worked: Vec::new(),
+            improve: Vec::new(),
+            references: Vec::new(),
+            actions: Vec::new(),
+            team_impact: TeamImpact::default(),
+        }
     }
+}
 
+impl Builder {
+    /// A state change: an entry made by the command's message, at its time.
     fn event(&mut self, message: &Message, text: String) {
+        self.entries
+            .push(Made::Event(self.incident.timeline.len()));
         self.incident.timeline.push(TimelineEntry {
+            n: self.entries.len() as u32,
             at: message.at,
             author: message.author.name.clone(),
             text,
             source: EntrySource::Event,
             original_text: None,
+            original_at: None,
+            edited_by: None,
+            hidden: false,
             message: message.id.clone(),
         });
+    }
+
+    /// `/timeline list|edit|move|remove|restore`: an entry that exists now, by its number.
+    fn curate(
+        &mut self,
+        command: EntryCommand,
+        messages: &[Message],
+        idx: usize,
+        settings: &Settings,
+    ) -> Outcome {
+        let message = &messages[idx];
+        let (n, change) = match command {
+            EntryCommand::List => return Outcome::ShowTimeline,
+            EntryCommand::Edit { n, text } => (n, EntryChange::Edit(text)),
+            EntryCommand::Move { n, to } => {
+                let zone = settings.team_zone;
+                let at = match to {
+                    NewTime::TimeOfDay(time) => timeline::backfill_instant(time, message.at, zone),
+                    NewTime::Local(local) => match zone.from_local_datetime(&local).latest() {
+                        Some(at) => at.with_timezone(&Utc),
+                        None => {
+                            return Outcome::Refused(CommandError::BadTime(format!(
+                                "{} (not a time in {zone})",
+                                local.format("%Y-%m-%d %H:%M:%S")
+                            )));
+                        }
+                    },
+                };
+                if at > message.at {
+                    return Outcome::Refused(CommandError::Future(
+                        at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    ));
+                }
+                (n, EntryChange::Move(at))
+            }
+            EntryCommand::Remove(n) => (n, EntryChange::Hide),
+            EntryCommand::Restore(n) => (n, EntryChange::Restore),
+        };
+        let exists = match self.entries.get(n.index()) {
+            Some(Made::Event(_)) => true,
+            Some(&Made::Message(i)) => {
+                !messages[i].deleted && entry(&messages[i], settings).is_some()
+            }
+            None => false,
+        };
+        if !exists {
+            return Outcome::Refused(CommandError::NoSuch {
+                what: "timeline entry",
+                n,
+                hint: "/timeline list shows the numbers",
+            });
+        }
+        let done = match &change {
+            EntryChange::Edit(_) => Change::EntryEdited(n),
+            EntryChange::Move(at) => Change::EntryMoved(n, *at),
+            EntryChange::Hide => Change::EntryHidden(n),
+            EntryChange::Restore => Change::EntryRestored(n),
+        };
+        self.curation.push(Curation {
+            entry: n.index(),
+            change,
+            by: message.author.name.clone(),
+        });
+        Outcome::Curated(done)
     }
 
     fn apply(&mut self, command: IncidentCommand, message: &Message) -> Outcome {
@@ -453,15 +689,15 @@ impl Builder {
                 self.incident.summary = Some(summary);
                 Outcome::SummarySet
             }
-            IncidentCommand::Action { text, owner } => {
-                self.incident.actions.push(Action {
+            IncidentCommand::Story { list, change } => self.story(list, change, message),
+            IncidentCommand::Ref { label, text } => {
+                self.incident.references.push(Reference {
+                    label: label.clone(),
                     text,
-                    owner,
-                    added_by: message.author.name.clone(),
-                    at: message.at,
                 });
-                Outcome::ActionAdded
+                Outcome::Curated(Change::ReferenceAdded(label))
             }
+            IncidentCommand::Action(command) => self.action(command, message),
             IncidentCommand::Resolve { .. } if self.incident.resolved_at.is_some() => {
                 Outcome::AlreadyResolved
             }
@@ -486,26 +722,152 @@ impl Builder {
         }
     }
 
-    /// Entries and participants come from the messages' final state.
+    fn story(&mut self, list: StoryList, change: ItemChange, message: &Message) -> Outcome {
+        let items = self.incident.story_mut(list);
+        let (n, hidden) = match change {
+            ItemChange::Add(text) => {
+                let n = next_number(items.len());
+                items.push(StoryItem {
+                    n: n.get(),
+                    text,
+                    author: message.author.name.clone(),
+                    hidden: false,
+                });
+                return Outcome::Curated(Change::ItemAdded(list, n));
+            }
+            ItemChange::Remove(n) => (n, true),
+            ItemChange::Restore(n) => (n, false),
+        };
+        let Some(item) = items.get_mut(n.index()) else {
+            return Outcome::Refused(CommandError::NoSuch {
+                what: list.item(),
+                n,
+                hint: "the draft (/incident draft) shows the numbers",
+            });
+        };
+        item.hidden = hidden;
+        Outcome::Curated(if hidden {
+            Change::ItemHidden(list, n)
+        } else {
+            Change::ItemRestored(list, n)
+        })
+    }
+
+    fn action(&mut self, command: ActionCommand, message: &Message) -> Outcome {
+        let actions = &mut self.incident.actions;
+        let n = match command {
+            ActionCommand::Add {
+                horizon,
+                text,
+                owner,
+                due,
+            } => {
+                let n = next_number(actions.len());
+                actions.push(Action {
+                    n: n.get(),
+                    text,
+                    owner,
+                    horizon,
+                    due,
+                    done: horizon == Horizon::Now,
+                    hidden: false,
+                    added_by: message.author.name.clone(),
+                    at: message.at,
+                });
+                return Outcome::Curated(Change::ActionAdded(n));
+            }
+            ActionCommand::Done(n) | ActionCommand::Remove(n) | ActionCommand::Restore(n) => n,
+        };
+        let Some(action) = actions.get_mut(n.index()) else {
+            return Outcome::Refused(CommandError::NoSuch {
+                what: "action",
+                n,
+                hint: "the draft (/incident draft) shows the numbers",
+            });
+        };
+        Outcome::Curated(match command {
+            ActionCommand::Done(_) => {
+                action.done = true;
+                Change::ActionDone(n)
+            }
+            ActionCommand::Remove(_) => {
+                action.hidden = true;
+                Change::ActionHidden(n)
+            }
+            _ => {
+                action.hidden = false;
+                Change::ActionRestored(n)
+            }
+        })
+    }
+
+    /// Entries, participants and the team's load come from the messages' final state; the
+    /// curation commands then apply to the entries, in order.
     fn finish(&self, messages: &[Message], settings: &Settings) -> Incident {
         let mut incident = self.incident.clone();
         let mut tally = Tally::default();
+        let mut load = Load::default();
+        let during = |at: DateTime<Utc>| {
+            at >= incident.started_at && incident.closed_at.is_none_or(|end| at <= end)
+        };
         for &idx in &self.members {
             let message = &messages[idx];
             if message.author.kind == AuthorKind::Human {
-                tally.count(&message.author.id, &message.author.name);
-            }
-            if message.deleted || message.author.kind == AuthorKind::System {
-                continue;
-            }
-            if let Some(entry) = entry(message, settings) {
-                incident.timeline.push(entry);
+                let author = &message.author;
+                tally.count(&author.id, &author.name);
+                if during(message.at) {
+                    load.count(&author.id, &author.name, author.zone, message.at);
+                }
             }
         }
-        incident.participants = tally.into_sorted();
+        let events = std::mem::take(&mut incident.timeline);
+        let mut entries: Vec<Option<TimelineEntry>> = self
+            .entries
+            .iter()
+            .map(|made| match *made {
+                Made::Event(i) => Some(events[i].clone()),
+                Made::Message(idx) => {
+                    let message = &messages[idx];
+                    (!message.deleted && message.author.kind != AuthorKind::System)
+                        .then(|| entry(message, settings))
+                        .flatten()
+                }
+            })
+            .collect();
+        for (i, entry) in entries.iter_mut().enumerate() {
+            if let Some(entry) = entry {
+                entry.n = i as u32 + 1;
+            }
+        }
+        for curation in &self.curation {
+            let Some(Some(entry)) = entries.get_mut(curation.entry) else {
+                continue;
+            };
+            match &curation.change {
+                EntryChange::Edit(text) => {
+                    entry.original_text.get_or_insert_with(|| entry.text.clone());
+                    entry.text = text.clone();
+                }
+                EntryChange::Move(at) => {
+                    entry.original_at.get_or_insert(entry.at);
+                    entry.at = *at;
+                }
+                EntryChange::Hide => entry.hidden = true,
+                EntryChange::Restore => entry.hidden = false,
+            }
+            entry.edited_by = Some(curation.by.clone());
+        }
+        incident.timeline = entries.into_iter().flatten().collect();
         timeline::sort(&mut incident.timeline);
+        incident.participants = tally.into_sorted();
+        incident.team_impact = load.finish();
         incident
     }
+}
+
+/// The number the next item of a list of `len` takes.
+fn next_number(len: usize) -> Number {
+    Number::new(u32::try_from(len).unwrap_or(u32::MAX - 1) + 1).expect("one or more")
 }
 
 /// The timeline entry a message stands for, if any: a `/timeline` command, else a pinned or
@@ -541,11 +903,15 @@ fn entry(message: &Message, settings: &Settings) -> Option<TimelineEntry> {
         }
     };
     (!text.is_empty()).then(|| TimelineEntry {
+        n: 0,
         at,
         author: message.author.name.clone(),
+        edited_by: original_text.as_ref().map(|_| message.author.name.clone()),
         text,
         source,
         original_text,
+        original_at: None,
+        hidden: false,
         message: message.id.clone(),
     })
 }
@@ -606,6 +972,7 @@ mod tests {
                         id: UserId::new("B1"),
                         name: "alertbot".into(),
                         kind: AuthorKind::Bot,
+                        zone: None,
                     },
                     text: text.into(),
                     thread: None,

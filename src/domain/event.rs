@@ -117,6 +117,9 @@ pub struct Author {
     /// The display name the platform showed for this author at the time.
     pub name: String,
     pub kind: AuthorKind,
+    /// The author's own time zone, where the platform says it (Slack does, Discord does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 impl Author {
@@ -125,6 +128,7 @@ impl Author {
             id: UserId::new(id),
             name: name.into(),
             kind: AuthorKind::Human,
+            zone: None,
         }
     }
 }

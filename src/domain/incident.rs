@@ -3,12 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{ChannelRef, MessageId, Platform};
 use super::participant::Participant;
 use super::severity::Severity;
+use super::team_impact::TeamImpact;
 use super::timeline::TimelineEntry;
 
 /// Open until impact ends (resolved), then closed when the response is over.
@@ -30,13 +31,89 @@ impl Status {
     }
 }
 
+/// When an action is meant to be done, as the template's Actions headings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Horizon {
+    /// Already done during the response ("Immediate").
+    Now,
+    /// The next two weeks: the default.
+    Short,
+    /// The next quarter.
+    Long,
+}
+
+impl Horizon {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Horizon::Now => "now",
+            Horizon::Short => "short",
+            Horizon::Long => "long",
+        }
+    }
+}
+
 /// A follow-up someone committed to in the channel (`/incident action`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
+    /// 1, 2, 3 … in order of creation.
+    pub n: u32,
     pub text: String,
     pub owner: Option<String>,
+    pub horizon: Horizon,
+    pub due: Option<NaiveDate>,
+    pub done: bool,
+    pub hidden: bool,
     pub added_by: String,
     pub at: DateTime<Utc>,
+}
+
+/// The story's numbered lists, as the template's "What we learned" headings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoryList {
+    /// Contributing factors.
+    Factors,
+    /// What worked well.
+    Worked,
+    /// What we could improve.
+    Improve,
+}
+
+impl StoryList {
+    /// What one item is called, in answers.
+    pub fn item(self) -> &'static str {
+        match self {
+            StoryList::Factors => "contributing factor",
+            StoryList::Worked => "item of what worked well",
+            StoryList::Improve => "item of what to improve",
+        }
+    }
+
+    /// The command word, in answers.
+    pub fn command(self) -> &'static str {
+        match self {
+            StoryList::Factors => "factor",
+            StoryList::Worked => "worked",
+            StoryList::Improve => "improve",
+        }
+    }
+}
+
+/// One line of the story, written by a person in the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryItem {
+    /// 1, 2, 3 … in order of creation, per list.
+    pub n: u32,
+    pub text: String,
+    pub author: String,
+    pub hidden: bool,
+}
+
+/// `/incident ref <label> <text>`: `alert`, `dashboard` and `pr` have their template lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    pub label: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +135,13 @@ pub struct Incident {
     pub timeline: Vec<TimelineEntry>,
     /// Sorted by name.
     pub participants: Vec<Participant>,
+    pub factors: Vec<StoryItem>,
+    pub worked: Vec<StoryItem>,
+    pub improve: Vec<StoryItem>,
+    pub references: Vec<Reference>,
     pub actions: Vec<Action>,
+    /// Who spent how long, from the messages between start and close.
+    pub team_impact: TeamImpact,
 }
 
 /// Names an incident everywhere: its channel and the message that started it, written
@@ -132,6 +215,27 @@ impl Incident {
     /// Start to close.
     pub fn time_open(&self) -> Option<Duration> {
         self.closed_at.map(|t| t - self.started_at)
+    }
+
+    /// The entries a draft shows: all but the hidden ones.
+    pub fn visible_timeline(&self) -> impl Iterator<Item = &TimelineEntry> {
+        self.timeline.iter().filter(|e| !e.hidden)
+    }
+
+    pub fn story(&self, list: StoryList) -> &[StoryItem] {
+        match list {
+            StoryList::Factors => &self.factors,
+            StoryList::Worked => &self.worked,
+            StoryList::Improve => &self.improve,
+        }
+    }
+
+    pub fn story_mut(&mut self, list: StoryList) -> &mut Vec<StoryItem> {
+        match list {
+            StoryList::Factors => &mut self.factors,
+            StoryList::Worked => &mut self.worked,
+            StoryList::Improve => &mut self.improve,
+        }
     }
 }
 

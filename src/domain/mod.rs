@@ -10,15 +10,22 @@ pub mod known;
 pub mod participant;
 pub mod reply;
 pub mod severity;
+pub mod team_impact;
 pub mod timeline;
 
-pub use command::{Command, CommandError, IncidentCommand, TimelineNote};
+pub use command::{
+    ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime, Number,
+    TimelineNote,
+};
 pub use engine::{Effect, Fold, History, Outcome, Settings, fold};
 pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };
-pub use incident::{Action, Incident, IncidentId, Status};
+pub use incident::{
+    Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList,
+};
 pub use known::{Known, known};
 pub use participant::Participant;
 pub use severity::Severity;
+pub use team_impact::{PersonLoad, TeamImpact};
 pub use timeline::{EntrySource, TimelineEntry};

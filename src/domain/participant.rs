@@ -34,12 +34,7 @@ impl Tally {
     /// Participants sorted by name.
     pub fn into_sorted(self) -> Vec<Participant> {
         let mut people: Vec<Participant> = self.by_author.into_values().collect();
-        people.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        people.sort_by(|a, b| super::team_impact::by_name(&a.name, &b.name));
         people
     }
 }

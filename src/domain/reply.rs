@@ -1,6 +1,6 @@
 //! The words Scribe answers a command with, the same on every platform.
 
-use super::engine::Outcome;
+use super::engine::{Change, Outcome};
 use super::incident::Incident;
 
 /// The answer to a command the store refused: none of it happened, and since no platform sends
@@ -60,13 +60,14 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::LeadSet(lead) => format!("Lead set to {lead}."),
         Outcome::ImpactSet => "Impact recorded.".to_string(),
         Outcome::SummarySet => "Summary recorded.".to_string(),
-        Outcome::ActionAdded => "Action item added.".to_string(),
+        Outcome::Curated(change) => curated(change),
         Outcome::Resolved => format!(
             "Resolved: {title}. Close the incident with /incident close when the response is over."
         ),
         Outcome::AlreadyResolved => "This incident is already resolved.".to_string(),
         Outcome::Closed => format!("Incident closed: {title}. Drafting the postmortem."),
         Outcome::ShowStatus => incident.map_or_else(String::new, status),
+        Outcome::ShowTimeline => incident.map_or_else(String::new, timeline_list),
         Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
         Outcome::Publish => format!("Publishing the postmortem draft of {title} again."),
         Outcome::Refused(error) => error.to_string(),
@@ -84,9 +85,84 @@ pub fn status(incident: &Incident) -> String {
         status = incident.status().as_str(),
         title = incident.title,
         started = incident.started_at.format("%Y-%m-%d %H:%M UTC"),
-        entries = incident.timeline.len(),
+        entries = incident.visible_timeline().count(),
         people = incident.participants.len(),
     )
+}
+
+/// What a curation command did, naming what it did it to.
+fn curated(change: &Change) -> String {
+    match change {
+        Change::EntryEdited(n) => format!("Timeline entry {n} edited; its original text is kept."),
+        Change::EntryMoved(n, at) => format!(
+            "Timeline entry {n} moved to {}; its original time is kept.",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        Change::EntryHidden(n) => format!(
+            "Timeline entry {n} hidden from the draft; /timeline restore {} brings it back.",
+            n.get()
+        ),
+        Change::EntryRestored(n) => format!("Timeline entry {n} is back in the draft."),
+        Change::ItemAdded(list, n) => format!("Added as {} {n}.", list.item()),
+        Change::ItemHidden(list, n) => format!(
+            "The {} {n} is hidden from the draft; /incident {} restore {} brings it back.",
+            list.item(),
+            list.command(),
+            n.get()
+        ),
+        Change::ItemRestored(list, n) => format!("The {} {n} is back in the draft.", list.item()),
+        Change::ReferenceAdded(label) => format!("Reference added under \"{label}\"."),
+        Change::ActionAdded(n) => format!("Action item {n} added."),
+        Change::ActionDone(n) => format!("Action item {n} marked done."),
+        Change::ActionHidden(n) => format!(
+            "Action item {n} hidden from the draft; /incident action restore {} brings it back.",
+            n.get()
+        ),
+        Change::ActionRestored(n) => format!("Action item {n} is back in the draft."),
+    }
+}
+
+/// The most an entry list answer holds: Discord's messages end at 2,000 characters.
+const LIST_BUDGET: usize = 1800;
+/// The most of one entry's text a list line shows.
+const LIST_TEXT: usize = 90;
+
+/// `/timeline list`: every entry in time order with its number, author and time; hidden ones
+/// marked, so that they can be restored.
+pub fn timeline_list(incident: &Incident) -> String {
+    if incident.timeline.is_empty() {
+        return "No timeline entries yet: add one with /timeline <text> or a 📌 reaction."
+            .to_string();
+    }
+    let start = incident.started_at.date_naive();
+    let mut out = format!("Timeline of {} (times UTC):", incident.title);
+    for (shown, entry) in incident.timeline.iter().enumerate() {
+        let time = if entry.at.date_naive() == start {
+            entry.at.format("%H:%M:%S").to_string()
+        } else {
+            entry.at.format("%Y-%m-%d %H:%M:%S").to_string()
+        };
+        let mut text: String = entry
+            .text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(LIST_TEXT)
+            .collect();
+        if entry.text.chars().count() > LIST_TEXT {
+            text.push('…');
+        }
+        let hidden = if entry.hidden { " (hidden)" } else { "" };
+        let line = format!("\n#{} {time} · {} · {text}{hidden}", entry.n, entry.author);
+        if out.len() + line.len() > LIST_BUDGET {
+            out.push_str(&format!(
+                "\n… and {} more: the draft (/incident draft) shows them all.",
+                incident.timeline.len() - shown
+            ));
+            break;
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 /// What is left to do after follow-up work failed for good.

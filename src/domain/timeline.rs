@@ -24,20 +24,28 @@ pub enum EntrySource {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
+    /// Its number in the incident, by when the entry was made: never changes, never reused.
+    pub n: u32,
     pub at: DateTime<Utc>,
     pub author: String,
     pub text: String,
     pub source: EntrySource,
-    /// The text as first posted, when the message was edited since.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The text before it was first changed (by an edit of the message or `/timeline edit`).
     pub original_text: Option<String>,
+    /// The time before `/timeline move` first moved it.
+    pub original_at: Option<DateTime<Utc>>,
+    /// Who last changed it: the message's author for an edit of the message, else whoever
+    /// edited, moved, hid or restored it with a command.
+    pub edited_by: Option<String>,
+    /// Hidden from the draft by `/timeline remove`; kept, with everything else, for the record.
+    pub hidden: bool,
     /// The message the entry stands for.
     pub message: MessageId,
 }
 
-/// Orders entries by time; entries at the same instant keep their order of arrival.
+/// Orders entries by time, then by number.
 pub fn sort(entries: &mut [TimelineEntry]) {
-    entries.sort_by_key(|e| e.at);
+    entries.sort_by_key(|e| (e.at, e.n));
 }
 
 /// The latest moment not after `now` whose time of day, in `zone`, is `time`.

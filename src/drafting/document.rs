@@ -1,10 +1,12 @@
 //! The incident as data: the JSON that `scribe draft --format json` prints and the HTTP API
 //! serves. Text is as decoded from chat (JSON consumers escape for their own medium).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{EntrySource, Incident, Participant, Severity, Status};
+use crate::domain::{
+    EntrySource, Horizon, Incident, Participant, PersonLoad, Reference, Severity, Status, StoryItem,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentDocument {
@@ -20,27 +22,53 @@ pub struct IncidentDocument {
     pub lead: Option<String>,
     pub summary: Option<String>,
     pub impact: Option<String>,
+    /// Hidden entries too (`hidden: true`), in time order.
     pub timeline: Vec<EntryDocument>,
     /// Sorted by name.
     pub participants: Vec<Participant>,
+    pub factors: Vec<StoryItem>,
+    pub worked: Vec<StoryItem>,
+    pub improve: Vec<StoryItem>,
+    pub references: Vec<Reference>,
     pub actions: Vec<ActionDocument>,
+    pub team_impact: TeamImpactDocument,
     pub channel: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryDocument {
+    pub n: u32,
     pub at: DateTime<Utc>,
     pub author: String,
     pub text: String,
     pub source: EntrySource,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: bool,
     pub original_text: Option<String>,
+    pub original_at: Option<DateTime<Utc>>,
+    pub edited_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionDocument {
+    pub n: u32,
     pub text: String,
     pub owner: Option<String>,
+    pub horizon: Horizon,
+    /// `YYYY-MM-DD`.
+    pub due: Option<NaiveDate>,
+    pub done: bool,
+    pub hidden: bool,
+}
+
+/// Estimates from who wrote when (see `domain::team_impact`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamImpactDocument {
+    pub people: usize,
+    /// One decimal.
+    pub person_hours: f64,
+    pub outside_hours: Vec<String>,
+    pub zones_known: bool,
+    pub per_person: Vec<PersonLoad>,
 }
 
 impl IncidentDocument {
@@ -62,22 +90,42 @@ impl IncidentDocument {
                 .timeline
                 .iter()
                 .map(|e| EntryDocument {
+                    n: e.n,
                     at: e.at,
                     author: e.author.clone(),
                     text: e.text.clone(),
                     source: e.source,
+                    hidden: e.hidden,
                     original_text: e.original_text.clone(),
+                    original_at: e.original_at,
+                    edited_by: e.edited_by.clone(),
                 })
                 .collect(),
             participants: incident.participants.clone(),
+            factors: incident.factors.clone(),
+            worked: incident.worked.clone(),
+            improve: incident.improve.clone(),
+            references: incident.references.clone(),
             actions: incident
                 .actions
                 .iter()
                 .map(|a| ActionDocument {
+                    n: a.n,
                     text: a.text.clone(),
                     owner: a.owner.clone(),
+                    horizon: a.horizon,
+                    due: a.due,
+                    done: a.done,
+                    hidden: a.hidden,
                 })
                 .collect(),
+            team_impact: TeamImpactDocument {
+                people: incident.participants.len(),
+                person_hours: incident.team_impact.person_hours(),
+                outside_hours: incident.team_impact.outside_hours.clone(),
+                zones_known: incident.team_impact.zones_known,
+                per_person: incident.team_impact.per_person.clone(),
+            },
             channel: channel.to_string(),
         }
     }

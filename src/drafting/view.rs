@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::markdown::{diagram_label, inline};
-use crate::domain::{EntrySource, Incident};
+use crate::domain::{EntrySource, Horizon, Incident, StoryItem, StoryList};
 
 #[derive(Debug, Serialize)]
 pub struct DraftView {
@@ -27,9 +27,18 @@ pub struct DraftView {
     pub time_open: Option<String>,
     /// The team's zone when it is not UTC.
     pub team_zone: Option<String>,
+    /// The entries not hidden.
     pub timeline: Vec<EntryView>,
     pub participants: Vec<ParticipantView>,
+    pub team: TeamView,
+    pub factors: Vec<ItemView>,
+    pub worked: Vec<ItemView>,
+    pub improve: Vec<ItemView>,
+    /// Actions not hidden, by horizon.
+    pub actions_now: Vec<ActionView>,
     pub actions: Vec<ActionView>,
+    pub actions_long: Vec<ActionView>,
+    pub references: ReferencesView,
     pub channel: String,
     /// A Mermaid flowchart of the incident's key moments.
     pub diagram: String,
@@ -50,13 +59,52 @@ pub struct EntryView {
 pub struct ParticipantView {
     pub name: String,
     pub messages: u32,
+    /// `HH:MM to HH:MM`: their first and last message between start and close.
+    pub active: Option<String>,
+}
+
+/// The team impact the messages show, as estimates.
+#[derive(Debug, Serialize)]
+pub struct TeamView {
+    /// `3.5`.
+    pub person_hours: String,
+    /// Names (inert), of people active between 22:00 and 07:00 in their own zone.
+    pub outside_hours: Vec<String>,
+    /// Whether every person's zone is known.
+    pub zones_known: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    /// The number the commands use.
+    pub n: u32,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ActionView {
+    pub n: u32,
     pub text: String,
     /// `@name`, when the action has an owner.
     pub owner: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
+    pub done: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReferencesView {
+    pub alert: Vec<String>,
+    pub dashboard: Vec<String>,
+    pub pr: Vec<String>,
+    /// Labels of the team's own.
+    pub other: Vec<ReferenceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReferenceView {
+    pub label: String,
+    pub text: String,
 }
 
 /// Where the draft's incident happened, as people name it.
@@ -71,8 +119,7 @@ impl DraftView {
     pub fn new(incident: &Incident, place: &Place) -> Self {
         let zone = (place.team_zone != Tz::UTC).then_some(place.team_zone);
         let spans_days = incident
-            .timeline
-            .iter()
+            .visible_timeline()
             .map(|e| e.at)
             .chain(incident.closed_at)
             .any(|t| t.date_naive() != incident.started_at.date_naive());
@@ -110,8 +157,7 @@ impl DraftView {
             time_open: incident.time_open().map(human_duration),
             team_zone: zone.map(|z| z.name().to_string()),
             timeline: incident
-                .timeline
-                .iter()
+                .visible_timeline()
                 .map(|e| EntryView {
                     time: clock(e.at),
                     local_time: zone.map(|z| e.at.with_timezone(&z).format("%H:%M %Z").to_string()),
@@ -126,20 +172,79 @@ impl DraftView {
                 .map(|p| ParticipantView {
                     name: inline(&p.name),
                     messages: p.messages,
+                    active: incident
+                        .team_impact
+                        .per_person
+                        .iter()
+                        .find(|load| load.name == p.name)
+                        .map(|load| format!("{} to {}", clock(load.first), clock(load.last))),
                 })
                 .collect(),
-            actions: incident
-                .actions
-                .iter()
-                .map(|a| ActionView {
-                    text: inline(&a.text),
-                    owner: a.owner.as_deref().map(|o| inline(&format!("@{o}"))),
-                })
-                .collect(),
+            team: TeamView {
+                person_hours: format!("{:.1}", incident.team_impact.person_hours()),
+                outside_hours: incident
+                    .team_impact
+                    .outside_hours
+                    .iter()
+                    .map(|name| inline(name))
+                    .collect(),
+                zones_known: incident.team_impact.zones_known,
+            },
+            factors: items(incident, StoryList::Factors),
+            worked: items(incident, StoryList::Worked),
+            improve: items(incident, StoryList::Improve),
+            actions_now: actions(incident, Horizon::Now),
+            actions: actions(incident, Horizon::Short),
+            actions_long: actions(incident, Horizon::Long),
+            references: references(incident),
             channel: inline(&format!("#{} ({})", place.channel, place.platform)),
             diagram: diagram(incident, &clock),
         }
     }
+}
+
+fn items(incident: &Incident, list: StoryList) -> Vec<ItemView> {
+    incident
+        .story(list)
+        .iter()
+        .filter(|item| !item.hidden)
+        .map(|StoryItem { n, text, .. }| ItemView {
+            n: *n,
+            text: inline(text),
+        })
+        .collect()
+}
+
+fn actions(incident: &Incident, horizon: Horizon) -> Vec<ActionView> {
+    incident
+        .actions
+        .iter()
+        .filter(|a| a.horizon == horizon && !a.hidden)
+        .map(|a| ActionView {
+            n: a.n,
+            text: inline(&a.text),
+            owner: a.owner.as_deref().map(|o| inline(&format!("@{o}"))),
+            due: a.due.map(|d| d.format("%Y-%m-%d").to_string()),
+            done: a.done,
+        })
+        .collect()
+}
+
+fn references(incident: &Incident) -> ReferencesView {
+    let mut view = ReferencesView::default();
+    for reference in &incident.references {
+        let text = inline(&reference.text);
+        match reference.label.as_str() {
+            "alert" => view.alert.push(text),
+            "dashboard" => view.dashboard.push(text),
+            "pr" => view.pr.push(text),
+            label => view.other.push(ReferenceView {
+                label: inline(label),
+                text,
+            }),
+        }
+    }
+    view
 }
 
 /// `1 hour 5 minutes`, `59 minutes`, `2 days 3 hours`.
@@ -167,14 +272,12 @@ pub fn human_duration(d: Duration) -> String {
 fn diagram(incident: &Incident, clock: &dyn Fn(DateTime<Utc>) -> String) -> String {
     const MAX_NODES: usize = 12;
     let events = incident
-        .timeline
-        .iter()
+        .visible_timeline()
         .filter(|e| e.source == EntrySource::Event)
         .count();
     let mut room_for_pins = MAX_NODES.saturating_sub(events);
     let nodes: Vec<String> = incident
-        .timeline
-        .iter()
+        .visible_timeline()
         .filter(|e| match e.source {
             EntrySource::Event => true,
             EntrySource::Pin | EntrySource::Reaction if room_for_pins > 0 => {

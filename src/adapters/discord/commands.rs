@@ -250,10 +250,14 @@ mod tests {
         ));
         assert_eq!(
             command,
-            Command::Incident(IncidentCommand::Action {
-                text: "Alert on queue depth".into(),
-                owner: Some("Ana".into()),
-            })
+            Command::Incident(IncidentCommand::Action(
+                crate::domain::ActionCommand::Add {
+                    horizon: crate::domain::Horizon::Short,
+                    text: "Alert on queue depth".into(),
+                    owner: Some("Ana".into()),
+                    due: None,
+                }
+            ))
         );
         let text = invocation(
             "timeline",

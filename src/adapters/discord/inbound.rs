@@ -39,6 +39,7 @@ pub fn posted(message: &Message, place: &Location, nick: Option<&str>) -> ChatEv
                 id: UserId::new(message.author.id.to_string()),
                 name: display_name(nick, &message.author),
                 kind,
+                zone: None,
             },
             text: text(&message.content, &message.mentions, &message.attachments),
             thread: place.thread.clone(),

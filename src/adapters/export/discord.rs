@@ -155,6 +155,7 @@ pub(super) fn read<R: Read>(
                 id: UserId::new(&author.id),
                 name: name.clone(),
                 kind,
+                zone: None,
             },
             text: message.content.unwrap_or_default(),
             // A Discord reply is an ordinary channel message that quotes another, no thread.

@@ -225,6 +225,8 @@ struct User {
     real_name: Option<String>,
     profile: Option<Profile>,
     is_bot: Option<bool>,
+    /// An IANA zone name (`America/Los_Angeles`).
+    tz: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +302,7 @@ fn first_name<'a>(names: impl IntoIterator<Item = Option<&'a str>>) -> Option<&'
 struct Person {
     name: String,
     is_bot: bool,
+    zone: Option<chrono_tz::Tz>,
 }
 
 impl Person {
@@ -314,6 +317,7 @@ impl Person {
         Person {
             name: name.unwrap_or(&user.id).to_string(),
             is_bot: user.is_bot.unwrap_or(false),
+            zone: user.tz.as_deref().and_then(|tz| tz.parse().ok()),
         }
     }
 }
@@ -459,6 +463,7 @@ fn author(message: &Message, people: &HashMap<String, Person>) -> Author {
         id: UserId::new(id),
         name: name.unwrap_or(id).to_string(),
         kind,
+        zone: person.and_then(|p| p.zone),
     }
 }
 

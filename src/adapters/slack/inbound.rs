@@ -371,6 +371,7 @@ fn joined(callback: Callback<Joined>) -> Result<Inbound, InboundError> {
                     id: UserId::new(&user),
                     name: user.clone(),
                     kind: AuthorKind::System,
+                    zone: None,
                 },
                 // `<@user> joined`, decoded as every other text is.
                 text: format!("@{user} joined"),
@@ -427,6 +428,7 @@ fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
                 id: UserId::new(id),
                 name: name.unwrap_or(id).to_string(),
                 kind: AuthorKind::Bot,
+                zone: None,
             })
         }
         None | Some("thread_broadcast" | "file_share" | "me_message") => {
@@ -440,6 +442,7 @@ fn author(message: &Message, path: &str) -> Result<Author, InboundError> {
                 id: UserId::new(id),
                 name: id.to_string(),
                 kind: AuthorKind::System,
+                zone: None,
             })
         }
     }
@@ -714,6 +717,7 @@ mod tests {
             id: UserId::new(id),
             name: name.into(),
             kind: AuthorKind::Bot,
+            zone: None,
         }
     }
 
@@ -856,6 +860,7 @@ mod tests {
             id: UserId::new("U2147483828"),
             name: "U2147483828".into(),
             kind: AuthorKind::System,
+            zone: None,
         };
         let text = "@cal has joined the channel";
         assert_eq!(event, post("C1", "1358877458.000011", author, text, None));
@@ -1045,6 +1050,7 @@ mod tests {
             id: UserId::new(user),
             name: user.into(),
             kind: AuthorKind::System,
+            zone: None,
         };
         let join = |id: &str, at| ChatEvent {
             channel: slack("C123ABC456"),

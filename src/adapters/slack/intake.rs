@@ -160,11 +160,12 @@ pub(super) async fn record(slack: &Slack, mut event: ChatEvent) -> Result<Record
     slack.app.record(&event).await
 }
 
-/// Display names for the author and for `@U…` mentions, from `users.info` (cached); on any
-/// failure the id stays, which is still correct, only less readable.
+/// Display names for the author and for `@U…` mentions, and the author's time zone, from
+/// `users.info` (cached); on any failure the id stays, which is still correct, only less
+/// readable, and the zone stays unknown.
 pub(super) async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
     let lookup = |id: String| async move {
-        tokio::time::timeout(NAME_LOOKUP, api.user_name(&id))
+        tokio::time::timeout(NAME_LOOKUP, api.person(&id))
             .await
             .ok()
             .and_then(Result::ok)
@@ -172,9 +173,10 @@ pub(super) async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
     let text = match &mut event.kind {
         EventKind::Posted { author, text, .. } => {
             if author.kind == AuthorKind::Human
-                && let Some(name) = lookup(author.id.as_str().to_string()).await
+                && let Some(person) = lookup(author.id.as_str().to_string()).await
             {
-                author.name = name;
+                author.name = person.name;
+                author.zone = person.zone;
             }
             text
         }
@@ -182,8 +184,8 @@ pub(super) async fn name_people(api: &SlackApi, event: &mut ChatEvent) {
         _ => return,
     };
     for id in mentioned_users(text) {
-        if let Some(name) = lookup(id.clone()).await {
-            *text = text.replace(&format!("@{id}"), &format!("@{name}"));
+        if let Some(person) = lookup(id.clone()).await {
+            *text = text.replace(&format!("@{id}"), &format!("@{}", person.name));
         }
     }
 }
@@ -253,6 +255,7 @@ async fn missing_message(
                 id: UserId::new(id.clone()),
                 name: id,
                 kind,
+                zone: None,
             },
             text: super::markup::decode(&fetched.text, |_| None),
             thread: fetched

@@ -260,7 +260,7 @@ pub struct SlackApi {
     base: Url,
     token: Secret,
     /// User id → display name; names change rarely and incidents mention the same people often.
-    names: Arc<Mutex<HashMap<String, String>>>,
+    people: Arc<Mutex<HashMap<String, Person>>>,
 }
 
 /// How a request carries its arguments. Slack takes form bodies everywhere (`users.info` takes
@@ -282,6 +282,14 @@ struct Posted {
     ts: String,
 }
 
+/// Who a Slack user is, as Scribe shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    /// From `users.info`'s `tz`; `None` when missing or not a zone Scribe knows.
+    pub zone: Option<chrono_tz::Tz>,
+}
+
 #[derive(Deserialize)]
 struct UserInfo {
     user: User,
@@ -293,6 +301,9 @@ struct User {
     name: Option<String>,
     #[serde(default)]
     real_name: Option<String>,
+    /// An IANA zone name (`America/Los_Angeles`).
+    #[serde(default)]
+    tz: Option<String>,
     #[serde(default)]
     profile: Profile,
 }
@@ -352,7 +363,7 @@ impl SlackApi {
             http,
             base,
             token,
-            names: Arc::default(),
+            people: Arc::default(),
         }
     }
 
@@ -439,11 +450,11 @@ impl SlackApi {
         }))
     }
 
-    /// The name people see for `user`: display name, else real name, else the username.
-    /// Fetched once per user for the life of the process.
-    pub async fn user_name(&self, user: &str) -> Result<String, ApiError> {
-        if let Some(name) = self.cached_names().get(user) {
-            return Ok(name.clone());
+    /// The name people see for `user` (display name, else real name, else the username) and
+    /// their time zone, when Slack knows it. Fetched once per user for the life of the process.
+    pub async fn person(&self, user: &str) -> Result<Person, ApiError> {
+        if let Some(person) = self.cached_people().get(user) {
+            return Ok(person.clone());
         }
         let info: UserInfo = self
             .call("users.info", Args::Form(&[("user", user)]))
@@ -451,6 +462,7 @@ impl SlackApi {
         let User {
             name,
             real_name,
+            tz,
             profile,
         } = info.user;
         let name = [profile.display_name, real_name, profile.real_name, name]
@@ -459,8 +471,13 @@ impl SlackApi {
             .map(|n| n.trim().to_owned())
             .find(|n| !n.is_empty())
             .unwrap_or_else(|| user.to_owned());
-        self.cached_names().insert(user.to_owned(), name.clone());
-        Ok(name)
+        let person = Person {
+            name,
+            zone: tz.and_then(|tz| tz.parse().ok()),
+        };
+        self.cached_people()
+            .insert(user.to_owned(), person.clone());
+        Ok(person)
     }
 
     /// The message at `ts` in `channel`, or `None` if Slack has no such message.
@@ -634,9 +651,9 @@ impl SlackApi {
         Url::parse(&opened.url).map_err(|_| ApiError::invalid_response(METHOD))
     }
 
-    fn cached_names(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn cached_people(&self) -> std::sync::MutexGuard<'_, HashMap<String, Person>> {
         // A panic mid-insert cannot leave a map of names half-valid, so poisoning is moot.
-        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+        self.people.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Calls a Web API method with the bot token, retrying as Slack's answers allow.
