@@ -52,6 +52,7 @@ fn every_kind() -> Vec<ChatEvent> {
                     id: UserId::new("B1"),
                     name: "deploy'bot\"; DROP TABLE events;--".into(),
                     kind: AuthorKind::Bot,
+                    zone: None,
                 },
                 text: "NUL \0 RTL \u{202e} {{ 7*7 }} 'quoted' 📌".into(),
                 thread: Some(MessageId::new("1.0")),

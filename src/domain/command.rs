@@ -143,7 +143,9 @@ pub enum CommandError {
         "`{0}` is not a time (HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] in the team's time zone); {TIMELINE_USAGE}"
     )]
     BadTime(String),
-    #[error("{0} has not happened yet: an entry can only be moved into the past. Nothing was changed.")]
+    #[error(
+        "{0} has not happened yet: an entry can only be moved into the past. Nothing was changed."
+    )]
     Future(String),
     /// A number the incident does not have (the fold's check: only it knows the lists).
     #[error("There is no {what} {n}: {hint}. Nothing was changed.")]
@@ -353,7 +355,9 @@ fn split_due(text: &str) -> Result<(&str, Option<NaiveDate>), CommandError> {
     };
     let date_like = word.len() <= 10
         && word.split('-').count() == 3
-        && word.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        && word
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
     if !keyword.eq_ignore_ascii_case("due") || !date_like {
         return Ok((text, None));
     }
@@ -401,14 +405,21 @@ fn parse_timeline(rest: &str) -> Result<Command, CommandError> {
             if looks_like_number(second)
                 && (tail.is_empty() || tail.starts_with(|c: char| c.is_ascii_digit())) =>
         {
+            if tail.is_empty() {
+                return Err(CommandError::Usage(TIMELINE_USAGE));
+            }
             let n = number()?;
             return Ok(Command::Entry(EntryCommand::Move {
                 n,
                 to: parse_new_time(tail)?,
             }));
         }
-        "remove" if looks_like_number(after) => return Ok(Command::Entry(EntryCommand::Remove(number()?))),
-        "restore" if looks_like_number(after) => return Ok(Command::Entry(EntryCommand::Restore(number()?))),
+        "remove" if looks_like_number(after) => {
+            return Ok(Command::Entry(EntryCommand::Remove(number()?)));
+        }
+        "restore" if looks_like_number(after) => {
+            return Ok(Command::Entry(EntryCommand::Restore(number()?)));
+        }
         _ => {}
     }
     match parse_time_of_day(first) {
@@ -429,7 +440,9 @@ fn parse_new_time(text: &str) -> Result<NewTime, CommandError> {
     let bad = || CommandError::BadTime(text.chars().take(40).collect());
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
-        [time] => parse_time_of_day(time).map(NewTime::TimeOfDay).ok_or_else(bad),
+        [time] => parse_time_of_day(time)
+            .map(NewTime::TimeOfDay)
+            .ok_or_else(bad),
         [date, time] => {
             let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad())?;
             let time = parse_time_of_day(time).ok_or_else(bad)?;
@@ -651,6 +664,253 @@ mod tests {
                 text: "25:00 later".into()
             })
         );
+    }
+
+    fn n(n: u32) -> Number {
+        Number::new(n).unwrap()
+    }
+
+    #[test]
+    fn timeline_curation_reads_numbers_with_or_without_a_hash() {
+        use EntryCommand::*;
+        let cases = [
+            ("/timeline list", List),
+            ("/timeline LIST", List),
+            (
+                "/timeline edit #3  queue depth 45k ",
+                Edit {
+                    n: n(3),
+                    text: "queue depth 45k".into(),
+                },
+            ),
+            (
+                "/timeline move 2 14:05",
+                Move {
+                    n: n(2),
+                    to: NewTime::TimeOfDay(NaiveTime::from_hms_opt(14, 5, 0).unwrap()),
+                },
+            ),
+            (
+                "/timeline move #12 2024-03-09 23:59:30",
+                Move {
+                    n: n(12),
+                    to: NewTime::Local(
+                        NaiveDate::from_ymd_opt(2024, 3, 9)
+                            .unwrap()
+                            .and_hms_opt(23, 59, 30)
+                            .unwrap(),
+                    ),
+                },
+            ),
+            ("/timeline remove 4", Remove(n(4))),
+            ("/timeline restore #4", Restore(n(4))),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(ok(text), Command::Entry(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn malformed_curation_gets_usage_or_says_what_is_wrong() {
+        for text in [
+            "/timeline edit",
+            "/timeline edit 3",
+            "/timeline move",
+            "/timeline move 3",
+            "/timeline remove",
+            "/timeline restore",
+        ] {
+            assert_eq!(
+                parse(text),
+                Some(Err(CommandError::Usage(TIMELINE_USAGE))),
+                "{text}"
+            );
+        }
+        for text in [
+            "/timeline remove -3",
+            "/timeline remove 0",
+            "/timeline remove #0",
+            "/timeline remove 99999999999999999999",
+            "/timeline edit -1 text",
+        ] {
+            assert!(
+                matches!(parse(text), Some(Err(CommandError::BadNumber { .. }))),
+                "{text}: {:?}",
+                parse(text)
+            );
+        }
+        for text in [
+            "/timeline move 3 25:00",
+            "/timeline move 3 2024-02-30 10:00",
+            "/timeline move 3 10:00 tomorrow",
+        ] {
+            assert!(
+                matches!(parse(text), Some(Err(CommandError::BadTime(_)))),
+                "{text}: {:?}",
+                parse(text)
+            );
+        }
+    }
+
+    #[test]
+    fn words_that_only_look_like_curation_stay_notes() {
+        for text in [
+            "remove 3 pods from the pool",
+            "move 3 pods to zone b",
+            "list of suspects narrowed to 2",
+            "edit: config pushed",
+            "restore from backup started",
+        ] {
+            assert_eq!(
+                ok(&format!("/timeline {text}")),
+                Command::Timeline(TimelineNote {
+                    at: None,
+                    text: text.into()
+                }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn story_lists_add_remove_and_restore() {
+        let story = |list, change| Command::Incident(IncidentCommand::Story { list, change });
+        assert_eq!(
+            ok("/incident factor retries amplified load"),
+            story(
+                StoryList::Factors,
+                ItemChange::Add("retries amplified load".into())
+            )
+        );
+        assert_eq!(
+            ok("/incident worked remove #2"),
+            story(StoryList::Worked, ItemChange::Remove(n(2)))
+        );
+        assert_eq!(
+            ok("/incident improve restore 1"),
+            story(StoryList::Improve, ItemChange::Restore(n(1)))
+        );
+        // Text that starts with the word is an item.
+        assert_eq!(
+            ok("/incident improve remove toil from deploys"),
+            story(
+                StoryList::Improve,
+                ItemChange::Add("remove toil from deploys".into())
+            )
+        );
+        assert_eq!(
+            parse("/incident factor"),
+            Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
+        assert!(matches!(
+            parse("/incident factor remove -1"),
+            Some(Err(CommandError::BadNumber { .. }))
+        ));
+    }
+
+    #[test]
+    fn references_keep_their_label() {
+        let reference = |label: &str, text: &str| {
+            Command::Incident(IncidentCommand::Ref {
+                label: label.into(),
+                text: text.into(),
+            })
+        };
+        assert_eq!(
+            ok("/incident ref Alert: https://alerts.example/1"),
+            reference("alert", "https://alerts.example/1")
+        );
+        assert_eq!(
+            ok("/incident ref PR https://git.example/pr/7 the fix"),
+            reference("pr", "https://git.example/pr/7 the fix")
+        );
+        assert_eq!(
+            ok("/incident ref Runbook wiki/rb"),
+            reference("Runbook", "wiki/rb")
+        );
+        for text in [
+            "/incident ref",
+            "/incident ref alert",
+            "/incident ref : x",
+            "/incident ref aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x",
+        ] {
+            assert_eq!(
+                parse(text),
+                Some(Err(CommandError::Usage(INCIDENT_USAGE))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn actions_read_horizon_owner_and_due_date() {
+        let add = |horizon, text: &str, owner: Option<&str>, due: Option<(i32, u32, u32)>| {
+            Command::Incident(IncidentCommand::Action(ActionCommand::Add {
+                horizon,
+                text: text.into(),
+                owner: owner.map(Into::into),
+                due: due.map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap()),
+            }))
+        };
+        let cases = [
+            (
+                "/incident action now scaled workers @Ana",
+                add(Horizon::Now, "scaled workers", Some("Ana"), None),
+            ),
+            (
+                "/incident action queue-age alert @Bo Li due 2026-12-20",
+                add(
+                    Horizon::Short,
+                    "queue-age alert",
+                    Some("Bo Li"),
+                    Some((2026, 12, 20)),
+                ),
+            ),
+            (
+                "/incident action LONG redesign retries due 2027-03-31 @Cy",
+                add(
+                    Horizon::Long,
+                    "redesign retries",
+                    Some("Cy"),
+                    Some((2027, 3, 31)),
+                ),
+            ),
+            (
+                "/incident action short due diligence on vendors",
+                add(Horizon::Short, "due diligence on vendors", None, None),
+            ),
+            (
+                "/incident action remove 3 stale flags",
+                add(Horizon::Short, "remove 3 stale flags", None, None),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(ok(text), expected, "{text}");
+        }
+        let numbered = |c| Command::Incident(IncidentCommand::Action(c));
+        assert_eq!(
+            ok("/incident action done 2"),
+            numbered(ActionCommand::Done(n(2)))
+        );
+        assert_eq!(
+            ok("/incident action remove #3"),
+            numbered(ActionCommand::Remove(n(3)))
+        );
+        assert_eq!(
+            ok("/incident action restore 3"),
+            numbered(ActionCommand::Restore(n(3)))
+        );
+        assert_eq!(
+            parse("/incident action x due 2026-13-01"),
+            Some(Err(CommandError::BadDate("2026-13-01".into())))
+        );
+        for text in ["/incident action now", "/incident action due 2026-12-20"] {
+            assert_eq!(
+                parse(text),
+                Some(Err(CommandError::Usage(INCIDENT_USAGE))),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -11,11 +11,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::command::{
-    self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange,
-    NewTime, Number, TimelineNote,
+    self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
+    Number, TimelineNote,
 };
 use super::event::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
-use super::incident::{Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList};
+use super::incident::{
+    Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList,
+};
 use super::participant::Tally;
 use super::severity::Severity;
 use super::team_impact::{Load, TeamImpact};
@@ -465,7 +467,10 @@ impl Walk {
             curation: Vec::new(),
         };
         let text = match severity {
-            Some(severity) => format!("Incident started: {}, severity {severity}", builder.incident.title),
+            Some(severity) => format!(
+                "Incident started: {}, severity {severity}",
+                builder.incident.title
+            ),
             None => format!("Incident started: {}", builder.incident.title),
         };
         builder.event(&messages[idx], text);
@@ -588,8 +593,7 @@ impl Incident {
 impl Builder {
     /// A state change: an entry made by the command's message, at its time.
     fn event(&mut self, message: &Message, text: String) {
-        self.entries
-            .push(Made::Event(self.incident.timeline.len()));
+        self.entries.push(Made::Event(self.incident.timeline.len()));
         self.incident.timeline.push(TimelineEntry {
             n: self.entries.len() as u32,
             at: message.at,
@@ -845,7 +849,9 @@ impl Builder {
             };
             match &curation.change {
                 EntryChange::Edit(text) => {
-                    entry.original_text.get_or_insert_with(|| entry.text.clone());
+                    entry
+                        .original_text
+                        .get_or_insert_with(|| entry.text.clone());
                     entry.text = text.clone();
                 }
                 EntryChange::Move(at) => {
@@ -1343,6 +1349,389 @@ mod tests {
             assert_eq!(history.incidents, whole.incidents);
             assert_eq!(history.effects, whole.effects);
         }
+    }
+
+    /// Entry numbers by text.
+    fn numbers(incident: &Incident) -> Vec<(u32, String)> {
+        let mut numbers: Vec<_> = incident
+            .timeline
+            .iter()
+            .map(|e| (e.n, e.text.clone()))
+            .collect();
+        numbers.sort();
+        numbers
+    }
+
+    fn outcome(history: &History, id: &str) -> Outcome {
+        history
+            .effect_of(&MessageId::new(id))
+            .expect("a command")
+            .outcome
+            .clone()
+    }
+
+    #[test]
+    fn entries_are_numbered_by_when_they_were_made_not_by_their_time() {
+        let mut log = Log::new();
+        log.bot("a", -5, "FIRING: queue depth")
+            .push("a", -3, EventKind::PinAdded)
+            .say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline workers scaled")
+            .say("3", 2, "B", "looks like retries")
+            .say("4", 3, "A", "/timeline 09:50 deploy went out")
+            .say("5", 4, "A", "/incident severity sev1")
+            .react("3", 5, "UA", "pushpin")
+            // A second pin on the same message makes no second entry, and no new number.
+            .push("3", 6, EventKind::PinAdded)
+            .say("6", 7, "A", "/timeline list");
+        let incident = log.incident();
+        assert_eq!(
+            numbers(&incident),
+            [
+                (1, "FIRING: queue depth".to_string()),
+                (2, "Incident started: X".to_string()),
+                (3, "workers scaled".to_string()),
+                (4, "deploy went out".to_string()),
+                (5, "Severity set to Critical (sev1)".to_string()),
+                (6, "looks like retries".to_string()),
+            ]
+        );
+        // In time order, the backfilled entry comes first though it was made fourth.
+        assert_eq!(incident.timeline[0].n, 4);
+        assert_eq!(outcome(&log.fold(), "6"), Outcome::ShowTimeline);
+    }
+
+    #[test]
+    fn a_number_is_never_reused_when_its_entry_goes() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline oops")
+            .push("2", 2, EventKind::Deleted)
+            .say("3", 3, "B", "pinned finding")
+            .react("3", 4, "UB", "📌")
+            .push(
+                "3",
+                5,
+                EventKind::ReactionRemoved {
+                    emoji: "📌".into(),
+                    user: UserId::new("UB"),
+                },
+            )
+            .say("4", 6, "B", "/timeline still here")
+            .say("5", 7, "A", "/timeline edit 2 resurrected?");
+        let incident = log.incident();
+        assert_eq!(
+            numbers(&incident),
+            [
+                (1, "Incident started: X".to_string()),
+                (4, "still here".to_string())
+            ]
+        );
+        assert!(matches!(
+            outcome(&log.fold(), "5"),
+            Outcome::Refused(CommandError::NoSuch { .. })
+        ));
+    }
+
+    #[test]
+    fn curation_edits_moves_hides_and_restores_and_keeps_the_original() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline queue at 40k")
+            .say("3", 2, "B", "/timeline noise")
+            .say("4", 3, "C", "/timeline edit 2 queue at 45k")
+            .say("5", 4, "C", "/timeline move #2 09:58")
+            .say("6", 5, "C", "/timeline move 2 2024-03-09 09:57:30")
+            .say("7", 6, "C", "/timeline remove 3")
+            .say("8", 7, "A", "/timeline remove 1")
+            .say("9", 8, "D", "/timeline restore 1");
+        let history = log.fold();
+        let incident = &history.incidents[0];
+        let by_n = |n: u32| incident.timeline.iter().find(|e| e.n == n).unwrap();
+        let edited = by_n(2);
+        assert_eq!(edited.text, "queue at 45k");
+        assert_eq!(edited.original_text.as_deref(), Some("queue at 40k"));
+        assert_eq!(edited.at, log.at(-3) + Duration::seconds(30));
+        assert_eq!(
+            edited.original_at,
+            Some(log.at(1)),
+            "the time before any move"
+        );
+        assert_eq!(edited.edited_by.as_deref(), Some("C"));
+        assert!(!edited.hidden);
+        assert!(by_n(3).hidden, "hidden entries stay in the timeline");
+        assert_eq!(by_n(3).text, "noise");
+        assert!(!by_n(1).hidden);
+        assert_eq!(by_n(1).edited_by.as_deref(), Some("D"));
+        assert_eq!(incident.visible_timeline().count(), 2);
+        assert_eq!(incident.timeline[0].n, 2, "moved before the start");
+        assert_eq!(
+            outcome(&history, "5"),
+            Outcome::Curated(Change::EntryMoved(Number::new(2).unwrap(), log.at(-2)))
+        );
+        // Curation adds no entry and no participant beyond its author.
+        assert_eq!(incident.timeline.len(), 3);
+    }
+
+    #[test]
+    fn a_number_that_does_not_exist_yet_changes_nothing() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "A", "/timeline edit 2 too early")
+            .say("3", 2, "A", "/timeline remove 99")
+            .say("4", 3, "A", "/timeline move 1 2024-03-09 10:30")
+            .say("5", 4, "B", "/timeline made later");
+        let history = log.fold();
+        for id in ["2", "3"] {
+            assert!(
+                matches!(
+                    outcome(&history, id),
+                    Outcome::Refused(CommandError::NoSuch { .. })
+                ),
+                "{id}"
+            );
+        }
+        assert!(matches!(
+            outcome(&history, "4"),
+            Outcome::Refused(CommandError::Future(_))
+        ));
+        let incident = &history.incidents[0];
+        assert!(
+            incident
+                .timeline
+                .iter()
+                .all(|e| e.edited_by.is_none() && e.original_at.is_none())
+        );
+        assert_eq!(
+            numbers(incident),
+            [
+                (1, "Incident started: X".to_string()),
+                (2, "made later".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_story_and_actions_are_numbered_lists() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "A", "/incident factor no alert on queue age")
+            .say("3", 2, "B", "/incident factor retries amplified load")
+            .say("4", 3, "A", "/incident factor remove 1")
+            .say("5", 4, "A", "/incident worked rollback script")
+            .say("6", 5, "A", "/incident improve remove 1")
+            .say("7", 6, "A", "/incident ref alert https://a.example/1")
+            .say("8", 7, "A", "/incident action now scaled workers @B")
+            .say(
+                "9",
+                8,
+                "A",
+                "/incident action queue-age alert @C due 2024-03-20",
+            )
+            .say("10", 9, "A", "/incident action long redesign retries")
+            .say("11", 10, "A", "/incident action done 2")
+            .say("12", 11, "A", "/incident action remove 3")
+            .say("13", 12, "A", "/incident action done 4")
+            .say("14", 13, "A", "/incident summary first")
+            .say("15", 14, "A", "/incident summary second");
+        let history = log.fold();
+        let incident = &history.incidents[0];
+        let factors: Vec<_> = incident
+            .factors
+            .iter()
+            .map(|f| (f.n, f.text.as_str(), f.author.as_str(), f.hidden))
+            .collect();
+        assert_eq!(
+            factors,
+            [
+                (1, "no alert on queue age", "A", true),
+                (2, "retries amplified load", "B", false)
+            ]
+        );
+        assert_eq!(incident.worked.len(), 1);
+        assert!(matches!(
+            outcome(&history, "6"),
+            Outcome::Refused(CommandError::NoSuch { .. })
+        ));
+        assert_eq!(
+            incident.references,
+            [Reference {
+                label: "alert".into(),
+                text: "https://a.example/1".into()
+            }]
+        );
+        let actions: Vec<_> = incident
+            .actions
+            .iter()
+            .map(|a| (a.n, a.horizon, a.done, a.hidden, a.owner.as_deref()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                (1, Horizon::Now, true, false, Some("B")),
+                (2, Horizon::Short, true, false, Some("C")),
+                (3, Horizon::Long, false, true, None),
+            ]
+        );
+        assert_eq!(
+            incident.actions[1].due,
+            chrono::NaiveDate::from_ymd_opt(2024, 3, 20)
+        );
+        assert!(matches!(
+            outcome(&history, "13"),
+            Outcome::Refused(CommandError::NoSuch { .. })
+        ));
+        assert_eq!(incident.summary.as_deref(), Some("second"));
+        // None of it is a timeline entry.
+        assert_eq!(incident.timeline.len(), 1);
+    }
+
+    #[test]
+    fn after_the_close_the_story_goes_on_for_the_closed_incident() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "/timeline typo here")
+            .say("3", 2, "A", "/incident close")
+            .say("4", 60, "Late", "/incident worked paging worked")
+            .say("5", 61, "Late", "/timeline edit 2 no typo")
+            .say("6", 62, "Late", "/timeline list")
+            .say("7", 63, "C", "/incident start Y")
+            .say("8", 64, "C", "/incident factor belongs to Y");
+        let history = log.fold();
+        let (first, second) = (&history.incidents[0], &history.incidents[1]);
+        assert_eq!(first.worked[0].text, "paging worked");
+        assert_eq!(
+            first.timeline.iter().find(|e| e.n == 2).unwrap().text,
+            "no typo"
+        );
+        assert_eq!(
+            history.effect_of(&MessageId::new("6")).unwrap().incident,
+            Some(0)
+        );
+        assert_eq!(second.factors[0].text, "belongs to Y");
+        // The late writer was in neither incident's channel time.
+        for incident in [first, second] {
+            assert!(incident.participants.iter().all(|p| p.name != "Late"));
+        }
+        let mut none = Log::new();
+        none.say("1", 0, "A", "/incident factor nothing open");
+        assert_eq!(outcome(&none.fold(), "1"), Outcome::NoOpenIncident);
+    }
+
+    #[test]
+    fn team_impact_counts_people_between_start_and_close_in_their_zones() {
+        let mut log = Log::new();
+        let mut zoned = |id: &str, minute: i64, who: &str, zone: Tz| {
+            let mut author = Author::human(format!("U-{who}"), who);
+            author.zone = Some(zone);
+            log.push(
+                id,
+                minute,
+                EventKind::Posted {
+                    author,
+                    text: "…".into(),
+                    thread: None,
+                },
+            );
+        };
+        // 10:00 UTC is 02:00 in Los Angeles (PST in March 9, 2024) and 11:00 in Berlin.
+        zoned("0", -20, "Night", chrono_tz::America::Los_Angeles);
+        zoned("2", 10, "Night", chrono_tz::America::Los_Angeles);
+        zoned("3", 50, "Night", chrono_tz::America::Los_Angeles);
+        zoned("4", 20, "Day", chrono_tz::Europe::Berlin);
+        log.say("1", 0, "Day", "/incident start X")
+            .bot("5", 30, "bots count for nothing")
+            .say("8", 30, "Nozone", "hi")
+            .say("6", 60, "Day", "/incident close")
+            .say("7", 70, "Day", "after the close");
+        let impact = log.incident().team_impact;
+        let loads: Vec<_> = impact
+            .per_person
+            .iter()
+            .map(|p| (p.name.as_str(), p.messages, p.first, p.last))
+            .collect();
+        assert_eq!(
+            loads,
+            [
+                ("Day", 3, log.at(0), log.at(60)),
+                ("Night", 2, log.at(10), log.at(50)),
+                ("Nozone", 1, log.at(30), log.at(30)),
+            ]
+        );
+        // Day: 0 and 20 are one span (20 + 5), 60 comes 40 minutes later (5); Night: two
+        // lone messages, 40 minutes apart (5 + 5); Nozone: one (5).
+        assert_eq!(impact.person_seconds, (25 + 5 + 10 + 5) * 60);
+        assert_eq!(impact.person_hours(), 0.8);
+        assert_eq!(impact.outside_hours, ["Night"]);
+        assert!(!impact.zones_known, "Nozone's zone is not known");
+    }
+
+    #[test]
+    fn curation_in_any_order_or_twice_folds_the_same_numbers_included() {
+        let mut log = Log::new();
+        log.bot("a", -5, "FIRING")
+            .react("a", -4, "UA", "pushpin")
+            .say("1", 0, "A", "/incident start X")
+            .say("2", 1, "B", "finding")
+            .react("2", 2, "UB", "📌")
+            .say("3", 3, "A", "/timeline 09:59 earlier")
+            .say("4", 4, "A", "/timeline edit 3 finding, edited")
+            .say("5", 5, "A", "/timeline remove 1")
+            .say("6", 6, "A", "/incident factor f")
+            .say("7", 7, "A", "/incident action now a @B")
+            .say("8", 8, "A", "/incident close")
+            .say("9", 9, "A", "/timeline move 4 09:40");
+        let expected = log.fold();
+        let events = log.events.clone();
+        let count = events.len();
+        // Reversed, rotated, interleaved, and shuffled by a fixed generator, each also twice.
+        let mut orders: Vec<Vec<ChatEvent>> = vec![events.iter().rev().cloned().collect()];
+        for k in 1..count {
+            let mut rotated = events.clone();
+            rotated.rotate_left(k);
+            orders.push(rotated);
+        }
+        let mut seed = 0x2545_f491_u64;
+        for _ in 0..20 {
+            let mut shuffled = events.clone();
+            for i in (1..count).rev() {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            orders.push(shuffled);
+        }
+        for order in orders {
+            let mut twice = order.clone();
+            twice.extend(order.iter().rev().cloned());
+            for arrival in [order, twice] {
+                let history = fold(arrival.clone(), &Settings::default());
+                assert_eq!(history.incidents, expected.incidents);
+                assert_eq!(history.effects, expected.effects);
+                let mut live = Fold::new(Settings::default());
+                for event in arrival {
+                    live.apply(event);
+                }
+                assert_eq!(live.history().incidents, expected.incidents);
+            }
+        }
+        let incident = &expected.incidents[0];
+        assert_eq!(
+            numbers(incident),
+            [
+                (1, "FIRING".to_string()),
+                (2, "Incident started: X".to_string()),
+                (3, "finding, edited".to_string()),
+                (4, "earlier".to_string()),
+                (5, "Incident closed".to_string()),
+            ]
+        );
+        assert!(incident.timeline.iter().find(|e| e.n == 1).unwrap().hidden);
+        assert_eq!(
+            incident.timeline.iter().find(|e| e.n == 4).unwrap().at,
+            log.at(-20)
+        );
     }
 
     #[test]

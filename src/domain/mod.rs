@@ -14,8 +14,8 @@ pub mod team_impact;
 pub mod timeline;
 
 pub use command::{
-    ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime, Number,
-    TimelineNote,
+    ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
+    Number, TimelineNote,
 };
 pub use engine::{Effect, Fold, History, Outcome, Settings, fold};
 pub use event::{

@@ -175,7 +175,12 @@ mod tests {
             Some(chrono_tz::America::Los_Angeles),
             t,
         );
-        load.count(&UserId::new("U2"), "Bert", Some(chrono_tz::Europe::Berlin), t);
+        load.count(
+            &UserId::new("U2"),
+            "Bert",
+            Some(chrono_tz::Europe::Berlin),
+            t,
+        );
         let impact = load.finish();
         assert_eq!(impact.outside_hours, ["zoë"]);
         assert!(impact.zones_known);

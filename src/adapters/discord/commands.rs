@@ -250,14 +250,12 @@ mod tests {
         ));
         assert_eq!(
             command,
-            Command::Incident(IncidentCommand::Action(
-                crate::domain::ActionCommand::Add {
-                    horizon: crate::domain::Horizon::Short,
-                    text: "Alert on queue depth".into(),
-                    owner: Some("Ana".into()),
-                    due: None,
-                }
-            ))
+            Command::Incident(IncidentCommand::Action(crate::domain::ActionCommand::Add {
+                horizon: crate::domain::Horizon::Short,
+                text: "Alert on queue depth".into(),
+                owner: Some("Ana".into()),
+                due: None,
+            }))
         );
         let text = invocation(
             "timeline",

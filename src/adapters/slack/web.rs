@@ -475,8 +475,7 @@ impl SlackApi {
             name,
             zone: tz.and_then(|tz| tz.parse().ok()),
         };
-        self.cached_people()
-            .insert(user.to_owned(), person.clone());
+        self.cached_people().insert(user.to_owned(), person.clone());
         Ok(person)
     }
 
