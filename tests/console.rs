@@ -44,7 +44,7 @@ db failover to replica done
         "rolled back checkout-api — Robin",
         "db failover to replica done — Robin",
         "- [ ] add a canary stage - @Zoë",
-        "Robin (8 messages)",
+        "Robin (8 messages, ",
         "#console (console)",
     ] {
         assert!(draft.contains(fact), "draft lacks {fact:?}:\n{draft}");

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use cases::{
     Auth, CHANNEL, EVIL_COMMANDER, EVIL_DISPLAY_NAME, EVIL_USER, EVIL_USER_NAME, FORM, Row, TITLE,
-    TRAVERSAL_TITLES, command_body, decoded, evil_command, injections, table,
+    TRAVERSAL_TITLES, bad_numbers, command_body, decoded, evil_command, injections,
+    story_injections, table,
 };
 use common::Sandbox;
 use common::fake_slack::FakeSlack;
@@ -122,8 +123,14 @@ fn assert_inert(what: &str, draft: &str) {
     for evaluated in [
         "T-tpl 49",
         "M-tpl 49",
+        "F-tpl 49",
+        "A-tpl 49",
+        "R-tpl:** 49",
         "T-tplfor xxx",
         "M-tplfor xxx",
+        "F-tplfor xxx",
+        "A-tplfor xxx",
+        "R-tplfor:** xxx",
         "max_body_bytes",
         "signing_secret",
     ] {
@@ -207,6 +214,22 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
     let (rows, entries) = injections(&mut clock);
     let count = count + rows.len();
     markers.extend(run(rows, &mut failures, &mut answers, &mut expected_events).await);
+    let (rows, story) = story_injections();
+    let count = count + rows.len();
+    run(rows, &mut failures, &mut answers, &mut expected_events).await;
+    let rows = bad_numbers();
+    let count = count + rows.len();
+    let mut refusals = Vec::new();
+    run(rows, &mut failures, &mut refusals, &mut expected_events).await;
+    for refusal in &refusals {
+        let text = serde_json::from_str::<Value>(refusal).unwrap()["text"].to_string();
+        assert!(
+            ["Nothing was changed", "is not a number", "has not happened yet"]
+                .iter()
+                .any(|why| text.contains(why)),
+            "a bad number is answered with what is wrong: {text}"
+        );
+    }
     let end = vec![
         Row::new(
             "/incident draft",
@@ -368,6 +391,33 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
         .filter_map(|e| e["author"].as_str())
         .collect();
     assert!(authors.contains(&EVIL_DISPLAY_NAME), "{authors:?}");
+    // The bad numbers changed nothing; the story holds each payload verbatim.
+    for entry in incident["timeline"].as_array().unwrap() {
+        assert_eq!(entry["hidden"], false, "{entry}");
+        assert!(entry["original_at"].is_null(), "{entry}");
+        assert_ne!(entry["edited_by"], EVIL_USER_NAME, "{entry}");
+    }
+    let listed = |list: &str, field: &str| -> Vec<String> {
+        incident[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} in {incident:#}"))
+            .iter()
+            .map(|item| item[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (tag, stored, _) in &story {
+        assert!(listed("factors", "text").contains(&format!("F-{tag} {stored}")));
+        assert!(listed("actions", "text").contains(&format!("A-{tag} {stored}")));
+        assert!(listed("references", "text").contains(stored));
+        assert!(listed("references", "label").contains(&format!("R-{tag}")));
+    }
+    assert!(incident["worked"].as_array().unwrap().is_empty());
+    for item in ["factors", "actions"] {
+        for entry in incident[item].as_array().unwrap() {
+            assert_eq!(entry["hidden"], false, "{entry}");
+            assert_ne!(entry["done"], true, "{entry}");
+        }
+    }
     assert!(authors.contains(&EVIL_USER_NAME), "{authors:?}");
     let names: Vec<&str> = incident["participants"]
         .as_array()
@@ -441,6 +491,15 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
                 draft.contains(&format!(" - {shown} — ")),
                 "{what} lacks {shown:?}:\n{draft}"
             );
+        }
+        for (i, (tag, _, shown)) in story.iter().enumerate() {
+            for line in [
+                format!(". F-{tag} {shown}\n"),
+                format!("] A-{tag} {shown} - @owner-{i} - "),
+                format!("- **R-{tag}:** {shown}\n"),
+            ] {
+                assert!(draft.contains(&line), "{what} lacks {line:?}:\n{draft}");
+            }
         }
         assert!(
             draft.contains("Checkout {{ 7*7 }} '); DROP TABLE events;-- @\u{200b}channel down"),

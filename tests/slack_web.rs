@@ -64,9 +64,9 @@ async fn user_names_fall_back_from_display_name_to_real_name_to_username() {
     fake.add_user("U2", "", "Sam Roe");
     fake.add_user("U3", " ", "");
 
-    assert_eq!(api.user_name("U1").await.unwrap(), "alex");
-    assert_eq!(api.user_name("U2").await.unwrap(), "Sam Roe");
-    assert_eq!(api.user_name("U3").await.unwrap(), "u3");
+    assert_eq!(api.person("U1").await.unwrap().name, "alex");
+    assert_eq!(api.person("U2").await.unwrap().name, "Sam Roe");
+    assert_eq!(api.person("U3").await.unwrap().name, "u3");
 
     let calls = fake.calls_to("users.info");
     assert_eq!(calls.len(), 3);
@@ -79,9 +79,9 @@ async fn user_names_are_fetched_once_and_the_cache_is_shared_by_clones() {
     let (fake, api) = setup().await;
     fake.add_user("U1", "alex", "Alex Doe");
 
-    assert_eq!(api.user_name("U1").await.unwrap(), "alex");
-    assert_eq!(api.user_name("U1").await.unwrap(), "alex");
-    assert_eq!(api.clone().user_name("U1").await.unwrap(), "alex");
+    assert_eq!(api.person("U1").await.unwrap().name, "alex");
+    assert_eq!(api.person("U1").await.unwrap().name, "alex");
+    assert_eq!(api.clone().person("U1").await.unwrap().name, "alex");
 
     assert_eq!(fake.calls_to("users.info").len(), 1);
 }
@@ -90,13 +90,30 @@ async fn user_names_are_fetched_once_and_the_cache_is_shared_by_clones() {
 async fn an_unknown_user_is_a_permanent_error_and_is_not_cached() {
     let (fake, api) = setup().await;
 
-    let error = api.user_name("U404").await.unwrap_err();
+    let error = api.person("U404").await.unwrap_err();
     assert!(
         matches!(&error, ApiError::Permanent { error, .. } if error == "user_not_found"),
         "{error:?}"
     );
     fake.add_user("U404", "late", "Late Joiner");
-    assert_eq!(api.user_name("U404").await.unwrap(), "late");
+    assert_eq!(api.person("U404").await.unwrap().name, "late");
+}
+
+#[tokio::test]
+async fn a_users_time_zone_is_read_when_slack_names_one_it_knows() {
+    let (fake, api) = setup().await;
+    fake.add_user("U1", "alex", "Alex Doe");
+    fake.set_zone("U1", "America/Los_Angeles", "Pacific Standard Time", -28800);
+    fake.add_user("U2", "sam", "Sam Roe");
+    fake.set_zone("U2", "Mars/Olympus_Mons", "Mars Time", 0);
+    fake.add_user("U3", "kim", "Kim Poe");
+
+    assert_eq!(
+        api.person("U1").await.unwrap().zone,
+        Some(chrono_tz::America::Los_Angeles)
+    );
+    assert_eq!(api.person("U2").await.unwrap().zone, None, "not a zone");
+    assert_eq!(api.person("U3").await.unwrap().zone, None, "no tz field");
 }
 
 #[tokio::test]

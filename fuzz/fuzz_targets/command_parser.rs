@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scribe::domain::command::{Command, IncidentCommand, parse};
+use scribe::domain::command::{
+    ActionCommand, Command, EntryCommand, IncidentCommand, ItemChange, NewTime, parse,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -27,6 +29,18 @@ fn render(command: &Command) -> String {
             Some(at) => format!("/timeline {} {}", at.format("%H:%M:%S"), note.text),
             None => format!("/timeline {}", note.text),
         },
+        Command::Entry(entry) => match entry {
+            EntryCommand::List => "/timeline list".to_string(),
+            EntryCommand::Edit { n, text } => format!("/timeline edit {} {text}", n.get()),
+            EntryCommand::Move { n, to } => match to {
+                NewTime::TimeOfDay(t) => format!("/timeline move {} {}", n.get(), t.format("%H:%M:%S")),
+                NewTime::Local(t) => {
+                    format!("/timeline move {} {}", n.get(), t.format("%Y-%m-%d %H:%M:%S"))
+                }
+            },
+            EntryCommand::Remove(n) => format!("/timeline remove {}", n.get()),
+            EntryCommand::Restore(n) => format!("/timeline restore {}", n.get()),
+        },
         Command::Incident(incident) => {
             let rest = match incident {
                 // The flag first: a title may hold another `--sev` word after it.
@@ -38,10 +52,38 @@ fn render(command: &Command) -> String {
                 Lead(name) => format!("lead {name}"),
                 Impact(text) => format!("impact {text}"),
                 Summary(text) => format!("summary {text}"),
-                Action { text, owner } => match owner {
-                    Some(owner) => format!("action {text} @{owner}"),
-                    None => format!("action {text}"),
-                },
+                Story { list, change } => {
+                    let word = match list {
+                        scribe::domain::StoryList::Factors => "factor",
+                        scribe::domain::StoryList::Worked => "worked",
+                        scribe::domain::StoryList::Improve => "improve",
+                    };
+                    match change {
+                        ItemChange::Add(text) => format!("{word} {text}"),
+                        ItemChange::Remove(n) => format!("{word} remove {}", n.get()),
+                        ItemChange::Restore(n) => format!("{word} restore {}", n.get()),
+                    }
+                }
+                Ref { label, text } => format!("ref {label} {text}"),
+                // The horizon always written: `action done 3` would read as a number.
+                Action(ActionCommand::Add {
+                    horizon,
+                    text,
+                    owner,
+                    due,
+                }) => {
+                    let mut out = format!("action {} {text}", horizon.as_str());
+                    if let Some(owner) = owner {
+                        out.push_str(&format!(" @{owner}"));
+                    }
+                    if let Some(due) = due {
+                        out.push_str(&format!(" due {}", due.format("%Y-%m-%d")));
+                    }
+                    out
+                }
+                Action(ActionCommand::Done(n)) => format!("action done {}", n.get()),
+                Action(ActionCommand::Remove(n)) => format!("action remove {}", n.get()),
+                Action(ActionCommand::Restore(n)) => format!("action restore {}", n.get()),
                 Resolve { note } => format!("resolve {}", note.as_deref().unwrap_or_default()),
                 Close => "close".to_string(),
                 Status => "status".to_string(),

@@ -293,7 +293,7 @@ fn parse_start(args: &str) -> Result<IncidentCommand, CommandError> {
 /// (`alert`, `dashboard`, `pr`) are kept in lower case.
 fn parse_ref(args: &str) -> Result<IncidentCommand, CommandError> {
     let (label, text) = first_word(args);
-    let label = label.strip_suffix(':').unwrap_or(label);
+    let label = label.trim_end_matches(':');
     if label.is_empty() || text.is_empty() || label.chars().count() > 32 {
         return Err(CommandError::Usage(INCIDENT_USAGE));
     }
@@ -353,16 +353,14 @@ fn split_due(text: &str) -> Result<(&str, Option<NaiveDate>), CommandError> {
         Some((head, keyword)) => (head.trim_end(), keyword),
         None => ("", before),
     };
-    let date_like = word.len() <= 10
-        && word.split('-').count() == 3
+    let date_like = word.split('-').count() == 3
         && word
             .split('-')
             .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
     if !keyword.eq_ignore_ascii_case("due") || !date_like {
         return Ok((text, None));
     }
-    let date = NaiveDate::parse_from_str(word, "%Y-%m-%d")
-        .map_err(|_| CommandError::BadDate(word.to_string()))?;
+    let date = parse_date(word).ok_or_else(|| CommandError::BadDate(word.chars().take(40).collect()))?;
     Ok((head, Some(date)))
 }
 
@@ -444,12 +442,27 @@ fn parse_new_time(text: &str) -> Result<NewTime, CommandError> {
             .map(NewTime::TimeOfDay)
             .ok_or_else(bad),
         [date, time] => {
-            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad())?;
+            let date = parse_date(date).ok_or_else(bad)?;
             let time = parse_time_of_day(time).ok_or_else(bad)?;
             Ok(NewTime::Local(date.and_time(time)))
         }
         _ => Err(bad()),
     }
+}
+
+/// `YYYY-MM-DD`, exactly: four digits of year, so that a date reads back as it was written.
+fn parse_date(word: &str) -> Option<NaiveDate> {
+    let bytes = word.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let number = |range: std::ops::Range<usize>| word[range].parse::<u32>().ok();
+    if !shaped {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
 }
 
 /// `H:MM`, `HH:MM` or `HH:MM:SS`, 24-hour.

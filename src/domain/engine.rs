@@ -142,6 +142,9 @@ impl History {
 /// A message as the log says it is now.
 struct Message {
     id: MessageId,
+    /// Its place in the fold's messages: the order posts arrived in, which orders entries at
+    /// the same instant.
+    index: usize,
     at: DateTime<Utc>,
     author: Author,
     original: String,
@@ -266,6 +269,7 @@ impl Fold {
                 self.index.insert(event.message.clone(), idx);
                 self.messages.push(Message {
                     id: event.message,
+                    index: idx,
                     at: event.at,
                     author,
                     original: text,
@@ -531,8 +535,8 @@ struct Builder {
 /// A timeline entry as it was made: a state change, or a message (a note, a pin, a 📌).
 #[derive(Debug, Clone, Copy)]
 enum Made {
-    /// Index into the builder's own state-change entries.
-    Event(usize),
+    /// Index into the builder's own state-change entries, and the command's message.
+    Event(usize, usize),
     /// Index into the fold's messages.
     Message(usize),
 }
@@ -645,7 +649,7 @@ impl Builder {
             EntryCommand::Restore(n) => (n, EntryChange::Restore),
         };
         let exists = match self.entries.get(n.index()) {
-            Some(Made::Event(_)) => true,
+            Some(Made::Event(..)) => true,
             Some(&Made::Message(i)) => {
                 !messages[i].deleted && entry(&messages[i], settings).is_some()
             }
@@ -825,26 +829,28 @@ impl Builder {
             }
         }
         let events = std::mem::take(&mut incident.timeline);
-        let mut entries: Vec<Option<TimelineEntry>> = self
+        // Each entry with the place of its message, for entries at the same instant.
+        let mut entries: Vec<Option<(TimelineEntry, usize)>> = self
             .entries
             .iter()
             .map(|made| match *made {
-                Made::Event(i) => Some(events[i].clone()),
+                Made::Event(i, index) => Some((events[i].clone(), index)),
                 Made::Message(idx) => {
                     let message = &messages[idx];
                     (!message.deleted && message.author.kind != AuthorKind::System)
                         .then(|| entry(message, settings))
                         .flatten()
+                        .map(|entry| (entry, idx))
                 }
             })
             .collect();
-        for (i, entry) in entries.iter_mut().enumerate() {
-            if let Some(entry) = entry {
+        for (i, slot) in entries.iter_mut().enumerate() {
+            if let Some((entry, _)) = slot {
                 entry.n = i as u32 + 1;
             }
         }
         for curation in &self.curation {
-            let Some(Some(entry)) = entries.get_mut(curation.entry) else {
+            let Some(Some((entry, _))) = entries.get_mut(curation.entry) else {
                 continue;
             };
             match &curation.change {
@@ -863,8 +869,9 @@ impl Builder {
             }
             entry.edited_by = Some(curation.by.clone());
         }
-        incident.timeline = entries.into_iter().flatten().collect();
-        timeline::sort(&mut incident.timeline);
+        let mut entries: Vec<(TimelineEntry, usize)> = entries.into_iter().flatten().collect();
+        entries.sort_by_key(|(entry, index)| (entry.at, *index));
+        incident.timeline = entries.into_iter().map(|(entry, _)| entry).collect();
         incident.participants = tally.into_sorted();
         incident.team_impact = load.finish();
         incident

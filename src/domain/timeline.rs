@@ -43,11 +43,6 @@ pub struct TimelineEntry {
     pub message: MessageId,
 }
 
-/// Orders entries by time, then by number.
-pub fn sort(entries: &mut [TimelineEntry]) {
-    entries.sort_by_key(|e| (e.at, e.n));
-}
-
 /// The latest moment not after `now` whose time of day, in `zone`, is `time`.
 pub fn backfill_instant(time: NaiveTime, now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
     let local_today = now.with_timezone(&zone).date_naive();

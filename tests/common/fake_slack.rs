@@ -232,6 +232,16 @@ impl FakeSlack {
         self.state().users.insert(id.to_owned(), user);
     }
 
+    /// Gives a user added before the time zone `users.info` reports (`tz`, with the label and
+    /// offset Slack sends beside it).
+    pub fn set_zone(&self, id: &str, tz: &str, label: &str, offset_seconds: i64) {
+        let mut state = self.state();
+        let user = state.users.get_mut(id).expect("add_user first");
+        user["tz"] = json!(tz);
+        user["tz_label"] = json!(label);
+        user["tz_offset"] = json!(offset_seconds);
+    }
+
     /// A top-level message, for `conversations.history` and `conversations.replies`.
     pub fn add_message(&self, channel: &str, ts: &str, user: &str, text: &str) {
         self.state()

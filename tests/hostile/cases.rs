@@ -851,3 +851,60 @@ pub(super) fn injections(clock: &mut Clock) -> (Vec<Row>, Vec<(String, String)>)
     }
     (rows, entries)
 }
+
+/// The story rows: each payload as a contributing factor, an action (with an owner after it)
+/// and a reference under a label of its own. Returns the rows, and per payload what is stored
+/// and how the draft shows it: `(tag, stored, shown)`.
+pub(super) fn story_injections() -> (Vec<Row>, Vec<(String, String, String)>) {
+    let mut rows = Vec::new();
+    let mut texts = Vec::new();
+    for (i, (tag, text, shown)) in PAYLOADS.iter().enumerate() {
+        for (what, command) in [
+            ("factor", format!("factor F-{tag} {text}")),
+            ("action", format!("action A-{tag} {text} @owner-{i}")),
+            ("ref", format!("ref R-{tag} {text}")),
+        ] {
+            rows.push(
+                Row::new(
+                    &format!("/incident {what} with {tag}"),
+                    "/slack/commands",
+                    FORM,
+                    evil_command("/incident", &command, &format!("story.{what}.{i}")),
+                )
+                .stores(1),
+            );
+        }
+        texts.push((tag.to_string(), decoded(text), shown.to_string()));
+    }
+    (rows, texts)
+}
+
+/// Curation commands whose numbers are out of range, huge, negative or zero, or whose time
+/// has not come: each is stored, answered with what is wrong, and changes nothing.
+pub(super) fn bad_numbers() -> Vec<Row> {
+    [
+        ("/timeline", "remove 99999999999999999999"),
+        ("/timeline", "restore 4294967296"),
+        ("/timeline", "edit -3 hijacked {{ 7*7 }}"),
+        ("/timeline", "edit 4294967295 hijacked"),
+        ("/timeline", "remove 0"),
+        ("/timeline", "move 1 2999-01-01 00:00"),
+        ("/incident", "action done 18446744073709551616"),
+        ("/incident", "action remove #-1"),
+        ("/incident", "factor remove 0"),
+        ("/incident", "worked remove 99"),
+        ("/incident", "improve restore 7"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (command, text))| {
+        Row::new(
+            &format!("{command} {text}"),
+            "/slack/commands",
+            FORM,
+            evil_command(command, text, &format!("bad.{i}")),
+        )
+        .stores(1)
+    })
+    .collect()
+}

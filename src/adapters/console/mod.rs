@@ -27,7 +27,12 @@ const HELP: &str = "\
 Type messages as in an incident channel. Commands:
   /incident start <title> [--sev sev1..sev4]   open an incident here
   /timeline [HH:MM] <text>                      add a timeline entry
-  /incident severity|lead|impact|summary|action|resolve|close|status|draft ...
+  /timeline list                                the entries with their numbers
+  /timeline edit|move|remove|restore N ...      change entry N (move N [YYYY-MM-DD] HH:MM)
+  /incident factor|worked|improve <text>        the story (remove|restore N hides one)
+  /incident ref <label> <text or URL>           alert, dashboard, pr, or a label of yours
+  /incident action [now|short|long] <text> [@owner] [due YYYY-MM-DD]   (done|remove N)
+  /incident severity|lead|impact|summary|resolve|close|status|draft ...
 Console stand-ins for chat buttons, acting on the previous message:
   /pin  /unpin  /react <emoji>  /unreact <emoji>  /edit <new text>  /delete
   /help  /quit";
