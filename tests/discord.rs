@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use common::Sandbox;
 use common::fake_discord::{
     APPLICATION_ID, BOT_TOKEN, FakeDiscord, GUILD_ID, INTENT_GUILD_MESSAGE_REACTIONS,
-    INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT, Posted, string_option,
-    subcommand, user_option,
+    INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT, Posted, integer_option,
+    string_option, subcommand, subcommand_group, user_option,
 };
 use common::server::{Server, entry_texts};
 use serde_json::{Value, json};
@@ -65,9 +65,32 @@ async fn incident(fake: &FakeDiscord, user: &str, sub: &str, options: Value) -> 
     fake.interaction_answer(&id, WAIT).await
 }
 
-async fn timeline(fake: &FakeDiscord, user: &str, options: Value) -> Value {
-    let id = fake.command(CHANNEL, user, "timeline", options);
+/// Runs `/incident <group> <sub> …` (`/incident action add …`) as `user`.
+async fn incident_group(
+    fake: &FakeDiscord,
+    user: &str,
+    group: &str,
+    sub: &str,
+    options: Value,
+) -> Value {
+    let id = fake.command(
+        CHANNEL,
+        user,
+        "incident",
+        json!([subcommand_group(group, subcommand(sub, options))]),
+    );
     fake.interaction_answer(&id, WAIT).await
+}
+
+/// Runs `/timeline <sub> …` as `user`.
+async fn timeline_sub(fake: &FakeDiscord, user: &str, sub: &str, options: Value) -> Value {
+    let id = fake.command(CHANNEL, user, "timeline", json!([subcommand(sub, options)]));
+    fake.interaction_answer(&id, WAIT).await
+}
+
+/// Adds a timeline note with `/timeline add …` as `user`.
+async fn timeline(fake: &FakeDiscord, user: &str, options: Value) -> Value {
+    timeline_sub(fake, user, "add", options).await
 }
 
 async fn open(fake: &FakeDiscord, title: &str) -> Value {
@@ -400,10 +423,11 @@ async fn nothing_scribe_posts_can_mention_anyone() {
         )]),
     )
     .await;
-    incident(
+    incident_group(
         &fake,
         ROBIN,
         "action",
+        "add",
         json!([
             string_option("text", "add alerting @everyone"),
             user_option("owner", TRENT)
@@ -836,23 +860,42 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
     };
     let required = |o: &Value| o["required"].as_bool().unwrap_or(false);
 
+    let names_of = |parent: &Value| -> Vec<String> {
+        parent["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // An entry's or an item's number: an integer of at least 1.
+    let number = |sub: &Value| {
+        let number = option(sub, "number");
+        assert_eq!(
+            (number["type"].as_u64(), required(&number)),
+            (Some(4), true),
+            "{sub}"
+        );
+        assert_eq!(number["min_value"], 1, "{sub}");
+    };
+
     let incident = command("incident");
-    let subcommands: Vec<&str> = incident["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            assert_eq!(o["type"], 1, "{o}");
-            o["name"].as_str().unwrap()
-        })
-        .collect();
     assert_eq!(
-        subcommands,
+        names_of(&incident),
         [
-            "start", "severity", "lead", "impact", "summary", "action", "resolve", "close",
-            "status", "draft"
+            "start", "severity", "lead", "impact", "summary", "factor", "worked", "improve",
+            "action", "ref", "resolve", "close", "status", "draft"
         ]
     );
+    for o in incident["options"].as_array().unwrap() {
+        let groups = ["factor", "worked", "improve", "action"];
+        let kind = if groups.contains(&o["name"].as_str().unwrap()) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(o["type"], kind, "{o}");
+    }
 
     let start = option(&incident, "start");
     let title = option(&start, "title");
@@ -877,11 +920,56 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         let text = option(&option(&incident, sub), "text");
         assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
     }
+    for list in ["factor", "worked", "improve"] {
+        let group = option(&incident, list);
+        assert_eq!(names_of(&group), ["add", "remove", "restore"], "{list}");
+        for sub in group["options"].as_array().unwrap() {
+            assert_eq!(sub["type"], 1, "{sub}");
+        }
+        let text = option(&option(&group, "add"), "text");
+        assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+        number(&option(&group, "remove"));
+        number(&option(&group, "restore"));
+    }
+
     let action = option(&incident, "action");
-    let text = option(&action, "text");
+    assert_eq!(names_of(&action), ["add", "done", "remove", "restore"]);
+    let add = option(&action, "add");
+    assert_eq!(add["type"], 1);
+    assert_eq!(names_of(&add), ["text", "owner", "horizon", "due"]);
+    let text = option(&add, "text");
     assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
-    let owner = option(&action, "owner");
+    let owner = option(&add, "owner");
     assert_eq!((owner["type"].as_u64(), required(&owner)), (Some(6), false));
+    let horizon = option(&add, "horizon");
+    assert_eq!(
+        (horizon["type"].as_u64(), required(&horizon)),
+        (Some(3), false)
+    );
+    let horizons: Vec<&str> = horizon["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(horizons, ["now", "short", "long"]);
+    let due = option(&add, "due");
+    assert_eq!((due["type"].as_u64(), required(&due)), (Some(3), false));
+    assert_eq!(due["max_length"], 10);
+    for sub in ["done", "remove", "restore"] {
+        let sub = option(&action, sub);
+        assert_eq!(sub["type"], 1, "{sub}");
+        number(&sub);
+    }
+
+    let reference = option(&incident, "ref");
+    assert_eq!(names_of(&reference), ["label", "text"]);
+    let label = option(&reference, "label");
+    assert_eq!((label["type"].as_u64(), required(&label)), (Some(3), true));
+    assert_eq!(label["max_length"], 32);
+    let text = option(&reference, "text");
+    assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+
     for sub in ["resolve", "close", "status", "draft"] {
         let sub = option(&incident, sub);
         assert!(
@@ -893,8 +981,113 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
     }
 
     let timeline = command("timeline");
-    let text = option(&timeline, "text");
+    assert_eq!(
+        names_of(&timeline),
+        ["add", "list", "edit", "move", "remove", "restore"]
+    );
+    for sub in timeline["options"].as_array().unwrap() {
+        assert_eq!(sub["type"], 1, "{sub}");
+    }
+    let add = option(&timeline, "add");
+    let text = option(&add, "text");
     assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
-    let at = option(&timeline, "at");
+    let at = option(&add, "at");
     assert_eq!((at["type"].as_u64(), required(&at)), (Some(3), false));
+    assert!(
+        option(&timeline, "list")["options"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    let edit = option(&timeline, "edit");
+    number(&edit);
+    let text = option(&edit, "text");
+    assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
+    let moved = option(&timeline, "move");
+    number(&moved);
+    let time = option(&moved, "time");
+    assert_eq!((time["type"].as_u64(), required(&time)), (Some(3), true));
+    assert!(
+        time["description"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY-MM-DD HH:MM[:SS]"),
+        "{time}"
+    );
+    for sub in ["remove", "restore"] {
+        number(&option(&timeline, sub));
+    }
+}
+
+/// Every curation command reaches Scribe through its subcommand or group: none is answered as
+/// a command Scribe does not know.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_curation_commands_and_groups_reach_scribe() {
+    let (fake, _sandbox, _server) = start().await;
+    open(&fake, "Curation").await;
+    let unknown = |answer: &Value| {
+        answer["content"]
+            .as_str()
+            .is_none_or(|c| c.contains("does not know"))
+    };
+    let one = || json!([integer_option("number", 1)]);
+    for (sub, options) in [
+        ("list", json!([])),
+        (
+            "edit",
+            json!([
+                integer_option("number", 1),
+                string_option("text", "rolled back")
+            ]),
+        ),
+        (
+            "move",
+            json!([integer_option("number", 1), string_option("time", "03:12")]),
+        ),
+        ("remove", one()),
+        ("restore", one()),
+    ] {
+        let answer = timeline_sub(&fake, ZOE, sub, options).await;
+        assert!(!unknown(&answer), "/timeline {sub}: {answer}");
+    }
+    for list in ["factor", "worked", "improve"] {
+        for (sub, options) in [
+            (
+                "add",
+                json!([string_option("text", "no alert on queue depth")]),
+            ),
+            ("remove", one()),
+            ("restore", one()),
+        ] {
+            let answer = incident_group(&fake, ROBIN, list, sub, options).await;
+            assert!(!unknown(&answer), "/incident {list} {sub}: {answer}");
+        }
+    }
+    for (sub, options) in [
+        (
+            "add",
+            json!([
+                string_option("text", "shard the queue"),
+                user_option("owner", TRENT),
+                string_option("horizon", "long"),
+                string_option("due", "2026-12-20")
+            ]),
+        ),
+        ("done", one()),
+        ("remove", one()),
+        ("restore", one()),
+    ] {
+        let answer = incident_group(&fake, ROBIN, "action", sub, options).await;
+        assert!(!unknown(&answer), "/incident action {sub}: {answer}");
+    }
+    let answer = incident(
+        &fake,
+        ROBIN,
+        "ref",
+        json!([
+            string_option("label", "dashboard"),
+            string_option("text", "https://grafana.example/d/checkout")
+        ]),
+    )
+    .await;
+    assert!(!unknown(&answer), "/incident ref: {answer}");
 }

@@ -1,5 +1,20 @@
 //! Scribe's slash commands on Discord: their registration, and an invocation turned back into
 //! the command text every platform shares (`/incident start …`), which the core parses.
+//!
+//! Discord cannot mix subcommands with plain options at one level, so `/timeline` is a set of
+//! subcommands (`add`, `list`, `edit`, `move`, `remove`, `restore`), and the lists of
+//! `/incident` (`factor`, `worked`, `improve`, `action`) are subcommand groups.
+//!
+//! The text is what the shared grammar reads, word for word as a Slack or console user would
+//! type it. A note or an item whose text reads like a curation command (`/timeline add` with
+//! the text `remove 3`, or `edit 2 the config`) is written as it is, so it means on Discord
+//! exactly what it means everywhere else: the grammar decides (`remove 3 pods` stays a note,
+//! `remove 3` removes entry 3, `remove` alone gets the usage). A note is always a note when it
+//! is given its time (`at`).
+//!
+//! A subcommand without one of its required options (which Discord's client does not send)
+//! becomes the bare command (`/timeline`, `/incident factor`), which the core answers with its
+//! usage: the options that are there never move into the missing one's place.
 
 use serenity::all::{
     CommandDataOption, CommandDataOptionValue, CommandOptionType, CreateCommand,
@@ -7,13 +22,18 @@ use serenity::all::{
 };
 
 /// A slash command as Discord delivered it, without Discord's types: the command, the
-/// subcommand, and the options by name (a user option carries the user's display name).
+/// subcommand group and the subcommand, and the options by name (a user option carries the
+/// user's display name, an integer its digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub command: String,
+    pub group: Option<String>,
     pub subcommand: Option<String>,
     pub options: Vec<(String, String)>,
 }
+
+/// The lists of `/incident` whose items are added, removed and restored by number.
+const STORY_LISTS: [&str; 3] = ["factor", "worked", "improve"];
 
 impl Invocation {
     /// Reads an interaction's data; user options are named with `name_of`.
@@ -37,21 +57,33 @@ impl Invocation {
                 })
                 .collect()
         };
-        match options.first() {
+        let subcommand = |option: Option<&CommandDataOption>| match option {
             Some(CommandDataOption {
                 name,
                 value: CommandDataOptionValue::SubCommand(inner),
                 ..
-            }) => Invocation {
-                command: command.to_string(),
-                subcommand: Some(name.clone()),
-                options: flat(inner),
+            }) => Some((name.clone(), flat(inner))),
+            _ => None,
+        };
+        let (group, subcommand, options) = match options.first() {
+            Some(CommandDataOption {
+                name,
+                value: CommandDataOptionValue::SubCommandGroup(inner),
+                ..
+            }) => match subcommand(inner.first()) {
+                Some((sub, options)) => (Some(name.clone()), Some(sub), options),
+                None => (Some(name.clone()), None, vec![]),
             },
-            _ => Invocation {
-                command: command.to_string(),
-                subcommand: None,
-                options: flat(options),
+            first => match subcommand(first) {
+                Some((sub, options)) => (None, Some(sub), options),
+                None => (None, None, flat(options)),
             },
+        };
+        Invocation {
+            command: command.to_string(),
+            group,
+            subcommand,
+            options,
         }
     }
 
@@ -63,63 +95,133 @@ impl Invocation {
             .filter(|v| !v.is_empty())
     }
 
-    /// The command as text (`/incident action Add alerts @Ana`), or `None` for a command
-    /// Scribe does not have.
+    /// The `number` option, when it is plain digits.
+    fn number(&self) -> Option<&str> {
+        self.option("number")
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// The command as text (`/incident action long Shard the queue @Ana due 2026-12-20`), or
+    /// `None` for a command, group or subcommand Scribe does not have.
     pub fn text(&self) -> Option<String> {
-        let mut words: Vec<&str> = vec![];
-        match (self.command.as_str(), self.subcommand.as_deref()) {
-            ("timeline", None) => {
-                words.push("/timeline");
+        let sub = self.subcommand.as_deref()?;
+        match (self.command.as_str(), self.group.as_deref()) {
+            ("timeline", None) => self.timeline(sub),
+            ("incident", None) => self.incident(sub),
+            ("incident", Some("action")) => self.action(sub),
+            ("incident", Some(list)) if STORY_LISTS.contains(&list) => self.story(list, sub),
+            _ => None,
+        }
+    }
+
+    fn timeline(&self, sub: &str) -> Option<String> {
+        let text = match sub {
+            "add" => self.option("text").map(|text| {
+                let mut words = vec!["/timeline"];
                 words.extend(self.option("at"));
-                words.extend(self.option("text"));
-            }
-            ("incident", Some(sub)) => {
-                words.extend(["/incident", sub]);
-                match sub {
-                    "start" => {
-                        words.extend(self.option("title"));
-                        if let Some(severity) = self.option("severity") {
-                            words.extend(["--sev", severity]);
-                        }
-                    }
-                    "severity" => words.extend(self.option("level")),
-                    "lead" => words.extend(self.option("user")),
-                    "impact" | "summary" => words.extend(self.option("text")),
-                    "action" => {
-                        words.extend(self.option("text"));
-                        let owner = self.option("owner").map(|name| format!("@{name}"));
-                        return Some(join(&words, owner.as_deref()));
-                    }
-                    "resolve" => words.extend(self.option("note")),
-                    "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-                    "close" | "status" | "draft" => {}
-                    _ => return None,
+                words.push(text);
+                words.join(" ")
+            }),
+            "list" => Some("/timeline list".to_string()),
+            "edit" => (self.number().zip(self.option("text")))
+                .map(|(n, text)| format!("/timeline edit {n} {text}")),
+            "move" => (self.number().zip(self.option("time")))
+                .map(|(n, time)| format!("/timeline move {n} {time}")),
+            "remove" | "restore" => self.number().map(|n| format!("/timeline {sub} {n}")),
+            _ => return None,
+        };
+        Some(text.unwrap_or_else(|| "/timeline".to_string()))
+    }
+
+    fn incident(&self, sub: &str) -> Option<String> {
+        let mut words = vec!["/incident", sub];
+        match sub {
+            "start" => {
+                words.extend(self.option("title"));
+                if let Some(severity) = self.option("severity") {
+                    words.extend(["--sev", severity]);
                 }
             }
+            "severity" => words.extend(self.option("level")),
+            "lead" => words.extend(self.option("user")),
+            "impact" | "summary" => words.extend(self.option("text")),
+            "ref" => {
+                // The grammar's label is one word: a label of several is joined by dashes.
+                let label = self
+                    .option("label")
+                    .map(|label| label.split_whitespace().collect::<Vec<_>>().join("-"));
+                if let Some((label, text)) = label.zip(self.option("text")) {
+                    return Some(format!("/incident ref {label} {text}"));
+                }
+            }
+            "resolve" => words.extend(self.option("note")),
+            "draft" if self.option("publish") == Some("true") => words.push("--publish"),
+            "close" | "status" | "draft" => {}
             _ => return None,
         }
-        Some(join(&words, None))
+        Some(words.join(" "))
+    }
+
+    /// `factor`, `worked` or `improve`: `add`, `remove N`, `restore N`.
+    fn story(&self, list: &str, sub: &str) -> Option<String> {
+        let text = match sub {
+            "add" => self
+                .option("text")
+                .map(|text| format!("/incident {list} {text}")),
+            "remove" | "restore" => self.number().map(|n| format!("/incident {list} {sub} {n}")),
+            _ => return None,
+        };
+        Some(text.unwrap_or_else(|| format!("/incident {list}")))
+    }
+
+    /// `action add` (`[now|short|long] <text> [@owner] [due YYYY-MM-DD]`), `done N`,
+    /// `remove N`, `restore N`.
+    fn action(&self, sub: &str) -> Option<String> {
+        let text = match sub {
+            "add" => self.option("text").map(|text| {
+                let owner = self.option("owner").map(|name| format!("@{name}"));
+                let mut words = vec!["/incident", "action"];
+                words.extend(
+                    self.option("horizon")
+                        .and_then(|h| HORIZONS.into_iter().find(|k| k.eq_ignore_ascii_case(h))),
+                );
+                words.push(text);
+                words.extend(owner.as_deref());
+                if let Some(due) = self.option("due") {
+                    words.extend(["due", due]);
+                }
+                words.join(" ")
+            }),
+            "done" | "remove" | "restore" => {
+                self.number().map(|n| format!("/incident action {sub} {n}"))
+            }
+            _ => return None,
+        };
+        Some(text.unwrap_or_else(|| "/incident action".to_string()))
     }
 }
 
-fn join(words: &[&str], last: Option<&str>) -> String {
-    let mut text = words.join(" ");
-    if let Some(last) = last {
-        text.push(' ');
-        text.push_str(last);
-    }
-    text
-}
+/// An action's horizon, as the grammar writes it.
+const HORIZONS: [&str; 3] = ["now", "short", "long"];
 
-/// `/incident` with its subcommands and `/timeline`, as registered with Discord.
+/// `/incident` with its subcommands and groups, and `/timeline` with its subcommands, as
+/// registered with Discord.
 pub fn definitions() -> Vec<CreateCommand> {
     let text = |name: &str, about: &str| {
         CreateCommandOption::new(CommandOptionType::String, name, about)
             .required(true)
             .max_length(1500)
     };
+    let number = |about: &str| {
+        CreateCommandOption::new(CommandOptionType::Integer, "number", about)
+            .required(true)
+            .min_int_value(1)
+    };
     let sub = |name: &str, about: &str| {
         CreateCommandOption::new(CommandOptionType::SubCommand, name, about)
+    };
+    let group = |name: &str, about: &str| {
+        CreateCommandOption::new(CommandOptionType::SubCommandGroup, name, about)
     };
     let severity = |name: &str, required: bool| {
         let mut option = CreateCommandOption::new(CommandOptionType::String, name, "How bad it is")
@@ -134,6 +236,60 @@ pub fn definitions() -> Vec<CreateCommand> {
         }
         option
     };
+    // `factor`, `worked`, `improve`: add an item, remove or restore one by number.
+    let story = |name: &str, about: &str, one: &str, item: &str| {
+        group(name, about)
+            .add_sub_option(sub("add", &format!("Add {one}")).add_sub_option(text("text", item)))
+            .add_sub_option(
+                sub("remove", &format!("Remove {one} by number"))
+                    .add_sub_option(number("Its number")),
+            )
+            .add_sub_option(
+                sub("restore", &format!("Bring back {one} that was removed"))
+                    .add_sub_option(number("Its number")),
+            )
+    };
+    let mut horizon = CreateCommandOption::new(
+        CommandOptionType::String,
+        "horizon",
+        "When it should be done (default: short term)",
+    )
+    .required(false);
+    for (label, code) in [
+        ("Now", "now"),
+        ("Short term", "short"),
+        ("Long term", "long"),
+    ] {
+        horizon = horizon.add_string_choice(label, code);
+    }
+    let action = group("action", "The follow-up action items")
+        .add_sub_option(
+            sub("add", "Add a follow-up action item")
+                .add_sub_option(text("text", "What to do"))
+                .add_sub_option(
+                    CreateCommandOption::new(CommandOptionType::User, "owner", "Who does it")
+                        .required(false),
+                )
+                .add_sub_option(horizon)
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "due",
+                        "Due date, as YYYY-MM-DD",
+                    )
+                    .required(false)
+                    .min_length(10)
+                    .max_length(10),
+                ),
+        )
+        .add_sub_option(
+            sub("done", "Mark an action item done").add_sub_option(number("Its number")),
+        )
+        .add_sub_option(sub("remove", "Remove an action item").add_sub_option(number("Its number")))
+        .add_sub_option(
+            sub("restore", "Bring back an action item that was removed")
+                .add_sub_option(number("Its number")),
+        );
     let incident = CreateCommand::new("incident")
         .description("Run the incident in this channel")
         .dm_permission(false)
@@ -158,13 +314,37 @@ pub fn definitions() -> Vec<CreateCommand> {
             sub("summary", "Summarise the incident")
                 .add_sub_option(text("text", "What happened, in short")),
         )
+        .add_option(story(
+            "factor",
+            "What contributed to the incident",
+            "a contributing factor",
+            "What contributed",
+        ))
+        .add_option(story(
+            "worked",
+            "What went well in the response",
+            "something that went well",
+            "What went well",
+        ))
+        .add_option(story(
+            "improve",
+            "What to do better next time",
+            "something to improve",
+            "What to do better",
+        ))
+        .add_option(action)
         .add_option(
-            sub("action", "Add a follow-up action item")
-                .add_sub_option(text("text", "What to do"))
+            sub("ref", "Add a reference: an alert, a dashboard, a fix")
                 .add_sub_option(
-                    CreateCommandOption::new(CommandOptionType::User, "owner", "Who does it")
-                        .required(false),
-                ),
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "label",
+                        "One word: alert, dashboard, pr, or your own",
+                    )
+                    .required(true)
+                    .max_length(32),
+                )
+                .add_sub_option(text("text", "A link, or a line of its own")),
         )
         .add_option(
             sub("resolve", "Mark the incident resolved").add_sub_option(
@@ -189,17 +369,50 @@ pub fn definitions() -> Vec<CreateCommand> {
             ),
         );
     let timeline = CreateCommand::new("timeline")
-        .description("Add an entry to the incident timeline")
+        .description("Add to the incident timeline, or correct it")
         .dm_permission(false)
-        .add_option(text("text", "What happened"))
         .add_option(
-            CreateCommandOption::new(
-                CommandOptionType::String,
-                "at",
-                "When, as HH:MM in the team's zone (default: now)",
-            )
-            .required(false)
-            .max_length(8),
+            sub("add", "Add an entry to the incident timeline")
+                .add_sub_option(text("text", "What happened"))
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "at",
+                        "When, as HH:MM in the team's zone (default: now)",
+                    )
+                    .required(false)
+                    .max_length(8),
+                ),
+        )
+        .add_option(sub(
+            "list",
+            "List the timeline's entries with their numbers",
+        ))
+        .add_option(
+            sub("edit", "Change an entry's text")
+                .add_sub_option(number("The entry's number"))
+                .add_sub_option(text("text", "The new text")),
+        )
+        .add_option(
+            sub("move", "Change an entry's time")
+                .add_sub_option(number("The entry's number"))
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "time",
+                        "HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] in the team's time zone",
+                    )
+                    .required(true)
+                    .max_length(19),
+                ),
+        )
+        .add_option(
+            sub("remove", "Remove an entry from the timeline")
+                .add_sub_option(number("The entry's number")),
+        )
+        .add_option(
+            sub("restore", "Bring back an entry that was removed")
+                .add_sub_option(number("The entry's number")),
         );
     vec![incident, timeline]
 }
@@ -208,10 +421,17 @@ pub fn definitions() -> Vec<CreateCommand> {
 mod tests {
     use super::*;
     use crate::domain::command::{Command, IncidentCommand, parse};
+    use serde_json::{Value, json};
 
-    fn invocation(command: &str, sub: Option<&str>, options: &[(&str, &str)]) -> Invocation {
+    fn invocation(
+        command: &str,
+        group: Option<&str>,
+        sub: Option<&str>,
+        options: &[(&str, &str)],
+    ) -> Invocation {
         Invocation {
             command: command.into(),
+            group: group.map(Into::into),
             subcommand: sub.map(Into::into),
             options: options
                 .iter()
@@ -220,20 +440,33 @@ mod tests {
         }
     }
 
-    fn parsed(invocation: &Invocation) -> Command {
-        let text = invocation.text().expect("a known command");
-        parse(&text).expect("a command").expect("valid")
+    fn text(
+        command: &str,
+        group: Option<&str>,
+        sub: &str,
+        options: &[(&str, &str)],
+    ) -> Option<String> {
+        invocation(command, group, Some(sub), options).text()
+    }
+
+    /// Options as Discord sends them in an interaction's `data.options`.
+    fn received(command: &str, options: Value) -> Invocation {
+        let options: Vec<CommandDataOption> = serde_json::from_value(options).unwrap();
+        Invocation::from_options(command, &options, |user| format!("user {user}"))
     }
 
     #[test]
     fn start_with_a_severity_choice_reads_as_the_shared_grammar() {
-        let command = parsed(&invocation(
+        let text = text(
             "incident",
-            Some("start"),
+            None,
+            "start",
             &[("title", "Checkout 5xx"), ("severity", "sev2")],
-        ));
+        )
+        .unwrap();
+        assert_eq!(text, "/incident start Checkout 5xx --sev sev2");
         assert_eq!(
-            command,
+            parse(&text).expect("a command").expect("valid"),
             Command::Incident(IncidentCommand::Start {
                 title: "Checkout 5xx".into(),
                 severity: Some("sev2".parse().unwrap()),
@@ -242,76 +475,431 @@ mod tests {
     }
 
     #[test]
-    fn an_action_keeps_its_owner_and_a_timeline_its_time() {
-        let command = parsed(&invocation(
+    fn a_subcommand_group_is_read_with_its_subcommand_and_options() {
+        let action = received(
             "incident",
-            Some("action"),
-            &[("text", "Alert on queue depth"), ("owner", "Ana")],
-        ));
-        assert_eq!(
-            command,
-            Command::Incident(IncidentCommand::Action(crate::domain::ActionCommand::Add {
-                horizon: crate::domain::Horizon::Short,
-                text: "Alert on queue depth".into(),
-                owner: Some("Ana".into()),
-                due: None,
-            }))
+            json!([{"name": "action", "type": 2, "options": [
+                {"name": "add", "type": 1, "options": [
+                    {"name": "text", "type": 3, "value": "Shard the queue"},
+                    {"name": "owner", "type": 6, "value": "1176000000000000011"},
+                    {"name": "horizon", "type": 3, "value": "long"},
+                ]},
+            ]}]),
         );
-        let text = invocation(
+        assert_eq!(
+            action,
+            invocation(
+                "incident",
+                Some("action"),
+                Some("add"),
+                &[
+                    ("text", "Shard the queue"),
+                    ("owner", "user 1176000000000000011"),
+                    ("horizon", "long"),
+                ],
+            )
+        );
+        let done = received(
+            "incident",
+            json!([{"name": "action", "type": 2, "options": [
+                {"name": "done", "type": 1, "options": [{"name": "number", "type": 4, "value": 3}]},
+            ]}]),
+        );
+        assert_eq!(done.text(), Some("/incident action done 3".into()));
+        let remove = received(
             "timeline",
-            None,
-            &[("text", "rolled back"), ("at", "03:12")],
-        )
-        .text()
-        .unwrap();
-        assert_eq!(text, "/timeline 03:12 rolled back");
+            json!([{"name": "remove", "type": 1, "options": [
+                {"name": "number", "type": 4, "value": 12},
+            ]}]),
+        );
+        assert_eq!(remove.group, None);
+        assert_eq!(remove.text(), Some("/timeline remove 12".into()));
+        let list = received(
+            "timeline",
+            json!([{"name": "list", "type": 1, "options": []}]),
+        );
+        assert_eq!(list.text(), Some("/timeline list".into()));
+        // A group without a subcommand is nothing Scribe has.
+        let empty = received(
+            "incident",
+            json!([{"name": "factor", "type": 2, "options": []}]),
+        );
+        assert_eq!(
+            (empty.group.as_deref(), empty.subcommand.as_deref()),
+            (Some("factor"), None)
+        );
+        assert_eq!(empty.text(), None);
     }
 
     #[test]
-    fn draft_publish_and_unknown_commands() {
+    fn timeline_subcommands_as_text() {
+        let timeline = |sub: &str, options: &[(&str, &str)]| text("timeline", None, sub, options);
         assert_eq!(
-            invocation("incident", Some("draft"), &[("publish", "true")]).text(),
+            timeline("add", &[("text", "rolled back"), ("at", "03:12")]),
+            Some("/timeline 03:12 rolled back".into())
+        );
+        assert_eq!(
+            timeline("add", &[("text", "rolled back")]),
+            Some("/timeline rolled back".into())
+        );
+        assert_eq!(timeline("list", &[]), Some("/timeline list".into()));
+        assert_eq!(
+            timeline(
+                "edit",
+                &[("number", "2"), ("text", "failover to replica 2")]
+            ),
+            Some("/timeline edit 2 failover to replica 2".into())
+        );
+        assert_eq!(
+            timeline("move", &[("number", "4"), ("time", "14:05")]),
+            Some("/timeline move 4 14:05".into())
+        );
+        assert_eq!(
+            timeline("move", &[("number", "4"), ("time", "2026-12-06 23:59:30")]),
+            Some("/timeline move 4 2026-12-06 23:59:30".into())
+        );
+        assert_eq!(
+            timeline("remove", &[("number", "3")]),
+            Some("/timeline remove 3".into())
+        );
+        assert_eq!(
+            timeline("restore", &[("number", "3")]),
+            Some("/timeline restore 3".into())
+        );
+    }
+
+    #[test]
+    fn story_lists_as_text() {
+        for list in STORY_LISTS {
+            let story =
+                |sub: &str, options: &[(&str, &str)]| text("incident", Some(list), sub, options);
+            assert_eq!(
+                story("add", &[("text", "No alert on queue depth")]),
+                Some(format!("/incident {list} No alert on queue depth"))
+            );
+            assert_eq!(
+                story("remove", &[("number", "2")]),
+                Some(format!("/incident {list} remove 2"))
+            );
+            assert_eq!(
+                story("restore", &[("number", "2")]),
+                Some(format!("/incident {list} restore 2"))
+            );
+        }
+    }
+
+    #[test]
+    fn actions_as_text() {
+        let action =
+            |sub: &str, options: &[(&str, &str)]| text("incident", Some("action"), sub, options);
+        assert_eq!(
+            action(
+                "add",
+                &[
+                    ("text", "Shard the queue"),
+                    ("owner", "Ana"),
+                    ("horizon", "long"),
+                    ("due", "2026-12-20"),
+                ],
+            ),
+            Some("/incident action long Shard the queue @Ana due 2026-12-20".into())
+        );
+        assert_eq!(
+            action("add", &[("text", "Alert on queue depth"), ("owner", "Ana")]),
+            Some("/incident action Alert on queue depth @Ana".into())
+        );
+        assert_eq!(
+            action("add", &[("text", "Page the DBA"), ("horizon", "now")]),
+            Some("/incident action now Page the DBA".into())
+        );
+        assert_eq!(
+            action("add", &[("text", "Runbook"), ("due", "2027-01-15")]),
+            Some("/incident action Runbook due 2027-01-15".into())
+        );
+        // Only the horizons Discord offers are written.
+        assert_eq!(
+            action("add", &[("text", "Runbook"), ("horizon", "someday")]),
+            Some("/incident action Runbook".into())
+        );
+        for sub in ["done", "remove", "restore"] {
+            assert_eq!(
+                action(sub, &[("number", "5")]),
+                Some(format!("/incident action {sub} 5"))
+            );
+        }
+    }
+
+    #[test]
+    fn references_and_the_other_incident_subcommands_as_text() {
+        let incident = |sub: &str, options: &[(&str, &str)]| text("incident", None, sub, options);
+        assert_eq!(
+            incident(
+                "ref",
+                &[
+                    ("label", "dashboard"),
+                    ("text", "https://grafana.example/d/checkout")
+                ]
+            ),
+            Some("/incident ref dashboard https://grafana.example/d/checkout".into())
+        );
+        // The grammar's label is one word.
+        assert_eq!(
+            incident("ref", &[("label", " Load  test "), ("text", "k6 run 42")]),
+            Some("/incident ref Load-test k6 run 42".into())
+        );
+        assert_eq!(
+            incident("severity", &[("level", "sev1")]),
+            Some("/incident severity sev1".into())
+        );
+        assert_eq!(
+            incident("lead", &[("user", "Ana")]),
+            Some("/incident lead Ana".into())
+        );
+        assert_eq!(
+            incident("impact", &[("text", "EU checkout")]),
+            Some("/incident impact EU checkout".into())
+        );
+        assert_eq!(
+            incident("summary", &[("text", "A bad deploy")]),
+            Some("/incident summary A bad deploy".into())
+        );
+        assert_eq!(
+            incident("resolve", &[("note", "rolled back")]),
+            Some("/incident resolve rolled back".into())
+        );
+        assert_eq!(incident("resolve", &[]), Some("/incident resolve".into()));
+        assert_eq!(incident("close", &[]), Some("/incident close".into()));
+        assert_eq!(incident("status", &[]), Some("/incident status".into()));
+        assert_eq!(
+            incident("draft", &[("publish", "true")]),
             Some("/incident draft --publish".into())
         );
         assert_eq!(
-            invocation("incident", Some("draft"), &[("publish", "false")]).text(),
+            incident("draft", &[("publish", "false")]),
             Some("/incident draft".into())
         );
-        assert_eq!(invocation("incident", Some("explode"), &[]).text(), None);
-        assert_eq!(invocation("other", None, &[]).text(), None);
+    }
+
+    #[test]
+    fn a_missing_required_option_leaves_the_bare_command_for_the_usage_answer() {
+        // The command is read off the bare text wanted.
+        let bare = |group: Option<&str>, sub: &str, options: &[(&str, &str)], want: &str| {
+            let command = want[1..].split(' ').next().unwrap();
+            assert_eq!(
+                text(command, group, sub, options),
+                Some(want.to_string()),
+                "{command} {group:?} {sub} {options:?}"
+            );
+        };
+        // The text never slides into the number's place.
+        bare(None, "edit", &[("text", "3 replicas")], "/timeline");
+        bare(None, "edit", &[("number", "3")], "/timeline");
+        bare(None, "move", &[("number", "3")], "/timeline");
+        bare(None, "move", &[("time", "14:05")], "/timeline");
+        bare(None, "remove", &[], "/timeline");
+        bare(None, "restore", &[("number", "")], "/timeline");
+        bare(None, "add", &[("at", "03:12")], "/timeline");
+        // A number is digits, or it is missing.
+        bare(None, "remove", &[("number", "-1")], "/timeline");
+        bare(
+            None,
+            "edit",
+            &[("number", "2 x"), ("text", "y")],
+            "/timeline",
+        );
+        for list in STORY_LISTS {
+            let want = format!("/incident {list}");
+            bare(Some(list), "add", &[], &want);
+            bare(Some(list), "add", &[("text", "  ")], &want);
+            bare(Some(list), "remove", &[], &want);
+            bare(Some(list), "restore", &[("number", "two")], &want);
+        }
+        bare(
+            Some("action"),
+            "add",
+            &[("owner", "Ana")],
+            "/incident action",
+        );
+        for sub in ["done", "remove", "restore"] {
+            bare(Some("action"), sub, &[], "/incident action");
+        }
+        bare(
+            None,
+            "ref",
+            &[("text", "https://x.example")],
+            "/incident ref",
+        );
+        bare(None, "ref", &[("label", "pr")], "/incident ref");
+    }
+
+    #[test]
+    fn unknown_commands_groups_and_subcommands_are_none() {
+        assert_eq!(text("incident", None, "explode", &[]), None);
+        assert_eq!(text("other", None, "add", &[]), None);
+        assert_eq!(invocation("other", None, None, &[]).text(), None);
+        // `/timeline` and `/incident` always come with a subcommand now.
+        assert_eq!(
+            invocation("timeline", None, None, &[("text", "rolled back")]).text(),
+            None
+        );
+        assert_eq!(invocation("incident", None, None, &[]).text(), None);
+        assert_eq!(text("timeline", None, "explode", &[]), None);
+        assert_eq!(
+            text("timeline", Some("factor"), "add", &[("text", "x")]),
+            None
+        );
+        assert_eq!(
+            text("incident", Some("explode"), "add", &[("text", "x")]),
+            None
+        );
+        assert_eq!(
+            text("incident", Some("factor"), "done", &[("number", "1")]),
+            None
+        );
+        assert_eq!(
+            text("incident", Some("action"), "edit", &[("number", "1")]),
+            None
+        );
+        // The lists are groups: not subcommands of their own.
+        assert_eq!(text("incident", None, "factor", &[("text", "x")]), None);
+        assert_eq!(text("incident", None, "action", &[("text", "x")]), None);
+        assert_eq!(
+            invocation("incident", Some("action"), None, &[("text", "x")]).text(),
+            None
+        );
+    }
+
+    /// The decision on notes that read like curation commands: they are written as they are,
+    /// and the shared grammar reads them as it reads them on every platform.
+    #[test]
+    fn a_note_that_reads_like_a_curation_command_is_written_as_it_is() {
+        let add = |options: &[(&str, &str)]| text("timeline", None, "add", options).unwrap();
+        assert_eq!(add(&[("text", "list")]), "/timeline list");
+        assert_eq!(add(&[("text", "Remove 3")]), "/timeline Remove 3");
+        assert_eq!(
+            add(&[("text", "edit 2 the config")]),
+            "/timeline edit 2 the config"
+        );
+        assert_eq!(
+            add(&[("text", "move 3 pods to b")]),
+            "/timeline move 3 pods to b"
+        );
+        // Given its time, it can only be a note.
+        assert_eq!(
+            add(&[("text", "remove 3"), ("at", "03:12")]),
+            "/timeline 03:12 remove 3"
+        );
+        assert_eq!(
+            text("incident", Some("factor"), "add", &[("text", "remove 2")]),
+            Some("/incident factor remove 2".into())
+        );
+        assert_eq!(
+            text("incident", Some("action"), "add", &[("text", "done 1")]),
+            Some("/incident action done 1".into())
+        );
+    }
+
+    /// A sample value for an option of the registered definitions, by its type and name.
+    fn sample(option: &Value) -> Option<(String, String)> {
+        let name = option["name"].as_str().unwrap().to_string();
+        let value = match option["type"].as_u64().unwrap() {
+            4 => "2".to_string(),
+            6 => "Ana".to_string(),
+            5 => "true".to_string(),
+            3 => match (
+                option["choices"].as_array().filter(|c| !c.is_empty()),
+                name.as_str(),
+            ) {
+                (Some(choices), _) => choices[0]["value"].as_str().unwrap().to_string(),
+                (None, "time") => "2026-12-06 14:05".to_string(),
+                (None, "due") => "2026-12-20".to_string(),
+                (None, "at") => "03:12".to_string(),
+                (None, _) => format!("sample-{name}"),
+            },
+            other => panic!("no sample for option type {other}: {option}"),
+        };
+        Some((name, value))
     }
 
     #[test]
     fn every_registered_subcommand_maps_to_text() {
         let registered = serde_json::to_value(definitions()).unwrap();
-        let incident = &registered[0];
-        assert_eq!(incident["name"], "incident");
-        let subs: Vec<&str> = incident["options"]
+        let names: Vec<&str> = registered
             .as_array()
             .unwrap()
             .iter()
-            .map(|o| o["name"].as_str().unwrap())
+            .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            subs,
-            [
-                "start", "severity", "lead", "impact", "summary", "action", "resolve", "close",
-                "status", "draft"
-            ]
-        );
-        for sub in subs {
-            let filled = invocation(
-                "incident",
-                Some(sub),
-                &[
-                    ("title", "t"),
-                    ("level", "sev1"),
-                    ("user", "Ana"),
-                    ("text", "x"),
-                ],
-            );
-            assert!(parse(&filled.text().unwrap()).unwrap().is_ok(), "{sub}");
+        assert_eq!(names, ["incident", "timeline"]);
+        let mut seen = vec![];
+        for command in registered.as_array().unwrap() {
+            let name = command["name"].as_str().unwrap();
+            let top = command["options"].as_array().unwrap();
+            assert!(top.len() <= 25, "{name}: Discord allows 25");
+            // (group, subcommand definition)
+            let mut subs: Vec<(Option<&str>, &Value)> = vec![];
+            for option in top {
+                match option["type"].as_u64() {
+                    Some(1) => subs.push((None, option)),
+                    Some(2) => {
+                        let inner = option["options"].as_array().unwrap();
+                        assert!(!inner.is_empty() && inner.len() <= 25, "{option}");
+                        for sub in inner {
+                            assert_eq!(sub["type"], 1, "a group holds subcommands: {sub}");
+                            subs.push((option["name"].as_str(), sub));
+                        }
+                    }
+                    _ => panic!("/{name} mixes subcommands with plain options: {option}"),
+                }
+            }
+            for (group, sub) in subs {
+                let sub_name = sub["name"].as_str().unwrap();
+                let options: Vec<(String, String)> = sub["options"]
+                    .as_array()
+                    .map(|o| o.iter().filter_map(sample).collect())
+                    .unwrap_or_default();
+                let filled = Invocation {
+                    command: name.to_string(),
+                    group: group.map(Into::into),
+                    subcommand: Some(sub_name.to_string()),
+                    options: options.clone(),
+                };
+                let what = format!("/{name} {group:?} {sub_name}");
+                let text = filled.text().unwrap_or_else(|| panic!("{what}: no text"));
+                assert!(
+                    text.starts_with("/incident ") || text.starts_with("/timeline "),
+                    "{what}: {text}"
+                );
+                for (option, value) in options.iter().filter(|(_, v)| v != "true") {
+                    assert!(
+                        text.contains(value.as_str()),
+                        "{what}: {option} not in {text}"
+                    );
+                }
+                seen.push(match group {
+                    Some(group) => format!("{name} {group} {sub_name}"),
+                    None => format!("{name} {sub_name}"),
+                });
+            }
         }
-        assert_eq!(registered[1]["name"], "timeline");
+        let mut want = vec![];
+        for sub in [
+            "start", "severity", "lead", "impact", "summary", "factor", "worked", "improve",
+            "action", "ref", "resolve", "close", "status", "draft",
+        ] {
+            match sub {
+                "factor" | "worked" | "improve" => {
+                    want.extend(["add", "remove", "restore"].map(|s| format!("incident {sub} {s}")))
+                }
+                "action" => want.extend(
+                    ["add", "done", "remove", "restore"].map(|s| format!("incident action {s}")),
+                ),
+                _ => want.push(format!("incident {sub}")),
+            }
+        }
+        want.extend(
+            ["add", "list", "edit", "move", "remove", "restore"].map(|s| format!("timeline {s}")),
+        );
+        assert_eq!(seen, want);
     }
 }

@@ -813,6 +813,17 @@ pub fn subcommand(name: &str, options: Value) -> Value {
     json!({"name": name, "type": 1, "options": options})
 }
 
+/// `{"name": "action", "type": 2, "options": [<subcommand>]}`: a subcommand group holding the
+/// one subcommand invoked, as Discord sends it.
+pub fn subcommand_group(name: &str, subcommand: Value) -> Value {
+    json!({"name": name, "type": 2, "options": [subcommand]})
+}
+
+/// An integer option (type 4).
+pub fn integer_option(name: &str, value: i64) -> Value {
+    json!({"name": name, "type": 4, "value": value})
+}
+
 /// A string option (type 3).
 pub fn string_option(name: &str, value: &str) -> Value {
     json!({"name": name, "type": 3, "value": value})

@@ -778,7 +778,9 @@ fn pings_everyone(content: &str, allowed: &Value) -> bool {
 }
 
 /// A command Discord accepts: names 1-32 lower-case characters, descriptions 1-100 characters,
-/// required options before optional ones, at most 25 choices.
+/// at most 25 options at each level, required options before optional ones, at most 25
+/// choices; subcommands (type 1) and groups (type 2) never beside plain options, groups only at
+/// the top level holding only subcommands, and nothing below a subcommand but plain options.
 fn check_command(command: &Value) -> Result<(), (String, String)> {
     let name_ok = |name: &Value| {
         name.as_str().is_some_and(|n| {
@@ -804,6 +806,7 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
     }
     fn check_options(
         options: &Value,
+        parent: Option<u64>,
         at: &str,
         name_ok: &dyn Fn(&Value) -> bool,
         described: &dyn Fn(&Value) -> bool,
@@ -811,6 +814,16 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
         let Some(options) = options.as_array() else {
             return Ok(());
         };
+        if options.len() > 25 {
+            return Err((at.into(), "Must be 25 or fewer in length.".into()));
+        }
+        let nested = |o: &Value| matches!(o["type"].as_u64(), Some(1 | 2));
+        if options.iter().any(nested) && !options.iter().all(nested) {
+            return Err((
+                at.into(),
+                "Sub-commands and sub-command groups cannot be mixed with other options".into(),
+            ));
+        }
         let mut optional_seen = false;
         for (i, option) in options.iter().enumerate() {
             let here = format!("{at}.{i}");
@@ -828,6 +841,18 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
                 return Err((
                     format!("{here}.type"),
                     "Value must be one of {1..11}.".into(),
+                ));
+            }
+            // At the top anything; in a group only subcommands; in a subcommand only values.
+            let allowed = match parent {
+                None => true,
+                Some(2) => kind == 1,
+                Some(_) => kind > 2,
+            };
+            if !allowed {
+                return Err((
+                    format!("{here}.type"),
+                    "Sub-commands nest at most one group deep".into(),
                 ));
             }
             let required = option["required"].as_bool().unwrap_or(false);
@@ -848,6 +873,7 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
             }
             check_options(
                 &option["options"],
+                Some(kind),
                 &format!("{here}.options"),
                 name_ok,
                 described,
@@ -855,5 +881,5 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
         }
         Ok(())
     }
-    check_options(&command["options"], "options", &name_ok, &described)
+    check_options(&command["options"], None, "options", &name_ok, &described)
 }
