@@ -69,7 +69,14 @@ fn curated(incident: &Value) -> Value {
     };
     let mut timeline = pick(
         "timeline",
-        &["n", "text", "source", "hidden", "original_text", "edited_by"],
+        &[
+            "n",
+            "text",
+            "source",
+            "hidden",
+            "original_text",
+            "edited_by",
+        ],
     );
     for (entry, full) in timeline
         .as_array_mut()
@@ -108,11 +115,18 @@ fn check_script_result(curated: &Value) {
         })
         .collect();
     let by_n = |n: u64| entries.iter().find(|e| e.0 == n).copied().unwrap();
-    assert_eq!(by_n(1).1, "Incident started: Webhook backlog, severity High (sev2)");
+    assert_eq!(
+        by_n(1).1,
+        "Incident started: Webhook backlog, severity High (sev2)"
+    );
     assert!(!by_n(1).2, "restored");
     assert_eq!(by_n(2), (2, "queue depth 45k", false));
     assert_eq!(by_n(3), (3, "first page", true));
-    assert_eq!(entries.len(), 5, "three state changes and two notes: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        5,
+        "three state changes and two notes: {entries:?}"
+    );
     let edited = &curated["timeline"]
         .as_array()
         .unwrap()
@@ -185,12 +199,14 @@ async fn slack_run() -> Value {
 async fn console_run() -> Value {
     let sandbox = Sandbox::new();
     let session = format!("{}\n", SCRIPT.join("\n"));
-    let output = tokio::task::block_in_place(|| {
-        sandbox.run_with_input(&["console", "--as", NAME], session)
-    });
+    let output =
+        tokio::task::block_in_place(|| sandbox.run_with_input(&["console", "--as", NAME], session));
     let out = success(&output);
     assert!(out.contains("There is no timeline entry #99"), "{out}");
-    assert!(out.contains("(hidden)"), "the list marks hidden entries: {out}");
+    assert!(
+        out.contains("(hidden)"),
+        "the list marks hidden entries: {out}"
+    );
     // The console's store, served.
     let server = Server::start_with(&sandbox, &[]);
     let incidents = server.incidents().await;
@@ -203,7 +219,8 @@ async fn console_run() -> Value {
 fn discord_interaction(step: &str) -> (&'static str, Value) {
     let words: Vec<&str> = step.split_whitespace().collect();
     let rest = |from: usize| words[from..].join(" ");
-    let number = |word: &str| json!({"name": "number", "type": 4, "value": word.parse::<i64>().unwrap()});
+    let number =
+        |word: &str| json!({"name": "number", "type": 4, "value": word.parse::<i64>().unwrap()});
     let text = |value: String| string_option("text", &value);
     match (words[0], words[1]) {
         ("/timeline", "list") => ("timeline", json!([subcommand("list", json!([]))])),
@@ -213,39 +230,56 @@ fn discord_interaction(step: &str) -> (&'static str, Value) {
         ),
         ("/timeline", "move") => (
             "timeline",
-            json!([subcommand("move", json!([number(words[2]), string_option("time", &rest(3))]))]),
+            json!([subcommand(
+                "move",
+                json!([number(words[2]), string_option("time", &rest(3))])
+            )]),
         ),
-        ("/timeline", sub @ ("remove" | "restore")) => {
-            ("timeline", json!([subcommand(sub, json!([number(words[2])]))]))
-        }
+        ("/timeline", sub @ ("remove" | "restore")) => (
+            "timeline",
+            json!([subcommand(sub, json!([number(words[2])]))]),
+        ),
         ("/timeline", first) if first.contains(':') => (
             "timeline",
-            json!([subcommand("add", json!([text(rest(2)), string_option("at", first)]))]),
+            json!([subcommand(
+                "add",
+                json!([text(rest(2)), string_option("at", first)])
+            )]),
         ),
-        ("/timeline", _) => ("timeline", json!([subcommand("add", json!([text(rest(1))]))])),
+        ("/timeline", _) => (
+            "timeline",
+            json!([subcommand("add", json!([text(rest(1))]))]),
+        ),
         ("/incident", "start") => (
             "incident",
-            json!([subcommand("start", json!([
-                string_option("title", "Webhook backlog"),
-                string_option("severity", "sev2"),
-            ]))]),
+            json!([subcommand(
+                "start",
+                json!([
+                    string_option("title", "Webhook backlog"),
+                    string_option("severity", "sev2"),
+                ])
+            )]),
         ),
         ("/incident", group @ ("factor" | "worked" | "improve")) => {
             let sub = match words[2] {
                 sub @ ("remove" | "restore") => subcommand(sub, json!([number(words[3])])),
                 _ => subcommand("add", json!([text(rest(2))])),
             };
-            ("incident", json!([{"name": group, "type": 2, "options": [sub]}]))
+            (
+                "incident",
+                json!([{"name": group, "type": 2, "options": [sub]}]),
+            )
         }
         ("/incident", "ref") => (
             "incident",
-            json!([subcommand("ref", json!([string_option("label", words[2]), text(rest(3))]))]),
+            json!([subcommand(
+                "ref",
+                json!([string_option("label", words[2]), text(rest(3))])
+            )]),
         ),
         ("/incident", "action") => {
             let sub = match words[2] {
-                sub @ ("done" | "remove" | "restore") => {
-                    subcommand(sub, json!([number(words[3])]))
-                }
+                sub @ ("done" | "remove" | "restore") => subcommand(sub, json!([number(words[3])])),
                 _ => {
                     let mut words = words[2..].to_vec();
                     let mut options = Vec::new();
@@ -264,11 +298,17 @@ fn discord_interaction(step: &str) -> (&'static str, Value) {
                     subcommand("add", Value::Array(options))
                 }
             };
-            ("incident", json!([{"name": "action", "type": 2, "options": [sub]}]))
+            (
+                "incident",
+                json!([{"name": "action", "type": 2, "options": [sub]}]),
+            )
         }
         ("/incident", "resolve") => (
             "incident",
-            json!([subcommand("resolve", json!([string_option("note", &rest(2))]))]),
+            json!([subcommand(
+                "resolve",
+                json!([string_option("note", &rest(2))])
+            )]),
         ),
         ("/incident", sub) => ("incident", json!([subcommand(sub, json!([]))])),
         _ => panic!("no Discord form for {step}"),

@@ -224,9 +224,13 @@ async fn hostile_requests_are_refused_or_kept_as_inert_data() {
     for refusal in &refusals {
         let text = serde_json::from_str::<Value>(refusal).unwrap()["text"].to_string();
         assert!(
-            ["Nothing was changed", "is not a number", "has not happened yet"]
-                .iter()
-                .any(|why| text.contains(why)),
+            [
+                "Nothing was changed",
+                "is not a number",
+                "has not happened yet"
+            ]
+            .iter()
+            .any(|why| text.contains(why)),
             "a bad number is answered with what is wrong: {text}"
         );
     }

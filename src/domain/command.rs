@@ -360,7 +360,8 @@ fn split_due(text: &str) -> Result<(&str, Option<NaiveDate>), CommandError> {
     if !keyword.eq_ignore_ascii_case("due") || !date_like {
         return Ok((text, None));
     }
-    let date = parse_date(word).ok_or_else(|| CommandError::BadDate(word.chars().take(40).collect()))?;
+    let date =
+        parse_date(word).ok_or_else(|| CommandError::BadDate(word.chars().take(40).collect()))?;
     Ok((head, Some(date)))
 }
 

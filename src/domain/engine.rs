@@ -597,7 +597,8 @@ impl Incident {
 impl Builder {
     /// A state change: an entry made by the command's message, at its time.
     fn event(&mut self, message: &Message, text: String) {
-        self.entries.push(Made::Event(self.incident.timeline.len()));
+        self.entries
+            .push(Made::Event(self.incident.timeline.len(), message.index));
         self.incident.timeline.push(TimelineEntry {
             n: self.entries.len() as u32,
             at: message.at,
