@@ -59,13 +59,15 @@ fn curated(incident: &Value) -> Value {
             .unwrap_or_else(|| panic!("no {list} in {incident:#}"))
             .iter()
             .map(|item| {
-                fields
-                    .iter()
-                    .map(|f| (f.to_string(), item[*f].clone()))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into()
+                Value::Object(
+                    fields
+                        .iter()
+                        .map(|f| (f.to_string(), item[*f].clone()))
+                        .collect(),
+                )
             })
-            .collect()
+            .collect::<Vec<Value>>()
+            .into()
     };
     let mut timeline = pick(
         "timeline",
