@@ -179,6 +179,7 @@ fn check_script_result(curated: &Value) {
 async fn slack_run() -> Value {
     let fake = FakeSlack::start().await;
     fake.add_user(SLACK_USER, NAME, NAME);
+    fake.set_zone(SLACK_USER, "Asia/Kolkata", "India Standard Time", 19800);
     let sandbox = Sandbox::new();
     let server = Server::start(&sandbox, &fake.api_base());
     for (i, step) in SCRIPT.iter().enumerate() {
@@ -195,7 +196,25 @@ async fn slack_run() -> Value {
         }
     }
     server.settled().await;
-    curated(&server.the_incident().await)
+    let incident = server.the_incident().await;
+    // Slack says where people are: whether Ana was up outside working hours is known.
+    let impact = &incident["team_impact"];
+    assert_eq!(impact["zones_known"], true, "{impact:#}");
+    let hour_in_kolkata = |at: &Value| {
+        let at: chrono::DateTime<chrono::Utc> = at.as_str().unwrap().parse().unwrap();
+        chrono::Timelike::hour(&at.with_timezone(&chrono_tz::Asia::Kolkata))
+    };
+    let person = &impact["per_person"][0];
+    let outside = |hour: u32| !(7..22).contains(&hour);
+    let (first, last) = (
+        outside(hour_in_kolkata(&person["first"])),
+        outside(hour_in_kolkata(&person["last"])),
+    );
+    if first == last {
+        let expected: Vec<&str> = if first { vec![NAME] } else { vec![] };
+        assert_eq!(impact["outside_hours"], json!(expected), "{impact:#}");
+    }
+    curated(&incident)
 }
 
 async fn console_run() -> Value {
@@ -213,6 +232,7 @@ async fn console_run() -> Value {
     let server = Server::start_with(&sandbox, &[]);
     let incidents = server.incidents().await;
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!(incidents[0]["team_impact"]["zones_known"], false);
     curated(&incidents[0])
 }
 
@@ -343,7 +363,11 @@ async fn discord_run() -> Value {
         }
     }
     server.settled().await;
-    curated(&server.the_incident().await)
+    let incident = server.the_incident().await;
+    // Discord never says where people are.
+    assert_eq!(incident["team_impact"]["zones_known"], false);
+    assert_eq!(incident["team_impact"]["outside_hours"], json!([]));
+    curated(&incident)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -162,7 +162,7 @@ fn summary(incident: &Incident) -> String {
             || "unknown".to_string(),
             crate::drafting::view::human_duration
         ),
-        incident.timeline.len(),
+        incident.visible_timeline().count(),
         crate::drafting::markdown::inline(&names.join(", ")),
     )
 }

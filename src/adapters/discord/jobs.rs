@@ -77,7 +77,7 @@ fn summary(incident: &Incident) -> String {
         "✅ **Incident closed: {title}**\nDuration: {duration} · {entries} timeline entries · \
          {count} participants: {names}",
         title = incident.title,
-        entries = incident.timeline.len(),
+        entries = incident.visible_timeline().count(),
         count = names.len(),
         names = names.join(", "),
     )

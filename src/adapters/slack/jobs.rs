@@ -208,7 +208,7 @@ fn summary(incident: &Incident) -> String {
         ":white_check_mark: *Incident closed: {title}*\nDuration: {duration} · {entries} timeline \
          entries · {count} participants: {names}\nThe postmortem draft follows as a file.",
         title = escape(&incident.title),
-        entries = incident.timeline.len(),
+        entries = incident.visible_timeline().count(),
         count = names.len(),
         names = escape(&names.join(", ")),
     )
