@@ -12,6 +12,7 @@ use scribe::domain::{
 };
 use scribe::storage::{
     self, AnyStore, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store, StoreError,
+    WebIdentity, WebSession,
 };
 
 fn at(secs: i64, micros: u32) -> DateTime<Utc> {
@@ -436,6 +437,327 @@ mod checks {
         assert_eq!(claimed, expected);
     }
 
+    fn person(platform: Platform, workspace: &str, id: &str, name: &str) -> WebIdentity {
+        WebIdentity {
+            platform,
+            workspace: workspace.into(),
+            person_id: id.into(),
+            person_name: name.into(),
+        }
+    }
+
+    fn hash(n: u8) -> String {
+        format!("{n:02x}").repeat(32)
+    }
+
+    pub async fn a_sign_in_link_works_once<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        let zoe = person(Platform::Slack, "T1", "U1", "Zoë 'quoted' Kapoor");
+        let bo = person(Platform::Discord, "G1", "42", "bo");
+        let expires = now + Duration::minutes(10);
+        store.add_web_link(&hash(1), &zoe, expires).await.unwrap();
+        store.add_web_link(&hash(2), &bo, expires).await.unwrap();
+        assert_eq!(
+            store.use_web_link(&hash(1), now).await.unwrap(),
+            Some(zoe),
+            "the link signs in the person it was made for"
+        );
+        assert_eq!(store.use_web_link(&hash(1), now).await.unwrap(), None);
+        let later = now + Duration::minutes(1);
+        assert_eq!(
+            store.use_web_link(&hash(1), later).await.unwrap(),
+            None,
+            "used: never again"
+        );
+        assert_eq!(
+            store.use_web_link(&hash(2), later).await.unwrap(),
+            Some(bo),
+            "another link is not used by the first one's use"
+        );
+    }
+
+    pub async fn an_expired_or_unknown_link_never_works<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        let ana = person(Platform::Console, "console", "ana", "Ana");
+        store.add_web_link(&hash(1), &ana, now).await.unwrap();
+        assert_eq!(store.use_web_link(&hash(1), now).await.unwrap(), None);
+        let later = now + Duration::days(1);
+        assert_eq!(store.use_web_link(&hash(1), later).await.unwrap(), None);
+        for unknown in [hash(9), String::new(), hash(1).to_uppercase()] {
+            assert_eq!(
+                store.use_web_link(&unknown, now).await.unwrap(),
+                None,
+                "{unknown:?}"
+            );
+        }
+        assert_eq!(
+            store
+                .use_web_link(&hash(1), now - Duration::microseconds(1))
+                .await
+                .unwrap(),
+            Some(ana),
+            "a refused use left the link unused"
+        );
+    }
+
+    pub async fn concurrent_uses_of_a_link_give_one_identity<S: Store + 'static>(store: Arc<S>) {
+        let now = at(1_000, 0);
+        let zoe = person(Platform::Slack, "T1", "U1", "Zoë");
+        let expires = now + Duration::minutes(10);
+        store.add_web_link(&hash(1), &zoe, expires).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.use_web_link(&hash(1), now).await.unwrap() })
+            })
+            .collect();
+        let mut signed_in = Vec::new();
+        for task in tasks {
+            signed_in.extend(task.await.unwrap());
+        }
+        assert_eq!(signed_in, vec![zoe]);
+    }
+
+    pub async fn sessions_expire_and_end<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        let expires = now + Duration::hours(12);
+        let zoe = person(Platform::Slack, "T1", "U1", "Zoë");
+        let ana = person(Platform::Console, "console", "ana", "Ana");
+        store
+            .add_web_session(&hash(1), &zoe, "csrf-1", now, expires)
+            .await
+            .unwrap();
+        store
+            .add_web_session(&hash(2), &ana, "csrf-2", now, expires)
+            .await
+            .unwrap();
+        let session = WebSession {
+            who: zoe,
+            csrf: "csrf-1".into(),
+            expires_at: expires,
+        };
+        assert_eq!(
+            store.web_session(&hash(1), now).await.unwrap(),
+            Some(session.clone())
+        );
+        let last_moment = expires - Duration::microseconds(1);
+        assert_eq!(
+            store.web_session(&hash(1), last_moment).await.unwrap(),
+            Some(session)
+        );
+        assert_eq!(store.web_session(&hash(1), expires).await.unwrap(), None);
+        assert_eq!(store.web_session(&hash(9), now).await.unwrap(), None);
+
+        store.end_web_session(&hash(2)).await.unwrap();
+        assert_eq!(store.web_session(&hash(2), now).await.unwrap(), None);
+        store.end_web_session(&hash(2)).await.unwrap();
+        store.end_web_session(&hash(9)).await.unwrap();
+        assert_eq!(
+            store
+                .web_session(&hash(1), now)
+                .await
+                .unwrap()
+                .map(|s| s.csrf),
+            Some("csrf-1".into()),
+            "ending one session ends no other"
+        );
+    }
+
+    pub async fn forgetting_deletes_only_what_expired<S: Store>(store: &S) {
+        let now = at(1_000, 0);
+        let (past, future) = (now - Duration::minutes(1), now + Duration::minutes(10));
+        let zoe = person(Platform::Slack, "T1", "U1", "Zoë");
+        // Links 1 (expired, used), 2 (expired, unused), 3 (live, used), 4 (live, unused), and
+        // one that expires at `now`, so is expired then.
+        for (n, expires) in [(1, past), (2, past), (3, future), (4, future), (5, now)] {
+            store.add_web_link(&hash(n), &zoe, expires).await.unwrap();
+        }
+        let before = past - Duration::minutes(1);
+        assert!(
+            store
+                .use_web_link(&hash(1), before)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .use_web_link(&hash(3), before)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Sessions 1 (expired), 2 (expires at `now`), 3 (live).
+        for (n, expires) in [(1, past), (2, now), (3, future)] {
+            let csrf = format!("csrf-{n}");
+            store
+                .add_web_session(&hash(n), &zoe, &csrf, before, expires)
+                .await
+                .unwrap();
+        }
+        assert!(
+            store.add_web_link(&hash(1), &zoe, future).await.is_err(),
+            "a stored hash is not stored twice"
+        );
+
+        assert_eq!(store.forget_expired_web(now).await.unwrap(), 3 + 2);
+        assert_eq!(store.forget_expired_web(now).await.unwrap(), 0);
+        for n in [1, 2, 5] {
+            // Gone: the hash can be stored again.
+            store.add_web_link(&hash(n), &zoe, future).await.unwrap();
+        }
+        assert!(
+            store.add_web_link(&hash(3), &zoe, future).await.is_err(),
+            "a live used link is kept"
+        );
+        assert_eq!(
+            store.use_web_link(&hash(4), now).await.unwrap(),
+            Some(zoe.clone()),
+            "a live link is kept, unused"
+        );
+        assert_eq!(
+            store
+                .web_session(&hash(3), now)
+                .await
+                .unwrap()
+                .map(|s| s.csrf),
+            Some("csrf-3".into())
+        );
+        let kept = store
+            .add_web_session(&hash(3), &zoe, "again", now, future)
+            .await;
+        assert!(kept.is_err(), "the live session is still stored");
+        for n in [1, 2] {
+            store
+                .add_web_session(&hash(n), &zoe, "again", now, future)
+                .await
+                .unwrap();
+        }
+    }
+
+    pub async fn channel_workspaces_are_upserted_and_listed_apart<S: Store>(store: &S) {
+        let discord = |id: &str| ChannelRef::new(Platform::Discord, id);
+        assert_eq!(store.channel_workspace(&channel("C1")).await.unwrap(), None);
+        assert!(
+            store
+                .workspace_channels(Platform::Slack, "T1")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        for (place, workspace) in [
+            (channel("C2"), "T1"),
+            (channel("C10"), "T1"),
+            (channel("C1"), "T1"),
+            (channel("C3"), "T2"),
+            (discord("C1"), "T1"),
+            (discord("900"), "G1"),
+        ] {
+            store
+                .set_channel_workspace(&place, workspace)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store
+                .workspace_channels(Platform::Slack, "T1")
+                .await
+                .unwrap(),
+            vec![channel("C1"), channel("C10"), channel("C2")]
+        );
+        assert_eq!(
+            store
+                .workspace_channels(Platform::Discord, "T1")
+                .await
+                .unwrap(),
+            vec![discord("C1")],
+            "a workspace id on another platform is another workspace"
+        );
+        assert!(
+            store
+                .workspace_channels(Platform::Console, "T1")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        store
+            .set_channel_workspace(&channel("C2"), "T2")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.channel_workspace(&channel("C2")).await.unwrap(),
+            Some("T2".into()),
+            "the latest wins"
+        );
+        assert_eq!(
+            store
+                .workspace_channels(Platform::Slack, "T1")
+                .await
+                .unwrap(),
+            vec![channel("C1"), channel("C10")]
+        );
+        assert_eq!(
+            store
+                .workspace_channels(Platform::Slack, "T2")
+                .await
+                .unwrap(),
+            vec![channel("C2"), channel("C3")]
+        );
+        assert_eq!(
+            store.channel_workspace(&discord("900")).await.unwrap(),
+            Some("G1".into())
+        );
+        assert_eq!(
+            store.channel_workspace(&discord("C2")).await.unwrap(),
+            None,
+            "a channel id on another platform is another channel"
+        );
+    }
+
+    /// The web's writes skip the writer task: with appends in flight, neither waits forever.
+    pub async fn web_writes_go_alongside_appends<S: Store + 'static>(store: Arc<S>) {
+        let now = at(1_000, 0);
+        let expires = now + Duration::minutes(10);
+        let tasks: Vec<_> = (0..60u8)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let place = channel(&format!("C{i:02}"));
+                    let event = posted(&place.id, "1.0", "hi");
+                    let who = person(Platform::Slack, "T1", &format!("U{i}"), "someone");
+                    let (jobs, token_hash) = ([job(&format!("job-{i}"), now)], hash(i));
+                    let (appended, linked, placed) = tokio::join!(
+                        store.append(&event, &jobs),
+                        store.add_web_link(&token_hash, &who, expires),
+                        store.set_channel_workspace(&place, "T1"),
+                    );
+                    assert!(appended.unwrap());
+                    linked.unwrap();
+                    placed.unwrap();
+                    store.use_web_link(&hash(i), now).await.unwrap()
+                })
+            })
+            .collect();
+        let all = async {
+            let mut signed_in = 0;
+            for task in tasks {
+                signed_in += usize::from(task.await.unwrap().is_some());
+            }
+            signed_in
+        };
+        let signed_in = tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("web writes and appends finish");
+        assert_eq!(signed_in, 60);
+        let listed = store
+            .workspace_channels(Platform::Slack, "T1")
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 60);
+        assert_eq!(store.channels().await.unwrap().len(), 60);
+    }
+
     pub async fn channels_are_listed_in_order_of_first_event<S: Store>(store: &S) {
         store.append(&posted("C2", "1.0", "a"), &[]).await.unwrap();
         store.append(&posted("C1", "1.0", "b"), &[]).await.unwrap();
@@ -567,6 +889,62 @@ macro_rules! conformance {
                 };
                 checks::concurrent_redeliveries_store_one(Arc::new(store)).await;
             }
+
+            #[tokio::test]
+            async fn a_sign_in_link_works_once() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::a_sign_in_link_works_once(&store).await;
+            }
+
+            #[tokio::test]
+            async fn an_expired_or_unknown_link_never_works() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::an_expired_or_unknown_link_never_works(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_uses_of_a_link_give_one_identity() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::concurrent_uses_of_a_link_give_one_identity(Arc::new(store)).await;
+            }
+
+            #[tokio::test]
+            async fn sessions_expire_and_end() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::sessions_expire_and_end(&store).await;
+            }
+
+            #[tokio::test]
+            async fn forgetting_deletes_only_what_expired() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::forgetting_deletes_only_what_expired(&store).await;
+            }
+
+            #[tokio::test]
+            async fn channel_workspaces_are_upserted_and_listed_apart() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::channel_workspaces_are_upserted_and_listed_apart(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn web_writes_go_alongside_appends() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::web_writes_go_alongside_appends(Arc::new(store)).await;
+            }
         }
     };
 }
@@ -616,6 +994,9 @@ async fn open_picks_the_backend_by_scheme() {
     let sqlite = storage::open(&url).await.unwrap();
     assert!(matches!(sqlite, AnyStore::Sqlite(_)));
     checks::a_new_event_is_stored_once(&sqlite).await;
+    checks::a_sign_in_link_works_once(&sqlite).await;
+    checks::channel_workspaces_are_upserted_and_listed_apart(&sqlite).await;
+    checks::sessions_expire_and_end(&sqlite).await;
     sqlite.close().await;
 
     let refused = storage::open("mysql://u:pw@h/db").await.unwrap_err();
@@ -630,6 +1011,9 @@ async fn open_picks_the_backend_by_scheme() {
     let postgres = storage::open(&schema.url).await.unwrap();
     assert!(matches!(postgres, AnyStore::Postgres(_)));
     checks::a_new_event_is_stored_once(&postgres).await;
+    checks::a_sign_in_link_works_once(&postgres).await;
+    checks::channel_workspaces_are_upserted_and_listed_apart(&postgres).await;
+    checks::sessions_expire_and_end(&postgres).await;
     postgres.close().await;
 }
 

@@ -1,5 +1,5 @@
-//! Durable storage: the event log and the job queue. Incidents are never stored: they are
-//! folded from the log.
+//! Durable storage: the event log, the job queue, and the web workspace's sign-ins and the
+//! workspace of each channel. Incidents are never stored: they are folded from the log.
 //!
 //! [`Store`] is implemented by SQLite (the embedded default, one process) and PostgreSQL (a
 //! server several Scribe processes can share); [`open`] picks one from the database URL. Any
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{ChannelRef, ChatEvent};
+use crate::domain::{ChannelRef, ChatEvent, Platform};
 
 pub mod postgres;
 mod rows;
@@ -33,6 +33,7 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// `id` is the row's number, or 0 for a row that has none (the web tables').
     #[error("stored row #{id} cannot be read back: {reason}")]
     Corrupt { id: i64, reason: String },
     /// Names only the scheme: the rest of a database URL may carry a password.
@@ -137,6 +138,25 @@ pub struct JobStatus {
     pub state: JobState,
     pub attempts: u32,
     pub last_error: Option<String>,
+}
+
+/// Who a sign-in link or a web session is for: a person of one workspace of one platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    pub platform: Platform,
+    /// The Slack team id, the Discord guild id, or `console`.
+    pub workspace: String,
+    pub person_id: String,
+    pub person_name: String,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub who: WebIdentity,
+    /// The token every state-changing request of the session must carry.
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 pub trait Store: Send + Sync {
@@ -249,6 +269,75 @@ pub trait Store: Send + Sync {
 
     /// Succeeds when the database answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a one-time sign-in link for `who`, known by the hex SHA-256 of its token (the
+    /// token itself is never stored), usable until `expires_at`. A hash stored before is an
+    /// error.
+    fn add_web_link(
+        &self,
+        token_hash: &str,
+        who: &WebIdentity,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Uses the link: who it is for, when it exists, was never used and expires after `now`,
+    /// and it is marked used in the same statement, so that of two uses at once (in this
+    /// process or another) one gets it. Otherwise `None`, and nothing changes.
+    fn use_web_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<WebIdentity>, StoreError>> + Send;
+
+    /// Stores a session for `who`, known by the hex SHA-256 of its cookie, started at `now`.
+    /// A hash stored before is an error.
+    fn add_web_session(
+        &self,
+        session_hash: &str,
+        who: &WebIdentity,
+        csrf: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The session, or `None` when it is unknown, ended, or expired at `now`.
+    fn web_session(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<WebSession>, StoreError>> + Send;
+
+    /// Ends the session (signs out); ending an unknown one does nothing.
+    fn end_web_session(
+        &self,
+        session_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the sessions and the links (used or not) expired at `now`; returns how many.
+    fn forget_expired_web(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records the workspace `channel` belongs to; the latest call wins.
+    fn set_channel_workspace(
+        &self,
+        channel: &ChannelRef,
+        workspace: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The workspace `channel` belongs to, when recorded.
+    fn channel_workspace(
+        &self,
+        channel: &ChannelRef,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The channels of `platform` recorded in `workspace`, by channel id (byte order).
+    fn workspace_channels(
+        &self,
+        platform: Platform,
+        workspace: &str,
+    ) -> impl Future<Output = Result<Vec<ChannelRef>, StoreError>> + Send;
 }
 
 /// A store of either kind. [`Store`] is not object-safe (its methods return `impl Future`), so
@@ -378,5 +467,69 @@ impl Store for AnyStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, store => store.ping())
+    }
+
+    async fn add_web_link(
+        &self,
+        token_hash: &str,
+        who: &WebIdentity,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, store => store.add_web_link(token_hash, who, expires_at))
+    }
+
+    async fn use_web_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebIdentity>, StoreError> {
+        delegate!(self, store => store.use_web_link(token_hash, now))
+    }
+
+    async fn add_web_session(
+        &self,
+        session_hash: &str,
+        who: &WebIdentity,
+        csrf: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, store => store.add_web_session(session_hash, who, csrf, now, expires_at))
+    }
+
+    async fn web_session(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebSession>, StoreError> {
+        delegate!(self, store => store.web_session(session_hash, now))
+    }
+
+    async fn end_web_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        delegate!(self, store => store.end_web_session(session_hash))
+    }
+
+    async fn forget_expired_web(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        delegate!(self, store => store.forget_expired_web(now))
+    }
+
+    async fn set_channel_workspace(
+        &self,
+        channel: &ChannelRef,
+        workspace: &str,
+    ) -> Result<(), StoreError> {
+        delegate!(self, store => store.set_channel_workspace(channel, workspace))
+    }
+
+    async fn channel_workspace(&self, channel: &ChannelRef) -> Result<Option<String>, StoreError> {
+        delegate!(self, store => store.channel_workspace(channel))
+    }
+
+    async fn workspace_channels(
+        &self,
+        platform: Platform,
+        workspace: &str,
+    ) -> Result<Vec<ChannelRef>, StoreError> {
+        delegate!(self, store => store.workspace_channels(platform, workspace))
     }
 }

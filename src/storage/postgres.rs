@@ -14,8 +14,11 @@ use sqlx::{QueryBuilder, SqlSafeStr};
 
 use super::rows;
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
-use super::{Appended, Basis, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError};
-use crate::domain::{ChannelRef, ChatEvent};
+use super::{
+    Appended, Basis, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError,
+    WebIdentity, WebSession,
+};
+use crate::domain::{ChannelRef, ChatEvent, Platform};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -44,6 +47,11 @@ fn migrator() -> Migrator {
             2,
             "jobs",
             include_str!("../../migrations/postgres/0002_jobs.sql"),
+        ),
+        migration(
+            3,
+            "web",
+            include_str!("../../migrations/postgres/0003_web.sql"),
         ),
     ])
 }
@@ -286,6 +294,159 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn add_web_link(
+        &self,
+        token_hash: &str,
+        who: &WebIdentity,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO web_links
+                 (token_hash, platform, workspace, person_id, person_name, expires_at_us)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(who.platform.as_str())
+        .bind(&who.workspace)
+        .bind(&who.person_id)
+        .bind(&who.person_name)
+        .bind(expires_at.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_web_link(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebIdentity>, StoreError> {
+        // One statement: of two uses at once, the second finds the link used.
+        let used: Option<rows::WebIdentityRow> = sqlx::query_as(
+            "UPDATE web_links SET used_at_us = $2
+             WHERE token_hash = $1 AND used_at_us IS NULL AND expires_at_us > $2
+             RETURNING platform, workspace, person_id, person_name",
+        )
+        .bind(token_hash)
+        .bind(now.timestamp_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        used.map(|row| rows::web_identity("web_links", row))
+            .transpose()
+    }
+
+    async fn add_web_session(
+        &self,
+        session_hash: &str,
+        who: &WebIdentity,
+        csrf: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO web_sessions (session_hash, platform, workspace, person_id, person_name,
+                                       csrf, created_at_us, expires_at_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(session_hash)
+        .bind(who.platform.as_str())
+        .bind(&who.workspace)
+        .bind(&who.person_id)
+        .bind(&who.person_name)
+        .bind(csrf)
+        .bind(now.timestamp_micros())
+        .bind(expires_at.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn web_session(
+        &self,
+        session_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebSession>, StoreError> {
+        let found: Option<rows::WebSessionRow> = sqlx::query_as(
+            "SELECT platform, workspace, person_id, person_name, csrf, expires_at_us
+             FROM web_sessions WHERE session_hash = $1 AND expires_at_us > $2",
+        )
+        .bind(session_hash)
+        .bind(now.timestamp_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        found.map(rows::web_session).transpose()
+    }
+
+    async fn end_web_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn forget_expired_web(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let now_us = now.timestamp_micros();
+        let mut tx = self.pool.begin().await?;
+        let sessions = sqlx::query("DELETE FROM web_sessions WHERE expires_at_us <= $1")
+            .bind(now_us)
+            .execute(&mut *tx)
+            .await?;
+        let links = sqlx::query("DELETE FROM web_links WHERE expires_at_us <= $1")
+            .bind(now_us)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(sessions.rows_affected() + links.rows_affected())
+    }
+
+    async fn set_channel_workspace(
+        &self,
+        channel: &ChannelRef,
+        workspace: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO channel_workspaces (platform, channel, workspace) VALUES ($1, $2, $3)
+             ON CONFLICT (platform, channel) DO UPDATE SET workspace = excluded.workspace",
+        )
+        .bind(channel.platform.as_str())
+        .bind(&channel.id)
+        .bind(workspace)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn channel_workspace(&self, channel: &ChannelRef) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT workspace FROM channel_workspaces WHERE platform = $1 AND channel = $2",
+        )
+        .bind(channel.platform.as_str())
+        .bind(&channel.id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn workspace_channels(
+        &self,
+        platform: Platform,
+        workspace: &str,
+    ) -> Result<Vec<ChannelRef>, StoreError> {
+        // Byte order, as in SQLite and Rust, whatever the database's collation.
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT channel FROM channel_workspaces WHERE platform = $1 AND workspace = $2
+             ORDER BY channel COLLATE \"C\"",
+        )
+        .bind(platform.as_str())
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|id| ChannelRef::new(platform, id))
+            .collect())
     }
 }
 

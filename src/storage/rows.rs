@@ -4,7 +4,7 @@
 
 use chrono::DateTime;
 
-use super::{Job, JobState, JobStatus, Logged, StoreError};
+use super::{Job, JobState, JobStatus, Logged, StoreError, WebIdentity, WebSession};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
 
 /// `seq, message, at_us, payload` of an event of one channel.
@@ -18,6 +18,12 @@ pub(super) type JobRow = (i64, String, String, String, i32);
 
 /// `id, key, kind, state, attempts, last_error` of a job.
 pub(super) type JobStatusRow = (i64, String, String, String, i32, Option<String>);
+
+/// `platform, workspace, person_id, person_name` of a sign-in link or a web session.
+pub(super) type WebIdentityRow = (String, String, String, String);
+
+/// `platform, workspace, person_id, person_name, csrf, expires_at_us` of a web session.
+pub(super) type WebSessionRow = (String, String, String, String, String, i64);
 
 pub(super) fn logged(
     channel: &ChannelRef,
@@ -41,6 +47,41 @@ pub(super) fn channel((platform, channel, first): ChannelRow) -> Result<ChannelR
         reason: format!("unknown platform `{platform}`"),
     })?;
     Ok(ChannelRef::new(platform, channel))
+}
+
+/// What a web row read back is: its rows have no number to name them by (a hash is not for
+/// logs), so the table names it.
+fn corrupt_web(table: &str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        id: 0,
+        reason: format!("in {table}: {reason}"),
+    }
+}
+
+pub(super) fn web_identity(
+    table: &str,
+    (platform, workspace, person_id, person_name): WebIdentityRow,
+) -> Result<WebIdentity, StoreError> {
+    let platform = Platform::parse(&platform)
+        .ok_or_else(|| corrupt_web(table, format!("unknown platform `{platform}`")))?;
+    Ok(WebIdentity {
+        platform,
+        workspace,
+        person_id,
+        person_name,
+    })
+}
+
+pub(super) fn web_session(
+    (platform, workspace, person_id, person_name, csrf, expires_at_us): WebSessionRow,
+) -> Result<WebSession, StoreError> {
+    const TABLE: &str = "web_sessions";
+    Ok(WebSession {
+        who: web_identity(TABLE, (platform, workspace, person_id, person_name))?,
+        csrf,
+        expires_at: DateTime::from_timestamp_micros(expires_at_us)
+            .ok_or_else(|| corrupt_web(TABLE, format!("time {expires_at_us} out of range")))?,
+    })
 }
 
 pub(super) fn job((id, key, kind, payload, attempts): JobRow) -> Result<Job, StoreError> {
@@ -101,6 +142,28 @@ mod tests {
         assert_eq!(corrupt(job(claimed)).0, 4);
         let status = (5, "k".into(), "k".into(), "lost".into(), 1, None);
         assert_eq!(corrupt(job_status(status)).0, 5);
+        let who = ("irc".into(), "T1".into(), "U1".into(), "Zoë".into());
+        let (id, reason) = corrupt(web_identity("web_links", who));
+        assert_eq!(
+            (id, reason.as_str()),
+            (0, "in web_links: unknown platform `irc`")
+        );
+        let session = |platform: &str, expires_at_us| {
+            let (workspace, person, name) = ("T1".into(), "U1".into(), "Zoë".into());
+            (
+                platform.into(),
+                workspace,
+                person,
+                name,
+                "c".into(),
+                expires_at_us,
+            )
+        };
+        let (_, reason) = corrupt(web_session(session("matrix", 1)));
+        assert_eq!(reason, "in web_sessions: unknown platform `matrix`");
+        let (_, reason) = corrupt(web_session(session("slack", i64::MAX)));
+        assert!(reason.starts_with("in web_sessions: time"), "{reason}");
+        assert!(reason.contains("out of range"), "{reason}");
     }
 
     #[test]
@@ -117,5 +180,28 @@ mod tests {
         assert_eq!((claimed.id, claimed.attempts), (4, 3));
         let status = job_status((5, "k".into(), "s".into(), "done".into(), 2, None)).unwrap();
         assert_eq!((status.state, status.attempts), (JobState::Done, 2));
+        let who = WebIdentity {
+            platform: Platform::Console,
+            workspace: "console".into(),
+            person_id: "ana".into(),
+            person_name: "Ana".into(),
+        };
+        let row = (
+            "console".into(),
+            "console".into(),
+            "ana".into(),
+            "Ana".into(),
+        );
+        assert_eq!(web_identity("web_links", row).unwrap(), who);
+        let row = (
+            "console".into(),
+            "console".into(),
+            "ana".into(),
+            "Ana".into(),
+        );
+        let session = web_session((row.0, row.1, row.2, row.3, "csrf".into(), 2_000_001)).unwrap();
+        assert_eq!(session.who, who);
+        assert_eq!(session.csrf, "csrf");
+        assert_eq!(session.expires_at.timestamp_micros(), 2_000_001);
     }
 }
