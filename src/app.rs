@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Secrets};
-use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Outcome, Status};
+use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Outcome, Status, reply};
 use crate::drafting::{DraftError, Drafter, Place};
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
 use crate::metrics::Metrics;
 use crate::recorder::{Recorded, Recorder};
-use crate::storage::{AnyStore, NewJob, Store, StoreError};
+use crate::storage::{AnyStore, NewJob, Store, StoreError, WebIdentity};
 
 /// Everything a request handler, an adapter or a job needs.
 pub struct App {
@@ -22,6 +22,10 @@ pub struct App {
     pub metrics: Metrics,
     /// The job worker's doorbell and the "no job is due" sync point.
     pub jobs: Arc<Queue>,
+    /// Rings with a channel whenever one of its events is stored here: open web pages follow.
+    pub changes: tokio::sync::broadcast::Sender<ChannelRef>,
+    /// Channels whose workspace is stored, so that each is written once per process.
+    workspaces: std::sync::Mutex<std::collections::HashSet<ChannelRef>>,
 }
 
 impl App {
@@ -31,6 +35,8 @@ impl App {
             drafter: Drafter::new(config.template_dir()),
             metrics: Metrics::default(),
             jobs: Arc::new(Queue::default()),
+            changes: tokio::sync::broadcast::channel(256).0,
+            workspaces: std::sync::Mutex::default(),
             secrets,
             config,
         }
@@ -69,7 +75,65 @@ impl App {
         if recorded.queued {
             self.jobs.wake();
         }
+        if recorded.new {
+            // Nobody listening is no error.
+            let _ = self.changes.send(event.channel.clone());
+        }
         Ok(recorded)
+    }
+
+    /// Notes which workspace (Slack team, Discord server) a channel belongs to: what decides
+    /// who sees its incidents on the web.
+    pub async fn remember_workspace(
+        &self,
+        channel: &ChannelRef,
+        workspace: &str,
+    ) -> Result<(), StoreError> {
+        if workspace.is_empty() || self.known_workspace(channel) {
+            return Ok(());
+        }
+        self.store()
+            .set_channel_workspace(channel, workspace)
+            .await?;
+        self.workspaces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(channel.clone());
+        Ok(())
+    }
+
+    fn known_workspace(&self, channel: &ChannelRef) -> bool {
+        self.workspaces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(channel)
+    }
+
+    /// A new one-time sign-in link to the web workspace for `who`; `None` when the web
+    /// workspace is off.
+    pub async fn web_link(&self, who: &WebIdentity) -> Result<Option<String>, StoreError> {
+        if !self.config.web.enabled {
+            return Ok(None);
+        }
+        let token = crate::signin::secret();
+        let expires = chrono::Utc::now() + crate::signin::LINK_TTL;
+        self.store()
+            .add_web_link(&crate::signin::digest(&token), who, expires)
+            .await?;
+        Ok(Some(format!("{}/login/{token}", self.config.public_url())))
+    }
+
+    /// The answer to `/incident web`, the same on every platform: the link, or why there is
+    /// none (the cause goes to the log).
+    pub async fn web_link_answer(&self, who: &WebIdentity) -> String {
+        match self.web_link(who).await {
+            Ok(Some(link)) => reply::web_link(&link),
+            Ok(None) => reply::text(&Outcome::WebLink, None),
+            Err(error) => {
+                tracing::error!(%error, "cannot store a sign-in link");
+                reply::NO_WEB_LINK.to_string()
+            }
+        }
     }
 
     /// The incident's draft with the configured template; `channel` is the channel's name as

@@ -216,7 +216,8 @@ pub fn incident_job(id: &IncidentId, kind: JobKind, suffix: &str, text: Option<S
 
 /// The jobs a command calls for, keyed by incident so a redelivery queues nothing new: the
 /// platform's own posts, and the publishing the configuration asks for. The console posts
-/// nothing and writes its drafts itself.
+/// nothing and writes its draft itself at close; it publishes only when asked (`/incident
+/// draft --publish`, or the web page's button).
 pub fn follow_ups(
     publish: &PublishConfig,
     reply: &Effect,
@@ -228,7 +229,7 @@ pub fn follow_ups(
     };
     let upload = publish.targets.contains(&Target::Chat);
     let posts: &[JobKind] = match (id.channel.platform, &reply.outcome) {
-        (Platform::Console, _) => return Vec::new(),
+        (Platform::Console, _) => &[],
         (Platform::Slack, Outcome::Opened) => &[JobKind::Slack(SlackJob::Headline)],
         (Platform::Slack, Outcome::Closed) if upload => &[
             JobKind::Slack(SlackJob::Summary),
@@ -243,7 +244,9 @@ pub fn follow_ups(
         .map(|kind| incident_job(&id, *kind, "", None))
         .collect();
     match reply.outcome {
-        Outcome::Closed => jobs.extend(publish_jobs(publish, &id, "")),
+        Outcome::Closed if id.channel.platform != Platform::Console => {
+            jobs.extend(publish_jobs(publish, &id, ""));
+        }
         Outcome::Publish => jobs.extend(publish_jobs(publish, &id, &format!("#{message}"))),
         _ => {}
     }

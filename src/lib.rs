@@ -13,9 +13,10 @@
 //! - [`adapters`]: Slack, Discord, the console and chat exports, turned into events, and the
 //!   platforms' own jobs.
 //! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
-//! - [`server`]: the HTTP server: health, metrics, the incident API.
+//! - [`server`]: the HTTP server: health, metrics, the incident API, the web workspace.
 //! - [`startup`]: builds the application and runs it (`scribe serve`), with every adapter.
 //! - [`replay`]: `scribe draft`, an export replayed into a draft.
+//! - [`signin`]: the secrets of sign-in links and web sessions.
 //! - [`config`], [`metrics`], [`telemetry`], [`outbound`], [`terminal`]: configuration,
 //!   Prometheus metrics, logging, what the clients of other services share, and text made
 //!   inert for a terminal.
@@ -32,6 +33,7 @@ pub mod publish;
 pub mod recorder;
 pub mod replay;
 pub mod server;
+pub mod signin;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -71,6 +71,13 @@ enum Run {
         /// The incident, as `platform:channel:message` (see `/api/incidents`).
         id: String,
     },
+    /// Print a one-time sign-in link to the web workspace for a console identity (for an
+    /// operator on the server): it works once, within 10 minutes.
+    Link {
+        /// The console name to sign in as.
+        #[arg(long = "as", value_name = "NAME", default_value = "you")]
+        user: String,
+    },
     /// A chat room in the terminal: try every command without a chat account.
     Console {
         /// Your name in the room.
@@ -129,6 +136,10 @@ async fn run(command: Run, config: Config) -> Result<()> {
             replay::write(&text, out.as_deref())
         }
         Run::Console { user, channel } => startup::console(config, user, &channel).await,
+        Run::Link { user } => {
+            println!("{}", startup::web_link(config, &user).await?);
+            Ok(())
+        }
         Run::Serve { no_migrate } => {
             let application = Application::build(config, Secrets::from_env(), !no_migrate).await?;
             application

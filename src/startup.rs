@@ -77,6 +77,15 @@ pub async fn console(config: Config, user: String, channel: &str) -> Result<()> 
     Ok(room.run(input, tokio::io::stdout()).await?)
 }
 
+/// `scribe link --as NAME`: a sign-in link for the console person `name`.
+pub async fn web_link(config: Config, name: &str) -> Result<String> {
+    let store = Arc::new(open_store(&config, true).await?);
+    let app = App::new(config, Secrets::default(), store);
+    app.web_link(&console::identity(name))
+        .await?
+        .context("the web workspace is off ([web] enabled = false)")
+}
+
 /// Runs each stored job with whoever does its kind (one `match` over [`JobKind`]), and
 /// reports a job's failure for good in its incident's channel.
 pub struct Runner {
@@ -152,12 +161,17 @@ pub struct Application {
 impl Application {
     /// Opens the store (migrating it unless `migrate` is off) and binds the configured address
     /// (port 0: any free port, see [`Application::port`]).
-    pub async fn build(config: Config, secrets: Secrets, migrate: bool) -> Result<Application> {
+    pub async fn build(mut config: Config, secrets: Secrets, migrate: bool) -> Result<Application> {
         let store = Arc::new(open_store(&config, migrate).await?);
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        if config.web.public_url.is_none() {
+            // Sign-in links name the address actually bound (port 0 picks one).
+            let bound = listener.local_addr().context("the listening address")?;
+            config.server.listen = bound;
+        }
         let app = Arc::new(App::new(config, secrets, store));
         if let Err(error) = app.count_open_incidents().await {
             tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");

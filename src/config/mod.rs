@@ -38,7 +38,20 @@ pub struct Config {
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
     pub publish: PublishConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
+}
+
+/// The web workspace that `scribe serve` serves on its own port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub enabled: bool,
+    /// The address people open; unset: `http://<server.listen>`.
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub public_url: Option<url::Url>,
+    /// How long a web session lasts.
+    pub session_hours: NonZeroU64,
 }
 
 /// Where drafts are published.
@@ -256,6 +269,14 @@ impl Config {
     }
 
     /// The configured database, else `scribe.db` in the data directory.
+    /// Where the web workspace is reached, without a trailing `/`.
+    pub fn public_url(&self) -> String {
+        match &self.web.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.server.listen),
+        }
+    }
+
     pub fn database_url(&self) -> DatabaseUrl {
         self.database
             .url

@@ -9,9 +9,10 @@ use super::incident::{Horizon, StoryList};
 use super::severity::{InvalidSeverity, Severity};
 
 pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>] | severity <level> \
-| lead <name> | impact <text> | summary <text> | factor|worked|improve <text> (remove|restore N) \
+| lead <name> | title <text> | impact <text> | summary <text> \
+| factor|worked|improve <text> (remove|restore N) \
 | ref <label> <text or URL> | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
-(done|remove|restore N) | resolve [note] | close | status | draft [--publish]";
+(done|remove|restore N) | resolve [note] | close | status | draft [--publish] | web";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -32,6 +33,8 @@ pub enum IncidentCommand {
     },
     Severity(Severity),
     Lead(String),
+    /// A new title: what the incident turned out to be.
+    Title(String),
     Impact(String),
     Summary(String),
     /// `factor`, `worked`, `improve`: the story's lists.
@@ -54,6 +57,8 @@ pub enum IncidentCommand {
     Draft {
         publish: bool,
     },
+    /// A sign-in link to the web workspace, for whoever asks.
+    Web,
 }
 
 /// A change to one of the story's numbered lists.
@@ -252,6 +257,8 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         }),
         "close" => Ok(IncidentCommand::Close),
         "status" => Ok(IncidentCommand::Status),
+        "title" => Ok(IncidentCommand::Title(required(args)?)),
+        "web" if args.is_empty() => Ok(IncidentCommand::Web),
         "draft" => match args {
             "" => Ok(IncidentCommand::Draft { publish: false }),
             "--publish" => Ok(IncidentCommand::Draft { publish: true }),

@@ -14,7 +14,9 @@ use super::command::{
     self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
     Number, TimelineNote,
 };
-use super::event::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
+use super::event::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId, WEB_PIN,
+};
 use super::incident::{
     Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList,
 };
@@ -69,6 +71,10 @@ pub enum Outcome {
     ShowDraft,
     /// `/incident draft --publish`: the draft is published again.
     Publish,
+    /// `/incident title`.
+    TitleSet,
+    /// `/incident web`: the adapter answers with a sign-in link for whoever asked.
+    WebLink,
     Refused(CommandError),
 }
 
@@ -294,7 +300,7 @@ impl Fold {
             }
             (EventKind::PinRemoved, Some(i)) => self.messages[i].pinned = false,
             (EventKind::ReactionAdded { emoji, user }, Some(i)) => {
-                if self.settings.pin_emojis.contains(&emoji) {
+                if self.settings.pin_emojis.contains(&emoji) || emoji == WEB_PIN {
                     self.messages[i].pin_reactions.insert((emoji, user));
                     self.walk.marked(&mut self.messages, i);
                 }
@@ -398,13 +404,17 @@ impl Walk {
                 }
                 (None, None) => Outcome::NoOpenIncident,
             },
+            Ok(Command::Incident(IncidentCommand::Web)) => Outcome::WebLink,
             Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
                 (Some(builder), command, _) => builder.apply(command, message),
                 (
                     None,
                     command @ (IncidentCommand::Story { .. }
                     | IncidentCommand::Ref { .. }
-                    | IncidentCommand::Action(_)),
+                    | IncidentCommand::Action(_)
+                    | IncidentCommand::Title(_)
+                    | IncidentCommand::Impact(_)
+                    | IncidentCommand::Summary(_)),
                     Some(latest),
                 ) => {
                     about_closed = Some(latest);
@@ -725,9 +735,14 @@ impl Builder {
                 self.event(message, "Incident closed".to_string());
                 Outcome::Closed
             }
+            IncidentCommand::Title(title) => {
+                self.incident.title = title;
+                Outcome::TitleSet
+            }
             IncidentCommand::Status => Outcome::ShowStatus,
             IncidentCommand::Draft { publish: false } => Outcome::ShowDraft,
             IncidentCommand::Draft { publish: true } => Outcome::Publish,
+            IncidentCommand::Web => Outcome::WebLink,
         }
     }
 

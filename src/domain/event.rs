@@ -171,6 +171,10 @@ pub enum EventKind {
     PinRemoved,
 }
 
+/// The reaction the web workspace's "add to timeline" leaves: a 📌 of its own, which no chat
+/// platform shows, so that catching up with a platform never takes it back.
+pub const WEB_PIN: &str = "scribe:web-pin";
+
 /// Identifies an event so that applying or storing it twice changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventKey {

@@ -29,6 +29,12 @@ impl Status {
             Status::Closed => "closed",
         }
     }
+
+    pub fn parse(word: &str) -> Option<Status> {
+        [Status::Open, Status::Resolved, Status::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == word)
+    }
 }
 
 /// When an action is meant to be done, as the template's Actions headings say.

@@ -9,6 +9,17 @@ use super::incident::Incident;
 pub const NOT_RECORDED: &str =
     "Scribe could not store that command, so nothing was recorded. Please send it again.";
 
+/// The answer to `/incident web` when the link could not be stored.
+pub const NO_WEB_LINK: &str =
+    "Scribe could not make a sign-in link just now. Please ask again with /incident web.";
+
+/// The answer to `/incident web`: a link for whoever asked, and only for them.
+pub fn web_link(link: &str) -> String {
+    format!(
+        "Your sign-in link to the web workspace, for you only: it works once, within 10 minutes. {link}"
+    )
+}
+
 /// Why a draft is missing, as users are told (in answers, job reports and job states): the
 /// cause names template files, lines and source, which are the operator's, so it goes to the log.
 pub const DRAFT_FAILED: &str =
@@ -61,6 +72,11 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::ImpactSet => "Impact recorded.".to_string(),
         Outcome::SummarySet => "Summary recorded.".to_string(),
         Outcome::Curated(change) => curated(change),
+        Outcome::TitleSet => "Title changed.".to_string(),
+        Outcome::WebLink => {
+            "Your sign-in link to the web workspace could not be made: the web workspace is off here."
+                .to_string()
+        }
         Outcome::Resolved => format!(
             "Resolved: {title}. Close the incident with /incident close when the response is over."
         ),

@@ -16,6 +16,14 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every level, the worst first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
+
     /// The machine code, as stored and as the JSON draft shows it.
     pub fn code(self) -> &'static str {
         match self {

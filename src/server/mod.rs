@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,7 @@ use crate::metrics::RequestLabels;
 use crate::storage::Store;
 
 pub mod api;
+pub mod web;
 
 /// The routes: the API only where a token is set, Slack's only where a signing secret is;
 /// every request is counted, those that match no route as "unmatched".
@@ -38,6 +39,9 @@ pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
         router = router.merge(api::routes());
     }
     let mut router = router.with_state(Arc::clone(&app));
+    if app.config.web.enabled {
+        router = router.merge(web::routes(Arc::clone(&app)));
+    }
     if app.secrets.slack_signing_secret.is_some() {
         router = router.merge(slack::http::routes(slack));
     }
@@ -71,9 +75,9 @@ pub async fn serve(
             slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "cannot accept a connection; pausing");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -82,10 +86,16 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(router.clone()),
+        // Who is asking, for the limits that count per address (sign-in attempts).
+        let service = tower::util::MapRequest::new(
+            router.clone(),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
         );
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         connections.spawn(async move {
             if let Err(error) = connection.await {

@@ -16,7 +16,7 @@ use crate::domain::{
     Author, ChannelRef, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
 };
 use crate::drafting::slug;
-use crate::storage::{Store, StoreError};
+use crate::storage::{Store, StoreError, WebIdentity};
 use crate::terminal::inert;
 
 /// The longest line taken as a message, in bytes: over any chat's limit (Slack's is 40,000
@@ -65,6 +65,19 @@ struct Previous {
 /// The console room called `name`.
 pub fn channel(name: &str) -> ChannelRef {
     ChannelRef::new(Platform::Console, name)
+}
+
+/// Every console room is of one workspace: the console's.
+pub const WORKSPACE: &str = "console";
+
+/// The console person called `name`, as the web workspace knows them.
+pub fn identity(name: &str) -> WebIdentity {
+    WebIdentity {
+        platform: Platform::Console,
+        workspace: WORKSPACE.to_string(),
+        person_id: name.to_string(),
+        person_name: name.to_string(),
+    }
 }
 
 impl Console {
@@ -206,6 +219,9 @@ impl Console {
             at,
             kind,
         };
+        self.app
+            .remember_workspace(&self.channel, WORKSPACE)
+            .await?;
         let recorded = self.app.record(&event).await?;
         if let Some(text) = posted_text {
             *previous = Some(Previous {
@@ -223,6 +239,10 @@ impl Console {
         let incident = recorded.incident.as_ref();
         let mut answer = format!("scribe: {}\n", reply::text(&reply.outcome, incident));
         match (&reply.outcome, incident) {
+            (Outcome::WebLink, _) => {
+                let link = self.app.web_link_answer(&identity(&self.user)).await;
+                answer = format!("scribe: {link}\n");
+            }
             (Outcome::ShowStatus, Some(incident)) => {
                 let jobs = self
                     .app

@@ -20,9 +20,9 @@ use super::intake::{GatewayEvent, Intake};
 use super::jobs::{clip, headline};
 use crate::app::App;
 use crate::config::Secret;
-use crate::domain::{Author, ChatEvent, EventKind, MessageId, Outcome, reply};
+use crate::domain::{Author, ChatEvent, EventKind, MessageId, Outcome, Platform, reply};
 use crate::drafting::slug;
-use crate::storage::Store;
+use crate::storage::{Store, WebIdentity};
 
 /// Past this, a command is deferred (Discord shows "thinking…") and answered when done.
 const DEFER_AFTER: Duration = Duration::from_millis(2000);
@@ -152,6 +152,18 @@ impl Handler {
                 thread: None,
             },
         };
+        let guild = command.guild_id.map(|g| g.to_string()).unwrap_or_default();
+        let who = WebIdentity {
+            platform: Platform::Discord,
+            workspace: guild.clone(),
+            person_id: command.user.id.to_string(),
+            person_name: display_name(nick, &command.user),
+        };
+        let app = self.intake.app();
+        if let Err(error) = app.remember_workspace(&place.channel, &guild).await {
+            tracing::error!(%error, "cannot store a Discord command; asking for it again");
+            return Answer::private(reply::NOT_RECORDED.to_string());
+        }
         let recorded = match self.intake.record(event).await {
             Ok(recorded) => recorded,
             Err(error) => {
@@ -163,12 +175,12 @@ impl Handler {
             return Answer::private("That is no command Scribe knows.".to_string());
         };
         let incident = recorded.incident.as_ref();
-        let app = self.intake.app();
         let said = || {
             let said: String = text.chars().take(300).collect();
             said
         };
         match (&answer.outcome, incident) {
+            (Outcome::WebLink, _) => Answer::private(app.web_link_answer(&who).await),
             (Outcome::Opened, Some(incident)) => Answer::public(headline(incident)),
             (Outcome::ShowDraft, Some(incident)) => {
                 match app.render_draft(incident, &format!("<#{}>", command.channel_id)) {

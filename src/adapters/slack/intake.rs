@@ -8,9 +8,11 @@ use super::Slack;
 use super::inbound::SlashCommand;
 use super::markup::escape;
 use super::web::SlackApi;
-use crate::domain::{Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, UserId, reply};
+use crate::domain::{
+    Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
+};
 use crate::recorder::Recorded;
-use crate::storage::{Store, StoreError};
+use crate::storage::{Store, StoreError, WebIdentity};
 
 /// Slack gives up on a slash command after 3 s: a name lookup may take only part of that.
 const NAME_LOOKUP: std::time::Duration = std::time::Duration::from_millis(800);
@@ -87,6 +89,14 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
             "Creating a channel for the incident \"{title}\"; it opens there and is linked here."
         )));
     }
+    slack
+        .app
+        .remember_workspace(&event.channel, &command.team_id)
+        .await?;
+    let author = match &event.kind {
+        EventKind::Posted { author, .. } => author.name.clone(),
+        _ => command.user_id.clone(),
+    };
     let recorded = record(slack, event).await?;
     if !recorded.new {
         let stored = recorded.stored_text.as_deref().unwrap_or_default();
@@ -110,6 +120,22 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         }
     }
     Ok(match (&answer.outcome, incident) {
+        (Outcome::WebLink, _) => {
+            let name = match &slack.api {
+                Some(api) => api
+                    .person(&command.user_id)
+                    .await
+                    .map_or(author, |person| person.name),
+                None => author,
+            };
+            let who = WebIdentity {
+                platform: Platform::Slack,
+                workspace: command.team_id.clone(),
+                person_id: command.user_id.clone(),
+                person_name: name,
+            };
+            Answer::ephemeral(slack.app.web_link_answer(&who).await)
+        }
         (Outcome::ShowDraft, Some(incident)) => {
             match slack.app.render_draft(incident, &command.channel_name) {
                 Ok(draft) => Answer::ephemeral(format!("```\n{draft}\n```")),

@@ -1,0 +1,320 @@
+//! The pages: sign-in, the list of incidents, one incident, and its draft to download.
+
+use std::sync::{Arc, LazyLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, Value, context};
+use serde::Deserialize;
+
+use super::view::{self, IncidentView, Row};
+use super::{COOKIE, Signed, WebError, assets, signed, visible};
+use crate::app::App;
+use crate::domain::{Horizon, Incident, Severity, Status};
+use crate::storage::Store;
+
+/// Incidents per page of the list.
+const PAGE: usize = 25;
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // Every page is HTML: user text is always escaped, whatever the file is called.
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    for (name, source) in [
+        (
+            "base.html",
+            include_str!("../../../templates/web/base.html.j2"),
+        ),
+        (
+            "message.html",
+            include_str!("../../../templates/web/message.html.j2"),
+        ),
+        (
+            "list.html",
+            include_str!("../../../templates/web/list.html.j2"),
+        ),
+        (
+            "incident.html",
+            include_str!("../../../templates/web/incident.html.j2"),
+        ),
+    ] {
+        env.add_template(name, source)
+            .expect("the built-in web templates compile");
+    }
+    env
+});
+
+fn render(name: &str, ctx: Value) -> Result<Html<String>, WebError> {
+    let (css, js) = assets::paths();
+    let ctx = context! { css, js, ..ctx };
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map(Html)
+        .map_err(|e| WebError::Render(format!("{e:#}")))
+}
+
+/// A page that says one thing.
+pub fn message_page(title: &str, text: &str) -> Html<String> {
+    render("message.html", context! { title, text }).unwrap_or_else(|_| Html(String::new()))
+}
+
+pub async fn signin() -> Html<String> {
+    message_page(
+        "Sign in to Scribe",
+        "Ask for a sign-in link with /incident web in your incident channel (Slack or Discord), \
+         or run `scribe link --as NAME` on the server for the console. A link works once, \
+         within 10 minutes.",
+    )
+}
+
+/// `GET /login/{token}`: a link that works signs its person in; any other gets a page that
+/// says so, and nothing else.
+pub async fn login(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let now = chrono::Utc::now();
+    let bounded = token.len() <= 128;
+    let who = if bounded {
+        app.store()
+            .use_web_link(&crate::signin::digest(&token), now)
+            .await?
+    } else {
+        None
+    };
+    let Some(who) = who else {
+        let page = message_page(
+            "This sign-in link does not work",
+            "It was used already, has expired (links last 10 minutes), or is not one Scribe \
+             made. Ask for a new one with /incident web in your incident channel.",
+        );
+        return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
+    };
+    let session = crate::signin::secret();
+    let hours = app.config.web.session_hours.get();
+    let expires = now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(i64::MAX / 7200));
+    app.store()
+        .add_web_session(
+            &crate::signin::digest(&session),
+            &who,
+            &crate::signin::secret(),
+            now,
+            expires,
+        )
+        .await?;
+    tracing::info!(platform = %who.platform, workspace = %who.workspace, person = %who.person_id, "signed in on the web");
+    let secure = if app.config.public_url().starts_with("https:") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        hours * 3600
+    );
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("a cookie of hex and ASCII"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct Csrf {
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Csrf>,
+) -> Result<Response, WebError> {
+    let signed = signed(&app, &headers).await?;
+    if !crate::signin::same(&form.csrf, &signed.csrf) {
+        return Err(WebError::Forged);
+    }
+    app.store().end_web_session(&signed.key).await?;
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("scribe_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// `/`: the incidents of the person's workspace, newest first, filtered and paged.
+pub async fn list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let mut incidents = workspace_incidents(&app, &signed).await?;
+    let status = Status::parse(&query.status);
+    let severity = Severity::from_code(&query.severity);
+    let words = query.q.trim().to_lowercase();
+    incidents.retain(|i| {
+        status.is_none_or(|s| i.status() == s)
+            && severity.is_none_or(|s| i.severity == Some(s))
+            && (words.is_empty() || i.title.to_lowercase().contains(&words))
+    });
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.started_at));
+    let pages = incidents.len().div_ceil(PAGE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let rows: Vec<Row> = incidents
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(Row::new)
+        .collect();
+    let link = |page: usize| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", &query.status)
+            .append_pair("severity", &query.severity)
+            .append_pair("q", &query.q)
+            .append_pair("page", &page.to_string())
+            .finish();
+        format!("/?{query}")
+    };
+    let newer = (page > 1).then(|| link(page - 1));
+    let older = (page < pages).then(|| link(page + 1));
+    render(
+        "list.html",
+        context! {
+            title => "Incidents",
+            rows => Value::from(Serde(&rows)),
+            newer,
+            older,
+            total => incidents.len(),
+            page,
+            pages,
+            status => query.status,
+            severity => query.severity,
+            q => query.q,
+            who => signed.who.person_name,
+            csrf => signed.csrf,
+        },
+    )
+}
+
+async fn workspace_incidents(app: &App, signed: &Signed) -> Result<Vec<Incident>, WebError> {
+    let channels = app
+        .store()
+        .workspace_channels(signed.who.platform, &signed.who.workspace)
+        .await?;
+    let mut incidents = Vec::new();
+    for channel in channels {
+        incidents.extend(app.history(&channel).await?.incidents);
+    }
+    Ok(incidents)
+}
+
+#[derive(Deserialize, Default)]
+pub struct IncidentQuery {
+    /// What the last change answered, shown once.
+    #[serde(default)]
+    said: String,
+}
+
+/// `/incidents/{id}`: the incident, its timeline, its messages, its story and its draft.
+pub async fn incident(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<IncidentQuery>,
+) -> Result<Html<String>, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let incident = visible(&app, &signed.who, &id).await?;
+    let history = app.history(&incident.channel).await?;
+    let after = history
+        .incidents
+        .iter()
+        .take_while(|i| i.opened_by != incident.opened_by)
+        .filter_map(|i| i.closed_at)
+        .max();
+    let events = app.store().channel_events(&incident.channel).await?;
+    let messages = view::messages(&events, &incident, after);
+    let zone = app.config.team.timezone;
+    let draft = app
+        .render_draft(&incident, &incident.channel.id)
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot render the postmortem draft");
+            crate::domain::reply::no_draft()
+        });
+    let jobs = app
+        .store()
+        .jobs(&crate::jobs::job_prefix(&incident.id()))
+        .await?
+        .into_iter()
+        .map(|job| context! { kind => job.kind, state => job.state.as_str(), attempts => job.attempts })
+        .collect::<Vec<_>>();
+    let said: String = query.said.chars().take(300).collect();
+    render(
+        "incident.html",
+        context! {
+            title => incident.title.clone(),
+            incident => Value::from(Serde(IncidentView::new(&incident, zone, messages))),
+            axis => Value::from_safe_string(super::axis::axis(&incident)),
+            factors => Value::from(Serde(&incident.factors)),
+            worked => Value::from(Serde(&incident.worked)),
+            improve => Value::from(Serde(&incident.improve)),
+            actions => incident.actions.iter().map(|a| context! {
+                n => a.n, text => a.text.clone(), owner => a.owner.clone(), horizon => a.horizon.as_str(),
+                due => a.due.map(|d| d.format("%Y-%m-%d").to_string()),
+                done => a.done, hidden => a.hidden,
+            }).collect::<Vec<_>>(),
+            horizons => [Horizon::Now, Horizon::Short, Horizon::Long].map(Horizon::as_str),
+            references => Value::from(Serde(&incident.references)),
+            severities => Severity::ALL.map(|s| context! { code => s.code(), label => s.to_string() }),
+            draft,
+            jobs,
+            said,
+            who => signed.who.person_name,
+            csrf => signed.csrf,
+        },
+    )
+}
+
+/// `/incidents/{id}/postmortem.md`: the draft, as a file.
+pub async fn markdown(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let incident = visible(&app, &signed.who, &id).await?;
+    let draft = app
+        .render_draft(&incident, &incident.channel.id)
+        .map_err(|e| WebError::Render(e.to_string()))?;
+    let name = format!(
+        "attachment; filename=\"postmortem-{}\"",
+        crate::drafting::slug::file_name(&incident)
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        draft,
+    )
+        .into_response())
+}

@@ -1,0 +1,537 @@
+//! The web workspace over HTTP on loopback: sign-in links that work once, sessions, CSRF, the
+//! security headers, workspaces that see only their own incidents, every edit as an event that
+//! chat, the API and the draft agree with, and a live page that hears of new events.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_slack::FakeSlack;
+use common::server::{API_TOKEN, SIGNING_SECRET, Server, command_body, now};
+use common::{Sandbox, success};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use scribe::storage::Store;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The path of a sign-in link (`/login/<token>`), wherever the link points.
+fn login_path(text: &str) -> String {
+    let start = text
+        .find("/login/")
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// Opens a sign-in link; returns the session cookie (`name=value`) it set.
+async fn sign_in(server: &Server, path: &str) -> String {
+    let response = http()
+        .get(format!("{}{path}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+    assert_eq!(response.headers()[LOCATION], "/");
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(server: &Server, cookie: &str, path: &str) -> reqwest::Response {
+    http()
+        .get(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A page's HTML with the slashes the escaping writes as `&#x2f;` put back, to search in.
+fn readable(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+}
+
+/// The CSRF token of a signed-in page.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+async fn post(
+    server: &Server,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    http()
+        .post(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn api_incident(server: &Server, id: &str) -> Value {
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let response = http()
+        .get(format!("{}/api/incidents/{encoded}", server.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Every file under `dir`, however deep.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn href(id: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/incidents/{encoded}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_person_signs_in_once_and_every_edit_is_an_event() {
+    let sandbox = Sandbox::new();
+    let session = "\
+/incident start Checkout <script>alert(1)</script> {{ 7*7 }}
+/timeline first entry
+the replica is lagging
+/incident factor retries amplified load
+";
+    tokio::task::block_in_place(|| {
+        success(&sandbox.run_with_input(&["console", "--as", "Ana"], session))
+    });
+    let link = tokio::task::block_in_place(|| success(&sandbox.run(&["link", "--as", "Ana"])));
+    assert!(link.starts_with("http://127.0.0.1:8080/login/"), "{link}");
+    let server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__PUBLISH__TARGETS", r#"["files"]"#),
+            ("SCRIBE__PUBLISH__FILES__DIR", "published"),
+        ],
+    );
+
+    // Signed out: every page sends people to the sign-in page.
+    let response = page(&server, "", "/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/signin");
+    let signin = readable(&page(&server, "", "/signin").await.text().await.unwrap());
+    assert!(signin.contains("/incident web"), "{signin}");
+
+    // A link works once; a used, forged or unknown one gets a page saying so, and no cookie.
+    let path = login_path(&link);
+    let cookie = sign_in(&server, &path).await;
+    for path in [
+        path.clone(),
+        "/login/feedbeef".to_string(),
+        format!("/login/{}", "f".repeat(4000)),
+    ] {
+        let response = page(&server, "", &path).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        let text = readable(&response.text().await.unwrap());
+        assert!(text.contains("/incident web"), "{text}");
+    }
+
+    // The list, with the hostile title as text and the security headers.
+    let response = page(&server, &cookie, "/").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let csp = headers[CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let list = readable(&response.text().await.unwrap());
+    assert!(
+        list.contains("&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("<script>alert") && !list.contains(" 49"),
+        "{list}"
+    );
+
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    let id = incidents[0]["id"].as_str().unwrap().to_string();
+    let base = href(&id);
+    let html = readable(&page(&server, &cookie, &base).await.text().await.unwrap());
+    assert!(html.contains("first entry") && html.contains("the replica is lagging"));
+    assert!(
+        html.contains("<svg class=\"axis\""),
+        "the time axis is drawn"
+    );
+    let token = csrf(&html);
+
+    // A form without the page's CSRF token changes nothing.
+    let before = api_incident(&server, &id).await;
+    for form in [
+        vec![("csrf", "forged"), ("op", "remove"), ("n", "2")],
+        vec![("op", "remove"), ("n", "2")],
+    ] {
+        let response = post(&server, &cookie, &format!("{base}/timeline"), &form).await;
+        assert!(response.status().is_client_error(), "{form:?}");
+    }
+    assert_eq!(api_incident(&server, &id).await, before);
+
+    // Every form, as the signed-in person.
+    let message = server
+        .app
+        .store()
+        .channel_events(&scribe::adapters::console::channel("console"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(&e.kind, scribe::domain::EventKind::Posted { text, .. } if text == "the replica is lagging"))
+        .unwrap()
+        .message;
+    let edits: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "facts",
+            vec![("field", "title"), ("value", "Checkout down")],
+        ),
+        ("facts", vec![("field", "severity"), ("value", "sev2")]),
+        ("facts", vec![("field", "lead"), ("value", "Bo")]),
+        (
+            "facts",
+            vec![("field", "summary"), ("value", "A retry storm.")],
+        ),
+        (
+            "timeline",
+            vec![("op", "add"), ("text", "added on the web"), ("time", "")],
+        ),
+        (
+            "timeline",
+            vec![("op", "edit"), ("n", "2"), ("text", "first entry, edited")],
+        ),
+        (
+            "timeline",
+            vec![("op", "move"), ("n", "2"), ("time", "00:00")],
+        ),
+        ("timeline", vec![("op", "remove"), ("n", "1")]),
+        ("pin", vec![("message", message.as_str())]),
+        (
+            "story",
+            vec![
+                ("list", "factor"),
+                ("op", "add"),
+                ("text", "no alert on queue age"),
+            ],
+        ),
+        (
+            "story",
+            vec![("list", "factor"), ("op", "remove"), ("n", "1")],
+        ),
+        (
+            "story",
+            vec![("list", "worked"), ("op", "add"), ("text", "the rollback")],
+        ),
+        (
+            "actions",
+            vec![
+                ("op", "add"),
+                ("text", "alert on queue age"),
+                ("owner", "@Bo"),
+                ("horizon", "long"),
+                ("due", "2030-01-31"),
+            ],
+        ),
+        ("actions", vec![("op", "done"), ("n", "1")]),
+        (
+            "references",
+            vec![
+                ("label", "dashboard"),
+                ("text", "https://grafana.example/d/1"),
+            ],
+        ),
+        ("publish", vec![]),
+    ];
+    for (route, mut form) in edits {
+        form.push(("csrf", &token));
+        let response = post(&server, &cookie, &format!("{base}/{route}"), &form).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{route} {form:?}");
+        let back = response.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(back.starts_with(&base), "{back}");
+    }
+    // A number that does not exist is answered on the page and changes nothing.
+    let response = post(
+        &server,
+        &cookie,
+        &format!("{base}/timeline"),
+        &[("csrf", &token), ("op", "remove"), ("n", "99")],
+    )
+    .await;
+    let back = response.headers()[LOCATION].to_str().unwrap().to_string();
+    let said = readable(&page(&server, &cookie, &back).await.text().await.unwrap());
+    assert!(said.contains("There is no timeline entry #99"), "{said}");
+
+    server.settled().await;
+    let incident = api_incident(&server, &id).await;
+    assert_eq!(incident["title"], "Checkout down");
+    assert_eq!(incident["severity"], "sev2");
+    assert_eq!(incident["lead"], "Bo");
+    assert_eq!(incident["summary"], "A retry storm.");
+    let entry = |n: u64| {
+        incident["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["n"] == n)
+            .unwrap_or_else(|| panic!("no entry {n}: {incident:#}"))
+            .clone()
+    };
+    assert_eq!(entry(1)["hidden"], true);
+    assert_eq!(entry(2)["text"], "first entry, edited");
+    assert_eq!(entry(2)["original_text"], "first entry");
+    assert!(!entry(2)["original_at"].is_null(), "moved");
+    assert_eq!(entry(2)["edited_by"], "Ana");
+    let texts: Vec<&str> = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"added on the web"), "{texts:?}");
+    assert!(
+        texts.contains(&"the replica is lagging"),
+        "added to the timeline: {texts:?}"
+    );
+    assert_eq!(incident["factors"][0]["hidden"], true);
+    assert_eq!(incident["factors"][1]["text"], "no alert on queue age");
+    assert_eq!(incident["worked"][0]["author"], "Ana");
+    assert_eq!(incident["actions"][0]["owner"], "Bo");
+    assert_eq!(incident["actions"][0]["due"], "2030-01-31");
+    assert_eq!(incident["actions"][0]["horizon"], "long");
+    assert_eq!(incident["actions"][0]["done"], true);
+    assert_eq!(incident["references"][0]["label"], "dashboard");
+
+    // The published file holds the changes, as the chat's draft does.
+    let published = files_under(&sandbox.path().join("published"))
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !published.is_empty(),
+        "nothing published: {incident:#}\n{}",
+        server.log()
+    );
+    for fact in [
+        "Checkout down",
+        "no alert on queue age",
+        "first entry, edited",
+        "https://grafana.example/d/1",
+    ] {
+        assert!(
+            published.contains(fact),
+            "the published draft lacks {fact:?}:\n{published}"
+        );
+    }
+    assert!(
+        !published.contains("retries amplified load"),
+        "hidden factor:\n{published}"
+    );
+
+    // The download is the same draft.
+    let download = page(&server, &cookie, &format!("{base}/postmortem.md")).await;
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(download.text().await.unwrap().contains("## Timeline"));
+
+    // Signing out ends the session.
+    let response = post(&server, &cookie, "/logout", &[("csrf", &token)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page(&server, &cookie, "/").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// A slash command from `team`, in `channel`, signed now; returns Slack's answer.
+async fn command_from(
+    server: &Server,
+    team: &str,
+    channel: &str,
+    user: &str,
+    command: &str,
+    text: &str,
+    trigger: &str,
+) -> Value {
+    let body = command_body(channel, "inc", user, user, command, text, trigger)
+        .replace("team_id=T0001", &format!("team_id={team}"));
+    let response = server
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            SIGNING_SECRET,
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_see_only_their_own_workspace_and_a_page_hears_of_new_events() {
+    let fake = FakeSlack::start().await;
+    fake.add_user("U0ANA0001", "Ana", "Ana Lima");
+    fake.add_user("U0BO00002", "Bo", "Bo Chen");
+    let sandbox = Sandbox::new();
+    let api_base = fake.api_base();
+    let server = Server::start_with(
+        &sandbox,
+        &[
+            ("SCRIBE__SLACK__API_BASE_URL", &api_base),
+            ("SCRIBE__WEB__PUBLIC_URL", "https://scribe.example"),
+        ],
+    );
+    command_from(
+        &server,
+        "T0001",
+        "C0ONE",
+        "U0ANA0001",
+        "/incident",
+        "start Queue backlog",
+        "t.1",
+    )
+    .await;
+    command_from(
+        &server,
+        "T0002",
+        "C0TWO",
+        "U0BO00002",
+        "/incident",
+        "start Other team's fire",
+        "t.2",
+    )
+    .await;
+    let answer = command_from(
+        &server,
+        "T0001",
+        "C0ONE",
+        "U0ANA0001",
+        "/incident",
+        "web",
+        "t.3",
+    )
+    .await;
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    let text = answer["text"].as_str().unwrap();
+    assert!(text.contains("https://scribe.example/login/"), "{text}");
+    // Over https the cookie is Secure.
+    let response = http()
+        .get(format!("{}{}", server.base, login_path(text)))
+        .send()
+        .await
+        .unwrap();
+    let set = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(set.contains("; Secure"), "{set}");
+    let ana = set.split(';').next().unwrap().to_string();
+
+    let list = page(&server, &ana, "/").await.text().await.unwrap();
+    assert!(
+        list.contains("Queue backlog") && !list.contains("Other team"),
+        "{list}"
+    );
+    let incidents = server.incidents().await;
+    let id_of = |title: &str| {
+        incidents.iter().find(|i| i["title"] == title).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (ours, theirs) = (id_of("Queue backlog"), id_of("Other team's fire"));
+    assert_eq!(page(&server, &ana, &href(&theirs)).await.status(), 404);
+    assert_eq!(
+        page(&server, &ana, &href("console:console:1"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        page(&server, &ana, "/incidents/not-an-id").await.status(),
+        404
+    );
+    assert_eq!(page(&server, &ana, &href(&ours)).await.status(), 200);
+
+    // The live stream of our incident hears a command typed in Slack.
+    let mut live = http()
+        .get(format!("{}{}/live", server.base, href(&ours)))
+        .header("cookie", &ana)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(
+        live.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    command_from(
+        &server,
+        "T0001",
+        "C0ONE",
+        "U0ANA0001",
+        "/timeline",
+        "consumers restarted",
+        "t.4",
+    )
+    .await;
+    let heard = tokio::time::timeout(WAIT, async {
+        let mut seen = String::new();
+        while let Some(chunk) = live.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: change") {
+                return seen;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("the change arrives");
+    assert!(heard.contains("event: change"), "{heard}");
+    let html = page(&server, &ana, &href(&ours))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("consumers restarted"), "{html}");
+}
