@@ -267,6 +267,7 @@ the replica is lagging
                 ("due", "2030-01-31"),
             ],
         ),
+        ("actions", vec![("op", "edit"), ("n", "1"), ("text", "alert on queue age and lag"), ("owner", ""), ("due", "")]),
         ("actions", vec![("op", "done"), ("n", "1")]),
         (
             "references",
@@ -330,6 +331,8 @@ the replica is lagging
     assert_eq!(incident["factors"][0]["hidden"], true);
     assert_eq!(incident["factors"][1]["text"], "no alert on queue age");
     assert_eq!(incident["worked"][0]["author"], "Ana");
+    assert_eq!(incident["worked"][0]["text"], "the rollback");
+    assert_eq!(incident["actions"][0]["text"], "alert on queue age and lag");
     assert_eq!(incident["actions"][0]["owner"], "Bo");
     assert_eq!(incident["actions"][0]["due"], "2030-01-31");
     assert_eq!(incident["actions"][0]["horizon"], "long");

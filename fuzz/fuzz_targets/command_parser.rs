@@ -60,6 +60,7 @@ fn render(command: &Command) -> String {
                     };
                     match change {
                         ItemChange::Add(text) => format!("{word} {text}"),
+                        ItemChange::Edit(n, text) => format!("{word} edit {} {text}", n.get()),
                         ItemChange::Remove(n) => format!("{word} remove {}", n.get()),
                         ItemChange::Restore(n) => format!("{word} restore {}", n.get()),
                     }
@@ -73,6 +74,21 @@ fn render(command: &Command) -> String {
                     due,
                 }) => {
                     let mut out = format!("action {} {text}", horizon.as_str());
+                    if let Some(owner) = owner {
+                        out.push_str(&format!(" @{owner}"));
+                    }
+                    if let Some(due) = due {
+                        out.push_str(&format!(" due {}", due.format("%Y-%m-%d")));
+                    }
+                    out
+                }
+                Action(ActionCommand::Edit {
+                    n,
+                    text,
+                    owner,
+                    due,
+                }) => {
+                    let mut out = format!("action edit {} {text}", n.get());
                     if let Some(owner) = owner {
                         out.push_str(&format!(" @{owner}"));
                     }

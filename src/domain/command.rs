@@ -10,9 +10,9 @@ use super::severity::{InvalidSeverity, Severity};
 
 pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>] | severity <level> \
 | lead <name> | title <text> | impact <text> | summary <text> \
-| factor|worked|improve <text> (remove|restore N) \
+| factor|worked|improve <text> (edit N <text>, remove|restore N) \
 | ref <label> <text or URL> | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
-(done|remove|restore N) | resolve [note] | close | status | draft [--publish] | web";
+(edit N <text>, done|remove|restore N) | resolve [note] | close | status | draft [--publish] | web";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -65,6 +65,8 @@ pub enum IncidentCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemChange {
     Add(String),
+    /// New text for item N (the command that wrote the old one stays in the log).
+    Edit(Number, String),
     Remove(Number),
     Restore(Number),
 }
@@ -73,6 +75,13 @@ pub enum ItemChange {
 pub enum ActionCommand {
     Add {
         horizon: Horizon,
+        text: String,
+        owner: Option<String>,
+        due: Option<NaiveDate>,
+    },
+    /// New text for action N, and a new owner or due date when given.
+    Edit {
+        n: Number,
         text: String,
         owner: Option<String>,
         due: Option<NaiveDate>,
@@ -230,6 +239,12 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         }
     };
     let story = |list: StoryList| -> Result<IncidentCommand, CommandError> {
+        if let Some((n, text)) = edit(args)? {
+            return Ok(IncidentCommand::Story {
+                list,
+                change: ItemChange::Edit(n, text),
+            });
+        }
         let change = match numbered(args, &["remove", "restore"]) {
             Some(("remove", n)) => ItemChange::Remove(parse_number(n, INCIDENT_USAGE)?),
             Some((_, n)) => ItemChange::Restore(parse_number(n, INCIDENT_USAGE)?),
@@ -315,8 +330,31 @@ fn parse_ref(args: &str) -> Result<IncidentCommand, CommandError> {
     })
 }
 
-/// `[now|short|long] <text> [@owner] [due YYYY-MM-DD]`, or `done|remove|restore N`.
+/// `edit N <text>`: `Some` when the word after `edit` is written like a number (then strict).
+fn edit(args: &str) -> Result<Option<(Number, String)>, CommandError> {
+    let (verb, rest) = first_word(args);
+    let (n, text) = first_word(rest);
+    if !verb.eq_ignore_ascii_case("edit") || !looks_like_number(n) {
+        return Ok(None);
+    }
+    if text.is_empty() {
+        return Err(CommandError::Usage(INCIDENT_USAGE));
+    }
+    Ok(Some((parse_number(n, INCIDENT_USAGE)?, text.to_string())))
+}
+
+/// `[now|short|long] <text> [@owner] [due YYYY-MM-DD]`, `edit N <text>`, or
+/// `done|remove|restore N`.
 fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
+    if let Some((n, rest)) = edit(args)? {
+        let (text, owner, due) = action_parts(&rest)?;
+        return Ok(ActionCommand::Edit {
+            n,
+            text,
+            owner,
+            due,
+        });
+    }
     if let Some((verb, n)) = numbered(args, &["done", "remove", "restore"]) {
         let n = parse_number(n, INCIDENT_USAGE)?;
         return Ok(match verb {
@@ -332,6 +370,17 @@ fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
         "long" => (Horizon::Long, after),
         _ => (Horizon::Short, args.trim()),
     };
+    let (text, owner, due) = action_parts(rest)?;
+    Ok(ActionCommand::Add {
+        horizon,
+        text,
+        owner,
+        due,
+    })
+}
+
+/// `<text> [@owner] [due YYYY-MM-DD]`, the due date before or after the owner.
+fn action_parts(rest: &str) -> Result<(String, Option<String>, Option<NaiveDate>), CommandError> {
     let (rest, mut due) = split_due(rest)?;
     let (mut text, owner) = split_owner(rest);
     if due.is_none() {
@@ -341,12 +390,7 @@ fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
     if text.is_empty() {
         return Err(CommandError::Usage(INCIDENT_USAGE));
     }
-    Ok(ActionCommand::Add {
-        horizon,
-        text,
-        owner,
-        due,
-    })
+    Ok((text, owner, due))
 }
 
 /// A trailing `due YYYY-MM-DD`; a date-like word that is no date is an error, not text.
@@ -811,6 +855,21 @@ mod tests {
             ok("/incident improve restore 1"),
             story(StoryList::Improve, ItemChange::Restore(n(1)))
         );
+        assert_eq!(
+            ok("/incident factor edit #2 retries doubled the load"),
+            story(
+                StoryList::Factors,
+                ItemChange::Edit(n(2), "retries doubled the load".into())
+            )
+        );
+        assert_eq!(
+            ok("/incident worked edited the runbook"),
+            story(StoryList::Worked, ItemChange::Add("edited the runbook".into()))
+        );
+        assert_eq!(
+            parse("/incident factor edit 2"),
+            Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
         // Text that starts with the word is an item.
         assert_eq!(
             ok("/incident improve remove toil from deploys"),
@@ -920,6 +979,15 @@ mod tests {
         assert_eq!(
             ok("/incident action restore 3"),
             numbered(ActionCommand::Restore(n(3)))
+        );
+        assert_eq!(
+            ok("/incident action edit 1 alert on queue age @Bo due 2027-01-02"),
+            numbered(ActionCommand::Edit {
+                n: n(1),
+                text: "alert on queue age".into(),
+                owner: Some("Bo".into()),
+                due: NaiveDate::from_ymd_opt(2027, 1, 2),
+            })
         );
         assert_eq!(
             parse("/incident action x due 2026-13-01"),

@@ -103,10 +103,12 @@ pub enum Change {
     EntryHidden(Number),
     EntryRestored(Number),
     ItemAdded(StoryList, Number),
+    ItemEdited(StoryList, Number),
     ItemHidden(StoryList, Number),
     ItemRestored(StoryList, Number),
     ReferenceAdded(String),
     ActionAdded(Number),
+    ActionEdited(Number),
     ActionDone(Number),
     ActionHidden(Number),
     ActionRestored(Number),
@@ -759,15 +761,18 @@ impl Builder {
                 });
                 return Outcome::Curated(Change::ItemAdded(list, n));
             }
+            ItemChange::Edit(n, text) => {
+                let Some(item) = items.get_mut(n.index()) else {
+                    return Outcome::Refused(no_such(list.item(), n));
+                };
+                item.text = text;
+                return Outcome::Curated(Change::ItemEdited(list, n));
+            }
             ItemChange::Remove(n) => (n, true),
             ItemChange::Restore(n) => (n, false),
         };
         let Some(item) = items.get_mut(n.index()) else {
-            return Outcome::Refused(CommandError::NoSuch {
-                what: list.item(),
-                n,
-                hint: "the draft (/incident draft) shows the numbers",
-            });
+            return Outcome::Refused(no_such(list.item(), n));
         };
         item.hidden = hidden;
         Outcome::Curated(if hidden {
@@ -800,16 +805,27 @@ impl Builder {
                 });
                 return Outcome::Curated(Change::ActionAdded(n));
             }
-            ActionCommand::Done(n) | ActionCommand::Remove(n) | ActionCommand::Restore(n) => n,
+            ActionCommand::Edit { n, .. }
+            | ActionCommand::Done(n)
+            | ActionCommand::Remove(n)
+            | ActionCommand::Restore(n) => n,
         };
         let Some(action) = actions.get_mut(n.index()) else {
-            return Outcome::Refused(CommandError::NoSuch {
-                what: "action",
-                n,
-                hint: "the draft (/incident draft) shows the numbers",
-            });
+            return Outcome::Refused(no_such("action", n));
         };
         Outcome::Curated(match command {
+            ActionCommand::Edit {
+                text, owner, due, ..
+            } => {
+                action.text = text;
+                if owner.is_some() {
+                    action.owner = owner;
+                }
+                if due.is_some() {
+                    action.due = due;
+                }
+                Change::ActionEdited(n)
+            }
             ActionCommand::Done(_) => {
                 action.done = true;
                 Change::ActionDone(n)
@@ -891,6 +907,15 @@ impl Builder {
         incident.participants = tally.into_sorted();
         incident.team_impact = load.finish();
         incident
+    }
+}
+
+/// The answer to a number a list does not have.
+fn no_such(what: &'static str, n: Number) -> CommandError {
+    CommandError::NoSuch {
+        what,
+        n,
+        hint: "the draft (/incident draft) shows the numbers",
     }
 }
 
@@ -1607,6 +1632,29 @@ mod tests {
         assert_eq!(incident.summary.as_deref(), Some("second"));
         // None of it is a timeline entry.
         assert_eq!(incident.timeline.len(), 1);
+    }
+
+    #[test]
+    fn story_items_and_actions_take_new_text() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start X")
+            .say("2", 1, "A", "/incident factor retries")
+            .say("3", 2, "B", "/incident factor edit 1 retries doubled the load")
+            .say("4", 3, "A", "/incident action alert on lag @A")
+            .say("5", 4, "B", "/incident action edit 1 alert on queue age due 2024-04-01")
+            .say("6", 5, "B", "/incident worked edit 1 nothing there");
+        let history = log.fold();
+        let incident = &history.incidents[0];
+        assert_eq!(incident.factors[0].text, "retries doubled the load");
+        assert_eq!(incident.factors[0].author, "A", "who wrote it first stays");
+        let action = &incident.actions[0];
+        assert_eq!(action.text, "alert on queue age");
+        assert_eq!(action.owner.as_deref(), Some("A"), "an edit without an owner keeps it");
+        assert_eq!(action.due, chrono::NaiveDate::from_ymd_opt(2024, 4, 1));
+        assert!(matches!(
+            outcome(&history, "6"),
+            Outcome::Refused(CommandError::NoSuch { .. })
+        ));
     }
 
     #[test]

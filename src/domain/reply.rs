@@ -120,6 +120,7 @@ fn curated(change: &Change) -> String {
         ),
         Change::EntryRestored(n) => format!("Timeline entry {n} is back in the draft."),
         Change::ItemAdded(list, n) => format!("Added as {} {n}.", list.item()),
+        Change::ItemEdited(list, n) => format!("The {} {n} now reads as you wrote it.", list.item()),
         Change::ItemHidden(list, n) => format!(
             "The {} {n} is hidden from the draft; /incident {} restore {} brings it back.",
             list.item(),
@@ -129,6 +130,7 @@ fn curated(change: &Change) -> String {
         Change::ItemRestored(list, n) => format!("The {} {n} is back in the draft.", list.item()),
         Change::ReferenceAdded(label) => format!("Reference added under \"{label}\"."),
         Change::ActionAdded(n) => format!("Action item {n} added."),
+        Change::ActionEdited(n) => format!("Action item {n} changed."),
         Change::ActionDone(n) => format!("Action item {n} marked done."),
         Change::ActionHidden(n) => format!(
             "Action item {n} hidden from the draft; /incident action restore {} brings it back.",

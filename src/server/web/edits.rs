@@ -209,6 +209,11 @@ pub async fn story(
     };
     let command = match form.op.as_str() {
         "add" => format!("/incident {list} {}", text(&form.text)?),
+        "edit" => format!(
+            "/incident {list} edit {} {}",
+            number(form.n)?,
+            text(&form.text)?
+        ),
         op @ ("remove" | "restore") => format!("/incident {list} {op} {}", number(form.n)?),
         _ => return Err(WebError::BadForm("No such change.")),
     };
@@ -239,12 +244,19 @@ pub async fn actions(
 ) -> Result<Response, WebError> {
     let (signed, incident) = allowed(&app, &headers, &id, &form.csrf).await?;
     let command = match form.op.as_str() {
-        "add" => {
+        op @ ("add" | "edit") => {
             let horizon = match form.horizon.as_str() {
                 h @ ("now" | "short" | "long") => h,
                 _ => "short",
             };
-            let mut command = format!("/incident action {horizon} {}", text(&form.text)?);
+            let mut command = match op {
+                "add" => format!("/incident action {horizon} {}", text(&form.text)?),
+                _ => format!(
+                    "/incident action edit {} {}",
+                    number(form.n)?,
+                    text(&form.text)?
+                ),
+            };
             let owner = form.owner.trim().trim_start_matches('@');
             if !owner.is_empty() {
                 if owner.split_whitespace().count() > 3 || owner.chars().count() > 64 {
