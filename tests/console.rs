@@ -197,3 +197,26 @@ fn control_characters_are_shown_not_obeyed() {
         "{out}"
     );
 }
+
+#[test]
+fn incident_web_prints_a_sign_in_link_for_whoever_asked() {
+    let sandbox = Sandbox::new();
+    let out = success(&sandbox.run_with_input(&["console", "--as", "Robin"], "/incident web\n"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("/login/"))
+        .unwrap_or_else(|| panic!("no link in:\n{out}"));
+    assert!(line.contains("works once, within 10 minutes"), "{line}");
+    let token = line.rsplit("/login/").next().unwrap().trim();
+    assert_eq!(token.len(), 64, "{line}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+    // The store keeps no token, only its digest.
+    let db = std::fs::read(sandbox.path().join("data/scribe.db")).unwrap();
+    let wal = std::fs::read(sandbox.path().join("data/scribe.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token itself is stored"
+        );
+    }
+}

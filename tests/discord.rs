@@ -828,6 +828,48 @@ async fn a_postmortem_post_whose_answer_was_lost_is_retried_and_appears_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn incident_web_answers_only_its_asker_with_a_sign_in_link_that_works() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "DB failover").await;
+    let answer = incident(&fake, ZOE, "web", json!([])).await;
+    assert_eq!(
+        answer["flags"].as_u64().unwrap_or(0) & 64,
+        64,
+        "private: {answer}"
+    );
+    let text = answer["content"].as_str().unwrap();
+    let start = text.find("/login/").expect("a link");
+    let path: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let signed_in = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let list = reqwest::Client::new()
+        .get(format!("{}/", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("DB failover"),
+        "the server's incidents: {list}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_commands_are_registered_in_the_guild_with_their_options() {
     let (fake, _sandbox, _server) = start().await;
 
@@ -883,8 +925,8 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
     assert_eq!(
         names_of(&incident),
         [
-            "start", "severity", "lead", "impact", "summary", "factor", "worked", "improve",
-            "action", "ref", "resolve", "close", "status", "draft"
+            "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
+            "improve", "action", "ref", "resolve", "close", "status", "web", "draft"
         ]
     );
     for o in incident["options"].as_array().unwrap() {
@@ -916,7 +958,7 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
     assert_eq!(level["choices"].as_array().unwrap().len(), 4);
     let lead = option(&option(&incident, "lead"), "user");
     assert_eq!((lead["type"].as_u64(), required(&lead)), (Some(6), true));
-    for sub in ["impact", "summary"] {
+    for sub in ["impact", "summary", "title"] {
         let text = option(&option(&incident, sub), "text");
         assert_eq!((text["type"].as_u64(), required(&text)), (Some(3), true));
     }

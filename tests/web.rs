@@ -267,7 +267,16 @@ the replica is lagging
                 ("due", "2030-01-31"),
             ],
         ),
-        ("actions", vec![("op", "edit"), ("n", "1"), ("text", "alert on queue age and lag"), ("owner", ""), ("due", "")]),
+        (
+            "actions",
+            vec![
+                ("op", "edit"),
+                ("n", "1"),
+                ("text", "alert on queue age and lag"),
+                ("owner", ""),
+                ("due", ""),
+            ],
+        ),
         ("actions", vec![("op", "done"), ("n", "1")]),
         (
             "references",

@@ -864,7 +864,10 @@ mod tests {
         );
         assert_eq!(
             ok("/incident worked edited the runbook"),
-            story(StoryList::Worked, ItemChange::Add("edited the runbook".into()))
+            story(
+                StoryList::Worked,
+                ItemChange::Add("edited the runbook".into())
+            )
         );
         assert_eq!(
             parse("/incident factor edit 2"),

@@ -1639,9 +1639,19 @@ mod tests {
         let mut log = Log::new();
         log.say("1", 0, "A", "/incident start X")
             .say("2", 1, "A", "/incident factor retries")
-            .say("3", 2, "B", "/incident factor edit 1 retries doubled the load")
+            .say(
+                "3",
+                2,
+                "B",
+                "/incident factor edit 1 retries doubled the load",
+            )
             .say("4", 3, "A", "/incident action alert on lag @A")
-            .say("5", 4, "B", "/incident action edit 1 alert on queue age due 2024-04-01")
+            .say(
+                "5",
+                4,
+                "B",
+                "/incident action edit 1 alert on queue age due 2024-04-01",
+            )
             .say("6", 5, "B", "/incident worked edit 1 nothing there");
         let history = log.fold();
         let incident = &history.incidents[0];
@@ -1649,7 +1659,11 @@ mod tests {
         assert_eq!(incident.factors[0].author, "A", "who wrote it first stays");
         let action = &incident.actions[0];
         assert_eq!(action.text, "alert on queue age");
-        assert_eq!(action.owner.as_deref(), Some("A"), "an edit without an owner keeps it");
+        assert_eq!(
+            action.owner.as_deref(),
+            Some("A"),
+            "an edit without an owner keeps it"
+        );
         assert_eq!(action.due, chrono::NaiveDate::from_ymd_opt(2024, 4, 1));
         assert!(matches!(
             outcome(&history, "6"),

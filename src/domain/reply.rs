@@ -120,7 +120,9 @@ fn curated(change: &Change) -> String {
         ),
         Change::EntryRestored(n) => format!("Timeline entry {n} is back in the draft."),
         Change::ItemAdded(list, n) => format!("Added as {} {n}.", list.item()),
-        Change::ItemEdited(list, n) => format!("The {} {n} now reads as you wrote it.", list.item()),
+        Change::ItemEdited(list, n) => {
+            format!("The {} {n} now reads as you wrote it.", list.item())
+        }
         Change::ItemHidden(list, n) => format!(
             "The {} {n} is hidden from the draft; /incident {} restore {} brings it back.",
             list.item(),

@@ -144,7 +144,7 @@ impl Invocation {
             }
             "severity" => words.extend(self.option("level")),
             "lead" => words.extend(self.option("user")),
-            "impact" | "summary" => words.extend(self.option("text")),
+            "impact" | "summary" | "title" => words.extend(self.option("text")),
             "ref" => {
                 // The grammar's label is one word: a label of several is joined by dashes.
                 let label = self
@@ -156,7 +156,7 @@ impl Invocation {
             }
             "resolve" => words.extend(self.option("note")),
             "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-            "close" | "status" | "draft" => {}
+            "close" | "status" | "draft" | "web" => {}
             _ => return None,
         }
         Some(words.join(" "))
@@ -314,6 +314,10 @@ pub fn definitions() -> Vec<CreateCommand> {
             sub("summary", "Summarise the incident")
                 .add_sub_option(text("text", "What happened, in short")),
         )
+        .add_option(
+            sub("title", "Rename the incident")
+                .add_sub_option(text("text", "What it turned out to be").max_length(200)),
+        )
         .add_option(story(
             "factor",
             "What contributed to the incident",
@@ -358,6 +362,10 @@ pub fn definitions() -> Vec<CreateCommand> {
             "Close the incident and post the postmortem draft",
         ))
         .add_option(sub("status", "Show the incident's state"))
+        .add_option(sub(
+            "web",
+            "A sign-in link to the web workspace, for you only",
+        ))
         .add_option(
             sub("draft", "Preview the postmortem draft").add_sub_option(
                 CreateCommandOption::new(
@@ -884,8 +892,8 @@ mod tests {
         }
         let mut want = vec![];
         for sub in [
-            "start", "severity", "lead", "impact", "summary", "factor", "worked", "improve",
-            "action", "ref", "resolve", "close", "status", "draft",
+            "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
+            "improve", "action", "ref", "resolve", "close", "status", "web", "draft",
         ] {
             match sub {
                 "factor" | "worked" | "improve" => {
