@@ -602,6 +602,7 @@ impl Incident {
             references: Vec::new(),
             actions: Vec::new(),
             team_impact: TeamImpact::default(),
+            set_by: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -690,6 +691,19 @@ impl Builder {
     }
 
     fn apply(&mut self, command: IncidentCommand, message: &Message) -> Outcome {
+        let fact = match &command {
+            IncidentCommand::Severity(_) => Some("severity"),
+            IncidentCommand::Lead(_) => Some("lead"),
+            IncidentCommand::Title(_) => Some("title"),
+            IncidentCommand::Impact(_) => Some("impact"),
+            IncidentCommand::Summary(_) => Some("summary"),
+            _ => None,
+        };
+        if let Some(fact) = fact {
+            self.incident
+                .set_by
+                .insert(fact, message.author.name.clone());
+        }
         match command {
             IncidentCommand::Start { .. } => Outcome::AlreadyOpen,
             IncidentCommand::Severity(severity) => {

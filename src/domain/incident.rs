@@ -148,6 +148,9 @@ pub struct Incident {
     pub actions: Vec<Action>,
     /// Who spent how long, from the messages between start and close.
     pub team_impact: TeamImpact,
+    /// Who last set each fact after the start (`title`, `severity`, `lead`, `impact`,
+    /// `summary`): when two people change one, the later wins and is named.
+    pub set_by: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// Names an incident everywhere: its channel and the message that started it, written

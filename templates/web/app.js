@@ -2,6 +2,42 @@
 // needs to work (every form works without this script).
 "use strict";
 
+// Unsaved text survives a reload: each field's text is kept in local storage, per page and
+// field, until its form is sent.
+(function () {
+  const root = document.getElementById("incident");
+  if (!root || !window.localStorage) {
+    return;
+  }
+  const key = (field) => {
+    const form = field.form;
+    const hidden = form
+      ? Array.from(form.querySelectorAll("input[type=hidden]:not([name=csrf])")).map((i) => i.value).join("/")
+      : "";
+    return "scribe:" + window.location.pathname + ":" + (form ? form.getAttribute("action") : "") + ":" + hidden + ":" + field.name;
+  };
+  const fields = () => Array.from(root.querySelectorAll("form input:not([type=hidden]), form textarea"));
+  fields().forEach((field) => {
+    const kept = window.localStorage.getItem(key(field));
+    if (kept !== null && kept !== field.value) {
+      field.value = kept;
+    }
+  });
+  root.addEventListener("input", (event) => {
+    const field = event.target;
+    if (field.form && field.name) {
+      window.localStorage.setItem(key(field), field.value);
+    }
+  });
+  root.addEventListener("submit", (event) => {
+    Array.from(event.target.elements).forEach((field) => {
+      if (field.name) {
+        window.localStorage.removeItem(key(field));
+      }
+    });
+  });
+})();
+
 (function () {
   const root = document.getElementById("incident");
   if (!root || !window.EventSource) {

@@ -115,6 +115,8 @@ pub struct IncidentView {
     pub messages: Vec<MessageView>,
     pub person_hours: String,
     pub people: usize,
+    /// Who last set each fact.
+    pub set_by: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl IncidentView {
@@ -164,6 +166,7 @@ impl IncidentView {
             messages,
             person_hours: format!("{:.1}", incident.team_impact.person_hours()),
             people: incident.participants.len(),
+            set_by: incident.set_by.clone(),
         }
     }
 }
