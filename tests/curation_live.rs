@@ -159,8 +159,8 @@ fn check_script_result(curated: &Value) {
     assert_eq!(
         curated["references"],
         json!([
-            {"label": "alert", "text": "https://alerts.example/1"},
-            {"label": "runbook", "text": "https://wiki.example/rb"},
+            {"n": 1, "label": "alert", "text": "https://alerts.example/1", "hidden": false},
+            {"n": 2, "label": "runbook", "text": "https://wiki.example/rb", "hidden": false},
         ])
     );
     assert_eq!(

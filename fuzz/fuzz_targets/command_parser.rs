@@ -66,6 +66,11 @@ fn render(command: &Command) -> String {
                     }
                 }
                 Ref { label, text } => format!("ref {label} {text}"),
+                RefChange { n, change } => match change {
+                    scribe::domain::RefChange::Text(text) => format!("ref edit {} {text}", n.get()),
+                    scribe::domain::RefChange::Hide => format!("ref remove {}", n.get()),
+                    scribe::domain::RefChange::Restore => format!("ref restore {}", n.get()),
+                },
                 // The horizon always written: `action done 3` would read as a number.
                 Action(ActionCommand::Add {
                     horizon,

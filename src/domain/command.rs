@@ -11,7 +11,7 @@ use super::severity::{InvalidSeverity, Severity};
 pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>] | severity <level> \
 | lead <name> | title <text> | impact <text> | summary <text> \
 | factor|worked|improve <text> (edit N <text>, remove|restore N) \
-| ref <label> <text or URL> | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
+| ref <label> <text or URL> (edit N <text>, remove|restore N) | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
 (edit N <text>, done|remove|restore N) | resolve [note] | close | status | draft [--publish] | web";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
@@ -47,6 +47,11 @@ pub enum IncidentCommand {
         label: String,
         text: String,
     },
+    /// `ref edit N <text>`, `ref remove N`, `ref restore N`.
+    RefChange {
+        n: Number,
+        change: RefChange,
+    },
     Action(ActionCommand),
     Resolve {
         note: Option<String>,
@@ -69,6 +74,14 @@ pub enum ItemChange {
     Edit(Number, String),
     Remove(Number),
     Restore(Number),
+}
+
+/// A change to reference N.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefChange {
+    Text(String),
+    Hide,
+    Restore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +327,20 @@ fn parse_start(args: &str) -> Result<IncidentCommand, CommandError> {
 /// `<label> <text>`: a label is one short word (a trailing `:` is dropped); the known ones
 /// (`alert`, `dashboard`, `pr`) are kept in lower case.
 fn parse_ref(args: &str) -> Result<IncidentCommand, CommandError> {
+    if let Some((n, text)) = edit(args)? {
+        return Ok(IncidentCommand::RefChange {
+            n,
+            change: RefChange::Text(text),
+        });
+    }
+    if let Some((verb, n)) = numbered(args, &["remove", "restore"]) {
+        let n = parse_number(n, INCIDENT_USAGE)?;
+        let change = match verb {
+            "remove" => RefChange::Hide,
+            _ => RefChange::Restore,
+        };
+        return Ok(IncidentCommand::RefChange { n, change });
+    }
     let (label, text) = first_word(args);
     let label = label.trim_end_matches(':');
     if label.is_empty() || text.is_empty() || label.chars().count() > 32 {
@@ -910,6 +937,25 @@ mod tests {
         assert_eq!(
             ok("/incident ref Runbook wiki/rb"),
             reference("Runbook", "wiki/rb")
+        );
+        let change = |n: u32, change| {
+            Command::Incident(IncidentCommand::RefChange {
+                n: Number::new(n).unwrap(),
+                change,
+            })
+        };
+        assert_eq!(ok("/incident ref remove 2"), change(2, RefChange::Hide));
+        assert_eq!(
+            ok("/incident ref restore #2"),
+            change(2, RefChange::Restore)
+        );
+        assert_eq!(
+            ok("/incident ref edit 1 https://alerts.example/2"),
+            change(1, RefChange::Text("https://alerts.example/2".into()))
+        );
+        assert_eq!(
+            ok("/incident ref remove the-old-runbook"),
+            reference("remove", "the-old-runbook")
         );
         for text in [
             "/incident ref",

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use super::command::{
     self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, TimelineNote,
+    Number, RefChange, TimelineNote,
 };
 use super::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId, WEB_PIN,
@@ -107,6 +107,7 @@ pub enum Change {
     ItemHidden(StoryList, Number),
     ItemRestored(StoryList, Number),
     ReferenceAdded(String),
+    ReferenceChanged(Number),
     ActionAdded(Number),
     ActionEdited(Number),
     ActionDone(Number),
@@ -413,6 +414,7 @@ impl Walk {
                     None,
                     command @ (IncidentCommand::Story { .. }
                     | IncidentCommand::Ref { .. }
+                    | IncidentCommand::RefChange { .. }
                     | IncidentCommand::Action(_)
                     | IncidentCommand::Title(_)
                     | IncidentCommand::Impact(_)
@@ -726,11 +728,25 @@ impl Builder {
             }
             IncidentCommand::Story { list, change } => self.story(list, change, message),
             IncidentCommand::Ref { label, text } => {
-                self.incident.references.push(Reference {
+                let references = &mut self.incident.references;
+                references.push(Reference {
+                    n: next_number(references.len()).get(),
                     label: label.clone(),
                     text,
+                    hidden: false,
                 });
                 Outcome::Curated(Change::ReferenceAdded(label))
+            }
+            IncidentCommand::RefChange { n, change } => {
+                let Some(reference) = self.incident.references.get_mut(n.index()) else {
+                    return Outcome::Refused(no_such("reference", n));
+                };
+                match change {
+                    RefChange::Text(text) => reference.text = text,
+                    RefChange::Hide => reference.hidden = true,
+                    RefChange::Restore => reference.hidden = false,
+                }
+                Outcome::Curated(Change::ReferenceChanged(n))
             }
             IncidentCommand::Action(command) => self.action(command, message),
             IncidentCommand::Resolve { .. } if self.incident.resolved_at.is_some() => {
@@ -1618,8 +1634,10 @@ mod tests {
         assert_eq!(
             incident.references,
             [Reference {
+                n: 1,
                 label: "alert".into(),
-                text: "https://a.example/1".into()
+                text: "https://a.example/1".into(),
+                hidden: false,
             }]
         );
         let actions: Vec<_> = incident

@@ -118,8 +118,11 @@ pub struct StoryItem {
 /// `/incident ref <label> <text>`: `alert`, `dashboard` and `pr` have their template lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reference {
+    /// 1, 2, 3 … in order of creation.
+    pub n: u32,
     pub label: String,
     pub text: String,
+    pub hidden: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ pub mod timeline;
 
 pub use command::{
     ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, TimelineNote,
+    Number, RefChange, TimelineNote,
 };
 pub use engine::{Effect, Fold, History, Outcome, Settings, fold};
 pub use event::{

@@ -85,7 +85,7 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::ShowStatus => incident.map_or_else(String::new, status),
         Outcome::ShowTimeline => incident.map_or_else(String::new, timeline_list),
         Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
-        Outcome::Publish => format!("Publishing the postmortem draft of {title} again."),
+        Outcome::Publish => format!("Publishing the postmortem draft of {title}."),
         Outcome::Refused(error) => error.to_string(),
     }
 }
@@ -131,6 +131,7 @@ fn curated(change: &Change) -> String {
         ),
         Change::ItemRestored(list, n) => format!("The {} {n} is back in the draft.", list.item()),
         Change::ReferenceAdded(label) => format!("Reference added under \"{label}\"."),
+        Change::ReferenceChanged(n) => format!("Reference {n} changed."),
         Change::ActionAdded(n) => format!("Action item {n} added."),
         Change::ActionEdited(n) => format!("Action item {n} changed."),
         Change::ActionDone(n) => format!("Action item {n} marked done."),

@@ -232,7 +232,7 @@ fn actions(incident: &Incident, horizon: Horizon) -> Vec<ActionView> {
 
 fn references(incident: &Incident) -> ReferencesView {
     let mut view = ReferencesView::default();
-    for reference in &incident.references {
+    for reference in incident.references.iter().filter(|r| !r.hidden) {
         let text = inline(&reference.text);
         match reference.label.as_str() {
             "alert" => view.alert.push(text),

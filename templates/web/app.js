@@ -43,7 +43,7 @@
   if (!root || !window.EventSource) {
     return;
   }
-  const note = document.getElementById("live-note");
+  const note = () => document.getElementById("live-note");
 
   // Someone is typing: a field that has focus or whose value differs from what the page gave.
   function typing() {
@@ -80,18 +80,29 @@
     root.dataset.refreshed = String(Number(root.dataset.refreshed || "0") + 1);
   }
 
-  const live = new EventSource(root.dataset.live);
-  live.addEventListener("change", () => {
-    if (typing()) {
-      note.hidden = false;
-    } else {
-      refresh().catch(() => { note.hidden = false; });
+  let live = null;
+  function listen() {
+    live = new EventSource(root.dataset.live);
+    live.addEventListener("change", () => {
+      if (typing()) {
+        note().hidden = false;
+      } else {
+        refresh().catch(() => { note().hidden = false; });
+      }
+    });
+  }
+  listen();
+  window.addEventListener("pagehide", () => live.close());
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) {
+      listen();
+      refresh().catch(() => { note().hidden = false; });
     }
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("#live-note a")) {
       event.preventDefault();
-      note.hidden = true;
+      note().hidden = true;
       refresh().catch(() => window.location.reload());
     }
   });

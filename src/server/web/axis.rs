@@ -67,10 +67,17 @@ pub fn axis(incident: &Incident) -> String {
         incident.closed_at.map(|t| ("close", t)),
     ];
     for (name, at) in marks.into_iter().flatten() {
+        // Labels stay inside the picture at its ends, and the resolve label sits above the
+        // line so that it never covers the start's or the close's.
+        let (anchor, y) = match name {
+            "start" => ("start", 58),
+            "close" => ("end", 58),
+            _ => ("middle", 14),
+        };
         let _ = write!(
             svg,
             "<g class=\"mark mark-{name}\"><circle cx=\"{0:.1}\" cy=\"32\" r=\"5\"/>\
-             <text x=\"{0:.1}\" y=\"58\" text-anchor=\"middle\">{name} {1}</text>\
+             <text x=\"{0:.1}\" y=\"{y}\" text-anchor=\"{anchor}\">{name} {1}</text>\
              <title>{name} {1}</title></g>",
             x(at),
             at.format("%H:%M UTC"),

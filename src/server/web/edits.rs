@@ -283,7 +283,13 @@ pub async fn actions(
 #[derive(Deserialize)]
 pub struct ReferenceForm {
     csrf: String,
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    n: Option<u32>,
+    #[serde(default)]
     label: String,
+    #[serde(default)]
     text: String,
 }
 
@@ -294,11 +300,22 @@ pub async fn references(
     Form(form): Form<ReferenceForm>,
 ) -> Result<Response, WebError> {
     let (signed, incident) = allowed(&app, &headers, &id, &form.csrf).await?;
-    let label: String = text(&form.label)?
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join("-");
-    let command = format!("/incident ref {label} {}", text(&form.text)?);
+    let command = match form.op.as_str() {
+        "" | "add" => {
+            let label: String = text(&form.label)?
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join("-");
+            format!("/incident ref {label} {}", text(&form.text)?)
+        }
+        "edit" => format!(
+            "/incident ref edit {} {}",
+            number(form.n)?,
+            text(&form.text)?
+        ),
+        op @ ("remove" | "restore") => format!("/incident ref {op} {}", number(form.n)?),
+        _ => return Err(WebError::BadForm("No such change.")),
+    };
     run(&app, &signed, &incident, command, "references").await
 }
 

@@ -93,6 +93,11 @@ pub async fn login(
         );
         return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
     };
+    // Each sign-in sweeps out the links and sessions that expired: they can sign nobody in.
+    let swept = app.store().forget_expired_web(now).await?;
+    if swept > 0 {
+        tracing::debug!(swept, "expired sign-in links and sessions deleted");
+    }
     let session = crate::signin::secret();
     let hours = app.config.web.session_hours.get();
     let expires = now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(i64::MAX / 7200));
