@@ -99,6 +99,7 @@ fn back(incident: &Incident, said: &str, anchor: &str) -> Response {
 pub struct FactsForm {
     csrf: String,
     field: String,
+    #[serde(default)]
     value: String,
 }
 
@@ -109,12 +110,15 @@ pub async fn facts(
     Form(form): Form<FactsForm>,
 ) -> Result<Response, WebError> {
     let (signed, incident) = allowed(&app, &headers, &id, &form.csrf).await?;
-    let field = match form.field.as_str() {
-        field @ ("title" | "severity" | "lead" | "summary" | "impact") => field,
+    let command = match form.field.as_str() {
+        field @ ("title" | "severity" | "lead" | "summary" | "impact") => {
+            format!("/incident {field} {}", text(&form.value)?)
+        }
+        // The state changes a channel makes with /incident resolve and /incident close.
+        "resolve" => format!("/incident resolve {}", form.value.trim()),
+        "close" => "/incident close".to_string(),
         _ => return Err(WebError::BadForm("No such field.")),
     };
-    let value = text(&form.value)?;
-    let command = format!("/incident {field} {value}");
     run(&app, &signed, &incident, command, "facts").await
 }
 
