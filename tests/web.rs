@@ -385,6 +385,55 @@ the replica is lagging
     );
     assert!(download.text().await.unwrap().contains("## Timeline"));
 
+    // A later incident in the channel leaves the first one open to its postmortem.
+    let response = post(
+        &server,
+        &cookie,
+        &format!("{base}/facts"),
+        &[("csrf", &token), ("field", "close")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let start = scribe::domain::ChatEvent {
+        channel: scribe::adapters::console::channel("console"),
+        message: scribe::domain::MessageId::new("second-start"),
+        at: chrono::Utc::now(),
+        kind: scribe::domain::EventKind::Posted {
+            author: scribe::domain::Author::human("Bo", "Bo"),
+            text: "/incident start The next fire".into(),
+            thread: None,
+        },
+    };
+    server.app.record(&start).await.unwrap();
+    let response = post(
+        &server,
+        &cookie,
+        &format!("{base}/story"),
+        &[
+            ("csrf", &token),
+            ("list", "improve"),
+            ("op", "add"),
+            ("text", "written after the next fire began"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let first = api_incident(&server, &id).await;
+    assert_eq!(
+        first["improve"][0]["text"],
+        "written after the next fire began"
+    );
+    let second = server
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i["title"] == "The next fire")
+        .unwrap();
+    assert!(
+        second["improve"].as_array().unwrap().is_empty(),
+        "{second:#}"
+    );
+
     // Signing out ends the session.
     let response = post(&server, &cookie, "/logout", &[("csrf", &token)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -66,6 +66,23 @@ pub enum IncidentCommand {
     Web,
 }
 
+impl IncidentCommand {
+    /// Whether the command writes the postmortem (the story, its facts, its actions): such
+    /// commands may be for an incident that is closed.
+    pub fn writes_story(&self) -> bool {
+        matches!(
+            self,
+            IncidentCommand::Story { .. }
+                | IncidentCommand::Ref { .. }
+                | IncidentCommand::RefChange { .. }
+                | IncidentCommand::Action(_)
+                | IncidentCommand::Title(_)
+                | IncidentCommand::Impact(_)
+                | IncidentCommand::Summary(_)
+        )
+    }
+}
+
 /// A change to one of the story's numbered lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemChange {
@@ -174,6 +191,13 @@ pub enum CommandError {
         "{0} has not happened yet: an entry can only be moved into the past. Nothing was changed."
     )]
     Future(String),
+    /// `--incident=<id>` names no incident of the channel, or one a command cannot be for.
+    #[error("This channel has no closed incident started by message {0}: nothing was changed.")]
+    UnknownIncident(String),
+    #[error(
+        "Only the timeline, the story, status and draft can be for a closed incident: nothing was changed."
+    )]
+    NotForClosed,
     /// A number the incident does not have (the fold's check: only it knows the lists).
     #[error("There is no {what} {n}: {hint}. Nothing was changed.")]
     NoSuch {
@@ -187,9 +211,27 @@ pub enum CommandError {
 /// start of a message); `Some(Err)`: it is one, but malformed.
 pub fn parse(text: &str) -> Option<Result<Command, CommandError>> {
     if let Some(rest) = strip_command(text, "/incident") {
-        Some(parse_incident(rest).map(Command::Incident))
+        Some(parse_incident(without_target(rest)).map(Command::Incident))
     } else {
-        strip_command(text, "/timeline").map(parse_timeline)
+        strip_command(text, "/timeline").map(|rest| parse_timeline(without_target(rest)))
+    }
+}
+
+/// The word that names which incident of the channel a command is for:
+/// `--incident=<id of its start message>` right after the command word. The web page names
+/// its incident so; without it a command is for the open incident, else the one closed last.
+const TARGET: &str = "--incident=";
+
+/// The start message id a command names with `--incident=<id>`, if it names one.
+pub fn target(text: &str) -> Option<&str> {
+    let rest = strip_command(text, "/incident").or_else(|| strip_command(text, "/timeline"))?;
+    first_word(rest).0.strip_prefix(TARGET)
+}
+
+fn without_target(rest: &str) -> &str {
+    match first_word(rest) {
+        (word, after) if word.starts_with(TARGET) => after,
+        _ => rest,
     }
 }
 
@@ -1049,6 +1091,19 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_command_may_name_its_incident() {
+        let text = "/timeline --incident=cmd:t.1 edit 3 new text";
+        assert_eq!(target(text), Some("cmd:t.1"));
+        assert_eq!(parse(text), parse("/timeline edit 3 new text"));
+        assert_eq!(
+            parse("/incident --incident=1700000000.000100 factor f"),
+            parse("/incident factor f")
+        );
+        assert_eq!(target("/incident factor f"), None);
+        assert_eq!(target("/timeline in the end --incident=x"), None);
     }
 
     #[test]

@@ -384,59 +384,93 @@ impl Walk {
         let mut about_closed = None;
         let mut note = false;
         let message = &messages[idx];
-        let outcome = match command {
-            Err(error) => Outcome::Refused(error),
-            Ok(Command::Incident(IncidentCommand::Start { title, severity }))
-                if self.current.is_none() =>
+        // A command that names its incident (`--incident=<id>`) is for that one when it is
+        // closed; naming the open one changes nothing.
+        let named = match command::target(&message.original) {
+            None => None,
+            Some(id)
+                if self
+                    .current
+                    .as_ref()
+                    .is_some_and(|b| b.incident.opened_by.as_str() == id) =>
             {
-                self.open(channel, messages, idx, title, severity);
-                Outcome::Opened
+                None
             }
-            Ok(Command::Timeline(entry)) => {
-                note = true;
-                Outcome::Recorded {
-                    at: entry_time(&entry, message, settings),
-                    before_start: self.current.is_none(),
+            Some(id) => Some(
+                self.finished
+                    .iter()
+                    .position(|b| b.incident.opened_by.as_str() == id)
+                    .ok_or_else(|| id.to_string()),
+            ),
+        };
+        let outcome = match (named, command) {
+            (_, Err(error)) => Outcome::Refused(error),
+            (Some(Err(id)), Ok(_)) => Outcome::Refused(CommandError::UnknownIncident(id)),
+            (Some(Ok(i)), Ok(Command::Entry(curation))) => {
+                about_closed = Some(i);
+                self.finished[i].curate(curation, messages, idx, settings)
+            }
+            (Some(Ok(i)), Ok(Command::Incident(command))) if command.writes_story() => {
+                about_closed = Some(i);
+                self.finished[i].apply(command, message)
+            }
+            (Some(Ok(i)), Ok(Command::Incident(IncidentCommand::Draft { publish }))) => {
+                about_closed = Some(i);
+                if publish {
+                    Outcome::Publish
+                } else {
+                    Outcome::ShowDraft
                 }
             }
-            Ok(Command::Entry(curation)) => match (self.current.as_mut(), latest) {
-                (Some(builder), _) => builder.curate(curation, messages, idx, settings),
-                (None, Some(latest)) => {
-                    about_closed = Some(latest);
-                    self.finished[latest].curate(curation, messages, idx, settings)
+            (Some(Ok(i)), Ok(Command::Incident(IncidentCommand::Status))) => {
+                about_closed = Some(i);
+                Outcome::ShowStatus
+            }
+            (Some(Ok(_)), Ok(_)) => Outcome::Refused(CommandError::NotForClosed),
+            (None, command) => match command {
+                Err(error) => Outcome::Refused(error),
+                Ok(Command::Incident(IncidentCommand::Start { title, severity }))
+                    if self.current.is_none() =>
+                {
+                    self.open(channel, messages, idx, title, severity);
+                    Outcome::Opened
                 }
-                (None, None) => Outcome::NoOpenIncident,
-            },
-            Ok(Command::Incident(IncidentCommand::Web)) => Outcome::WebLink,
-            Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
-                (Some(builder), command, _) => builder.apply(command, message),
-                (
-                    None,
-                    command @ (IncidentCommand::Story { .. }
-                    | IncidentCommand::Ref { .. }
-                    | IncidentCommand::RefChange { .. }
-                    | IncidentCommand::Action(_)
-                    | IncidentCommand::Title(_)
-                    | IncidentCommand::Impact(_)
-                    | IncidentCommand::Summary(_)),
-                    Some(latest),
-                ) => {
-                    about_closed = Some(latest);
-                    self.finished[latest].apply(command, message)
-                }
-                (None, IncidentCommand::Status, Some(latest)) => {
-                    about_closed = Some(latest);
-                    Outcome::ShowStatus
-                }
-                (None, IncidentCommand::Draft { publish }, Some(latest)) => {
-                    about_closed = Some(latest);
-                    if publish {
-                        Outcome::Publish
-                    } else {
-                        Outcome::ShowDraft
+                Ok(Command::Timeline(entry)) => {
+                    note = true;
+                    Outcome::Recorded {
+                        at: entry_time(&entry, message, settings),
+                        before_start: self.current.is_none(),
                     }
                 }
-                (None, _, _) => Outcome::NoOpenIncident,
+                Ok(Command::Entry(curation)) => match (self.current.as_mut(), latest) {
+                    (Some(builder), _) => builder.curate(curation, messages, idx, settings),
+                    (None, Some(latest)) => {
+                        about_closed = Some(latest);
+                        self.finished[latest].curate(curation, messages, idx, settings)
+                    }
+                    (None, None) => Outcome::NoOpenIncident,
+                },
+                Ok(Command::Incident(IncidentCommand::Web)) => Outcome::WebLink,
+                Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
+                    (Some(builder), command, _) => builder.apply(command, message),
+                    (None, command, Some(latest)) if command.writes_story() => {
+                        about_closed = Some(latest);
+                        self.finished[latest].apply(command, message)
+                    }
+                    (None, IncidentCommand::Status, Some(latest)) => {
+                        about_closed = Some(latest);
+                        Outcome::ShowStatus
+                    }
+                    (None, IncidentCommand::Draft { publish }, Some(latest)) => {
+                        about_closed = Some(latest);
+                        if publish {
+                            Outcome::Publish
+                        } else {
+                            Outcome::ShowDraft
+                        }
+                    }
+                    (None, _, _) => Outcome::NoOpenIncident,
+                },
             },
         };
         // A command about a closed incident belongs to no incident's messages.
@@ -1733,6 +1767,66 @@ mod tests {
         let mut none = Log::new();
         none.say("1", 0, "A", "/incident factor nothing open");
         assert_eq!(outcome(&none.fold(), "1"), Outcome::NoOpenIncident);
+    }
+
+    #[test]
+    fn a_command_that_names_a_closed_incident_is_for_that_one() {
+        let mut log = Log::new();
+        log.say("1", 0, "A", "/incident start First")
+            .say("2", 1, "A", "/timeline in first")
+            .say("3", 2, "A", "/incident close")
+            .say("4", 3, "A", "/incident start Second")
+            .say(
+                "5",
+                4,
+                "B",
+                "/incident --incident=1 factor belongs to the first",
+            )
+            .say(
+                "6",
+                5,
+                "B",
+                "/timeline --incident=1 edit 2 in the first, edited",
+            )
+            .say("7", 6, "B", "/incident factor belongs to the second")
+            .say(
+                "8",
+                7,
+                "B",
+                "/incident --incident=4 worked named the open one",
+            )
+            .say("9", 8, "B", "/incident --incident=99 factor nowhere")
+            .say("10", 9, "B", "/incident --incident=1 severity sev1")
+            .say("11", 10, "B", "/timeline --incident=1 a late note");
+        let history = log.fold();
+        let (first, second) = (&history.incidents[0], &history.incidents[1]);
+        assert_eq!(first.factors[0].text, "belongs to the first");
+        assert_eq!(
+            first.timeline.iter().find(|e| e.n == 2).unwrap().text,
+            "in the first, edited"
+        );
+        assert_eq!(second.factors[0].text, "belongs to the second");
+        assert_eq!(second.worked[0].text, "named the open one");
+        assert_eq!(
+            history.effect_of(&MessageId::new("5")).unwrap().incident,
+            Some(0)
+        );
+        assert!(matches!(
+            outcome(&history, "9"),
+            Outcome::Refused(CommandError::UnknownIncident(id)) if id == "99"
+        ));
+        for id in ["10", "11"] {
+            assert_eq!(
+                outcome(&history, id),
+                Outcome::Refused(CommandError::NotForClosed)
+            );
+        }
+        assert_eq!(first.severity, None);
+        assert_eq!(
+            first.timeline.len(),
+            3,
+            "nothing added to the closed incident"
+        );
     }
 
     #[test]

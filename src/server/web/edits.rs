@@ -21,7 +21,7 @@ use crate::storage::Store;
 const MAX_TEXT: usize = 4_000;
 
 /// The signed-in person, when the form carries their CSRF token, and the incident they may
-/// change: the channel's latest, as the channel's commands act on that one.
+/// change.
 async fn allowed(
     app: &App,
     headers: &HeaderMap,
@@ -33,13 +33,6 @@ async fn allowed(
         return Err(WebError::Forged);
     }
     let incident = visible(app, &signed.who, id).await?;
-    let history = app.history(&incident.channel).await?;
-    if history.incidents.last().map(|i| &i.opened_by) != Some(&incident.opened_by) {
-        return Err(WebError::BadForm(
-            "A later incident was started in this channel: its commands now act on that one, \
-             so this incident can no longer be changed here.",
-        ));
-    }
     Ok((signed, incident))
 }
 
@@ -59,8 +52,9 @@ fn number(n: Option<u32>) -> Result<u32, WebError> {
         .ok_or(WebError::BadForm("Which one? The form has no number."))
 }
 
-/// Stores `command` as the signed-in person's message in the incident's channel and goes back
-/// to the page with the answer the channel would have seen.
+/// Stores `command` as the signed-in person's message in the incident's channel, naming the
+/// incident (a later one may have started in the channel since), and goes back to the page
+/// with the answer the channel would have seen.
 async fn run(
     app: &App,
     signed: &Signed,
@@ -74,7 +68,7 @@ async fn run(
         at: chrono::Utc::now(),
         kind: EventKind::Posted {
             author: Author::human(&signed.who.person_id, &signed.who.person_name),
-            text: command,
+            text: named(&command, incident),
             thread: None,
         },
     };
@@ -84,6 +78,12 @@ async fn run(
         .map(|e| reply::text(&e.outcome, recorded.incident.as_ref()))
         .unwrap_or_default();
     Ok(back(incident, &said, anchor))
+}
+
+/// `/incident factor x` as `/incident --incident=<id> factor x`.
+fn named(command: &str, incident: &Incident) -> String {
+    let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
+    format!("{word} --incident={} {rest}", incident.opened_by)
 }
 
 fn back(incident: &Incident, said: &str, anchor: &str) -> Response {
