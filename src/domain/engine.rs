@@ -378,99 +378,48 @@ impl Walk {
             self.join(messages, idx);
             return;
         };
-        // The timeline, the story and the questions after a close are about the incident just
-        // closed: a postmortem is written after the close.
-        let latest = self.finished.len().checked_sub(1);
         let mut about_closed = None;
         let mut note = false;
         let message = &messages[idx];
-        // A command that names its incident (`--incident=<id>`) is for that one when it is
-        // closed; naming the open one changes nothing.
-        let named = match command::target(&message.original) {
-            None => None,
-            Some(id)
-                if self
-                    .current
-                    .as_ref()
-                    .is_some_and(|b| b.incident.opened_by.as_str() == id) =>
-            {
-                None
-            }
-            Some(id) => Some(
-                self.finished
-                    .iter()
-                    .position(|b| b.incident.opened_by.as_str() == id)
-                    .ok_or_else(|| id.to_string()),
-            ),
+        let named = command::target(&message.original);
+        // Which closed incident the command is for: the one it names, else, while none is
+        // open, the one closed last (a postmortem is written after the close).
+        let closed = match named {
+            Some(id) if self.current.as_ref().is_some_and(|b| b.opened_by(id)) => Ok(None),
+            Some(id) => self
+                .finished
+                .iter()
+                .position(|b| b.opened_by(id))
+                .map(Some)
+                .ok_or_else(|| CommandError::UnknownIncident(id.to_string())),
+            None if self.current.is_none() => Ok(self.finished.len().checked_sub(1)),
+            None => Ok(None),
         };
-        let outcome = match (named, command) {
-            (_, Err(error)) => Outcome::Refused(error),
-            (Some(Err(id)), Ok(_)) => Outcome::Refused(CommandError::UnknownIncident(id)),
-            (Some(Ok(i)), Ok(Command::Entry(curation))) => {
+        let outcome = match (closed, command) {
+            (_, Err(error)) | (Err(error), _) => Outcome::Refused(error),
+            (Ok(Some(i)), Ok(command)) if for_closed(&command) => {
                 about_closed = Some(i);
-                self.finished[i].curate(curation, messages, idx, settings)
+                self.finished[i].after_close(command, messages, idx, settings)
             }
-            (Some(Ok(i)), Ok(Command::Incident(command))) if command.writes_story() => {
-                about_closed = Some(i);
-                self.finished[i].apply(command, message)
-            }
-            (Some(Ok(i)), Ok(Command::Incident(IncidentCommand::Draft { publish }))) => {
-                about_closed = Some(i);
-                if publish {
-                    Outcome::Publish
-                } else {
-                    Outcome::ShowDraft
-                }
-            }
-            (Some(Ok(i)), Ok(Command::Incident(IncidentCommand::Status))) => {
-                about_closed = Some(i);
-                Outcome::ShowStatus
-            }
-            (Some(Ok(_)), Ok(_)) => Outcome::Refused(CommandError::NotForClosed),
-            (None, command) => match command {
-                Err(error) => Outcome::Refused(error),
-                Ok(Command::Incident(IncidentCommand::Start { title, severity }))
-                    if self.current.is_none() =>
-                {
+            (Ok(Some(_)), Ok(_)) if named.is_some() => Outcome::Refused(CommandError::NotForClosed),
+            (_, Ok(command)) => match (command, self.current.as_mut()) {
+                (Command::Incident(IncidentCommand::Start { title, severity }), None) => {
                     self.open(channel, messages, idx, title, severity);
                     Outcome::Opened
                 }
-                Ok(Command::Timeline(entry)) => {
+                (Command::Timeline(entry), current) => {
                     note = true;
                     Outcome::Recorded {
                         at: entry_time(&entry, message, settings),
-                        before_start: self.current.is_none(),
+                        before_start: current.is_none(),
                     }
                 }
-                Ok(Command::Entry(curation)) => match (self.current.as_mut(), latest) {
-                    (Some(builder), _) => builder.curate(curation, messages, idx, settings),
-                    (None, Some(latest)) => {
-                        about_closed = Some(latest);
-                        self.finished[latest].curate(curation, messages, idx, settings)
-                    }
-                    (None, None) => Outcome::NoOpenIncident,
-                },
-                Ok(Command::Incident(IncidentCommand::Web)) => Outcome::WebLink,
-                Ok(Command::Incident(command)) => match (self.current.as_mut(), command, latest) {
-                    (Some(builder), command, _) => builder.apply(command, message),
-                    (None, command, Some(latest)) if command.writes_story() => {
-                        about_closed = Some(latest);
-                        self.finished[latest].apply(command, message)
-                    }
-                    (None, IncidentCommand::Status, Some(latest)) => {
-                        about_closed = Some(latest);
-                        Outcome::ShowStatus
-                    }
-                    (None, IncidentCommand::Draft { publish }, Some(latest)) => {
-                        about_closed = Some(latest);
-                        if publish {
-                            Outcome::Publish
-                        } else {
-                            Outcome::ShowDraft
-                        }
-                    }
-                    (None, _, _) => Outcome::NoOpenIncident,
-                },
+                (Command::Incident(IncidentCommand::Web), _) => Outcome::WebLink,
+                (Command::Entry(curation), Some(builder)) => {
+                    builder.curate(curation, messages, idx, settings)
+                }
+                (Command::Incident(command), Some(builder)) => builder.apply(command, message),
+                (Command::Entry(_) | Command::Incident(_), None) => Outcome::NoOpenIncident,
             },
         };
         // A command about a closed incident belongs to no incident's messages.
@@ -570,6 +519,22 @@ impl Walk {
     }
 }
 
+/// Whether a command can be for a closed incident: the timeline's curation, the story, and the
+/// questions about it.
+fn for_closed(command: &Command) -> bool {
+    match command {
+        Command::Entry(_) => true,
+        Command::Incident(command) => {
+            command.writes_story()
+                || matches!(
+                    command,
+                    IncidentCommand::Status | IncidentCommand::Draft { .. }
+                )
+        }
+        Command::Timeline(_) => false,
+    }
+}
+
 /// An incident being folded: its state so far and the messages that belong to it.
 struct Builder {
     incident: Incident,
@@ -644,6 +609,28 @@ impl Incident {
 }
 
 impl Builder {
+    fn opened_by(&self, id: &str) -> bool {
+        self.incident.opened_by.as_str() == id
+    }
+
+    /// A command for this incident once it is closed (see [`for_closed`]).
+    fn after_close(
+        &mut self,
+        command: Command,
+        messages: &[Message],
+        idx: usize,
+        settings: &Settings,
+    ) -> Outcome {
+        match command {
+            Command::Entry(curation) => self.curate(curation, messages, idx, settings),
+            Command::Incident(IncidentCommand::Status) => Outcome::ShowStatus,
+            Command::Incident(IncidentCommand::Draft { publish: true }) => Outcome::Publish,
+            Command::Incident(IncidentCommand::Draft { publish: false }) => Outcome::ShowDraft,
+            Command::Incident(command) => self.apply(command, &messages[idx]),
+            Command::Timeline(_) => Outcome::NoOpenIncident,
+        }
+    }
+
     /// A state change: an entry made by the command's message, at its time.
     fn event(&mut self, message: &Message, text: String) {
         self.entries
