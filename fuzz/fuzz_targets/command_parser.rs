@@ -109,6 +109,8 @@ fn render(command: &Command) -> String {
                 Close => "close".to_string(),
                 Status => "status".to_string(),
                 Draft { publish } => format!("draft{}", if *publish { " --publish" } else { "" }),
+                Title(text) => format!("title {text}"),
+                Web => "web".to_string(),
             };
             format!("/incident {rest}")
         }

@@ -213,7 +213,14 @@ pub fn parse(text: &str) -> Option<Result<Command, CommandError>> {
     if let Some(rest) = strip_command(text, "/incident") {
         Some(parse_incident(without_target(rest)).map(Command::Incident))
     } else {
-        strip_command(text, "/timeline").map(|rest| parse_timeline(without_target(rest)))
+        strip_command(text, "/timeline").map(|rest| {
+            let rest = without_target(rest);
+            // A note may not start with a second target: it would read as one when typed again.
+            if first_word(rest).0.starts_with(TARGET) {
+                return Err(CommandError::Usage(TIMELINE_USAGE));
+            }
+            parse_timeline(rest)
+        })
     }
 }
 
@@ -1103,6 +1110,11 @@ mod tests {
             parse("/incident factor f")
         );
         assert_eq!(target("/incident factor f"), None);
+        // Found by fuzzing: a second target would be a note's text that reads as a target.
+        assert_eq!(
+            parse("/timeline --incident=a --incident=b x"),
+            Some(Err(CommandError::Usage(TIMELINE_USAGE)))
+        );
         assert_eq!(target("/timeline in the end --incident=x"), None);
     }
 
