@@ -33,9 +33,15 @@ fn render(command: &Command) -> String {
             EntryCommand::List => "/timeline list".to_string(),
             EntryCommand::Edit { n, text } => format!("/timeline edit {} {text}", n.get()),
             EntryCommand::Move { n, to } => match to {
-                NewTime::TimeOfDay(t) => format!("/timeline move {} {}", n.get(), t.format("%H:%M:%S")),
+                NewTime::TimeOfDay(t) => {
+                    format!("/timeline move {} {}", n.get(), t.format("%H:%M:%S"))
+                }
                 NewTime::Local(t) => {
-                    format!("/timeline move {} {}", n.get(), t.format("%Y-%m-%d %H:%M:%S"))
+                    format!(
+                        "/timeline move {} {}",
+                        n.get(),
+                        t.format("%Y-%m-%d %H:%M:%S")
+                    )
                 }
             },
             EntryCommand::Remove(n) => format!("/timeline remove {}", n.get()),
