@@ -51,7 +51,7 @@ pub struct WebConfig {
     #[serde(default, deserialize_with = "value::unset_if_empty")]
     pub public_url: Option<url::Url>,
     /// How long a web session lasts.
-    pub session_hours: NonZeroU64,
+    pub session_hours: value::SessionHours,
 }
 
 /// Where drafts are published.
@@ -407,6 +407,19 @@ mod tests {
         assert_eq!(config.publish.git.remote, None);
         let set = Config::load_from(None, vars(&[("SCRIBE__DRAFTING__TEMPLATE_DIR", "mine")]));
         assert_eq!(set.unwrap().template_dir(), Some(Path::new("mine")));
+    }
+
+    #[test]
+    fn a_web_session_lasts_an_hour_to_a_year() {
+        for hours in ["0", "8785", "99999999999999"] {
+            let problem = the_problem(
+                None,
+                &[("SCRIBE__WEB__SESSION_HOURS", hours)],
+                "web.session_hours",
+            );
+            assert!(problem.reason.contains("hours"), "{problem}");
+        }
+        assert!(problems(None, &[("SCRIBE__WEB__SESSION_HOURS", "8784")]).is_empty());
     }
 
     #[test]

@@ -38,6 +38,35 @@ macro_rules! parsed_from_str {
     };
 }
 
+/// How long a web session lasts, in hours: one hour to a year (8,784 hours), so that its end
+/// is always a time the clock and the cookie can say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct SessionHours(u64);
+
+impl SessionHours {
+    pub const MAX: u64 = 8_784;
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for SessionHours {
+    type Error = Invalid;
+
+    fn try_from(hours: u64) -> Result<Self, Invalid> {
+        if (1..=Self::MAX).contains(&hours) {
+            Ok(SessionHours(hours))
+        } else {
+            Err(Invalid(format!(
+                "{hours} hours: a web session lasts from 1 hour to {} (a year)",
+                Self::MAX
+            )))
+        }
+    }
+}
+
 /// A branch name git accepts (`git check-ref-format --branch`): the one check of every branch
 /// Scribe hands to git or GitHub, so neither ever gets a name it would refuse or misread.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]

@@ -100,7 +100,8 @@ pub async fn login(
     }
     let session = crate::signin::secret();
     let hours = app.config.web.session_hours.get();
-    let expires = now + chrono::Duration::hours(i64::try_from(hours).unwrap_or(i64::MAX / 7200));
+    // At most a year (`SessionHours`): the end is always a time both can say.
+    let expires = now + chrono::Duration::hours(hours as i64);
     app.store()
         .add_web_session(
             &crate::signin::digest(&session),
