@@ -12,7 +12,7 @@ mod chrome;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrome::Browser;
 use common::Sandbox;
@@ -29,8 +29,6 @@ const ANA: &str = "U0ANA0001";
 const BO: &str = "U0BO00002";
 const TITLE: &str = "Checkout 5xx <script>alert(1)</script> {{ 7*7 }}";
 const JS_LINK: &str = "runbook: [click here](javascript:alert(1))";
-/// How long the files target may take to write a published draft.
-const PUBLISHED: Duration = Duration::from_secs(30);
 
 /// Text as Slack sends it in a payload: `&`, `<` and `>` escaped.
 fn slack_escaped(text: &str) -> String {
@@ -550,7 +548,9 @@ async fn two_people_curate_an_incident_in_chromium_and_publish_it() {
         .await;
     not_reloaded(&bo, "showing the changes").await;
 
-    let published = published(&sandbox).await;
+    // The publish job was stored with the command; the queue settling is its sync point.
+    server.settled().await;
+    let published = published(&sandbox);
     let body = published
         .split_once("\n---\n")
         .map_or(published.as_str(), |(_, body)| body);
@@ -660,25 +660,14 @@ async fn first_tab_reaches_a_control(browser: &Browser, page: &str) {
     );
 }
 
-/// The draft the files target wrote under the sandbox's `published/`, once it is there.
-async fn published(sandbox: &Sandbox) -> String {
+/// The one draft the files target wrote under the sandbox's `published/`.
+fn published(sandbox: &Sandbox) -> String {
     let dir = sandbox.path().join("published");
-    let start = Instant::now();
-    loop {
-        let mut files = Vec::new();
-        markdown_under(&dir, &mut files);
-        if let [file] = files.as_slice()
-            && let Ok(text) = std::fs::read_to_string(file)
-            && !text.is_empty()
-        {
-            return text;
-        }
-        assert!(
-            start.elapsed() < PUBLISHED,
-            "no draft was published under {}: {files:?}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut files = Vec::new();
+    markdown_under(&dir, &mut files);
+    match files.as_slice() {
+        [file] => std::fs::read_to_string(file).unwrap(),
+        _ => panic!("one draft published under {}: {files:?}", dir.display()),
     }
 }
 
