@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::fake_slack::FakeSlack;
-use common::server::{API_TOKEN, SIGNING_SECRET, Server, command_body, now};
+use common::server::{API_TOKEN, Server};
 use common::{Sandbox, success};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
@@ -443,32 +443,6 @@ the replica is lagging
     );
 }
 
-/// A slash command from `team`, in `channel`, signed now; returns Slack's answer.
-async fn command_from(
-    server: &Server,
-    team: &str,
-    channel: &str,
-    user: &str,
-    command: &str,
-    text: &str,
-    trigger: &str,
-) -> Value {
-    let body = command_body(channel, "inc", user, user, command, text, trigger)
-        .replace("team_id=T0001", &format!("team_id={team}"));
-    let response = server
-        .post_signed(
-            "/slack/commands",
-            "application/x-www-form-urlencoded",
-            &body,
-            SIGNING_SECRET,
-            now(),
-            &[],
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn people_see_only_their_own_workspace_and_a_page_hears_of_new_events() {
     let fake = FakeSlack::start().await;
@@ -483,36 +457,29 @@ async fn people_see_only_their_own_workspace_and_a_page_hears_of_new_events() {
             ("SCRIBE__WEB__PUBLIC_URL", "https://scribe.example"),
         ],
     );
-    command_from(
-        &server,
-        "T0001",
-        "C0ONE",
-        "U0ANA0001",
-        "/incident",
-        "start Queue backlog",
-        "t.1",
-    )
-    .await;
-    command_from(
-        &server,
-        "T0002",
-        "C0TWO",
-        "U0BO00002",
-        "/incident",
-        "start Other team's fire",
-        "t.2",
-    )
-    .await;
-    let answer = command_from(
-        &server,
-        "T0001",
-        "C0ONE",
-        "U0ANA0001",
-        "/incident",
-        "web",
-        "t.3",
-    )
-    .await;
+    server
+        .command_in(
+            "T0001",
+            "C0ONE",
+            "U0ANA0001",
+            "/incident",
+            "start Queue backlog",
+            "t.1",
+        )
+        .await;
+    server
+        .command_in(
+            "T0002",
+            "C0TWO",
+            "U0BO00002",
+            "/incident",
+            "start Other team's fire",
+            "t.2",
+        )
+        .await;
+    let answer = server
+        .command_in("T0001", "C0ONE", "U0ANA0001", "/incident", "web", "t.3")
+        .await;
     assert_eq!(answer["response_type"], "ephemeral", "{answer}");
     let text = answer["text"].as_str().unwrap();
     assert!(text.contains("https://scribe.example/login/"), "{text}");
@@ -566,16 +533,16 @@ async fn people_see_only_their_own_workspace_and_a_page_hears_of_new_events() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    command_from(
-        &server,
-        "T0001",
-        "C0ONE",
-        "U0ANA0001",
-        "/timeline",
-        "consumers restarted",
-        "t.4",
-    )
-    .await;
+    server
+        .command_in(
+            "T0001",
+            "C0ONE",
+            "U0ANA0001",
+            "/timeline",
+            "consumers restarted",
+            "t.4",
+        )
+        .await;
     let heard = tokio::time::timeout(WAIT, async {
         let mut seen = String::new();
         while let Some(chunk) = live.chunk().await.unwrap() {

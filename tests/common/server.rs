@@ -92,6 +92,20 @@ impl Client {
         text: &str,
         trigger: &str,
     ) -> serde_json::Value {
+        self.command_in("T0001", channel, user, command, text, trigger)
+            .await
+    }
+
+    /// [`Client::command`] from the workspace (Slack team) `team`.
+    pub async fn command_in(
+        &self,
+        team: &str,
+        channel: &str,
+        user: &str,
+        command: &str,
+        text: &str,
+        trigger: &str,
+    ) -> serde_json::Value {
         let body = command_body(
             channel,
             "inc-checkout",
@@ -100,7 +114,8 @@ impl Client {
             command,
             text,
             trigger,
-        );
+        )
+        .replace("team_id=T0001", &format!("team_id={team}"));
         let response = self
             .post_signed(
                 "/slack/commands",
