@@ -5,8 +5,12 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
+use crate::domain::reminders::Rules;
 use crate::config::{Config, Secrets};
-use crate::domain::{ChannelRef, ChatEvent, History, Incident, IncidentId, Outcome, Status, reply};
+use crate::domain::{
+    Author, ChannelRef, ChatEvent, EventKind, MessageId, History, Incident, IncidentId, Outcome, PostmortemState, Status, reply,
+};
 use crate::drafting::{DraftError, Drafter, Place};
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
 use crate::metrics::Metrics;
@@ -24,6 +28,10 @@ pub struct App {
     pub jobs: Arc<Queue>,
     /// Rings with a channel whenever one of its events is stored here: open web pages follow.
     pub changes: tokio::sync::broadcast::Sender<ChannelRef>,
+    /// When each reminder is due.
+    pub rules: Rules,
+    /// The time: the system's, or a test's that moves when told.
+    pub clock: Clock,
     /// Channels whose workspace is stored, so that each is written once per process.
     workspaces: std::sync::Mutex<std::collections::HashSet<ChannelRef>>,
 }
@@ -37,9 +45,17 @@ impl App {
             jobs: Arc::new(Queue::default()),
             changes: tokio::sync::broadcast::channel(256).0,
             workspaces: std::sync::Mutex::default(),
+            clock: Clock::System,
+            rules: config.reminder_rules(),
             secrets,
             config,
         }
+    }
+
+    /// The same, reading `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {
@@ -51,13 +67,15 @@ impl App {
     pub async fn record(&self, event: &ChatEvent) -> Result<Recorded, StoreError> {
         let recorded = self
             .recorder
-            .record(event, |reply, incident| {
-                jobs::follow_ups(
+            .record(event, |reply, id, incident| {
+                let mut jobs = jobs::follow_ups(
                     &self.config.publish,
                     reply,
-                    incident,
+                    id,
                     event.message.as_str(),
-                )
+                );
+                jobs.extend(jobs::reminders(&self.rules, &reply.outcome, incident));
+                jobs
             })
             .await?;
         if recorded.new {
@@ -80,6 +98,30 @@ impl App {
             let _ = self.changes.send(event.channel.clone());
         }
         Ok(recorded)
+    }
+
+    /// Records `command` (`/incident action done 3`) about incident `id` as said by an
+    /// integration (a tracker, Scribe's own publishing) in the incident's channel. `key` names
+    /// the outside change: the same change told twice (a webhook redelivered, a poll that
+    /// sees it again) is stored once.
+    pub async fn record_integration(
+        &self,
+        id: &IncidentId,
+        key: &str,
+        author: Author,
+        command: &str,
+    ) -> Result<Recorded, StoreError> {
+        let event = ChatEvent {
+            channel: id.channel.clone(),
+            message: MessageId::new(format!("ext:{key}")),
+            at: self.clock.now(),
+            kind: EventKind::Posted {
+                author,
+                text: crate::domain::command::aimed(command, id.opened_by.as_str()),
+                thread: None,
+            },
+        };
+        self.record(&event).await
     }
 
     /// Notes which workspace (Slack team, Discord server) a channel belongs to: what decides
@@ -116,7 +158,7 @@ impl App {
             return Ok(None);
         }
         let token = crate::signin::secret();
-        let expires = chrono::Utc::now() + crate::signin::LINK_TTL;
+        let expires = self.clock.now() + crate::signin::LINK_TTL;
         self.store()
             .add_web_link(&crate::signin::digest(&token), who, expires)
             .await?;
@@ -143,9 +185,18 @@ impl App {
             channel: channel.to_string(),
             platform: incident.channel.platform.as_str(),
             team_zone: self.config.team.timezone,
+            today: Some(self.today()),
         };
         self.drafter
             .render(&self.config.drafting.template, incident, &place)
+    }
+
+    /// The team's day now.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock
+            .now()
+            .with_timezone(&self.config.team.timezone)
+            .date_naive()
     }
 
     /// The channel's state, folded from its log.
@@ -195,6 +246,25 @@ impl App {
         if let Err(error) = self.enqueue(&[job]).await {
             tracing::error!(incident = %id, %error, text, "cannot queue a post");
         }
+    }
+
+    /// The closed incidents' postmortems, counted by their state today (every state listed).
+    pub async fn postmortems_by_state(&self) -> Result<Vec<(PostmortemState, i64)>, StoreError> {
+        let today = self.today();
+        let mut counts: Vec<(PostmortemState, i64)> =
+            PostmortemState::ALL.iter().map(|s| (*s, 0)).collect();
+        for channel in self.store().channels().await? {
+            for incident in self.history(&channel).await?.incidents {
+                if incident.closed_at.is_none() {
+                    continue;
+                }
+                let state = incident.postmortem_state(incident.postmortem.due, today);
+                if let Some(count) = counts.iter_mut().find(|(s, _)| *s == state) {
+                    count.1 += 1;
+                }
+            }
+        }
+        Ok(counts)
     }
 
     /// Counts the open incidents for the metrics, once at start: from then on

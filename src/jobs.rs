@@ -16,8 +16,10 @@ use tokio::sync::{Notify, watch};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::config::{PublishConfig, Target};
-use crate::domain::{Effect, IncidentId, Outcome, Platform};
+use crate::domain::reminders::{Due, Reminder, Rules};
+use crate::domain::{Change, Effect, Incident, IncidentId, Outcome, Platform};
 use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
 
 /// Every kind of job Scribe stores, by who does it. Stored as `slack.headline`, `publish.git`, …
@@ -26,6 +28,8 @@ pub enum JobKind {
     Slack(SlackJob),
     Discord(DiscordJob),
     Publish(PublishJob),
+    /// A reminder posted in the incident's channel when its time comes.
+    Remind(Reminder),
 }
 
 /// What Scribe does in Slack after a command.
@@ -61,7 +65,7 @@ pub enum PublishJob {
 }
 
 impl JobKind {
-    const ALL: [JobKind; 10] = [
+    const ALL: [JobKind; 17] = [
         JobKind::Slack(SlackJob::Headline),
         JobKind::Slack(SlackJob::Summary),
         JobKind::Slack(SlackJob::Draft),
@@ -72,6 +76,13 @@ impl JobKind {
         JobKind::Publish(PublishJob::Files),
         JobKind::Publish(PublishJob::Git),
         JobKind::Publish(PublishJob::Github),
+        JobKind::Remind(Reminder::NoLead),
+        JobKind::Remind(Reminder::NoSeverity),
+        JobKind::Remind(Reminder::NoUpdate),
+        JobKind::Remind(Reminder::NotClosed),
+        JobKind::Remind(Reminder::PostmortemDue),
+        JobKind::Remind(Reminder::PostmortemOverdue),
+        JobKind::Remind(Reminder::ActionDue),
     ];
 
     /// The stored name.
@@ -87,6 +98,13 @@ impl JobKind {
             JobKind::Publish(PublishJob::Files) => "publish.files",
             JobKind::Publish(PublishJob::Git) => "publish.git",
             JobKind::Publish(PublishJob::Github) => "publish.github",
+            JobKind::Remind(Reminder::NoLead) => "remind.no_lead",
+            JobKind::Remind(Reminder::NoSeverity) => "remind.no_severity",
+            JobKind::Remind(Reminder::NoUpdate) => "remind.no_update",
+            JobKind::Remind(Reminder::NotClosed) => "remind.not_closed",
+            JobKind::Remind(Reminder::PostmortemDue) => "remind.postmortem_due",
+            JobKind::Remind(Reminder::PostmortemOverdue) => "remind.postmortem_overdue",
+            JobKind::Remind(Reminder::ActionDue) => "remind.action_due",
         }
     }
 
@@ -105,6 +123,7 @@ impl JobKind {
             JobKind::Publish(PublishJob::Files) => "publish the postmortem (publish.files)",
             JobKind::Publish(PublishJob::Git) => "publish the postmortem (publish.git)",
             JobKind::Publish(PublishJob::Github) => "publish the postmortem (publish.github)",
+            JobKind::Remind(_) => "post a reminder",
         }
     }
 
@@ -288,6 +307,75 @@ pub fn read_incident_job(job: &Job) -> Result<(IncidentId, Option<String>), JobE
     Ok((id, payload.text))
 }
 
+/// What a reminder job carries: its incident, and which reminder for when.
+#[derive(Debug, Serialize, Deserialize)]
+struct RemindJob {
+    incident: String,
+    due: Due,
+}
+
+/// The job that posts `due` for incident `id` at its time, keyed by the reminder's own key.
+pub fn reminder_job(id: &IncidentId, due: &Due) -> NewJob {
+    NewJob {
+        key: format!("{}remind.{}", job_prefix(id), due.key()),
+        kind: JobKind::Remind(due.reminder).to_string(),
+        payload: serde_json::to_string(&RemindJob {
+            incident: id.to_string(),
+            due: due.clone(),
+        })
+        .expect("payloads serialise"),
+        run_at: due.at,
+    }
+}
+
+/// The incident and reminder of a job made by [`reminder_job`].
+pub fn read_reminder_job(job: &Job) -> Result<(IncidentId, Due), JobError> {
+    let payload: RemindJob = serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
+    let id = payload
+        .incident
+        .parse()
+        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    Ok((id, payload.due))
+}
+
+/// The reminders a command's outcome may change (a start, a resolve, a close, a due date or
+/// an action), derived from the incident as it stands after it. Keyed, so deriving them again
+/// stores nothing new; reminders whose reason went away find so when they fire.
+pub fn reminders(
+    rules: &Rules,
+    outcome: &Outcome,
+    incident: impl FnOnce() -> Option<Incident>,
+) -> Vec<NewJob> {
+    let changes_reminders = match outcome {
+        Outcome::Opened | Outcome::Resolved | Outcome::Closed => true,
+        Outcome::Curated(change) => matches!(
+            change,
+            Change::PostmortemDue(_)
+                | Change::ActionAdded(_)
+                | Change::ActionEdited(_)
+                | Change::ActionReopened(_)
+                | Change::ActionRestored(_)
+        ),
+        _ => false,
+    };
+    if !changes_reminders {
+        return Vec::new();
+    }
+    let Some(incident) = incident() else {
+        return Vec::new();
+    };
+    if incident.channel.platform == Platform::Console {
+        return Vec::new();
+    }
+    let id = incident.id();
+    rules
+        .schedule(&incident)
+        .iter()
+        .map(|due| reminder_job(&id, due))
+        .collect()
+}
+
 /// The delay before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10 minutes, plus up to
 /// half again of jitter so a fleet of retries does not arrive together.
 pub fn backoff(attempts: u32) -> Duration {
@@ -366,6 +454,7 @@ impl Queue {
 pub async fn work<S, F, Fut>(
     store: Arc<S>,
     queue: Arc<Queue>,
+    clock: Clock,
     run: F,
     shutdown: impl Future<Output = ()>,
 ) where
@@ -376,7 +465,7 @@ pub async fn work<S, F, Fut>(
     tokio::pin!(shutdown);
     loop {
         let claim = queue.claims.fetch_add(1, Ordering::SeqCst) + 1;
-        let claimed = store.claim_job(Utc::now(), LEASE).await;
+        let claimed = store.claim_job(clock.now(), LEASE).await;
         let Ok(Some(job)) = claimed else {
             match claimed {
                 // Nothing due: whoever waits for the queue to settle may go on.
@@ -400,11 +489,11 @@ pub async fn work<S, F, Fut>(
             tracing::info_span!("job", key = %job.key, kind = %job.kind, attempt = job.attempts);
         let (id, attempts) = (job.id, job.attempts);
         let running = tracing::Instrument::instrument(run(job), span.clone());
-        let end = match keep_leased(&*store, id, running).await {
+        let end = match keep_leased(&*store, &clock, id, running).await {
             Ok(()) => JobEnd::Done,
             Err(failure) if !failure.is_final(attempts) => {
                 let (JobError::Transient(error) | JobError::Permanent(error)) = failure;
-                let at = Utc::now() + backoff(attempts);
+                let at = clock.now() + backoff(attempts);
                 span.in_scope(|| tracing::warn!(%error, retry_at = %at, "job failed; will retry"));
                 JobEnd::Retry { at, error }
             }
@@ -420,14 +509,19 @@ pub async fn work<S, F, Fut>(
 }
 
 /// Runs `job` while renewing its lease, so a long job (a slow push) is never taken over.
-async fn keep_leased<S: Store, T>(store: &S, id: i64, job: impl Future<Output = T>) -> T {
+async fn keep_leased<S: Store, T>(
+    store: &S,
+    clock: &Clock,
+    id: i64,
+    job: impl Future<Output = T>,
+) -> T {
     tokio::pin!(job);
     let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
     loop {
         tokio::select! {
             done = &mut job => return done,
             _ = renew.tick() => {
-                if let Err(error) = store.renew_job(id, Utc::now() + LEASE).await {
+                if let Err(error) = store.renew_job(id, clock.now() + LEASE).await {
                     tracing::warn!(%error, job = id, "cannot renew a job's lease");
                 }
             }

@@ -23,9 +23,11 @@
 
 pub mod adapters;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod drafting;
+pub mod followthrough;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

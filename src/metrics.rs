@@ -18,8 +18,15 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// Set from the store when scraped: `overdue` depends on the day.
+    pub postmortems: Family<StateLabels, Gauge>,
     pub requests: Family<RequestLabels, Counter>,
     pub events_stored: Counter,
     pub incidents_open: Gauge,
@@ -33,6 +40,12 @@ impl Default for Metrics {
         let events_stored = Counter::default();
         let incidents_open = Gauge::default();
         let job_failures = Counter::default();
+        let postmortems = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "postmortems",
+            "Postmortems of closed incidents by state (draft, in_review, published, overdue)",
+            postmortems.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -60,6 +73,7 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            postmortems,
             requests,
             events_stored,
             incidents_open,

@@ -210,7 +210,7 @@ impl<S: Store> Recorder<S> {
     pub async fn record(
         &self,
         event: &ChatEvent,
-        follow_ups: impl Fn(&Effect, Option<IncidentId>) -> Vec<NewJob>,
+        follow_ups: impl Fn(&Effect, Option<IncidentId>, &mut dyn FnMut() -> Option<Incident>) -> Vec<NewJob>,
     ) -> Result<Recorded, StoreError> {
         // Stores keep microseconds: fold the event as it will read back after a restart.
         let event = &ChatEvent {
@@ -250,7 +250,7 @@ impl<S: Store> Recorder<S> {
     async fn record_command(
         &self,
         event: &ChatEvent,
-        follow_ups: &impl Fn(&Effect, Option<IncidentId>) -> Vec<NewJob>,
+        follow_ups: &impl Fn(&Effect, Option<IncidentId>, &mut dyn FnMut() -> Option<Incident>) -> Vec<NewJob>,
         arrived: u64,
     ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
@@ -271,7 +271,10 @@ impl<S: Store> Recorder<S> {
             let stored_text = cached.fold.posted_text(&event.message).map(str::to_owned);
             let jobs = reply
                 .as_ref()
-                .map(|reply| follow_ups(reply, cached.fold.incident_id(reply)))
+                .map(|reply| {
+                    let id = cached.fold.incident_id(reply);
+                    follow_ups(reply, id, &mut || cached.fold.incident(reply))
+                })
                 .unwrap_or_default();
             cached.ahead.push_back(event.key());
             let basis = Basis {
@@ -375,7 +378,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.unwrap());
         let live = Arc::new(Recorder::new(Arc::clone(&store), Settings::default()));
-        live.record(&said(0, "/incident start Checkout 5xx"), |_, _| Vec::new())
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| Vec::new())
             .await
             .unwrap();
         let tasks: Vec<_> = (1..=200)
@@ -386,7 +389,7 @@ mod tests {
                     _ => format!("chatter {i}"),
                 };
                 tokio::spawn(async move {
-                    let recorded = live.record(&said(i, &text), |_, _| Vec::new()).await;
+                    let recorded = live.record(&said(i, &text), |_, _, _| Vec::new()).await;
                     assert!(recorded.unwrap().new);
                 })
             })
@@ -395,7 +398,7 @@ mod tests {
             task.await.unwrap();
         }
         let closed = live
-            .record(&said(201, "/incident close"), |_, _| Vec::new())
+            .record(&said(201, "/incident close"), |_, _, _| Vec::new())
             .await
             .unwrap()
             .incident
@@ -429,15 +432,15 @@ mod tests {
         };
         let severity = said(2, "/incident severity SEV1");
         let (start, severity) = tokio::join!(
-            live.record(&start, |_, _| Vec::new()),
-            live.record(&severity, |_, _| Vec::new()),
+            live.record(&start, |_, _, _| Vec::new()),
+            live.record(&severity, |_, _, _| Vec::new()),
         );
         assert!(start.is_err(), "the start is refused by the database");
         let severity = severity.err().expect("built on the refused start");
         assert!(matches!(severity, StoreError::ChainBroken), "{severity}");
 
         let again = live
-            .record(&said(3, "/incident severity SEV2"), |_, _| Vec::new())
+            .record(&said(3, "/incident severity SEV2"), |_, _, _| Vec::new())
             .await
             .unwrap();
         assert_eq!(again.effect.unwrap().outcome, Outcome::NoOpenIncident);
@@ -453,12 +456,12 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.unwrap());
         let live = Recorder::new(Arc::clone(&store), Settings::default());
-        live.record(&said(0, "/incident start Checkout 5xx"), |_, _| Vec::new())
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| Vec::new())
             .await
             .unwrap();
         for i in 1..=50 {
             let text = format!("/timeline step {i}");
-            live.record(&said(i, &text), |_, _| Vec::new())
+            live.record(&said(i, &text), |_, _, _| Vec::new())
                 .await
                 .unwrap();
         }

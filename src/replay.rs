@@ -49,6 +49,7 @@ pub fn draft(
             let mut json = serde_json::to_string_pretty(&IncidentDocument::new(
                 incident,
                 &export.channel_name,
+                None,
             ))?;
             json.push('\n');
             json
@@ -58,6 +59,7 @@ pub fn draft(
                 channel: export.channel_name.clone(),
                 platform: export.channel.platform.as_str(),
                 team_zone: config.team.timezone,
+                today: None,
             };
             let template = template.unwrap_or(&config.drafting.template);
             Drafter::new(config.template_dir()).render(template, incident, &place)?

@@ -15,6 +15,7 @@ use crate::adapters::console::{self, Console};
 use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
+use crate::clock::Clock;
 use crate::config::{Config, Secrets, ServerConfig};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
@@ -116,6 +117,7 @@ impl Runner {
                 discord::jobs::run(&self.app, self.discord.as_ref(), &job, kind).await
             }
             JobKind::Publish(kind) => crate::publish::run(&self.app, &job, kind).await,
+            JobKind::Remind(_) => crate::followthrough::remind(&self.app, &job).await,
         };
         if let Err(error) = &result
             && error.is_final(job.attempts)
@@ -161,7 +163,17 @@ pub struct Application {
 impl Application {
     /// Opens the store (migrating it unless `migrate` is off) and binds the configured address
     /// (port 0: any free port, see [`Application::port`]).
-    pub async fn build(mut config: Config, secrets: Secrets, migrate: bool) -> Result<Application> {
+    pub async fn build(config: Config, secrets: Secrets, migrate: bool) -> Result<Application> {
+        Self::build_with_clock(config, secrets, migrate, Clock::System).await
+    }
+
+    /// The same, reading the time from `clock` (a test's, moved forward on demand).
+    pub async fn build_with_clock(
+        mut config: Config,
+        secrets: Secrets,
+        migrate: bool,
+        clock: Clock,
+    ) -> Result<Application> {
         let store = Arc::new(open_store(&config, migrate).await?);
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
@@ -172,7 +184,7 @@ impl Application {
             let bound = listener.local_addr().context("the listening address")?;
             config.server.listen = bound;
         }
-        let app = Arc::new(App::new(config, secrets, store));
+        let app = Arc::new(App::new(config, secrets, store).with_clock(clock));
         if let Err(error) = app.count_open_incidents().await {
             tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");
         }
@@ -216,6 +228,7 @@ impl Application {
                     jobs::work(
                         Arc::clone(app.store()),
                         Arc::clone(&app.jobs),
+                        app.clock.clone(),
                         move |job| {
                             let runner = Arc::clone(&runner);
                             async move { runner.run(job).await }
@@ -385,6 +398,7 @@ pub async fn publish_again(config: Config, secrets: Secrets, id: &str) -> Result
     jobs::work(
         store,
         Arc::clone(&app.jobs),
+        app.clock.clone(),
         move |job| {
             let runner = Arc::clone(&runner);
             async move { runner.run(job).await }

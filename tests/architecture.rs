@@ -111,6 +111,7 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
         "config",
         "metrics.rs",
         "outbound.rs",
+        "clock.rs",
         "app.rs",
     ];
     let files: Vec<_> = below.iter().flat_map(|m| source_files(m)).collect();

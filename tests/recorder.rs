@@ -33,7 +33,7 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
     let outcome = |recorded: scribe::recorder::Recorded| recorded.effect.map(|r| r.outcome);
 
     let started = a
-        .record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
+        .record(&said("1", 0, "/incident start Checkout 5xx"), |_, _, _| {
             Vec::new()
         })
         .await
@@ -41,7 +41,7 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
     assert_eq!(outcome(started), Some(Outcome::Opened));
     // B has never seen the channel; then A's fold is current and B writes behind its back.
     let noted = b
-        .record(&said("2", 1, "/timeline rolled back"), |_, _| Vec::new())
+        .record(&said("2", 1, "/timeline rolled back"), |_, _, _| Vec::new())
         .await
         .unwrap();
     assert!(matches!(
@@ -51,11 +51,11 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
             ..
         })
     ));
-    b.record(&said("3", 2, "plain chatter"), |_, _| Vec::new())
+    b.record(&said("3", 2, "plain chatter"), |_, _, _| Vec::new())
         .await
         .unwrap();
     let closed = a
-        .record(&said("4", 3, "/incident close"), |_, _| Vec::new())
+        .record(&said("4", 3, "/incident close"), |_, _, _| Vec::new())
         .await
         .unwrap();
     let incident = closed
@@ -75,7 +75,7 @@ async fn two_recorders_on_one_store_see_each_others_commands() {
         .unwrap();
     assert_eq!(history.incidents, vec![incident]);
     let again = b
-        .record(&said("4", 3, "/incident close"), |_, _| Vec::new())
+        .record(&said("4", 3, "/incident close"), |_, _, _| Vec::new())
         .await
         .unwrap();
     assert!(!again.new, "a redelivered close is stored once");
@@ -92,8 +92,8 @@ async fn the_fold_in_memory_equals_the_fold_read_back_from_the_store() {
     start.at += chrono::Duration::nanoseconds(123_456_789);
     let mut close = said("2", 5, "/incident close");
     close.at += chrono::Duration::nanoseconds(987_654_321);
-    live.record(&start, |_, _| Vec::new()).await.unwrap();
-    let closed = live.record(&close, |_, _| Vec::new()).await.unwrap();
+    live.record(&start, |_, _, _| Vec::new()).await.unwrap();
+    let closed = live.record(&close, |_, _, _| Vec::new()).await.unwrap();
     let restarted = Recorder::new(store, Settings::default());
     let channel = ChannelRef::new(Platform::Slack, "C1");
     assert_eq!(
@@ -118,7 +118,7 @@ async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_
         Settings::default(),
     );
     let outcome = |recorded: scribe::recorder::Recorded| recorded.effect.map(|r| r.outcome);
-    a.record(&said("1", 0, "/incident start Checkout 5xx"), |_, _| {
+    a.record(&said("1", 0, "/incident start Checkout 5xx"), |_, _, _| {
         Vec::new()
     })
     .await
@@ -126,7 +126,7 @@ async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_
     for minute in 1..=3 {
         let text = format!("/timeline step {minute}");
         let noted = a
-            .record(&said(&format!("t{minute}"), minute, &text), |_, _| {
+            .record(&said(&format!("t{minute}"), minute, &text), |_, _, _| {
                 Vec::new()
             })
             .await
@@ -134,13 +134,13 @@ async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_
         assert!(matches!(outcome(noted), Some(Outcome::Recorded { .. })));
     }
     let closed = b
-        .record(&said("5", 5, "/incident close"), |_, _| Vec::new())
+        .record(&said("5", 5, "/incident close"), |_, _, _| Vec::new())
         .await
         .unwrap();
     assert_eq!(outcome(closed), Some(Outcome::Closed));
 
     let late = a
-        .record(&said("6", 6, "/incident severity SEV2"), |_, _| Vec::new())
+        .record(&said("6", 6, "/incident severity SEV2"), |_, _, _| Vec::new())
         .await
         .unwrap();
     assert_eq!(outcome(late), Some(Outcome::NoOpenIncident));

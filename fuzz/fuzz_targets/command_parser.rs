@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scribe::domain::command::{
-    ActionCommand, Command, EntryCommand, IncidentCommand, ItemChange, NewTime, parse,
+    ActionCommand, Command, EntryCommand, IncidentCommand, ItemChange, NewTime, PostmortemCommand,
+    parse,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -109,6 +110,20 @@ fn render(command: &Command) -> String {
                     out
                 }
                 Action(ActionCommand::Done(n)) => format!("action done {}", n.get()),
+                Action(ActionCommand::Reopen(n)) => format!("action reopen {}", n.get()),
+                Action(ActionCommand::Track { n, issue, url }) => match url {
+                    Some(url) => format!("action track {} {issue} {url}", n.get()),
+                    None => format!("action track {} {issue}", n.get()),
+                },
+                Postmortem(PostmortemCommand::Owner(name)) => format!("postmortem owner {name}"),
+                Postmortem(PostmortemCommand::Due(due)) => {
+                    format!("postmortem due {}", due.format("%Y-%m-%d"))
+                }
+                Postmortem(PostmortemCommand::Review { pull }) => match pull {
+                    Some(url) => format!("postmortem review {url}"),
+                    None => "postmortem review".to_string(),
+                },
+                Postmortem(PostmortemCommand::Published) => "postmortem published".to_string(),
                 Action(ActionCommand::Remove(n)) => format!("action remove {}", n.get()),
                 Action(ActionCommand::Restore(n)) => format!("action restore {}", n.get()),
                 Resolve { note } => format!("resolve {}", note.as_deref().unwrap_or_default()),

@@ -19,8 +19,8 @@ use crate::domain::Settings;
 
 pub use load::{ConfigError, Problem, check};
 pub use value::{
-    BranchName, BranchPattern, DatabaseUrl, Invalid, LogFilter, PathPattern, RelativePath,
-    Repository,
+    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern,
+    QuietHours, RelativePath, Repository,
 };
 
 /// The defaults, documented in the file itself.
@@ -39,7 +39,31 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub publish: PublishConfig,
     pub web: WebConfig,
+    pub postmortem: PostmortemConfig,
+    pub reminders: RemindersConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemConfig {
+    /// After the close, unless a date was given.
+    pub due_after: value::Interval,
+}
+
+/// When each reminder is due; `None` from [`value::Interval::get`] turns one off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    pub no_lead: value::Interval,
+    pub no_severity: value::Interval,
+    pub no_update: value::Interval,
+    pub not_closed: value::Interval,
+    pub postmortem_due: value::Interval,
+    pub postmortem_overdue: value::Interval,
+    pub overdue_every: value::Interval,
+    pub action_due: value::Interval,
+    pub quiet_hours: value::QuietHours,
 }
 
 /// The web workspace that `scribe serve` serves on its own port.
@@ -289,11 +313,34 @@ impl Config {
         self.drafting.template_dir.as_deref()
     }
 
+    /// How long after the close a postmortem is due (`"0"`: at the close).
+    pub fn postmortem_due_after(&self) -> chrono::Duration {
+        self.postmortem.due_after.get().unwrap_or_default()
+    }
+
+    /// When each reminder is due, in the team's zone.
+    pub fn reminder_rules(&self) -> crate::domain::reminders::Rules {
+        let r = &self.reminders;
+        crate::domain::reminders::Rules {
+            no_lead: r.no_lead.get(),
+            no_severity: r.no_severity.get(),
+            no_update: r.no_update.get(),
+            not_closed: r.not_closed.get(),
+            postmortem_due: r.postmortem_due.get(),
+            postmortem_overdue: r.postmortem_overdue.get(),
+            overdue_every: r.overdue_every.get(),
+            action_due: r.action_due.get(),
+            quiet_hours: r.quiet_hours.get(),
+            zone: self.team.timezone,
+        }
+    }
+
     /// What the fold needs to know about the team.
     pub fn settings(&self) -> Settings {
         Settings {
             pin_emojis: self.timeline.pin_emojis.clone(),
             team_zone: self.team.timezone,
+            postmortem_due_after: self.postmortem_due_after(),
         }
     }
 }

@@ -38,6 +38,85 @@ macro_rules! parsed_from_str {
     };
 }
 
+/// A length of time written as a number and a unit, `s`, `m`, `h` or `d` (`90s`, `10m`, `5d`);
+/// `"0"` means "off" (a reminder that is not sent, polling that does not run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Interval(Option<chrono::Duration>);
+
+impl Interval {
+    /// At most ten years: any date it leads to is one the clock can say.
+    const MAX_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+    pub fn new(text: &str) -> Result<Self, Invalid> {
+        let text = text.trim();
+        if text == "0" {
+            return Ok(Interval(None));
+        }
+        let bad = || {
+            Invalid(format!(
+                "{text:?} is not a length of time: write a number and a unit, s, m, h or d \
+                 (\"90s\", \"10m\", \"5d\"), or \"0\" for off"
+            ))
+        };
+        let split = text.len().checked_sub(1).ok_or_else(bad)?;
+        let (number, unit) = text.split_at(split);
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let number: i64 = number.parse().map_err(|_| bad())?;
+        let seconds = match unit {
+            "s" => Some(number),
+            "m" => number.checked_mul(60),
+            "h" => number.checked_mul(3600),
+            "d" => number.checked_mul(86_400),
+            _ => return Err(bad()),
+        }
+        .filter(|s| *s <= Self::MAX_SECONDS)
+        .ok_or_else(|| Invalid(format!("{text:?} is longer than ten years")))?;
+        Ok(Interval(
+            (seconds > 0).then(|| chrono::Duration::seconds(seconds)),
+        ))
+    }
+
+    /// The length, or `None` when it is off.
+    pub fn get(self) -> Option<chrono::Duration> {
+        self.0
+    }
+}
+
+parsed_from_str!(Interval);
+
+/// Hours of the day when nothing that can wait is posted, in the team's zone:
+/// `"22:00-07:00"` (across midnight) or `"12:00-13:00"`; empty: none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct QuietHours(Option<(chrono::NaiveTime, chrono::NaiveTime)>);
+
+impl QuietHours {
+    pub fn new(text: &str) -> Result<Self, Invalid> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(QuietHours(None));
+        }
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+        match text.split_once('-').map(|(a, b)| (time(a), time(b))) {
+            Some((Some(from), Some(to))) if from != to => Ok(QuietHours(Some((from, to)))),
+            _ => Err(Invalid(format!(
+                "{text:?} is not a span of hours: write \"HH:MM-HH:MM\" (\"22:00-07:00\"), two \
+                 different times, or \"\" for none"
+            ))),
+        }
+    }
+
+    /// From and to, when set.
+    pub fn get(self) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+        self.0
+    }
+}
+
+parsed_from_str!(QuietHours);
+
 /// How long a web session lasts, in hours: one hour to a year (8,784 hours), so that its end
 /// is always a time the clock and the cookie can say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

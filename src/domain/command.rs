@@ -12,7 +12,9 @@ pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>]
 | lead <name> | title <text> | impact <text> | summary <text> \
 | factor|worked|improve <text> (edit N <text>, remove|restore N) \
 | ref <label> <text or URL> (edit N <text>, remove|restore N) | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
-(edit N <text>, done|remove|restore N) | resolve [note] | close | status | draft [--publish] | web";
+(edit N <text>, done|reopen|remove|restore N, track N <issue> [URL]) \
+| postmortem owner <name>|due YYYY-MM-DD|review [PR URL]|published \
+| resolve [note] | close | status | draft [--publish] | web";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -53,6 +55,8 @@ pub enum IncidentCommand {
         change: RefChange,
     },
     Action(ActionCommand),
+    /// Who writes the postmortem, by when, and how far it is.
+    Postmortem(PostmortemCommand),
     Resolve {
         note: Option<String>,
     },
@@ -76,6 +80,7 @@ impl IncidentCommand {
                 | IncidentCommand::Ref { .. }
                 | IncidentCommand::RefChange { .. }
                 | IncidentCommand::Action(_)
+                | IncidentCommand::Postmortem(_)
                 | IncidentCommand::Title(_)
                 | IncidentCommand::Impact(_)
                 | IncidentCommand::Summary(_)
@@ -117,8 +122,28 @@ pub enum ActionCommand {
         due: Option<NaiveDate>,
     },
     Done(Number),
+    /// Not done after all (an issue reopened in the tracker).
+    Reopen(Number),
     Remove(Number),
     Restore(Number),
+    /// Action N is tracked as `issue` (`#123`, `OPS-45`) in the team's tracker.
+    Track {
+        n: Number,
+        issue: String,
+        url: Option<String>,
+    },
+}
+
+/// `/incident postmortem …`: the postmortem's owner, due date and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostmortemCommand {
+    Owner(String),
+    Due(NaiveDate),
+    /// In review, with the pull request that carries it when there is one.
+    Review {
+        pull: Option<String>,
+    },
+    Published,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +260,13 @@ pub fn target(text: &str) -> Option<&str> {
     first_word(rest).0.strip_prefix(TARGET)
 }
 
+/// `command` (`/incident factor x`) aimed at the incident started by message `opened_by`:
+/// `/incident --incident=<id> factor x`, so that a later incident in the channel cannot take it.
+pub fn aimed(command: &str, opened_by: &str) -> String {
+    let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
+    format!("{word} {TARGET}{opened_by} {rest}")
+}
+
 fn without_target(rest: &str) -> &str {
     match first_word(rest) {
         (word, after) if word.starts_with(TARGET) => after,
@@ -329,6 +361,7 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         "improve" => story(StoryList::Improve),
         "ref" | "reference" => parse_ref(args),
         "action" => parse_action(args).map(IncidentCommand::Action),
+        "postmortem" | "pm" => parse_postmortem(args).map(IncidentCommand::Postmortem),
         "resolve" | "resolved" => Ok(IncidentCommand::Resolve {
             note: (!args.is_empty()).then(|| args.to_string()),
         }),
@@ -431,10 +464,14 @@ fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
             due,
         });
     }
-    if let Some((verb, n)) = numbered(args, &["done", "remove", "restore"]) {
+    if let Some(track) = parse_track(args)? {
+        return Ok(track);
+    }
+    if let Some((verb, n)) = numbered(args, &["done", "reopen", "remove", "restore"]) {
         let n = parse_number(n, INCIDENT_USAGE)?;
         return Ok(match verb {
             "done" => ActionCommand::Done(n),
+            "reopen" => ActionCommand::Reopen(n),
             "remove" => ActionCommand::Remove(n),
             _ => ActionCommand::Restore(n),
         });
@@ -453,6 +490,84 @@ fn parse_action(args: &str) -> Result<ActionCommand, CommandError> {
         owner,
         due,
     })
+}
+
+/// `track N <issue> [URL]`: `Some` when a number and an issue key (`#123`, `OPS-45`,
+/// `owner/repo#123`) follow `track` (then strict: an http(s) URL or nothing after them), so
+/// that an action such as "track 3 dashboards" stays an action.
+fn parse_track(args: &str) -> Result<Option<ActionCommand>, CommandError> {
+    let (verb, rest) = first_word(args);
+    let (n, rest) = first_word(rest);
+    let (issue, rest) = first_word(rest);
+    if !verb.eq_ignore_ascii_case("track") || !looks_like_number(n) || !is_issue_key(issue) {
+        return Ok(None);
+    }
+    let n = parse_number(n, INCIDENT_USAGE)?;
+    let (url, extra) = first_word(rest);
+    let web = |url: &str| url.starts_with("https://") || url.starts_with("http://");
+    if !extra.is_empty() {
+        return Err(CommandError::Usage(INCIDENT_USAGE));
+    }
+    if !url.is_empty() && !web(url) {
+        return Err(CommandError::Usage(INCIDENT_USAGE));
+    }
+    Ok(Some(ActionCommand::Track {
+        n,
+        issue: issue.to_string(),
+        url: (!url.is_empty()).then(|| url.to_string()),
+    }))
+}
+
+/// `#123`, `owner/repo#123` (GitHub) or `OPS-45` (Jira), at most 64 characters.
+fn is_issue_key(word: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let github = word.rsplit_once('#').is_some_and(|(repo, n)| {
+        digits(n)
+            && (repo.is_empty()
+                || repo.split('/').count() == 2
+                    && repo.split('/').all(|part| {
+                        !part.is_empty()
+                            && part
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    }))
+    });
+    let jira = word.split_once('-').is_some_and(|(project, n)| {
+        digits(n)
+            && project.starts_with(|c: char| c.is_ascii_uppercase())
+            && project
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    });
+    word.len() <= 64 && (github || jira)
+}
+
+/// `owner <name>`, `due YYYY-MM-DD`, `review [URL]`, `published`.
+fn parse_postmortem(args: &str) -> Result<PostmortemCommand, CommandError> {
+    let (verb, rest) = first_word(args);
+    match verb.to_ascii_lowercase().as_str() {
+        "owner" => {
+            let name = rest.trim_start_matches(|c: char| c == '@' || c.is_whitespace());
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(CommandError::Usage(INCIDENT_USAGE));
+            }
+            Ok(PostmortemCommand::Owner(name.to_string()))
+        }
+        "due" if !rest.is_empty() && !rest.contains(char::is_whitespace) => parse_date(rest)
+            .map(PostmortemCommand::Due)
+            .ok_or_else(|| CommandError::BadDate(rest.chars().take(40).collect())),
+        "review" if rest.is_empty() => Ok(PostmortemCommand::Review { pull: None }),
+        "review"
+            if !rest.contains(char::is_whitespace)
+                && (rest.starts_with("https://") || rest.starts_with("http://")) =>
+        {
+            Ok(PostmortemCommand::Review {
+                pull: Some(rest.to_string()),
+            })
+        }
+        "published" | "publish" if rest.is_empty() => Ok(PostmortemCommand::Published),
+        _ => Err(CommandError::Usage(INCIDENT_USAGE)),
+    }
 }
 
 /// `<text> [@owner] [due YYYY-MM-DD]`, the due date before or after the owner.
@@ -1018,6 +1133,83 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn actions_are_tracked_reopened_and_postmortems_owned() {
+        let action = |c| Command::Incident(IncidentCommand::Action(c));
+        let postmortem = |c| Command::Incident(IncidentCommand::Postmortem(c));
+        assert_eq!(
+            ok("/incident action track 2 OPS-45 https://acme.atlassian.net/browse/OPS-45"),
+            action(ActionCommand::Track {
+                n: n(2),
+                issue: "OPS-45".into(),
+                url: Some("https://acme.atlassian.net/browse/OPS-45".into()),
+            })
+        );
+        assert_eq!(
+            ok("/incident action track #1 octo/ops#12"),
+            action(ActionCommand::Track {
+                n: n(1),
+                issue: "octo/ops#12".into(),
+                url: None,
+            })
+        );
+        // Not an issue key: an action of its own.
+        assert!(matches!(
+            ok("/incident action track 3 dashboards"),
+            Command::Incident(IncidentCommand::Action(ActionCommand::Add { .. }))
+        ));
+        assert_eq!(
+            parse("/incident action track 2 #4 not-a-url"),
+            Some(Err(CommandError::Usage(INCIDENT_USAGE)))
+        );
+        assert_eq!(
+            ok("/incident action reopen 2"),
+            action(ActionCommand::Reopen(n(2)))
+        );
+        assert_eq!(
+            ok("/incident postmortem owner @Bo Li"),
+            postmortem(PostmortemCommand::Owner("Bo Li".into()))
+        );
+        assert_eq!(
+            ok("/incident postmortem due 2026-12-20"),
+            postmortem(PostmortemCommand::Due(
+                NaiveDate::from_ymd_opt(2026, 12, 20).unwrap()
+            ))
+        );
+        assert_eq!(
+            parse("/incident postmortem due 2026-02-30"),
+            Some(Err(CommandError::BadDate("2026-02-30".into())))
+        );
+        assert_eq!(
+            ok("/incident postmortem review https://github.com/o/r/pull/7"),
+            postmortem(PostmortemCommand::Review {
+                pull: Some("https://github.com/o/r/pull/7".into())
+            })
+        );
+        assert_eq!(
+            ok("/incident pm published"),
+            postmortem(PostmortemCommand::Published)
+        );
+        for text in [
+            "/incident postmortem",
+            "/incident postmortem owner",
+            "/incident postmortem review soon please",
+            "/incident postmortem published now",
+            "/incident postmortem lunch",
+        ] {
+            assert_eq!(
+                parse(text),
+                Some(Err(CommandError::Usage(INCIDENT_USAGE))),
+                "{text}"
+            );
+        }
+        assert!(IncidentCommand::Postmortem(PostmortemCommand::Published).writes_story());
+        assert_eq!(
+            aimed("/incident action done 2", "cmd:t.1"),
+            "/incident --incident=cmd:t.1 action done 2"
+        );
     }
 
     #[test]

@@ -7,18 +7,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::command::{
     self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, RefChange, TimelineNote,
+    Number, PostmortemCommand, RefChange, TimelineNote,
 };
 use super::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId, WEB_PIN,
 };
 use super::incident::{
-    Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList,
+    Action, Horizon, Incident, IncidentId, Issue, Postmortem, Reference, Stage, Status, StoryItem,
+    StoryList,
 };
 use super::participant::Tally;
 use super::severity::Severity;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub pin_emojis: Vec<String>,
     /// The zone `/timeline HH:MM` times are read in.
     pub team_zone: Tz,
+    /// How long after the close a postmortem is due, unless a date was given.
+    pub postmortem_due_after: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
         Settings {
             pin_emojis: vec!["pushpin".to_string(), "📌".to_string()],
             team_zone: Tz::UTC,
+            postmortem_due_after: chrono::Duration::days(5),
         }
     }
 }
@@ -63,8 +67,8 @@ pub enum Outcome {
     Resolved,
     AlreadyResolved,
     Closed,
-    /// `/incident status`: the adapter shows the incident.
-    ShowStatus,
+    /// `/incident status`: the adapter shows the incident as of this day (the team's).
+    ShowStatus(NaiveDate),
     /// `/timeline list`: the entries with their numbers.
     ShowTimeline,
     /// `/incident draft`: the adapter renders the draft.
@@ -87,7 +91,7 @@ impl Outcome {
                 | Outcome::AlreadyOpen
                 | Outcome::Resolved
                 | Outcome::Closed
-                | Outcome::ShowStatus
+                | Outcome::ShowStatus(_)
                 | Outcome::ShowTimeline
                 | Outcome::ShowDraft
                 | Outcome::Publish
@@ -113,6 +117,11 @@ pub enum Change {
     ActionDone(Number),
     ActionHidden(Number),
     ActionRestored(Number),
+    ActionReopened(Number),
+    ActionTracked(Number, String),
+    PostmortemOwner(String),
+    PostmortemDue(NaiveDate),
+    PostmortemStage(Stage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +185,8 @@ impl Message {
     }
 
     fn command(&self) -> Option<Result<Command, CommandError>> {
-        (self.author.kind == AuthorKind::Human)
+        self.author
+            .issues_commands()
             .then(|| command::parse(&self.original))
             .flatten()
     }
@@ -418,7 +428,9 @@ impl Walk {
                 (Command::Entry(curation), Some(builder)) => {
                     builder.curate(curation, messages, idx, settings)
                 }
-                (Command::Incident(command), Some(builder)) => builder.apply(command, message),
+                (Command::Incident(command), Some(builder)) => {
+                    builder.apply(command, message, settings)
+                }
                 (Command::Entry(_) | Command::Incident(_), None) => Outcome::NoOpenIncident,
             },
         };
@@ -568,6 +580,11 @@ enum EntryChange {
     Restore,
 }
 
+/// The day `at` falls on in the team's zone.
+pub fn day_of(at: DateTime<Utc>, settings: &Settings) -> NaiveDate {
+    at.with_timezone(&settings.team_zone).date_naive()
+}
+
 fn entry_time(note: &TimelineNote, message: &Message, settings: &Settings) -> DateTime<Utc> {
     note.at.map_or(message.at, |time| {
         timeline::backfill_instant(time, message.at, settings.team_zone)
@@ -602,6 +619,7 @@ impl Incident {
             improve: Vec::new(),
             references: Vec::new(),
             actions: Vec::new(),
+            postmortem: Postmortem::default(),
             team_impact: TeamImpact::default(),
             set_by: std::collections::BTreeMap::new(),
         }
@@ -623,10 +641,12 @@ impl Builder {
     ) -> Outcome {
         match command {
             Command::Entry(curation) => self.curate(curation, messages, idx, settings),
-            Command::Incident(IncidentCommand::Status) => Outcome::ShowStatus,
+            Command::Incident(IncidentCommand::Status) => {
+                Outcome::ShowStatus(day_of(messages[idx].at, settings))
+            }
             Command::Incident(IncidentCommand::Draft { publish: true }) => Outcome::Publish,
             Command::Incident(IncidentCommand::Draft { publish: false }) => Outcome::ShowDraft,
-            Command::Incident(command) => self.apply(command, &messages[idx]),
+            Command::Incident(command) => self.apply(command, &messages[idx], settings),
             Command::Timeline(_) => Outcome::NoOpenIncident,
         }
     }
@@ -713,7 +733,7 @@ impl Builder {
         Outcome::Curated(done)
     }
 
-    fn apply(&mut self, command: IncidentCommand, message: &Message) -> Outcome {
+    fn apply(&mut self, command: IncidentCommand, message: &Message, settings: &Settings) -> Outcome {
         let fact = match &command {
             IncidentCommand::Severity(_) => Some("severity"),
             IncidentCommand::Lead(_) => Some("lead"),
@@ -770,6 +790,28 @@ impl Builder {
                 Outcome::Curated(Change::ReferenceChanged(n))
             }
             IncidentCommand::Action(command) => self.action(command, message),
+            IncidentCommand::Postmortem(command) => {
+                let postmortem = &mut self.incident.postmortem;
+                Outcome::Curated(match command {
+                    PostmortemCommand::Owner(owner) => {
+                        postmortem.owner = Some(owner.clone());
+                        Change::PostmortemOwner(owner)
+                    }
+                    PostmortemCommand::Due(due) => {
+                        postmortem.due = Some(due);
+                        Change::PostmortemDue(due)
+                    }
+                    PostmortemCommand::Review { pull } => {
+                        postmortem.stage = Stage::InReview;
+                        postmortem.pull = pull.or(postmortem.pull.take());
+                        Change::PostmortemStage(Stage::InReview)
+                    }
+                    PostmortemCommand::Published => {
+                        postmortem.stage = Stage::Published;
+                        Change::PostmortemStage(Stage::Published)
+                    }
+                })
+            }
             IncidentCommand::Resolve { .. } if self.incident.resolved_at.is_some() => {
                 Outcome::AlreadyResolved
             }
@@ -792,7 +834,7 @@ impl Builder {
                 self.incident.title = title;
                 Outcome::TitleSet
             }
-            IncidentCommand::Status => Outcome::ShowStatus,
+            IncidentCommand::Status => Outcome::ShowStatus(day_of(message.at, settings)),
             IncidentCommand::Draft { publish: false } => Outcome::ShowDraft,
             IncidentCommand::Draft { publish: true } => Outcome::Publish,
             IncidentCommand::Web => Outcome::WebLink,
@@ -853,13 +895,16 @@ impl Builder {
                     hidden: false,
                     added_by: message.author.name.clone(),
                     at: message.at,
+                    issue: None,
                 });
                 return Outcome::Curated(Change::ActionAdded(n));
             }
             ActionCommand::Edit { n, .. }
             | ActionCommand::Done(n)
+            | ActionCommand::Reopen(n)
             | ActionCommand::Remove(n)
-            | ActionCommand::Restore(n) => n,
+            | ActionCommand::Restore(n)
+            | ActionCommand::Track { n, .. } => n,
         };
         let Some(action) = actions.get_mut(n.index()) else {
             return Outcome::Refused(no_such("action", n));
@@ -881,6 +926,17 @@ impl Builder {
                 action.done = true;
                 Change::ActionDone(n)
             }
+            ActionCommand::Reopen(_) => {
+                action.done = false;
+                Change::ActionReopened(n)
+            }
+            ActionCommand::Track { issue, url, .. } => {
+                action.issue = Some(Issue {
+                    key: issue.clone(),
+                    url,
+                });
+                Change::ActionTracked(n, issue)
+            }
             ActionCommand::Remove(_) => {
                 action.hidden = true;
                 Change::ActionHidden(n)
@@ -896,6 +952,8 @@ impl Builder {
     /// curation commands then apply to the entries, in order.
     fn finish(&self, messages: &[Message], settings: &Settings) -> Incident {
         let mut incident = self.incident.clone();
+        incident.postmortem.due =
+            incident.postmortem_due(settings.postmortem_due_after, settings.team_zone);
         let mut tally = Tally::default();
         let mut load = Load::default();
         let during = |at: DateTime<Utc>| {
@@ -1944,7 +2002,7 @@ mod tests {
         let reply = |id: &str| history.effect_of(&MessageId::new(id)).unwrap().clone();
         assert_eq!(reply("3").outcome, Outcome::Publish);
         assert_eq!(reply("3").incident, Some(0));
-        assert_eq!(reply("4").outcome, Outcome::ShowStatus);
+        assert!(matches!(reply("4").outcome, Outcome::ShowStatus(_)));
         assert_eq!(reply("5").outcome, Outcome::NoOpenIncident);
         assert_eq!(reply("5").incident, None);
     }

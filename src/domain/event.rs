@@ -101,7 +101,7 @@ impl fmt::Display for UserId {
     }
 }
 
-/// Only humans issue commands and count as participants.
+/// Only humans count as participants; humans and integrations issue commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthorKind {
@@ -109,6 +109,9 @@ pub enum AuthorKind {
     Bot,
     /// Joins, "pinned a message" notices and other messages the platform writes itself.
     System,
+    /// Scribe acting on what happened elsewhere: an issue closed in the tracker, a pull request
+    /// opened or merged. Only Scribe's own code makes such authors, never a chat platform.
+    Integration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +126,19 @@ pub struct Author {
 }
 
 impl Author {
+    /// An integration's author: `id` names the integration and who acted there
+    /// (`github:octocat`), `name` is how people read it.
+    pub fn integration(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Author {
+            kind: AuthorKind::Integration,
+            ..Author::human(id, name)
+        }
+    }
+
+    pub fn issues_commands(&self) -> bool {
+        matches!(self.kind, AuthorKind::Human | AuthorKind::Integration)
+    }
+
     pub fn human(id: impl Into<String>, name: impl Into<String>) -> Self {
         Author {
             id: UserId::new(id),
@@ -207,7 +223,7 @@ impl ChatEvent {
     pub fn is_command(&self) -> bool {
         match &self.kind {
             EventKind::Posted { author, text, .. } => {
-                author.kind == AuthorKind::Human && super::command::parse(text).is_some()
+                author.issues_commands() && super::command::parse(text).is_some()
             }
             _ => false,
         }

@@ -72,6 +72,77 @@ pub struct Action {
     pub hidden: bool,
     pub added_by: String,
     pub at: DateTime<Utc>,
+    /// The issue that tracks it in the team's tracker, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<Issue>,
+}
+
+/// An action's issue in the tracker: `#123` (GitHub) or `OPS-45` (Jira), and its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub key: String,
+    pub url: Option<String>,
+}
+
+/// How far the postmortem is, as people (or the pull request that carries it) say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    Draft,
+    InReview,
+    Published,
+}
+
+/// The postmortem's state as shown: its stage, or `overdue` when it is not published after its
+/// due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostmortemState {
+    Draft,
+    InReview,
+    Published,
+    Overdue,
+}
+
+impl PostmortemState {
+    pub const ALL: [PostmortemState; 4] = [
+        PostmortemState::Draft,
+        PostmortemState::InReview,
+        PostmortemState::Published,
+        PostmortemState::Overdue,
+    ];
+
+    /// As the JSON and the metrics write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostmortemState::Draft => "draft",
+            PostmortemState::InReview => "in_review",
+            PostmortemState::Published => "published",
+            PostmortemState::Overdue => "overdue",
+        }
+    }
+
+    /// As people read it.
+    pub fn words(self) -> &'static str {
+        match self {
+            PostmortemState::Draft => "draft",
+            PostmortemState::InReview => "in review",
+            PostmortemState::Published => "published",
+            PostmortemState::Overdue => "overdue",
+        }
+    }
+}
+
+/// What `/incident postmortem` set: an owner or due date given here wins over the defaults
+/// (the lead; `[postmortem] due_after` after the close).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Postmortem {
+    pub owner: Option<String>,
+    pub due: Option<NaiveDate>,
+    pub stage: Stage,
+    /// The pull request that carries it, once one was opened.
+    pub pull: Option<String>,
 }
 
 /// The story's numbered lists, as the template's "What we learned" headings say.
@@ -149,6 +220,7 @@ pub struct Incident {
     pub improve: Vec<StoryItem>,
     pub references: Vec<Reference>,
     pub actions: Vec<Action>,
+    pub postmortem: Postmortem,
     /// Who spent how long, from the messages between start and close.
     pub team_impact: TeamImpact,
     /// Who last set each fact after the start (`title`, `severity`, `lead`, `impact`,
@@ -217,6 +289,33 @@ impl Incident {
     /// Who the postmortem names as author: the lead, else whoever started the incident.
     pub fn author(&self) -> &str {
         self.lead.as_deref().unwrap_or(&self.started_by)
+    }
+
+    /// Who writes the postmortem: whoever was named, else the author.
+    pub fn postmortem_owner(&self) -> &str {
+        self.postmortem.owner.as_deref().unwrap_or_else(|| self.author())
+    }
+
+    /// When the postmortem is due: the date given, else `due_after` after the close (in the
+    /// team's zone); none before the close unless one was given.
+    pub fn postmortem_due(&self, due_after: Duration, zone: chrono_tz::Tz) -> Option<NaiveDate> {
+        self.postmortem.due.or_else(|| {
+            self.closed_at
+                .map(|closed| (closed + due_after).with_timezone(&zone).date_naive())
+        })
+    }
+
+    /// The state on `today` (in the team's zone): overdue once the due date has passed
+    /// unpublished.
+    pub fn postmortem_state(&self, due: Option<NaiveDate>, today: NaiveDate) -> PostmortemState {
+        match self.postmortem.stage {
+            Stage::Published => PostmortemState::Published,
+            _ if self.closed_at.is_some() && due.is_some_and(|due| today > due) => {
+                PostmortemState::Overdue
+            }
+            Stage::Draft => PostmortemState::Draft,
+            Stage::InReview => PostmortemState::InReview,
+        }
     }
 
     /// Start to resolve: how long the impact lasted, as far as the channel knows.

@@ -8,6 +8,7 @@ pub mod event;
 pub mod incident;
 pub mod known;
 pub mod participant;
+pub mod reminders;
 pub mod reply;
 pub mod severity;
 pub mod team_impact;
@@ -15,14 +16,15 @@ pub mod timeline;
 
 pub use command::{
     ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, RefChange, TimelineNote,
+    Number, PostmortemCommand, RefChange, TimelineNote,
 };
-pub use engine::{Effect, Fold, History, Outcome, Settings, fold};
+pub use engine::{Change, Effect, Fold, History, Outcome, Settings, fold};
 pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };
 pub use incident::{
-    Action, Horizon, Incident, IncidentId, Reference, Status, StoryItem, StoryList,
+    Action, Horizon, Incident, IncidentId, Issue, Postmortem, PostmortemState, Reference, Stage,
+    Status, StoryItem, StoryList,
 };
 pub use known::{Known, known};
 pub use participant::Participant;

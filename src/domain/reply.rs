@@ -1,7 +1,9 @@
 //! The words Scribe answers a command with, the same on every platform.
 
 use super::engine::{Change, Outcome};
-use super::incident::Incident;
+use chrono::NaiveDate;
+
+use super::incident::{Incident, Stage};
 
 /// The answer to a command the store refused: none of it happened, and since no platform sends
 /// a command again by itself, the user is the one to (a command stored once is never stored
@@ -82,7 +84,9 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         ),
         Outcome::AlreadyResolved => "This incident is already resolved.".to_string(),
         Outcome::Closed => format!("Incident closed: {title}. Drafting the postmortem."),
-        Outcome::ShowStatus => incident.map_or_else(String::new, status),
+        Outcome::ShowStatus(today) => {
+            incident.map_or_else(String::new, |incident| status(incident, *today))
+        }
         Outcome::ShowTimeline => incident.map_or_else(String::new, timeline_list),
         Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
         Outcome::Publish => format!("Publishing the postmortem draft of {title}."),
@@ -90,8 +94,9 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
     }
 }
 
-/// `/incident status`: the incident in one line.
-pub fn status(incident: &Incident) -> String {
+/// `/incident status` on `today` (the team's day): the incident in one line, and once it is
+/// closed, its postmortem's state, owner and due date.
+pub fn status(incident: &Incident, today: NaiveDate) -> String {
     let severity = incident
         .severity
         .map_or("not set".to_string(), |s| s.to_string());
@@ -103,7 +108,24 @@ pub fn status(incident: &Incident) -> String {
         started = incident.started_at.format("%Y-%m-%d %H:%M UTC"),
         entries = incident.visible_timeline().count(),
         people = incident.participants.len(),
-    )
+    ) + &postmortem_line(incident, today)
+}
+
+/// ` · postmortem <state> · owner <name> · due <date>`, once the incident is closed.
+fn postmortem_line(incident: &Incident, today: NaiveDate) -> String {
+    if incident.closed_at.is_none() {
+        return String::new();
+    }
+    let due = incident.postmortem.due;
+    let mut line = format!(
+        " · postmortem {} · owner {}",
+        incident.postmortem_state(due, today).words(),
+        incident.postmortem_owner()
+    );
+    if let Some(due) = due {
+        line.push_str(&format!(" · due {}", due.format("%Y-%m-%d")));
+    }
+    line
 }
 
 /// What a curation command did, naming what it did it to.
@@ -140,6 +162,13 @@ fn curated(change: &Change) -> String {
             n.get()
         ),
         Change::ActionRestored(n) => format!("Action item {n} is back in the draft."),
+        Change::ActionReopened(n) => format!("Action item {n} is open again."),
+        Change::ActionTracked(n, issue) => format!("Action item {n} is tracked as {issue}."),
+        Change::PostmortemOwner(owner) => format!("{owner} owns the postmortem."),
+        Change::PostmortemDue(due) => format!("The postmortem is due {}.", due.format("%Y-%m-%d")),
+        Change::PostmortemStage(Stage::Draft) => "The postmortem is a draft.".to_string(),
+        Change::PostmortemStage(Stage::InReview) => "The postmortem is in review.".to_string(),
+        Change::PostmortemStage(Stage::Published) => "The postmortem is published.".to_string(),
     }
 }
 

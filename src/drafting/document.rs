@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::{
-    EntrySource, Horizon, Incident, Participant, PersonLoad, Reference, Severity, Status, StoryItem,
+    EntrySource, Horizon, Incident, Issue, Participant, PersonLoad, PostmortemState, Reference,
+    Severity, Status, StoryItem,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +34,17 @@ pub struct IncidentDocument {
     pub actions: Vec<ActionDocument>,
     pub team_impact: TeamImpactDocument,
     pub channel: String,
+    /// Once the incident is closed: who writes the postmortem, by when, how far it is.
+    pub postmortem: Option<PostmortemDocument>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostmortemDocument {
+    pub owner: String,
+    pub due: Option<NaiveDate>,
+    pub state: PostmortemState,
+    /// The pull request that carries it, once one was opened.
+    pub pull_request: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +70,8 @@ pub struct ActionDocument {
     pub due: Option<NaiveDate>,
     pub done: bool,
     pub hidden: bool,
+    /// Its issue in the tracker, once there is one.
+    pub issue: Option<Issue>,
 }
 
 /// Estimates from who wrote when (see `domain::team_impact`).
@@ -72,8 +86,9 @@ pub struct TeamImpactDocument {
 }
 
 impl IncidentDocument {
-    /// `channel` is the name people know the channel by.
-    pub fn new(incident: &Incident, channel: &str) -> Self {
+    /// `channel` is the name people know the channel by; `today` (the team's day) says
+    /// whether the postmortem is overdue (`None`: its stage only).
+    pub fn new(incident: &Incident, channel: &str, today: Option<NaiveDate>) -> Self {
         IncidentDocument {
             title: incident.title.clone(),
             severity: incident.severity,
@@ -117,6 +132,7 @@ impl IncidentDocument {
                     due: a.due,
                     done: a.done,
                     hidden: a.hidden,
+                    issue: a.issue.clone(),
                 })
                 .collect(),
             team_impact: TeamImpactDocument {
@@ -127,6 +143,18 @@ impl IncidentDocument {
                 per_person: incident.team_impact.per_person.clone(),
             },
             channel: channel.to_string(),
+            postmortem: incident.closed_at.map(|_| {
+                let due = incident.postmortem.due;
+                PostmortemDocument {
+                    owner: incident.postmortem_owner().to_string(),
+                    due,
+                    state: incident.postmortem_state(
+                        today.and(due),
+                        today.unwrap_or(NaiveDate::MIN),
+                    ),
+                    pull_request: incident.postmortem.pull.clone(),
+                }
+            }),
         }
     }
 }

@@ -96,6 +96,27 @@ fn escape_ordered_list_marker(out: &mut String) {
     }
 }
 
+/// An http(s) URL made safe as a markdown link target: the characters that could end the link
+/// or start markup (`()<>[]"'\\`, spaces, controls) percent-encoded. Anything else: `None`.
+pub fn link_target(url: &str) -> Option<String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return None;
+    }
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' | ')' | '<' | '>' | '[' | ']' | '"' | '\'' | '\\' | '`' | ' ' => {
+                out.push_str(&format!("%{:02X}", c as u32));
+            }
+            c if c.is_control() || c.is_whitespace() || is_bidi_control(c) => {
+                return None;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
 /// A label for a Mermaid node: letters, digits and plain punctuation only, short.
 pub fn diagram_label(text: &str) -> String {
     const MAX: usize = 48;

@@ -137,6 +137,7 @@ pub fn check_templates(template_dir: Option<&Path>, configured: &str) -> Vec<Str
         channel: "inc-sample".to_string(),
         platform: "slack",
         team_zone: chrono_tz::Tz::UTC,
+        today: None,
     };
     for name in names {
         if let Err(error) = drafter.render(&name, &incident, &place) {

@@ -1,11 +1,11 @@
 //! What a template sees: every user text already made inert ([`markdown::inline`]) and every
 //! time already formatted, so a user's own template cannot forget to escape.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::markdown::{diagram_label, inline};
+use super::markdown::{diagram_label, inline, link_target};
 use crate::domain::{EntrySource, Horizon, Incident, StoryItem, StoryList};
 
 #[derive(Debug, Serialize)]
@@ -42,6 +42,18 @@ pub struct DraftView {
     pub channel: String,
     /// A Mermaid flowchart of the incident's key moments.
     pub diagram: String,
+    /// Who writes the postmortem, by when, and how far it is; `None` before the close.
+    pub postmortem: Option<PostmortemView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostmortemView {
+    /// `@name`.
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// `draft`, `in review`, `published` or `overdue`.
+    pub state: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +102,8 @@ pub struct ActionView {
     /// `YYYY-MM-DD`.
     pub due: Option<String>,
     pub done: bool,
+    /// Its issue in the tracker (`#123`, `OPS-45`), as a markdown link when its page is known.
+    pub issue: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -113,6 +127,9 @@ pub struct Place {
     pub channel: String,
     pub platform: &'static str,
     pub team_zone: Tz,
+    /// The team's day the draft is made on, which says whether the postmortem is overdue;
+    /// `None` (a replayed export): its stage only.
+    pub today: Option<NaiveDate>,
 }
 
 impl DraftView {
@@ -199,6 +216,18 @@ impl DraftView {
             references: references(incident),
             channel: inline(&format!("#{} ({})", place.channel, place.platform)),
             diagram: diagram(incident, &clock),
+            postmortem: incident.closed_at.map(|_| PostmortemView {
+                owner: inline(&format!("@{}", incident.postmortem_owner())),
+                due: incident
+                    .postmortem
+                    .due
+                    .map(|d| d.format("%Y-%m-%d").to_string()),
+                state: match place.today {
+                    Some(today) => incident.postmortem_state(incident.postmortem.due, today),
+                    None => incident.postmortem_state(None, NaiveDate::MIN),
+                }
+                .words(),
+            }),
         }
     }
 }
@@ -226,6 +255,12 @@ fn actions(incident: &Incident, horizon: Horizon) -> Vec<ActionView> {
             owner: a.owner.as_deref().map(|o| inline(&format!("@{o}"))),
             due: a.due.map(|d| d.format("%Y-%m-%d").to_string()),
             done: a.done,
+            issue: a.issue.as_ref().map(|issue| {
+                match issue.url.as_deref().and_then(link_target) {
+                    Some(url) => format!("[{}]({url})", inline(&issue.key)),
+                    None => inline(&issue.key),
+                }
+            }),
         })
         .collect()
 }

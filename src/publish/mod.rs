@@ -12,7 +12,7 @@ use chrono::Utc;
 
 use crate::app::App;
 use crate::config::{RelativePath, Target};
-use crate::domain::Incident;
+use crate::domain::{Author, Incident, Stage};
 use crate::drafting::slug;
 use crate::jobs::{JobError, JobKind, PublishJob, incident_job, read_incident_job};
 use crate::storage::Job;
@@ -123,6 +123,16 @@ pub async fn run(app: &App, job: &Job, kind: PublishJob) -> Result<(), JobError>
                 .ensure_pull_request(&branch, &config.git.base_branch, &title, &body)
                 .await?;
             tracing::info!(number = pull.number, created, "pull request ready");
+            if incident.postmortem.stage == Stage::Draft {
+                // Keyed by the pull request: a second publish changes nothing.
+                app.record_integration(
+                    &id,
+                    &format!("github:pr:{}:opened", pull.number),
+                    Author::integration("github", "GitHub"),
+                    &format!("/incident postmortem review {}", pull.html_url),
+                )
+                .await?;
+            }
             app.report(
                 &id,
                 &format!("pr.{}", pull.number),

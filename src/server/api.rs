@@ -52,11 +52,11 @@ impl From<JobStatus> for ApiJob {
     }
 }
 
-fn api_incident(incident: &Incident) -> ApiIncident {
+fn api_incident(incident: &Incident, today: chrono::NaiveDate) -> ApiIncident {
     ApiIncident {
         id: incident.id().to_string(),
         platform: incident.channel.platform.as_str(),
-        document: IncidentDocument::new(incident, &incident.channel.id),
+        document: IncidentDocument::new(incident, &incident.channel.id, Some(today)),
     }
 }
 
@@ -96,9 +96,15 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(e) => return internal(e),
     };
     let mut incidents = Vec::new();
+    let today = app.today();
     for channel in channels {
         match app.history(&channel).await {
-            Ok(history) => incidents.extend(history.incidents.iter().map(api_incident)),
+            Ok(history) => incidents.extend(
+                history
+                    .incidents
+                    .iter()
+                    .map(|incident| api_incident(incident, today)),
+            ),
             Err(e) => return internal(e),
         }
     }
@@ -135,7 +141,7 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
         Ok(jobs) => jobs.into_iter().map(ApiJob::from).collect::<Vec<_>>(),
         Err(e) => return internal(e),
     };
-    let mut body = serde_json::to_value(api_incident(&incident)).expect("serialisable");
+    let mut body = serde_json::to_value(api_incident(&incident, app.today())).expect("serialisable");
     body["jobs"] = serde_json::to_value(jobs).expect("serialisable");
     Json(body).into_response()
 }

@@ -133,6 +133,19 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match app.postmortems_by_state().await {
+        Ok(counts) => {
+            for (state, count) in counts {
+                app.metrics
+                    .postmortems
+                    .get_or_create(&crate::metrics::StateLabels {
+                        state: state.as_str(),
+                    })
+                    .set(count);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot count the postmortems by state"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

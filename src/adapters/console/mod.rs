@@ -101,7 +101,10 @@ impl Console {
         let prompt = std::io::stdin().is_terminal();
         let history = self.app.history(&self.channel).await?;
         let greeting = match history.open_incident() {
-            Some(incident) => format!("Resuming the open incident: {}\n", reply::status(incident)),
+            Some(incident) => format!(
+                "Resuming the open incident: {}\n",
+                reply::status(incident, chrono::Utc::now().date_naive())
+            ),
             None => "No incident open in this channel. /help lists the commands.\n".to_string(),
         };
         out.write_all(inert(&greeting).as_bytes()).await?;
@@ -243,7 +246,7 @@ impl Console {
                 let link = self.app.web_link_answer(&identity(&self.user)).await;
                 answer = format!("scribe: {link}\n");
             }
-            (Outcome::ShowStatus, Some(incident)) => {
+            (Outcome::ShowStatus(_), Some(incident)) => {
                 let jobs = self
                     .app
                     .store()

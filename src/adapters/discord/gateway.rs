@@ -198,7 +198,7 @@ impl Handler {
                     }
                 }
             }
-            (Outcome::ShowStatus, Some(incident)) => {
+            (Outcome::ShowStatus(_), Some(incident)) => {
                 let mut text = reply::text(&answer.outcome, Some(incident));
                 let prefix = crate::jobs::job_prefix(&incident.id());
                 if let Ok(jobs) = app.store().jobs(&prefix).await

@@ -77,7 +77,7 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
             command.command
         )));
     }
-    let event = command.event(chrono::Utc::now());
+    let event = command.event(slack.app.clock.now());
     if slack.app.config.slack.create_channel
         && let Some(title) = starts_incident(&event)
     {
@@ -109,7 +109,7 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
     };
     let incident = recorded.incident.as_ref();
     let mut text = reply::text(&answer.outcome, incident);
-    if let (Outcome::ShowStatus, Some(incident)) = (&answer.outcome, incident) {
+    if let (Outcome::ShowStatus(_), Some(incident)) = (&answer.outcome, incident) {
         let jobs = slack
             .app
             .store()

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Signed, WebError, signed, visible};
 use crate::app::App;
 use crate::domain::event::WEB_PIN;
-use crate::domain::{Author, ChatEvent, EventKind, Incident, MessageId, UserId, reply};
+use crate::domain::{Author, ChatEvent, EventKind, Incident, MessageId, UserId, command, reply};
 use crate::storage::Store;
 
 /// The longest text a form may carry.
@@ -65,10 +65,10 @@ async fn run(
     let event = ChatEvent {
         channel: incident.channel.clone(),
         message: MessageId::new(format!("web:{}", &crate::signin::secret()[..24])),
-        at: chrono::Utc::now(),
+        at: app.clock.now(),
         kind: EventKind::Posted {
             author: Author::human(&signed.who.person_id, &signed.who.person_name),
-            text: named(&command, incident),
+            text: command::aimed(&command, incident.opened_by.as_str()),
             thread: None,
         },
     };
@@ -78,12 +78,6 @@ async fn run(
         .map(|e| reply::text(&e.outcome, recorded.incident.as_ref()))
         .unwrap_or_default();
     Ok(back(incident, &said, anchor))
-}
-
-/// `/incident factor x` as `/incident --incident=<id> factor x`.
-fn named(command: &str, incident: &Incident) -> String {
-    let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
-    format!("{word} --incident={} {rest}", incident.opened_by)
 }
 
 fn back(incident: &Incident, said: &str, anchor: &str) -> Response {
@@ -179,7 +173,7 @@ pub async fn pin(
     let event = ChatEvent {
         channel: incident.channel.clone(),
         message,
-        at: chrono::Utc::now(),
+        at: app.clock.now(),
         kind: EventKind::ReactionAdded {
             emoji: WEB_PIN.to_string(),
             user: UserId::new(&signed.who.person_id),
