@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::domain::reminders::Rules;
 use crate::config::{Config, Secrets};
+use crate::domain::reminders::Rules;
 use crate::domain::{
-    Author, ChannelRef, ChatEvent, EventKind, MessageId, History, Incident, IncidentId, Outcome, PostmortemState, Status, reply,
+    Author, ChannelRef, ChatEvent, EventKind, History, Incident, IncidentId, MessageId, Outcome,
+    PostmortemState, Status, reply,
 };
 use crate::drafting::{DraftError, Drafter, Place};
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
@@ -68,12 +69,8 @@ impl App {
         let recorded = self
             .recorder
             .record(event, |reply, id, incident| {
-                let mut jobs = jobs::follow_ups(
-                    &self.config.publish,
-                    reply,
-                    id,
-                    event.message.as_str(),
-                );
+                let mut jobs =
+                    jobs::follow_ups(&self.config.publish, reply, id, event.message.as_str());
                 jobs.extend(jobs::reminders(&self.rules, &reply.outcome, incident));
                 jobs
             })

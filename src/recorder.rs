@@ -210,7 +210,11 @@ impl<S: Store> Recorder<S> {
     pub async fn record(
         &self,
         event: &ChatEvent,
-        follow_ups: impl Fn(&Effect, Option<IncidentId>, &mut dyn FnMut() -> Option<Incident>) -> Vec<NewJob>,
+        follow_ups: impl Fn(
+            &Effect,
+            Option<IncidentId>,
+            &mut dyn FnMut() -> Option<Incident>,
+        ) -> Vec<NewJob>,
     ) -> Result<Recorded, StoreError> {
         // Stores keep microseconds: fold the event as it will read back after a restart.
         let event = &ChatEvent {
@@ -250,7 +254,11 @@ impl<S: Store> Recorder<S> {
     async fn record_command(
         &self,
         event: &ChatEvent,
-        follow_ups: &impl Fn(&Effect, Option<IncidentId>, &mut dyn FnMut() -> Option<Incident>) -> Vec<NewJob>,
+        follow_ups: &impl Fn(
+            &Effect,
+            Option<IncidentId>,
+            &mut dyn FnMut() -> Option<Incident>,
+        ) -> Vec<NewJob>,
         arrived: u64,
     ) -> Result<Recorded, StoreError> {
         let slot = self.slot(&event.channel);
@@ -378,9 +386,11 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.unwrap());
         let live = Arc::new(Recorder::new(Arc::clone(&store), Settings::default()));
-        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| Vec::new())
-            .await
-            .unwrap();
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
         let tasks: Vec<_> = (1..=200)
             .map(|i| {
                 let live = Arc::clone(&live);
@@ -456,9 +466,11 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
         let store = Arc::new(SqliteStore::open(&url).await.unwrap());
         let live = Recorder::new(Arc::clone(&store), Settings::default());
-        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| Vec::new())
-            .await
-            .unwrap();
+        live.record(&said(0, "/incident start Checkout 5xx"), |_, _, _| {
+            Vec::new()
+        })
+        .await
+        .unwrap();
         for i in 1..=50 {
             let text = format!("/timeline step {i}");
             live.record(&said(i, &text), |_, _, _| Vec::new())

@@ -140,7 +140,9 @@ async fn a_command_sees_what_another_process_stored_though_its_fold_was_vouched_
     assert_eq!(outcome(closed), Some(Outcome::Closed));
 
     let late = a
-        .record(&said("6", 6, "/incident severity SEV2"), |_, _, _| Vec::new())
+        .record(&said("6", 6, "/incident severity SEV2"), |_, _, _| {
+            Vec::new()
+        })
         .await
         .unwrap();
     assert_eq!(outcome(late), Some(Outcome::NoOpenIncident));

@@ -19,8 +19,8 @@ use crate::domain::Settings;
 
 pub use load::{ConfigError, Problem, check};
 pub use value::{
-    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern,
-    QuietHours, RelativePath, Repository,
+    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern, QuietHours,
+    RelativePath, Repository,
 };
 
 /// The defaults, documented in the file itself.

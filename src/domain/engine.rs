@@ -733,7 +733,12 @@ impl Builder {
         Outcome::Curated(done)
     }
 
-    fn apply(&mut self, command: IncidentCommand, message: &Message, settings: &Settings) -> Outcome {
+    fn apply(
+        &mut self,
+        command: IncidentCommand,
+        message: &Message,
+        settings: &Settings,
+    ) -> Outcome {
         let fact = match &command {
             IncidentCommand::Severity(_) => Some("severity"),
             IncidentCommand::Lead(_) => Some("lead"),

@@ -293,7 +293,10 @@ impl Incident {
 
     /// Who writes the postmortem: whoever was named, else the author.
     pub fn postmortem_owner(&self) -> &str {
-        self.postmortem.owner.as_deref().unwrap_or_else(|| self.author())
+        self.postmortem
+            .owner
+            .as_deref()
+            .unwrap_or_else(|| self.author())
     }
 
     /// When the postmortem is due: the date given, else `due_after` after the close (in the

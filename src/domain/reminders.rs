@@ -132,7 +132,10 @@ fn day_start(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     zone.from_local_datetime(&midnight)
         .earliest()
         // A zone that skips midnight (a DST change at 00:00) starts the day an hour later.
-        .or_else(|| zone.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
+        .or_else(|| {
+            zone.from_local_datetime(&(midnight + Duration::hours(1)))
+                .earliest()
+        })
         .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
@@ -396,16 +399,19 @@ mod tests {
     /// The incident the commands make, each `(minutes after t0, text)`.
     fn incident(commands: &[(i64, &str)]) -> Incident {
         let channel = ChannelRef::new(Platform::Console, "c");
-        let events = commands.iter().enumerate().map(|(i, (minutes, text))| ChatEvent {
-            channel: channel.clone(),
-            message: MessageId::new(format!("m{i}")),
-            at: t0() + Duration::minutes(*minutes),
-            kind: EventKind::Posted {
-                author: Author::human("U1", "alice"),
-                text: text.to_string(),
-                thread: None,
-            },
-        });
+        let events = commands
+            .iter()
+            .enumerate()
+            .map(|(i, (minutes, text))| ChatEvent {
+                channel: channel.clone(),
+                message: MessageId::new(format!("m{i}")),
+                at: t0() + Duration::minutes(*minutes),
+                kind: EventKind::Posted {
+                    author: Author::human("U1", "alice"),
+                    text: text.to_string(),
+                    thread: None,
+                },
+            });
         fold(events, &Settings::default())
             .incidents
             .pop()
@@ -428,7 +434,10 @@ mod tests {
             ]
         );
         // Naming the lead is a timeline entry: the silence counts from it.
-        let led = incident(&[(0, "/incident start db down sev1"), (2, "/incident lead bob")]);
+        let led = incident(&[
+            (0, "/incident start db down sev1"),
+            (2, "/incident lead bob"),
+        ]);
         assert_eq!(
             kinds(&rules().schedule(&led)),
             vec![(Reminder::NoUpdate, t0() + Duration::minutes(32))]
@@ -440,7 +449,9 @@ mod tests {
         let open = incident(&[(0, "/incident start db down")]);
         let no_lead = rules().schedule(&open).remove(0);
         let at = t0() + Duration::minutes(10);
-        assert!(matches!(rules().fire(&open, &no_lead, at), Fire::Post { text, .. } if text.contains("@alice") && text.contains("no lead")));
+        assert!(
+            matches!(rules().fire(&open, &no_lead, at), Fire::Post { text, .. } if text.contains("@alice") && text.contains("no lead"))
+        );
         let led = incident(&[(0, "/incident start db down"), (5, "/incident lead bob")]);
         assert_eq!(rules().fire(&led, &no_lead, at), Fire::Drop);
         let closed = incident(&[(0, "/incident start db down"), (5, "/incident close")]);
@@ -449,9 +460,15 @@ mod tests {
 
     #[test]
     fn no_update_waits_for_the_latest_entry_and_repeats_while_it_holds() {
-        let quiet = incident(&[(0, "/incident start db down sev2"), (20, "/timeline restarted")]);
+        let quiet = incident(&[
+            (0, "/incident start db down sev2"),
+            (20, "/timeline restarted"),
+        ]);
         let first = rules().schedule(&incident(&[(0, "/incident start db down sev2")]));
-        let first = first.iter().find(|d| d.reminder == Reminder::NoUpdate).unwrap();
+        let first = first
+            .iter()
+            .find(|d| d.reminder == Reminder::NoUpdate)
+            .unwrap();
         // An entry at +20 moves it to +50.
         let at = t0() + Duration::minutes(30);
         assert_eq!(
@@ -469,10 +486,7 @@ mod tests {
         assert_eq!(next.unwrap().at, at + Duration::minutes(30));
         // A sev3 incident is only checked again.
         let minor = incident(&[(0, "/incident start db down sev3")]);
-        assert!(matches!(
-            rules().fire(&minor, first, at),
-            Fire::Later(_)
-        ));
+        assert!(matches!(rules().fire(&minor, first, at), Fire::Later(_)));
     }
 
     #[test]
@@ -489,7 +503,10 @@ mod tests {
         assert_eq!(
             kinds(&due),
             vec![
-                (Reminder::PostmortemDue, day - Duration::days(1) + Duration::hours(7)),
+                (
+                    Reminder::PostmortemDue,
+                    day - Duration::days(1) + Duration::hours(7)
+                ),
                 (Reminder::PostmortemOverdue, day + Duration::hours(9)),
             ]
         );
@@ -512,7 +529,10 @@ mod tests {
             round: OVERDUE_ROUNDS,
             ..next.clone()
         };
-        assert!(matches!(rules().fire(&closed, &last, last.at), Fire::Post { next: None, .. }));
+        assert!(matches!(
+            rules().fire(&closed, &last, last.at),
+            Fire::Post { next: None, .. }
+        ));
         // Published, or due another day: nothing.
         let published = incident(&[
             (0, "/incident start db down"),
@@ -552,7 +572,9 @@ mod tests {
             .collect();
         assert_eq!(due.len(), 1);
         assert!(due[0].key().starts_with("action_due.1.2026-03-12@"));
-        assert!(matches!(rules().fire(&closed, &due[0], due[0].at), Fire::Post { text, .. } if text.starts_with("@carol")));
+        assert!(
+            matches!(rules().fire(&closed, &due[0], due[0].at), Fire::Post { text, .. } if text.starts_with("@carol"))
+        );
         let done = incident(&[
             (0, "/incident start db down"),
             (30, "/incident action add a replica @carol due 2026-03-12"),

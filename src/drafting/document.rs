@@ -148,10 +148,8 @@ impl IncidentDocument {
                 PostmortemDocument {
                     owner: incident.postmortem_owner().to_string(),
                     due,
-                    state: incident.postmortem_state(
-                        today.and(due),
-                        today.unwrap_or(NaiveDate::MIN),
-                    ),
+                    state: incident
+                        .postmortem_state(today.and(due), today.unwrap_or(NaiveDate::MIN)),
                     pull_request: incident.postmortem.pull.clone(),
                 }
             }),

@@ -255,12 +255,13 @@ fn actions(incident: &Incident, horizon: Horizon) -> Vec<ActionView> {
             owner: a.owner.as_deref().map(|o| inline(&format!("@{o}"))),
             due: a.due.map(|d| d.format("%Y-%m-%d").to_string()),
             done: a.done,
-            issue: a.issue.as_ref().map(|issue| {
-                match issue.url.as_deref().and_then(link_target) {
+            issue: a
+                .issue
+                .as_ref()
+                .map(|issue| match issue.url.as_deref().and_then(link_target) {
                     Some(url) => format!("[{}]({url})", inline(&issue.key)),
                     None => inline(&issue.key),
-                }
-            }),
+                }),
         })
         .collect()
 }

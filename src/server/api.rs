@@ -141,7 +141,8 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
         Ok(jobs) => jobs.into_iter().map(ApiJob::from).collect::<Vec<_>>(),
         Err(e) => return internal(e),
     };
-    let mut body = serde_json::to_value(api_incident(&incident, app.today())).expect("serialisable");
+    let mut body =
+        serde_json::to_value(api_incident(&incident, app.today())).expect("serialisable");
     body["jobs"] = serde_json::to_value(jobs).expect("serialisable");
     Json(body).into_response()
 }

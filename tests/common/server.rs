@@ -260,6 +260,16 @@ impl Server {
     /// Starts the application with `env` over the tests' base settings, as if it were the
     /// environment of `scribe serve` run in `sandbox`: relative paths are the sandbox's.
     pub fn start_with(sandbox: &Sandbox, env: &[(&str, &str)]) -> Server {
+        Self::start_with_clock(sandbox, env, scribe::clock::Clock::System)
+    }
+
+    /// [`Server::start_with`], reading the time from `clock` (a shifted one moves forward when
+    /// the test says, so nothing waits for real time to pass).
+    pub fn start_with_clock(
+        sandbox: &Sandbox,
+        env: &[(&str, &str)],
+        clock: scribe::clock::Clock,
+    ) -> Server {
         let log = captured_log();
         let mut vars = base_env();
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -275,11 +285,12 @@ impl Server {
             .build()
             .expect("a runtime");
         let handle = runtime.handle().clone();
-        let application =
-            std::thread::spawn(move || handle.block_on(Application::build(config, secrets, true)))
-                .join()
-                .expect("the build does not panic")
-                .expect("the application builds");
+        let application = std::thread::spawn(move || {
+            handle.block_on(Application::build_with_clock(config, secrets, true, clock))
+        })
+        .join()
+        .expect("the build does not panic")
+        .expect("the application builds");
         let base = format!("http://127.0.0.1:{}", application.port());
         let app = Arc::clone(application.app());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
