@@ -96,7 +96,7 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     // A crash; the next one is due while Scribe is down, and fires after the restart.
     server.kill();
     clock.advance(Duration::minutes(40));
-    let mut server = start(&sandbox, &fake, &clock, &quiet);
+    let server = start(&sandbox, &fake, &clock, &quiet);
     server.settled().await;
     assert_eq!(posts_with(&fake, "no timeline entry for"), 2);
 

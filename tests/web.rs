@@ -434,6 +434,42 @@ the replica is lagging
         "{second:#}"
     );
 
+    // The postmortem's owner, due date and state, from the page's forms.
+    let html = page(&server, &cookie, &base).await.text().await.unwrap();
+    assert!(
+        readable(&html).contains("Postmortem: <span class=\"pm pm-draft\">draft</span> · owner Bo"),
+        "{html}"
+    );
+    for (field, value) in [
+        ("postmortem_owner", "@Cy"),
+        ("postmortem_due", "2030-01-15"),
+        ("postmortem_review", ""),
+    ] {
+        let form = [("csrf", token.as_str()), ("field", field), ("value", value)];
+        let response = post(&server, &cookie, &format!("{base}/facts"), &form).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{field}");
+    }
+    let bad = [
+        ("csrf", token.as_str()),
+        ("field", "postmortem_due"),
+        ("value", "2030-02-30"),
+    ];
+    post(&server, &cookie, &format!("{base}/facts"), &bad).await;
+    let first = api_incident(&server, &id).await;
+    assert_eq!(
+        first["postmortem"],
+        serde_json::json!({"owner": "Cy", "due": "2030-01-15", "state": "in_review", "pull_request": null})
+    );
+    let html = page(&server, &cookie, &base).await.text().await.unwrap();
+    assert!(html.contains("Mark the postmortem published"), "{html}");
+    let form = [("csrf", token.as_str()), ("field", "postmortem_published")];
+    post(&server, &cookie, &format!("{base}/facts"), &form).await;
+    let list = page(&server, &cookie, "/").await.text().await.unwrap();
+    assert!(
+        readable(&list).contains("<span class=\"pm pm-published\">published</span> <span class=\"muted\">Cy · due 2030-01-15</span>"),
+        "{list}"
+    );
+
     // Signing out ends the session.
     let response = post(&server, &cookie, "/logout", &[("csrf", &token)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -111,6 +111,14 @@ pub async fn facts(
         // The state changes a channel makes with /incident resolve and /incident close.
         "resolve" => format!("/incident resolve {}", form.value.trim()),
         "close" => "/incident close".to_string(),
+        // The postmortem's owner, due date (a date field: YYYY-MM-DD) and state.
+        "postmortem_owner" => format!(
+            "/incident postmortem owner {}",
+            text(form.value.trim().trim_start_matches('@'))?
+        ),
+        "postmortem_due" => format!("/incident postmortem due {}", text(&form.value)?),
+        "postmortem_review" => "/incident postmortem review".to_string(),
+        "postmortem_published" => "/incident postmortem published".to_string(),
         _ => return Err(WebError::BadForm("No such field.")),
     };
     run(&app, &signed, &incident, command, "facts").await
@@ -270,7 +278,7 @@ pub async fn actions(
             }
             command
         }
-        op @ ("done" | "remove" | "restore") => {
+        op @ ("done" | "reopen" | "remove" | "restore") => {
             format!("/incident action {op} {}", number(form.n)?)
         }
         _ => return Err(WebError::BadForm("No such change.")),

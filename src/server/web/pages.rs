@@ -187,7 +187,7 @@ pub async fn list(
         .iter()
         .skip((page - 1) * PAGE)
         .take(PAGE)
-        .map(Row::new)
+        .map(|incident| Row::new(incident, app.today()))
         .collect();
     let link = |page: usize| {
         let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -275,7 +275,7 @@ pub async fn incident(
         "incident.html",
         context! {
             title => incident.title.clone(),
-            incident => Value::from(Serde(IncidentView::new(&incident, zone, messages))),
+            incident => Value::from(Serde(IncidentView::new(&incident, zone, app.today(), messages))),
             axis => Value::from_safe_string(super::axis::axis(&incident)),
             factors => Value::from(Serde(&incident.factors)),
             worked => Value::from(Serde(&incident.worked)),
@@ -284,6 +284,8 @@ pub async fn incident(
                 n => a.n, text => a.text.clone(), owner => a.owner.clone(), horizon => a.horizon.as_str(),
                 due => a.due.map(|d| d.format("%Y-%m-%d").to_string()),
                 done => a.done, hidden => a.hidden,
+                issue => a.issue.as_ref().map(|i| i.key.clone()),
+                issue_url => a.issue.as_ref().and_then(|i| i.url.clone()).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
             }).collect::<Vec<_>>(),
             horizons => [Horizon::Now, Horizon::Short, Horizon::Long].map(Horizon::as_str),
             references => Value::from(Serde(&incident.references)),

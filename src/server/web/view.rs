@@ -1,11 +1,11 @@
 //! What the web templates see: incidents, entries and messages as plain data, every time in
 //! UTC with the team's zone beside it. Text stays as people wrote it: the templates escape it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::domain::{ChatEvent, EntrySource, EventKind, Incident, MessageId, Severity};
+use crate::domain::{ChatEvent, EntrySource, EventKind, Incident, MessageId, Severity, Stage};
 use crate::drafting::view::human_duration;
 
 /// `14:05 UTC`, with the date when `with_date`.
@@ -41,11 +41,44 @@ pub struct Row {
     pub started: String,
     pub duration: Option<String>,
     pub lead: Option<String>,
-    pub postmortem: &'static str,
+    /// Once closed: the postmortem's state, owner and due date.
+    pub postmortem: Option<PostmortemView>,
+}
+
+/// The postmortem's state as the pages show it.
+#[derive(Debug, Serialize)]
+pub struct PostmortemView {
+    /// `draft`, `in_review`, `published`, `overdue`.
+    pub state: &'static str,
+    /// `in review`.
+    pub words: &'static str,
+    pub owner: String,
+    pub due: Option<String>,
+    pub pull: Option<String>,
+    /// In review (overdue or not): the next step is "published".
+    pub in_review: bool,
+}
+
+impl PostmortemView {
+    fn new(incident: &Incident, today: NaiveDate) -> Option<PostmortemView> {
+        incident.closed_at?;
+        let state = incident.postmortem_state(incident.postmortem.due, today);
+        Some(PostmortemView {
+            state: state.as_str(),
+            words: state.words(),
+            owner: incident.postmortem_owner().to_string(),
+            due: incident
+                .postmortem
+                .due
+                .map(|d| d.format("%Y-%m-%d").to_string()),
+            pull: incident.postmortem.pull.clone(),
+            in_review: incident.postmortem.stage == Stage::InReview,
+        })
+    }
 }
 
 impl Row {
-    pub fn new(incident: &Incident) -> Row {
+    pub fn new(incident: &Incident, today: NaiveDate) -> Row {
         Row {
             href: href(incident),
             title: incident.title.clone(),
@@ -55,11 +88,7 @@ impl Row {
             started: utc(incident.started_at, true),
             duration: incident.time_to_resolve().map(human_duration),
             lead: incident.lead.clone(),
-            postmortem: if incident.closed_at.is_some() {
-                "draft"
-            } else {
-                "not yet"
-            },
+            postmortem: PostmortemView::new(incident, today),
         }
     }
 }
@@ -117,10 +146,16 @@ pub struct IncidentView {
     pub people: usize,
     /// Who last set each fact.
     pub set_by: std::collections::BTreeMap<&'static str, String>,
+    pub postmortem: Option<PostmortemView>,
 }
 
 impl IncidentView {
-    pub fn new(incident: &Incident, zone: Tz, messages: Vec<MessageView>) -> IncidentView {
+    pub fn new(
+        incident: &Incident,
+        zone: Tz,
+        today: NaiveDate,
+        messages: Vec<MessageView>,
+    ) -> IncidentView {
         let spans_days = incident
             .timeline
             .iter()
@@ -167,6 +202,7 @@ impl IncidentView {
             person_hours: format!("{:.1}", incident.team_impact.person_hours()),
             people: incident.participants.len(),
             set_by: incident.set_by.clone(),
+            postmortem: PostmortemView::new(incident, today),
         }
     }
 }
