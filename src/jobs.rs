@@ -386,17 +386,28 @@ pub fn backoff(attempts: u32) -> Duration {
 
 /// One line on an incident's jobs for `/incident status`: what ran, what waits, what failed.
 pub fn describe(jobs: &[JobStatus]) -> Option<String> {
+    let (reminders, jobs): (Vec<&JobStatus>, Vec<&JobStatus>) =
+        jobs.iter().partition(|job| job.kind.starts_with("remind."));
+    let waiting = reminders
+        .iter()
+        .filter(|job| job.state == JobState::Pending)
+        .count();
+    let reminders = match waiting {
+        0 => String::new(),
+        1 => " 1 reminder scheduled.".to_string(),
+        n => format!(" {n} reminders scheduled."),
+    };
     if jobs.is_empty() {
-        return None;
+        return (!reminders.is_empty()).then(|| reminders.trim_start().to_string());
     }
     let parts: Vec<String> = jobs
-        .iter()
+        .into_iter()
         .map(|job| match (&job.state, &job.last_error) {
             (JobState::Done, _) | (_, None) => format!("{} {}", job.kind, job.state.as_str()),
             (state, Some(error)) => format!("{} {} ({error})", job.kind, state.as_str()),
         })
         .collect();
-    Some(format!("Jobs: {}.", parts.join(", ")))
+    Some(format!("Jobs: {}.{reminders}", parts.join(", ")))
 }
 
 /// The job worker's doorbell, and the sync point "no job is due": whoever enqueues rings it,

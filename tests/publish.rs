@@ -301,6 +301,21 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
             },
         )
         .await;
+    // The pull request puts the postmortem in review, in the incident and so in the file.
+    server.settled().await;
+    let incident = server.the_incident().await;
+    assert_eq!(incident["postmortem"]["state"], "in_review", "{incident:#}");
+    assert_eq!(incident["postmortem"]["pull_request"], url.as_str());
+    server
+        .command("C0PAY", "U0ROBIN01", "/incident", "draft --publish", "t.3b")
+        .await;
+    server.settled().await;
+    let commits = branch_commits(&bare, &branch);
+    assert_eq!(
+        commits.len(),
+        3,
+        "the state's change is a change: {commits:?}"
+    );
 
     // Publishing again updates the same branch and pull request.
     server
@@ -315,7 +330,7 @@ async fn a_closed_slack_incident_is_pushed_and_gets_one_pull_request_through_an_
         .unwrap();
     let jobs = detail["jobs"].as_array().unwrap();
     let github_jobs = jobs.iter().filter(|j| j["kind"] == "publish.github");
-    assert_eq!(github_jobs.count(), 2, "{jobs:#?}");
+    assert_eq!(github_jobs.count(), 3, "{jobs:#?}");
     assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:#?}");
     assert_eq!(github.pulls().len(), 1, "one pull request, updated");
     assert_eq!(

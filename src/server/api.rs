@@ -138,12 +138,16 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
         .jobs(&crate::jobs::job_prefix(&incident.id()))
         .await
     {
-        Ok(jobs) => jobs.into_iter().map(ApiJob::from).collect::<Vec<_>>(),
+        Ok(jobs) => jobs.into_iter().map(ApiJob::from),
         Err(e) => return internal(e),
     };
+    // Reminders wait for their time; the other jobs run at once.
+    let (reminders, jobs): (Vec<ApiJob>, Vec<ApiJob>) =
+        jobs.partition(|job| job.kind.starts_with("remind."));
     let mut body =
         serde_json::to_value(api_incident(&incident, app.today())).expect("serialisable");
     body["jobs"] = serde_json::to_value(jobs).expect("serialisable");
+    body["reminders"] = serde_json::to_value(reminders).expect("serialisable");
     Json(body).into_response()
 }
 
