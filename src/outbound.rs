@@ -6,6 +6,11 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use url::Url;
+
+pub mod github;
+
 /// What a failed attempt says about trying again at once, inside the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Again {
@@ -105,6 +110,66 @@ pub fn describe(error: reqwest::Error) -> String {
     reason
 }
 
+/// `retry-after` in seconds, when the answer has one.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    header_str(headers, RETRY_AFTER.as_str())
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+/// `text` on one line, cut after `max` characters: a service's message, never a whole page.
+pub fn bounded(text: &str, max: usize) -> String {
+    let joined = text.replace(['\r', '\n'], " ");
+    if joined.chars().count() > max {
+        let cut: String = joined.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        joined
+    }
+}
+
+/// Checks the REST root of a service that takes a token (`service` names it in the reason),
+/// before anything is sent: it must not take the token somewhere else or in the clear (plain
+/// `http` is for loopback test servers only), nor carry credentials, a query or a fragment of
+/// its own. Returns it with a trailing `/`, so that paths join under it.
+pub fn check_base(mut base: Url, service: &str) -> Result<Url, String> {
+    let refuse = |why: &str| format!("the {service} API URL {why}");
+    let loopback = match base.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match base.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(refuse(
+                "must use https, or the token would travel in the clear",
+            ));
+        }
+        _ => return Err(refuse("must be an http(s) URL")),
+    }
+    if base.cannot_be_a_base() || base.host().is_none() {
+        return Err(refuse("must name a host"));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(refuse("must not carry credentials"));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(refuse("must not carry a query or fragment"));
+    }
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -187,6 +252,21 @@ mod tests {
         assert_eq!(result, Err(Failed(Again::After(asked))));
         let (made, _, result) = run(&[Again::After(RETRIES.max_wait)]).await;
         assert_eq!((made, result), (2, Ok(1)), "the cap itself is waited out");
+    }
+
+    #[test]
+    fn the_base_url_must_keep_the_token_safe() {
+        let base = |url: &str| check_base(url.parse().unwrap(), "GitHub");
+        assert!(base("http://api.github.com/").is_err());
+        assert!(base("ftp://api.github.com/").is_err());
+        assert!(base("https://user:pw@api.github.com/").is_err());
+        assert!(base("https://api.github.com/?x=1").is_err());
+        assert!(base("http://127.0.0.1:8080/").is_ok());
+        assert!(base("http://[::1]:8080/").is_ok());
+        let enterprise = base("http://localhost:8080/api/v3").unwrap();
+        assert_eq!(enterprise.as_str(), "http://localhost:8080/api/v3/");
+        let refused = base("http://api.github.com/").unwrap_err();
+        assert!(refused.starts_with("the GitHub API URL"), "{refused}");
     }
 
     #[test]

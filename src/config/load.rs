@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::{Config, DEFAULTS, Secrets, Target};
+use super::{Config, DEFAULTS, Secrets, Target, TrackerKind};
 
 /// One thing wrong with the configuration: where the value came from, its key, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,9 @@ fn parse(file: Option<&Path>, vars: Vec<(String, String)>) -> (Option<Config>, V
     let secrets = Secrets::from_vars(vars);
     for reason in target_needs(&config, &secrets) {
         problems.push(problem("publish.targets", reason));
+    }
+    for (key, reason) in tracker_needs(&config, &secrets) {
+        problems.push(problem(key, reason));
     }
     (Some(config), problems)
 }
@@ -285,4 +288,80 @@ fn target_needs(config: &Config, secrets: &Secrets) -> Vec<String> {
         );
     }
     needs
+}
+
+/// What the chosen issue tracker needs of the other keys and of the secrets, and a base URL
+/// that would not keep its token safe, as `(key, reason)`.
+fn tracker_needs(config: &Config, secrets: &Secrets) -> Vec<(&'static str, String)> {
+    let followups = &config.followups;
+    let mut needs = Vec::new();
+    let mut need = |what: &str, set: bool| {
+        if !set {
+            needs.push((
+                "followups.tracker",
+                format!(
+                    "{:?} needs {what}, which is not set",
+                    tracker_name(followups.tracker)
+                ),
+            ));
+        }
+    };
+    match followups.tracker {
+        TrackerKind::None => {}
+        TrackerKind::Github => {
+            need(
+                "followups.github.repository (owner/name)",
+                followups.github.repository.is_some(),
+            );
+            need(
+                "the environment variable GITHUB_TOKEN",
+                secrets.github_token.is_some(),
+            );
+        }
+        TrackerKind::Jira => {
+            need(
+                "followups.jira.base_url (https://yourteam.atlassian.net)",
+                followups.jira.base_url.is_some(),
+            );
+            need(
+                "followups.jira.project (a project key)",
+                followups.jira.project.is_some(),
+            );
+            need(
+                "the environment variable JIRA_EMAIL",
+                secrets.jira_email.is_some(),
+            );
+            need(
+                "the environment variable JIRA_API_TOKEN",
+                secrets.jira_api_token.is_some(),
+            );
+        }
+    }
+    let base = match followups.tracker {
+        TrackerKind::None => None,
+        TrackerKind::Github => Some((
+            "followups.github.api_base_url",
+            "GitHub",
+            Some(&followups.github.api_base_url),
+        )),
+        TrackerKind::Jira => Some((
+            "followups.jira.base_url",
+            "Jira",
+            followups.jira.base_url.as_ref(),
+        )),
+    };
+    if let Some((key, service, Some(url))) = base
+        && let Err(reason) = crate::outbound::check_base(url.clone(), service)
+    {
+        needs.push((key, reason));
+    }
+    needs
+}
+
+fn tracker_name(kind: TrackerKind) -> &'static str {
+    match kind {
+        TrackerKind::None => "none",
+        TrackerKind::Github => "github",
+        TrackerKind::Jira => "jira",
+    }
 }

@@ -19,8 +19,9 @@ use crate::domain::Settings;
 
 pub use load::{ConfigError, Problem, check};
 pub use value::{
-    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern, QuietHours,
-    RelativePath, Repository,
+    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern, ProjectKey,
+    QuietHours,
+    RelativePath, Repository, interval_or_off,
 };
 
 /// The defaults, documented in the file itself.
@@ -41,28 +42,93 @@ pub struct Config {
     pub web: WebConfig,
     pub postmortem: PostmortemConfig,
     pub reminders: RemindersConfig,
+    pub followups: FollowupsConfig,
+    /// Chat display name → tracker login (a GitHub login or a Jira accountId), for assignees.
+    #[serde(default)]
+    pub people: std::collections::BTreeMap<String, String>,
     pub log: LogConfig,
+}
+
+/// The issue tracker that follow-up actions become issues in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackerKind {
+    None,
+    Github,
+    Jira,
+}
+
+/// When an action becomes an issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateWhen {
+    /// When its incident closes: actions still change while it is open.
+    OnClose,
+    Immediately,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowupsConfig {
+    pub tracker: TrackerKind,
+    pub create: CreateWhen,
+    /// How often the issues' states are read; `None`: only webhooks tell.
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub poll_every: Option<Interval>,
+    pub github: TrackerGithubConfig,
+    pub jira: TrackerJiraConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerGithubConfig {
+    pub api_base_url: url::Url,
+    /// Set whenever the tracker is GitHub (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub repository: Option<Repository>,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerJiraConfig {
+    /// `https://yourteam.atlassian.net`; set whenever the tracker is Jira (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub base_url: Option<url::Url>,
+    /// Set whenever the tracker is Jira (checked at load).
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub project: Option<ProjectKey>,
+    pub issue_type: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostmortemConfig {
-    /// After the close, unless a date was given.
-    pub due_after: value::Interval,
+    /// After the close, unless a date was given (`"0"`: at the close).
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub due_after: Option<Interval>,
 }
 
-/// When each reminder is due; `None` from [`value::Interval::get`] turns one off.
+/// When each reminder is due; `None` (`"0"`) turns one off.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemindersConfig {
-    pub no_lead: value::Interval,
-    pub no_severity: value::Interval,
-    pub no_update: value::Interval,
-    pub not_closed: value::Interval,
-    pub postmortem_due: value::Interval,
-    pub postmortem_overdue: value::Interval,
-    pub overdue_every: value::Interval,
-    pub action_due: value::Interval,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub no_lead: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub no_severity: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub no_update: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub not_closed: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub postmortem_due: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub postmortem_overdue: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub overdue_every: Option<Interval>,
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub action_due: Option<Interval>,
     pub quiet_hours: value::QuietHours,
 }
 
@@ -205,6 +271,13 @@ pub struct Secrets {
     pub git_token: Option<Secret>,
     pub github_token: Option<Secret>,
     pub discord_token: Option<Secret>,
+    /// The Atlassian account the Jira API token belongs to.
+    pub jira_email: Option<Secret>,
+    pub jira_api_token: Option<Secret>,
+    /// Signs GitHub's webhook deliveries (`X-Hub-Signature-256`).
+    pub github_webhook_secret: Option<Secret>,
+    /// The shared secret in the URL Jira's webhook calls.
+    pub jira_webhook_secret: Option<Secret>,
 }
 
 impl Secrets {
@@ -229,6 +302,10 @@ impl Secrets {
             git_token: var("GIT_TOKEN"),
             github_token: var("GITHUB_TOKEN"),
             discord_token: var("DISCORD_TOKEN"),
+            jira_email: var("JIRA_EMAIL"),
+            jira_api_token: var("JIRA_API_TOKEN"),
+            github_webhook_secret: var("GITHUB_WEBHOOK_SECRET"),
+            jira_webhook_secret: var("JIRA_WEBHOOK_SECRET"),
         }
     }
 }
@@ -315,21 +392,24 @@ impl Config {
 
     /// How long after the close a postmortem is due (`"0"`: at the close).
     pub fn postmortem_due_after(&self) -> chrono::Duration {
-        self.postmortem.due_after.get().unwrap_or_default()
+        self.postmortem
+            .due_after
+            .map(Interval::span)
+            .unwrap_or_default()
     }
 
     /// When each reminder is due, in the team's zone.
     pub fn reminder_rules(&self) -> crate::domain::reminders::Rules {
         let r = &self.reminders;
         crate::domain::reminders::Rules {
-            no_lead: r.no_lead.get(),
-            no_severity: r.no_severity.get(),
-            no_update: r.no_update.get(),
-            not_closed: r.not_closed.get(),
-            postmortem_due: r.postmortem_due.get(),
-            postmortem_overdue: r.postmortem_overdue.get(),
-            overdue_every: r.overdue_every.get(),
-            action_due: r.action_due.get(),
+            no_lead: r.no_lead.map(Interval::span),
+            no_severity: r.no_severity.map(Interval::span),
+            no_update: r.no_update.map(Interval::span),
+            not_closed: r.not_closed.map(Interval::span),
+            postmortem_due: r.postmortem_due.map(Interval::span),
+            postmortem_overdue: r.postmortem_overdue.map(Interval::span),
+            overdue_every: r.overdue_every.map(Interval::span),
+            action_due: r.action_due.map(Interval::span),
             quiet_hours: r.quiet_hours.get(),
             zone: self.team.timezone,
         }
@@ -622,6 +702,137 @@ mod tests {
         the_problem(None, &empty, "publish.targets");
         let chat = vars(&[("SCRIBE__PUBLISH__TARGETS", r#"["chat"]"#)]);
         assert!(Config::load_from(None, chat).is_ok());
+    }
+
+    const JIRA: &[(&str, &str)] = &[
+        ("SCRIBE__FOLLOWUPS__TRACKER", "jira"),
+        (
+            "SCRIBE__FOLLOWUPS__JIRA__BASE_URL",
+            "https://example.atlassian.net",
+        ),
+        ("SCRIBE__FOLLOWUPS__JIRA__PROJECT", "OPS"),
+        ("JIRA_EMAIL", "scribe@example.com"),
+        ("JIRA_API_TOKEN", "jira-token"),
+    ];
+
+    #[test]
+    fn followups_default_to_no_tracker_polling_every_ten_minutes() {
+        let config = Config::load_from(None, Vec::new()).unwrap();
+        let followups = &config.followups;
+        assert_eq!(followups.tracker, TrackerKind::None);
+        assert_eq!(followups.create, CreateWhen::OnClose);
+        assert_eq!(followups.poll_every, Some(Interval::new("10m").unwrap()));
+        assert_eq!(followups.github.labels, ["postmortem-action"]);
+        assert_eq!(followups.jira.issue_type, "Task");
+        assert!(config.people.is_empty());
+        for off in ["0", "\"0\""] {
+            let file = format!("[followups]\npoll_every = {off}\n");
+            assert!(problems(Some(&file), &[]).is_empty(), "{off}");
+        }
+        let env = vars(&[("SCRIBE__FOLLOWUPS__POLL_EVERY", "0")]);
+        assert_eq!(
+            Config::load_from(None, env).unwrap().followups.poll_every,
+            None
+        );
+    }
+
+    #[test]
+    fn a_tracker_scribe_does_not_know_is_refused() {
+        let problem = the_problem(
+            None,
+            &[("SCRIBE__FOLLOWUPS__TRACKER", "linear")],
+            "followups.tracker",
+        );
+        assert!(problem.reason.contains("linear"), "{problem}");
+        the_problem(
+            Some("[followups]\ncreate = \"later\"\n"),
+            &[],
+            "followups.create",
+        );
+    }
+
+    #[test]
+    fn a_bad_polling_interval_is_refused() {
+        for bad in ["10x", "10", "1y"] {
+            let problem = the_problem(
+                None,
+                &[("SCRIBE__FOLLOWUPS__POLL_EVERY", bad)],
+                "followups.poll_every",
+            );
+            assert!(problem.reason.contains(bad), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_github_tracker_needs_a_repository_and_its_token() {
+        let config = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__FOLLOWUPS__TRACKER", "github"),
+                ("SCRIBE__FOLLOWUPS__GITHUB__REPOSITORY", "octo-org/ops"),
+                ("GITHUB_TOKEN", "ghp_test"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.followups.tracker, TrackerKind::Github);
+        let found = problems(None, &[("SCRIBE__FOLLOWUPS__TRACKER", "github")]);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found.iter().all(|p| p.key == "followups.tracker"));
+        assert!(found[0].reason.contains("followups.github.repository"));
+        assert!(found[1].reason.contains("GITHUB_TOKEN"));
+        let plain = the_problem(
+            None,
+            &[
+                ("SCRIBE__FOLLOWUPS__TRACKER", "github"),
+                ("SCRIBE__FOLLOWUPS__GITHUB__REPOSITORY", "octo-org/ops"),
+                (
+                    "SCRIBE__FOLLOWUPS__GITHUB__API_BASE_URL",
+                    "http://ghe.example.com/",
+                ),
+                ("GITHUB_TOKEN", "ghp_test"),
+            ],
+            "followups.github.api_base_url",
+        );
+        assert!(plain.reason.contains("https"), "{plain}");
+    }
+
+    #[test]
+    fn the_jira_tracker_needs_a_site_a_project_and_its_credentials() {
+        let config = Config::load_from(None, vars(JIRA)).unwrap();
+        assert_eq!(config.followups.jira.project.unwrap().as_str(), "OPS");
+        for (missing, named) in [
+            (
+                "SCRIBE__FOLLOWUPS__JIRA__BASE_URL",
+                "followups.jira.base_url",
+            ),
+            ("SCRIBE__FOLLOWUPS__JIRA__PROJECT", "followups.jira.project"),
+            ("JIRA_EMAIL", "JIRA_EMAIL"),
+            ("JIRA_API_TOKEN", "JIRA_API_TOKEN"),
+        ] {
+            let pairs: Vec<_> = JIRA
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != missing)
+                .collect();
+            let problem = the_problem(None, &pairs, "followups.tracker");
+            assert!(problem.reason.contains(named), "{problem}");
+        }
+        let mut lower = JIRA.to_vec();
+        lower.push(("SCRIBE__FOLLOWUPS__JIRA__PROJECT", "ops"));
+        let found = problems(None, &lower);
+        assert_eq!(found[0].key, "followups.jira.project", "{found:#?}");
+        assert!(found[0].reason.contains("uppercase"), "{found:#?}");
+    }
+
+    #[test]
+    fn people_are_a_table_of_logins() {
+        let file = "[people]\n\"Sam Doe\" = \"samdoe\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scribe.toml");
+        std::fs::write(&path, file).unwrap();
+        let config = Config::load_from(Some(&path), Vec::new()).unwrap();
+        assert_eq!(config.people["Sam Doe"], "samdoe");
+        the_problem(Some("[people]\nSam = 3\n"), &[], "people.Sam");
     }
 
     #[test]

@@ -38,55 +38,6 @@ macro_rules! parsed_from_str {
     };
 }
 
-/// A length of time written as a number and a unit, `s`, `m`, `h` or `d` (`90s`, `10m`, `5d`);
-/// `"0"` means "off" (a reminder that is not sent, polling that does not run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Interval(Option<chrono::Duration>);
-
-impl Interval {
-    /// At most ten years: any date it leads to is one the clock can say.
-    const MAX_SECONDS: i64 = 10 * 366 * 24 * 3600;
-
-    pub fn new(text: &str) -> Result<Self, Invalid> {
-        let text = text.trim();
-        if text == "0" {
-            return Ok(Interval(None));
-        }
-        let bad = || {
-            Invalid(format!(
-                "{text:?} is not a length of time: write a number and a unit, s, m, h or d \
-                 (\"90s\", \"10m\", \"5d\"), or \"0\" for off"
-            ))
-        };
-        let split = text.len().checked_sub(1).ok_or_else(bad)?;
-        let (number, unit) = text.split_at(split);
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let number: i64 = number.parse().map_err(|_| bad())?;
-        let seconds = match unit {
-            "s" => Some(number),
-            "m" => number.checked_mul(60),
-            "h" => number.checked_mul(3600),
-            "d" => number.checked_mul(86_400),
-            _ => return Err(bad()),
-        }
-        .filter(|s| *s <= Self::MAX_SECONDS)
-        .ok_or_else(|| Invalid(format!("{text:?} is longer than ten years")))?;
-        Ok(Interval(
-            (seconds > 0).then(|| chrono::Duration::seconds(seconds)),
-        ))
-    }
-
-    /// The length, or `None` when it is off.
-    pub fn get(self) -> Option<chrono::Duration> {
-        self.0
-    }
-}
-
-parsed_from_str!(Interval);
-
 /// Hours of the day when nothing that can wait is posted, in the team's zone:
 /// `"22:00-07:00"` (across midnight) or `"12:00-13:00"`; empty: none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -143,6 +94,153 @@ impl TryFrom<u64> for SessionHours {
                 Self::MAX
             )))
         }
+    }
+}
+
+/// How often something recurring happens: a whole number and a unit, `90s`, `10m`, `2h`, `5d`;
+/// at least a second and at most a year, so that adding it to a time never overflows. Shared
+/// by every setting that schedules (polling, reminders); where "never" is allowed, the setting
+/// is an `Option<Interval>` read by [`interval_or_off`], with `"0"` for off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Interval(std::time::Duration);
+
+impl Interval {
+    const MAX_SECS: u64 = 366 * 24 * 60 * 60;
+
+    pub fn new(text: &str) -> Result<Self, Invalid> {
+        match Interval::or_off(text)? {
+            Some(interval) => Ok(interval),
+            None => Err(Invalid(format!(
+                "{text:?}: an interval must be longer than 0"
+            ))),
+        }
+    }
+
+    /// `"0"` (or any zero, `0m`) is `None`: off.
+    pub fn or_off(text: &str) -> Result<Option<Self>, Invalid> {
+        let text = text.trim();
+        let refuse = || {
+            Invalid(format!(
+                "{text:?} is not an interval: write a whole number and s, m, h or d                  (90s, 10m, 2h, 5d), or \"0\" for off"
+            ))
+        };
+        if text == "0" {
+            return Ok(None);
+        }
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(refuse)?;
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number.parse().map_err(|_| refuse())?;
+        let unit_secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 60 * 60,
+            "d" => 24 * 60 * 60,
+            _ => return Err(refuse()),
+        };
+        match number.checked_mul(unit_secs) {
+            Some(0) => Ok(None),
+            Some(secs) if secs <= Self::MAX_SECS => {
+                Ok(Some(Interval(std::time::Duration::from_secs(secs))))
+            }
+            _ => Err(Invalid(format!("{text:?} is longer than a year"))),
+        }
+    }
+
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+
+    /// The same, to add to a time.
+    pub fn span(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).expect("at most a year")
+    }
+}
+
+parsed_from_str!(Interval);
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match interval_or_off(deserializer)? {
+            Some(interval) => Ok(interval),
+            None => Err(de::Error::custom("an interval must be longer than 0")),
+        }
+    }
+}
+
+/// An [`Interval`] or off: `"10m"`, or `"0"` (also a bare `0`, which is how an environment
+/// variable `…=0` arrives).
+pub fn interval_or_off<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Interval>, D::Error> {
+    struct Off;
+
+    impl<'de> Visitor<'de> for Off {
+        type Value = Option<Interval>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an interval such as \"10m\", or \"0\" for off")
+        }
+
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            if n == 0 {
+                Ok(None)
+            } else {
+                Err(E::custom(format!(
+                    "{n} has no unit: write {n}s, {n}m, {n}h or {n}d"
+                )))
+            }
+        }
+
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            match u64::try_from(n) {
+                Ok(n) => self.visit_u64(n),
+                Err(_) => Err(E::custom(format!("{n} is not an interval"))),
+            }
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Interval::or_off(text).map_err(E::custom)
+        }
+    }
+
+    deserializer.deserialize_any(Off)
+}
+
+/// A Jira project key, `OPS`: uppercase ASCII letters and digits, starting with a letter, as
+/// Jira requires; it goes into JQL, so nothing else may.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProjectKey(String);
+
+impl ProjectKey {
+    pub fn new(key: &str) -> Result<Self, Invalid> {
+        let ok = key.len() <= 255
+            && key.starts_with(|c: char| c.is_ascii_uppercase())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if ok {
+            Ok(ProjectKey(key.to_owned()))
+        } else {
+            Err(Invalid(format!(
+                "{key:?} is not a Jira project key: uppercase letters and digits, starting \
+                 with a letter (OPS, INFRA2)"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+parsed_from_str!(ProjectKey);
+
+impl fmt::Display for ProjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -805,6 +903,41 @@ mod tests {
             let database = DatabaseUrl::new(url).unwrap();
             assert_eq!(database.to_string(), shown, "{url}");
             assert!(!format!("{database:?}").contains("hunter2"), "{url}");
+        }
+    }
+
+    #[test]
+    fn intervals_are_a_number_and_a_unit_or_zero_for_off() {
+        for (text, secs) in [("90s", 90), ("10m", 600), ("2h", 7200), ("5d", 432_000)] {
+            assert_eq!(Interval::new(text).unwrap().get().as_secs(), secs, "{text}");
+        }
+        assert_eq!(Interval::or_off("0"), Ok(None));
+        assert_eq!(Interval::or_off("0m"), Ok(None));
+        assert!(Interval::new("0").is_err());
+        for bad in [
+            "10x",
+            "10",
+            "m",
+            "",
+            "-5m",
+            "1.5h",
+            "10 m",
+            "1y",
+            "367d",
+            "99999999999999999999d",
+        ] {
+            let error = Interval::or_off(bad).unwrap_err().to_string();
+            assert!(error.contains(bad.trim()), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn jira_project_keys_are_uppercase_letters_and_digits() {
+        for good in ["OPS", "INFRA2", "A"] {
+            assert_eq!(ProjectKey::new(good).unwrap().as_str(), good);
+        }
+        for bad in ["", "ops", "2OPS", "OPS-1", "OPS\" OR 1=1", "O P"] {
+            assert!(ProjectKey::new(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,38 +1,14 @@
-//! How a failed answer from GitHub is sorted: a refusal, an outage, or a rate limit and how long
-//! it lasts (429 *or* 403; `retry-after`, then `x-ratelimit-reset`, else at least a minute).
+//! A failed call to GitHub as this client sees it: GitHub's answer sorted by
+//! [`crate::outbound::github::sort`], shared with every client of GitHub's REST API.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use serde::Deserialize;
+use reqwest::header::HeaderMap;
 
 use super::GithubError;
+use crate::outbound::github::{Kind, sort};
 use crate::outbound::{Again, Retryable};
-
-/// What GitHub asks for after a secondary rate limit that names no time: "at least one minute".
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-/// GitHub's own messages are short; anything longer is a proxy's page, not worth carrying.
-const MAX_DETAIL: usize = 300;
-
-/// GitHub's error body: `{"message", "errors": [{"resource", "field", "code", "message"}]}`.
-#[derive(Debug, Default, Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    errors: Vec<ErrorEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorEntry {
-    #[serde(default)]
-    field: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-}
 
 /// A failed attempt, with what [`crate::outbound::retry`] and the callers need to know about it.
 #[derive(Debug)]
@@ -89,42 +65,28 @@ impl Failure {
         body: &[u8],
         now: SystemTime,
     ) -> Self {
-        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let detail = detail(&parsed);
-        let what = if detail.is_empty() {
-            format!("{operation}: HTTP {}", status.as_u16())
-        } else {
-            format!("{operation}: HTTP {}: {detail}", status.as_u16())
-        };
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN && is_rate_limit(headers, &parsed.message));
-        if rate_limited {
-            let wait = rate_limit_wait(headers, now);
-            let mut failure = Failure::transient(format!(
-                "{what} (rate limited; retry after {}s)",
-                wait.as_secs()
-            ));
-            failure.wait = Some(wait);
-            return failure;
-        }
-        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            return Failure::transient(what);
-        }
-        if status.is_redirection() {
-            // Redirects are refused so the token stays on the host configured; GitHub answers
-            // 301 for a renamed repository.
-            return Failure::permanent(format!(
+        let answer = sort(operation, status, headers, body, now);
+        let what = answer.what;
+        match answer.kind {
+            Kind::RateLimited(wait) => {
+                let mut failure = Failure::transient(format!(
+                    "{what} (rate limited; retry after {}s)",
+                    wait.as_secs()
+                ));
+                failure.wait = Some(wait);
+                failure
+            }
+            Kind::Unavailable => Failure::transient(what),
+            // GitHub answers 301 for a renamed repository.
+            Kind::Redirect => Failure::permanent(format!(
                 "{what} (a redirect: check the base URL and the repository name)"
-            ));
+            )),
+            Kind::Refused => {
+                let mut failure = Failure::permanent(what);
+                failure.already_exists = answer.already_exists;
+                failure
+            }
         }
-        let mut failure = Failure::permanent(what);
-        failure.already_exists = status == StatusCode::UNPROCESSABLE_ENTITY
-            && parsed.errors.iter().any(|e| {
-                e.message
-                    .as_deref()
-                    .is_some_and(|m| m.to_ascii_lowercase().contains("already exists"))
-            });
-        failure
     }
 
     pub(super) fn network(operation: &str, error: reqwest::Error) -> Self {
@@ -136,63 +98,14 @@ impl Failure {
     }
 }
 
-/// GitHub's message with its validation errors, one line, bounded.
-fn detail(body: &ErrorBody) -> String {
-    let mut parts = Vec::new();
-    if !body.message.trim().is_empty() {
-        parts.push(body.message.trim().to_owned());
-    }
-    for entry in &body.errors {
-        let part = match (&entry.message, &entry.field, &entry.code) {
-            (Some(message), _, _) => message.clone(),
-            (None, Some(field), Some(code)) => format!("{field}: {code}"),
-            (None, None, Some(code)) => code.clone(),
-            _ => continue,
-        };
-        parts.push(part);
-    }
-    let joined = parts.join("; ").replace(['\r', '\n'], " ");
-    if joined.chars().count() > MAX_DETAIL {
-        let cut: String = joined.chars().take(MAX_DETAIL).collect();
-        format!("{cut}…")
-    } else {
-        joined
-    }
-}
-
-/// Whether a 403 is a rate limit rather than a refusal: GitHub marks the primary limit with
-/// `x-ratelimit-remaining: 0` and the secondary ones with a message (and maybe `retry-after`).
-fn is_rate_limit(headers: &HeaderMap, message: &str) -> bool {
-    headers.contains_key(RETRY_AFTER)
-        || header_str(headers, "x-ratelimit-remaining") == Some("0")
-        || message.to_ascii_lowercase().contains("rate limit")
-}
-
-/// How long GitHub asked us to wait: `retry-after` seconds; else, with no requests remaining,
-/// until `x-ratelimit-reset` (UTC epoch seconds) plus a second for clock skew; else a minute.
-fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
-    if let Some(seconds) = header_str(headers, RETRY_AFTER.as_str()).and_then(|v| v.parse().ok()) {
-        return Duration::from_secs(seconds);
-    }
-    if header_str(headers, "x-ratelimit-remaining") == Some("0")
-        && let Some(reset) =
-            header_str(headers, "x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())
-    {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        return Duration::from_secs(reset.saturating_sub(now) + 1);
-    }
-    DEFAULT_RATE_LIMIT_WAIT
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use reqwest::header::HeaderValue;
 
     use super::*;
+    use crate::outbound::github::{DEFAULT_RATE_LIMIT_WAIT, MAX_DETAIL};
 
     fn sort(status: u16, headers: &[(&str, &str)], body: &str) -> Failure {
         let mut map = HeaderMap::new();

@@ -27,10 +27,8 @@ use crate::config::{BranchName, Repository, Secret};
 use crate::jobs::JobError;
 use crate::outbound::{Retries, retry};
 
-mod checks;
 mod failure;
 
-use checks::check_base;
 use failure::Failure;
 
 /// Three attempts per call; GitHub asking for a wait longer than 30 s is the caller's to
@@ -133,7 +131,8 @@ impl GithubApi {
     /// # Panics
     /// If the TLS backend cannot initialise, which no argument here can cause.
     pub fn new(base_url: Url, repository: &Repository, token: Secret) -> Result<Self, GithubError> {
-        let base = check_base(base_url)?;
+        let base =
+            crate::outbound::check_base(base_url, "GitHub").map_err(GithubError::Permanent)?;
         if token.expose().trim().is_empty() {
             return Err(GithubError::Permanent(
                 "the GitHub token is empty".to_owned(),
