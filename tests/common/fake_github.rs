@@ -7,6 +7,14 @@
 //! and refusals included). Knobs: an outage (503 until lifted), one-shot statuses, rate limits
 //! with `retry-after`, and a racing publisher that opens the pull request first.
 //!
+//! It serves GitHub Issues too, for the follow-up tracker: "Create an issue", "Get an issue",
+//! "Update an issue", "List repository issues" (pull requests included, with `pull_request`,
+//! as GitHub lists them) and "Search issues" (`{total_count, incomplete_results, items}`,
+//! matching the quoted phrase in bodies). Issue knobs: close, reopen or delete an issue as a
+//! person would (a deleted issue answers 410), a create that is stored but whose answer is
+//! lost (502), search that lags behind (new issues unseen), a primary rate limit (403 with
+//! `x-ratelimit-remaining: 0`), and a revoked token (401 Bad credentials).
+//!
 //! Routes are answered both at the root (`https://api.github.com/repos/…`) and under
 //! `/api/v3/` (GitHub Enterprise Server).
 
@@ -32,6 +40,7 @@ pub const BOT_LOGIN: &str = "scribe-bot";
 pub const RACER_LOGIN: &str = "someone-else";
 
 const DOCS: &str = "https://docs.github.com/rest/pulls/pulls";
+const ISSUES_DOCS: &str = "https://docs.github.com/rest/issues/issues";
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
@@ -80,6 +89,16 @@ struct Shared {
 struct FakeState {
     calls: Vec<GithubCall>,
     pulls: Vec<Value>,
+    /// Issues, deleted ones included (`deleted: true` here only, never served).
+    issues: Vec<Value>,
+    /// Issues created while set are not found by search.
+    search_stale: bool,
+    /// Numbers search does not see yet.
+    unindexed: Vec<u64>,
+    /// The next issue creates are stored, then answered 502.
+    lose_creates: u32,
+    /// Every token is refused.
+    revoked: bool,
     outage: bool,
     /// One-shot answers, used in order by the next authenticated calls.
     rigged: VecDeque<Rigged>,
@@ -92,7 +111,14 @@ struct FakeState {
 
 enum Rigged {
     Status(u16),
-    RateLimit { status: u16, retry_after: u64 },
+    RateLimit {
+        status: u16,
+        retry_after: u64,
+    },
+    /// 403, `x-ratelimit-remaining: 0`, reset this many seconds from now.
+    PrimaryRateLimit {
+        reset_in: u64,
+    },
 }
 
 impl FakeGithub {
@@ -160,6 +186,67 @@ impl FakeGithub {
             status,
             retry_after: retry_after_secs,
         });
+    }
+
+    /// The next authenticated call gets GitHub's primary rate limit: 403 with
+    /// `x-ratelimit-remaining: 0` and `x-ratelimit-reset` `reset_in_secs` from now.
+    pub fn primary_rate_limit_next(&self, reset_in_secs: u64) {
+        self.state().rigged.push_back(Rigged::PrimaryRateLimit {
+            reset_in: reset_in_secs,
+        });
+    }
+
+    /// Every token is refused from now on: 401 "Bad credentials".
+    pub fn revoke_token(&self) {
+        self.state().revoked = true;
+    }
+
+    /// Every issue, oldest first, deleted ones left out.
+    pub fn issues(&self) -> Vec<Value> {
+        self.state()
+            .issues
+            .iter()
+            .filter(|i| i["deleted"] != json!(true))
+            .cloned()
+            .collect()
+    }
+
+    /// Issue `number` as a person would leave it after closing it on github.com.
+    pub fn close_issue(&self, number: u64) {
+        self.set_issue_state(number, "closed");
+    }
+
+    pub fn reopen_issue(&self, number: u64) {
+        self.set_issue_state(number, "open");
+    }
+
+    fn set_issue_state(&self, number: u64, state: &str) {
+        let mut guard = self.state();
+        let issue = guard.issue_mut(number).expect("an issue with that number");
+        issue["state"] = json!(state);
+        issue["closed_at"] = if state == "closed" {
+            json!(now())
+        } else {
+            Value::Null
+        };
+        issue["updated_at"] = json!(now());
+    }
+
+    /// Deletes issue `number`, as an admin can: from now on it answers 410.
+    pub fn delete_issue(&self, number: u64) {
+        let mut guard = self.state();
+        let issue = guard.issue_mut(number).expect("an issue with that number");
+        issue["deleted"] = json!(true);
+    }
+
+    /// The next `n` issue creates are stored, then answered 502 as if a proxy lost the answer.
+    pub fn lose_next_create_answers(&self, n: u32) {
+        self.state().lose_creates = n;
+    }
+
+    /// While set, issues created are not found by search (GitHub's index lags behind).
+    pub fn set_search_stale(&self, stale: bool) {
+        self.state().search_stale = stale;
     }
 
     /// Accept only `Bearer token` from now on; anything else gets 401 "Bad credentials".
@@ -310,6 +397,14 @@ impl FakeState {
         call: &GithubCall,
     ) -> Response {
         match (method.clone(), route) {
+            (Method::GET, Route::Issues) => self.list_issues(&call.query),
+            (Method::POST, Route::Issues) => self.create_issue(origin, call.body.as_ref()),
+            (Method::GET, Route::Issue(number)) => match self.issue(*number) {
+                Ok(issue) => (StatusCode::OK, axum::Json(issue)).into_response(),
+                Err(response) => response,
+            },
+            (Method::PATCH, Route::Issue(number)) => self.update_issue(*number, call.body.as_ref()),
+            (Method::GET, Route::Search) => self.search(&call.query),
             (Method::GET, Route::Pulls) => self.list(&call.query),
             (Method::POST, Route::Pulls) => self.create(origin, call.body.as_ref()),
             (Method::GET, Route::Pull(number)) => match self.find(*number) {
@@ -468,11 +563,219 @@ impl FakeState {
     fn find(&self, number: u64) -> Option<&Value> {
         self.pulls.iter().find(|p| p["number"] == json!(number))
     }
+
+    fn issue_mut(&mut self, number: u64) -> Option<&mut Value> {
+        self.issues
+            .iter_mut()
+            .find(|i| i["number"] == json!(number))
+    }
+
+    /// The issue as served: 410 once deleted, 404 if it never was.
+    fn issue(&self, number: u64) -> Result<Value, Response> {
+        match self.issues.iter().find(|i| i["number"] == json!(number)) {
+            Some(issue) if issue["deleted"] == json!(true) => Err(error(
+                StatusCode::GONE,
+                "This issue was deleted",
+                "https://docs.github.com/rest/issues/issues#get-an-issue",
+            )),
+            Some(issue) => Ok(issue.clone()),
+            None => Err(not_found()),
+        }
+    }
+
+    /// "Create an issue": `title` (required), `body`, `labels`, `assignees`.
+    fn create_issue(&mut self, origin: &str, body: Option<&Value>) -> Response {
+        let Some(Value::Object(body)) = body else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Problems parsing JSON",
+                ISSUES_DOCS,
+            );
+        };
+        let Some(title) = body
+            .get("title")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        else {
+            return validation_failed(vec![
+                json!({ "resource": "Issue", "field": "title", "code": "missing_field" }),
+            ]);
+        };
+        let names = |key: &str| -> Vec<String> {
+            body.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        self.serial += 1;
+        let number = self.serial;
+        let now = now();
+        let api = format!("{origin}/repos/{REPOSITORY}");
+        let issue = json!({
+            "url": format!("{api}/issues/{number}"),
+            "id": 2_000_000 + number,
+            "node_id": format!("I_kwFAKE{number:06}"),
+            "html_url": format!("https://github.com/{REPOSITORY}/issues/{number}"),
+            "number": number,
+            "state": "open",
+            "state_reason": null,
+            "title": title,
+            "body": body.get("body").cloned().unwrap_or(Value::Null),
+            "user": user(BOT_LOGIN, 99),
+            "labels": names("labels").iter().enumerate().map(|(n, name)| json!({
+                "id": 3_000 + n, "name": name, "color": "ededed", "default": false,
+            })).collect::<Vec<_>>(),
+            "assignee": names("assignees").first().map(|login| user(login, 7)),
+            "assignees": names("assignees").iter().map(|login| user(login, 7)).collect::<Vec<_>>(),
+            "milestone": null,
+            "locked": false,
+            "comments": 0,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": null,
+            "author_association": "NONE",
+        });
+        self.issues.push(issue.clone());
+        if self.search_stale {
+            self.unindexed.push(number);
+        }
+        if self.lose_creates > 0 {
+            self.lose_creates -= 1;
+            return error(StatusCode::BAD_GATEWAY, "Server Error", "");
+        }
+        let mut response = (StatusCode::CREATED, axum::Json(issue)).into_response();
+        if let Ok(location) = format!("{api}/issues/{number}").parse() {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+
+    /// "Update an issue": `title`, `body`, `state`, `assignees`, `labels`.
+    fn update_issue(&mut self, number: u64, body: Option<&Value>) -> Response {
+        let Some(Value::Object(body)) = body else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Problems parsing JSON",
+                ISSUES_DOCS,
+            );
+        };
+        if let Err(response) = self.issue(number) {
+            return response;
+        }
+        let issue = self.issue_mut(number).expect("checked above");
+        if let Some(state) = body.get("state") {
+            if state != "open" && state != "closed" {
+                return validation_failed(vec![
+                    json!({ "resource": "Issue", "field": "state", "code": "invalid" }),
+                ]);
+            }
+            issue["state"] = state.clone();
+        }
+        for key in ["title", "body"] {
+            if let Some(value) = body.get(key) {
+                issue[key] = value.clone();
+            }
+        }
+        if let Some(Value::Array(logins)) = body.get("assignees") {
+            let users: Vec<Value> = logins
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|login| user(login, 7))
+                .collect();
+            issue["assignee"] = users.first().cloned().unwrap_or(Value::Null);
+            issue["assignees"] = json!(users);
+        }
+        issue["updated_at"] = json!(now());
+        (StatusCode::OK, axum::Json(issue.clone())).into_response()
+    }
+
+    /// "List repository issues": `state` (open by default), `labels` (all of them, by name),
+    /// newest first, `per_page`; pull requests come too, marked with `pull_request`.
+    fn list_issues(&self, query: &BTreeMap<String, String>) -> Response {
+        let state = query.get("state").map_or("open", String::as_str);
+        let labels: Vec<&str> = query
+            .get("labels")
+            .map(|l| l.split(',').filter(|l| !l.is_empty()).collect())
+            .unwrap_or_default();
+        let per_page = query
+            .get("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let pulls = self.pulls.iter().map(|p| {
+            let mut item = p.clone();
+            item["pull_request"] = json!({ "url": p["url"], "html_url": p["html_url"] });
+            item
+        });
+        let mut all: Vec<Value> = self
+            .issues
+            .iter()
+            .filter(|i| i["deleted"] != json!(true))
+            .cloned()
+            .chain(pulls)
+            .collect();
+        all.sort_by_key(|i| std::cmp::Reverse(i["number"].as_u64()));
+        let listed: Vec<Value> = all
+            .into_iter()
+            .filter(|i| state == "all" || i["state"] == json!(state))
+            .filter(|i| {
+                labels.iter().all(|wanted| {
+                    i["labels"]
+                        .as_array()
+                        .is_some_and(|have| have.iter().any(|l| l["name"] == json!(wanted)))
+                })
+            })
+            .take(per_page)
+            .collect();
+        (StatusCode::OK, axum::Json(Value::Array(listed))).into_response()
+    }
+
+    /// "Search issues": the `"quoted phrase"` of `q` in bodies (or any word of it, unquoted),
+    /// `type:issue` leaving pull requests out; issues created while search was stale are not
+    /// found.
+    fn search(&self, query: &BTreeMap<String, String>) -> Response {
+        let q = query.get("q").cloned().unwrap_or_default();
+        if !q.contains(&format!("repo:{REPOSITORY}")) {
+            return validation_failed(vec![json!({
+                "message": "The listed users and repositories cannot be searched",
+                "resource": "Search", "field": "q", "code": "invalid",
+            })]);
+        }
+        let phrase = q.split('"').nth(1).unwrap_or_default().to_owned();
+        let items: Vec<Value> = self
+            .issues
+            .iter()
+            .filter(|i| i["deleted"] != json!(true))
+            .filter(|i| !self.unindexed.iter().any(|n| i["number"] == json!(n)))
+            .filter(|i| {
+                !phrase.is_empty() && i["body"].as_str().is_some_and(|b| b.contains(&phrase))
+            })
+            .map(|i| {
+                let mut item = i.clone();
+                item["score"] = json!(1.0);
+                item
+            })
+            .collect();
+        let answer = json!({
+            "total_count": items.len(),
+            "incomplete_results": false,
+            "items": items,
+        });
+        (StatusCode::OK, axum::Json(answer)).into_response()
+    }
 }
 
 enum Route {
     Pulls,
     Pull(u64),
+    Issues,
+    Issue(u64),
+    Search,
 }
 
 /// `/repos/{owner}/{repo}/pulls[/{number}]`, optionally under `/api/v3`, for this repository
@@ -490,6 +793,16 @@ fn route(path: &str) -> Option<Route> {
                 _ => None,
             }
         }
+        ["repos", owner, repo, "issues", rest @ ..]
+            if owner.eq_ignore_ascii_case(OWNER) && repo.eq_ignore_ascii_case(REPO) =>
+        {
+            match rest {
+                [] | [""] => Some(Route::Issues),
+                [number] => number.parse().ok().map(Route::Issue),
+                _ => None,
+            }
+        }
+        ["search", "issues"] => Some(Route::Search),
         _ => None,
     }
 }
@@ -537,7 +850,7 @@ async fn handle(
             "Requires authentication",
             "https://docs.github.com/rest",
         )
-    } else if state.token.as_deref().is_some_and(|t| Some(t) != token) {
+    } else if state.revoked || state.token.as_deref().is_some_and(|t| Some(t) != token) {
         error(
             StatusCode::UNAUTHORIZED,
             "Bad credentials",
@@ -559,6 +872,19 @@ async fn handle(
 impl Rigged {
     fn response(&self) -> Response {
         match *self {
+            Rigged::PrimaryRateLimit { reset_in } => {
+                let mut response = error(
+                    StatusCode::FORBIDDEN,
+                    "API rate limit exceeded for user ID 99.",
+                    "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+                );
+                let reset = chrono::Utc::now().timestamp() as u64 + reset_in;
+                let headers = response.headers_mut();
+                headers.insert("x-ratelimit-limit", 5000u64.into());
+                headers.insert("x-ratelimit-remaining", 0u64.into());
+                headers.insert("x-ratelimit-reset", reset.into());
+                response
+            }
             Rigged::RateLimit {
                 status,
                 retry_after,
