@@ -13,10 +13,12 @@
 //! - [`adapters`]: Slack, Discord, the console and chat exports, turned into events, and the
 //!   platforms' own jobs.
 //! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
+//! - [`followups`]: follow-up actions as GitHub or Jira issues, and the trackers' webhooks.
 //! - [`server`]: the HTTP server: health, metrics, the incident API, the web workspace.
 //! - [`startup`]: builds the application and runs it (`scribe serve`), with every adapter.
 //! - [`replay`]: `scribe draft`, an export replayed into a draft.
 //! - [`signin`]: the secrets of sign-in links and web sessions.
+//! - [`signing`]: HMAC-SHA256 and constant-time comparison, for request and webhook signatures.
 //! - [`config`], [`metrics`], [`telemetry`], [`outbound`], [`terminal`]: configuration,
 //!   Prometheus metrics, logging, what the clients of other services share, and text made
 //!   inert for a terminal.

@@ -112,6 +112,8 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
         "metrics.rs",
         "outbound.rs",
         "clock.rs",
+        "outbound",
+        "signing.rs",
         "app.rs",
     ];
     let files: Vec<_> = below.iter().flat_map(|m| source_files(m)).collect();
@@ -122,6 +124,7 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
             "crate::adapters",
             "crate::startup",
             "crate::publish",
+            "crate::followups",
             "crate::replay",
             "axum",
             "serenity",
@@ -132,6 +135,33 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
         "the application core must not depend on what sits on it:\n{}",
         found.join("\n")
     );
+}
+
+/// The follow-up trackers are clients of other services, like the publish targets beside
+/// them, but use only the layers below the application state (config, jobs, outbound): the
+/// jobs that call them are wired above. Neither of the two knows the other.
+#[test]
+fn the_trackers_know_only_the_layers_below_the_application() {
+    let found = uses(
+        &source_files("followups"),
+        &[
+            "crate::app",
+            "crate::server",
+            "crate::adapters",
+            "crate::startup",
+            "crate::replay",
+            "crate::publish",
+            "axum",
+            "serenity",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "the trackers must not depend on what sits beside or above them:\n{}",
+        found.join("\n")
+    );
+    let publish = uses(&source_files("publish"), &["crate::followups"]);
+    assert!(publish.is_empty(), "{}", publish.join("\n"));
 }
 
 #[test]

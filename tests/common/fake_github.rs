@@ -401,7 +401,7 @@ impl FakeState {
             (Method::POST, Route::Issues) => self.create_issue(origin, call.body.as_ref()),
             (Method::GET, Route::Issue(number)) => match self.issue(*number) {
                 Ok(issue) => (StatusCode::OK, axum::Json(issue)).into_response(),
-                Err(response) => response,
+                Err(missing) => missing.response(),
             },
             (Method::PATCH, Route::Issue(number)) => self.update_issue(*number, call.body.as_ref()),
             (Method::GET, Route::Search) => self.search(&call.query),
@@ -570,16 +570,12 @@ impl FakeState {
             .find(|i| i["number"] == json!(number))
     }
 
-    /// The issue as served: 410 once deleted, 404 if it never was.
-    fn issue(&self, number: u64) -> Result<Value, Response> {
+    /// The issue as served, or why not.
+    fn issue(&self, number: u64) -> Result<Value, Missing> {
         match self.issues.iter().find(|i| i["number"] == json!(number)) {
-            Some(issue) if issue["deleted"] == json!(true) => Err(error(
-                StatusCode::GONE,
-                "This issue was deleted",
-                "https://docs.github.com/rest/issues/issues#get-an-issue",
-            )),
+            Some(issue) if issue["deleted"] == json!(true) => Err(Missing::Deleted),
             Some(issue) => Ok(issue.clone()),
-            None => Err(not_found()),
+            None => Err(Missing::Never),
         }
     }
 
@@ -664,8 +660,8 @@ impl FakeState {
                 ISSUES_DOCS,
             );
         };
-        if let Err(response) = self.issue(number) {
-            return response;
+        if let Err(missing) = self.issue(number) {
+            return missing.response();
         }
         let issue = self.issue_mut(number).expect("checked above");
         if let Some(state) = body.get("state") {
@@ -767,6 +763,25 @@ impl FakeState {
             "items": items,
         });
         (StatusCode::OK, axum::Json(answer)).into_response()
+    }
+}
+
+/// An issue not served: 410 once deleted, 404 if it never was.
+enum Missing {
+    Deleted,
+    Never,
+}
+
+impl Missing {
+    fn response(self) -> Response {
+        match self {
+            Missing::Deleted => error(
+                StatusCode::GONE,
+                "This issue was deleted",
+                "https://docs.github.com/rest/issues/issues#get-an-issue",
+            ),
+            Missing::Never => not_found(),
+        }
     }
 }
 
