@@ -160,6 +160,18 @@ impl Interval {
 
 parsed_from_str!(Interval);
 
+/// In the largest unit that says it exactly: `90s`, `10m`, `5d`.
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        let (amount, unit) = [(86_400, "d"), (3_600, "h"), (60, "m")]
+            .into_iter()
+            .find(|(unit, _)| secs % unit == 0)
+            .map_or((secs, "s"), |(unit, name)| (secs / unit, name));
+        write!(f, "{amount}{unit}")
+    }
+}
+
 impl<'de> Deserialize<'de> for Interval {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match interval_or_off(deserializer)? {
@@ -911,6 +923,10 @@ mod tests {
         for (text, secs) in [("90s", 90), ("10m", 600), ("2h", 7200), ("5d", 432_000)] {
             assert_eq!(Interval::new(text).unwrap().get().as_secs(), secs, "{text}");
         }
+        for text in ["90s", "10m", "2h", "5d"] {
+            assert_eq!(Interval::new(text).unwrap().to_string(), text);
+        }
+        assert_eq!(Interval::new("120m").unwrap().to_string(), "2h");
         assert_eq!(Interval::or_off("0"), Ok(None));
         assert_eq!(Interval::or_off("0m"), Ok(None));
         assert!(Interval::new("0").is_err());

@@ -172,11 +172,9 @@ impl JiraIssues {
             let mut fields = self.fields(spec);
             fields["project"] = json!({ "key": self.project.as_str() });
             fields["issuetype"] = json!({ "name": self.issue_type });
-            if spec.due.is_none() {
-                fields.as_object_mut().map(|f| f.remove("duedate"));
-            }
-            if spec.assignee.is_none() {
-                fields.as_object_mut().map(|f| f.remove("assignee"));
+            // A create leaves out what is unset; an update sends null to clear it.
+            if let Some(fields) = fields.as_object_mut() {
+                fields.retain(|_, value| !value.is_null());
             }
             let url = self.url(&["issue"]);
             let body = json!({ "fields": fields });
