@@ -18,6 +18,15 @@ use crate::metrics::Metrics;
 use crate::recorder::{Recorded, Recorder};
 use crate::storage::{AnyStore, NewJob, Store, StoreError, WebIdentity};
 
+/// The web page of incident `id`, from the site's root.
+pub fn incident_path(id: &IncidentId) -> String {
+    let id = id.to_string();
+    format!(
+        "/incidents/{}",
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    )
+}
+
 /// Everything a request handler, an adapter or a job needs.
 pub struct App {
     pub config: Config,
@@ -71,7 +80,14 @@ impl App {
             .record(event, |reply, id, incident| {
                 let mut jobs =
                     jobs::follow_ups(&self.config.publish, reply, id, event.message.as_str());
-                jobs.extend(jobs::reminders(&self.rules, &reply.outcome, incident));
+                let mut made = None;
+                let mut incident = || made.get_or_insert_with(|| incident()).clone();
+                jobs.extend(jobs::reminders(&self.rules, &reply.outcome, &mut incident));
+                jobs.extend(jobs::issue_jobs(
+                    &self.config.followups,
+                    &reply.outcome,
+                    &mut incident,
+                ));
                 jobs
             })
             .await?;
@@ -245,20 +261,27 @@ impl App {
         }
     }
 
+    /// Every incident of every channel in the log (folds of recent channels are cached).
+    pub async fn all_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let mut incidents = Vec::new();
+        for channel in self.store().channels().await? {
+            incidents.extend(self.history(&channel).await?.incidents);
+        }
+        Ok(incidents)
+    }
+
     /// The closed incidents' postmortems, counted by their state today (every state listed).
     pub async fn postmortems_by_state(&self) -> Result<Vec<(PostmortemState, i64)>, StoreError> {
         let today = self.today();
         let mut counts: Vec<(PostmortemState, i64)> =
             PostmortemState::ALL.iter().map(|s| (*s, 0)).collect();
-        for channel in self.store().channels().await? {
-            for incident in self.history(&channel).await?.incidents {
-                if incident.closed_at.is_none() {
-                    continue;
-                }
-                let state = incident.postmortem_state(incident.postmortem.due, today);
-                if let Some(count) = counts.iter_mut().find(|(s, _)| *s == state) {
-                    count.1 += 1;
-                }
+        for incident in self.all_incidents().await? {
+            if incident.closed_at.is_none() {
+                continue;
+            }
+            let state = incident.postmortem_state(incident.postmortem.due, today);
+            if let Some(count) = counts.iter_mut().find(|(s, _)| *s == state) {
+                count.1 += 1;
             }
         }
         Ok(counts)

@@ -10,16 +10,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::config::{PublishConfig, Target};
+use crate::config::{CreateWhen, FollowupsConfig, PublishConfig, Target, TrackerKind};
 use crate::domain::reminders::{Due, Reminder, Rules};
-use crate::domain::{Change, Effect, Incident, IncidentId, Outcome, Platform};
+use crate::domain::{Change, Effect, Horizon, Incident, IncidentId, Outcome, Platform};
 use crate::storage::{Job, JobEnd, JobState, JobStatus, NewJob, Store, StoreError};
 
 /// Every kind of job Scribe stores, by who does it. Stored as `slack.headline`, `publish.git`, …
@@ -30,6 +30,17 @@ pub enum JobKind {
     Publish(PublishJob),
     /// A reminder posted in the incident's channel when its time comes.
     Remind(Reminder),
+    /// Follow-up actions kept as issues in the team's tracker.
+    Followup(FollowupJob),
+}
+
+/// What Scribe does in the issue tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FollowupJob {
+    /// Create (once) or update the issue of one action.
+    Issue,
+    /// Read the tracked issues' states, then queue the next read.
+    Poll,
 }
 
 /// What Scribe does in Slack after a command.
@@ -65,7 +76,7 @@ pub enum PublishJob {
 }
 
 impl JobKind {
-    const ALL: [JobKind; 17] = [
+    const ALL: [JobKind; 19] = [
         JobKind::Slack(SlackJob::Headline),
         JobKind::Slack(SlackJob::Summary),
         JobKind::Slack(SlackJob::Draft),
@@ -83,6 +94,8 @@ impl JobKind {
         JobKind::Remind(Reminder::PostmortemDue),
         JobKind::Remind(Reminder::PostmortemOverdue),
         JobKind::Remind(Reminder::ActionDue),
+        JobKind::Followup(FollowupJob::Issue),
+        JobKind::Followup(FollowupJob::Poll),
     ];
 
     /// The stored name.
@@ -105,6 +118,8 @@ impl JobKind {
             JobKind::Remind(Reminder::PostmortemDue) => "remind.postmortem_due",
             JobKind::Remind(Reminder::PostmortemOverdue) => "remind.postmortem_overdue",
             JobKind::Remind(Reminder::ActionDue) => "remind.action_due",
+            JobKind::Followup(FollowupJob::Issue) => "followup.issue",
+            JobKind::Followup(FollowupJob::Poll) => "followup.poll",
         }
     }
 
@@ -124,6 +139,8 @@ impl JobKind {
             JobKind::Publish(PublishJob::Git) => "publish the postmortem (publish.git)",
             JobKind::Publish(PublishJob::Github) => "publish the postmortem (publish.github)",
             JobKind::Remind(_) => "post a reminder",
+            JobKind::Followup(FollowupJob::Issue) => "keep an action's issue in the tracker",
+            JobKind::Followup(FollowupJob::Poll) => "read the tracker's issues",
         }
     }
 
@@ -374,6 +391,93 @@ pub fn reminders(
         .iter()
         .map(|due| reminder_job(&id, due))
         .collect()
+}
+
+/// What a job about one action carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct ActionJob {
+    incident: String,
+    action: u32,
+}
+
+/// The issue jobs a command's outcome calls for, when a tracker is configured: one per action
+/// that is not already done (`now`) nor hidden, once its incident is closed (or at once, with
+/// `create = "immediately"`). Keyed by the action's text, owner and due date, so an edit queues
+/// an update and anything else queues nothing new.
+pub fn issue_jobs(
+    followups: &FollowupsConfig,
+    outcome: &Outcome,
+    incident: impl FnOnce() -> Option<Incident>,
+) -> Vec<NewJob> {
+    let relevant = match outcome {
+        Outcome::Closed => true,
+        Outcome::Curated(change) => matches!(
+            change,
+            Change::ActionAdded(_) | Change::ActionEdited(_) | Change::ActionRestored(_)
+        ),
+        _ => false,
+    };
+    if followups.tracker == TrackerKind::None || !relevant {
+        return Vec::new();
+    }
+    let Some(incident) = incident() else {
+        return Vec::new();
+    };
+    if incident.closed_at.is_none() && followups.create == CreateWhen::OnClose {
+        return Vec::new();
+    }
+    let id = incident.id();
+    incident
+        .actions
+        .iter()
+        .filter(|a| !a.hidden && a.horizon != Horizon::Now && (a.issue.is_some() || !a.done))
+        .map(|action| {
+            let version = crate::signin::digest(&format!(
+                "{}\n{}\n{}",
+                action.text,
+                action.owner.as_deref().unwrap_or_default(),
+                action.due.map(|d| d.to_string()).unwrap_or_default()
+            ));
+            let version = &version[..12];
+            let kind = JobKind::Followup(FollowupJob::Issue);
+            NewJob {
+                key: format!("{}{kind}.{}@{version}", job_prefix(&id), action.n),
+                kind: kind.to_string(),
+                payload: serde_json::to_string(&ActionJob {
+                    incident: id.to_string(),
+                    action: action.n,
+                })
+                .expect("payloads serialise"),
+                run_at: Utc::now(),
+            }
+        })
+        .collect()
+}
+
+/// The incident and action of a job made by [`issue_jobs`].
+pub fn read_action_job(job: &Job) -> Result<(IncidentId, u32), JobError> {
+    let payload: ActionJob = serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
+    let id = payload
+        .incident
+        .parse()
+        .map_err(|e| JobError::Permanent(format!("{e}")))?;
+    Ok((id, payload.action))
+}
+
+/// The tracker's read for the slot after `now` (`every` apart): keyed by its time, so
+/// queueing it again (each start, each read) stores it once.
+pub fn poll_job(now: DateTime<Utc>, every: Duration) -> NewJob {
+    let step = every.num_seconds().max(1);
+    let slot = (now.timestamp().div_euclid(step) + 1) * step;
+    let at = DateTime::from_timestamp(slot, 0).unwrap_or(now);
+    let kind = JobKind::Followup(FollowupJob::Poll);
+    NewJob {
+        key: format!("followups/{kind}@{slot}"),
+        kind: kind.to_string(),
+        payload: "{}".to_string(),
+        run_at: at,
+    }
 }
 
 /// The delay before attempt `attempts + 1`: 2, 4, 8 … seconds, at most 10 minutes, plus up to

@@ -16,10 +16,13 @@ use crate::adapters::discord::{self, DiscordApi};
 use crate::adapters::slack::{self, Slack};
 use crate::app::App;
 use crate::clock::Clock;
-use crate::config::{Config, Secrets, ServerConfig};
+use crate::config::{Config, Secrets, ServerConfig, TrackerKind};
 use crate::domain::IncidentId;
 use crate::domain::reply::{self, Remedy};
-use crate::jobs::{self, DiscordJob, JobError, JobKind, Queue, SlackJob, read_incident_job};
+use crate::followups::Tracker;
+use crate::jobs::{
+    self, DiscordJob, FollowupJob, JobError, JobKind, Queue, SlackJob, read_incident_job,
+};
 use crate::storage::{self, AnyStore, Job, JobState, JobStatus, Store};
 use crate::terminal::inert;
 
@@ -91,6 +94,8 @@ pub async fn web_link(config: Config, name: &str) -> Result<String> {
 /// reports a job's failure for good in its incident's channel.
 pub struct Runner {
     app: Arc<App>,
+    /// The issue tracker of `[followups]`, if any.
+    tracker: Option<Tracker>,
     slack: Arc<Slack>,
     discord: Option<DiscordApi>,
 }
@@ -102,7 +107,12 @@ impl Runner {
             .discord_token
             .as_ref()
             .map(|token| DiscordApi::new(&app.config.discord, token));
+        let tracker = Tracker::from_config(&app.config, &app.secrets).unwrap_or_else(|error| {
+            tracing::error!(%error, "the issue tracker is off");
+            None
+        });
         Runner {
+            tracker,
             slack: Arc::new(Slack::new(Arc::clone(&app))),
             discord,
             app,
@@ -118,6 +128,12 @@ impl Runner {
             }
             JobKind::Publish(kind) => crate::publish::run(&self.app, &job, kind).await,
             JobKind::Remind(_) => crate::followthrough::remind(&self.app, &job).await,
+            JobKind::Followup(FollowupJob::Issue) => {
+                crate::followthrough::issue(&self.app, self.tracker.as_ref(), &job).await
+            }
+            JobKind::Followup(FollowupJob::Poll) => {
+                crate::followthrough::poll(&self.app, self.tracker.as_ref()).await
+            }
         };
         if let Err(error) = &result
             && error.is_final(job.attempts)
@@ -187,6 +203,15 @@ impl Application {
         let app = Arc::new(App::new(config, secrets, store).with_clock(clock));
         if let Err(error) = app.count_open_incidents().await {
             tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");
+        }
+        // The tracker's reads: one job per slot, so every start queues the same next one.
+        if let (true, Some(every)) = (
+            app.config.followups.tracker != TrackerKind::None,
+            app.config.followups.poll_every,
+        ) {
+            app.enqueue(&[jobs::poll_job(app.clock.now(), every.span())])
+                .await
+                .context("cannot queue the tracker's first read")?;
         }
         Ok(Application { listener, app })
     }

@@ -20,8 +20,7 @@ use crate::domain::Settings;
 pub use load::{ConfigError, Problem, check};
 pub use value::{
     BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern, ProjectKey,
-    QuietHours,
-    RelativePath, Repository, interval_or_off,
+    QuietHours, RelativePath, Repository, interval_or_off,
 };
 
 /// The defaults, documented in the file itself.

@@ -94,6 +94,14 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
     }
 }
 
+/// Told in the channel when an action's issue was deleted in the tracker: Scribe does not make
+/// another one by itself.
+pub fn issue_gone(n: u32, key: &str, tracker: &str) -> String {
+    format!(
+        "The issue {key} of action #{n} is gone from {tracker} (deleted?). Scribe will not make another by itself: link a new one with /incident action track {n} <issue> [URL]."
+    )
+}
+
 /// `/incident status` on `today` (the team's day): the incident in one line, and once it is
 /// closed, its postmortem's state, owner and due date.
 pub fn status(incident: &Incident, today: NaiveDate) -> String {

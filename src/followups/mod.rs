@@ -58,6 +58,18 @@ pub struct TrackedIssue {
     pub api_id: String,
 }
 
+impl TrackedIssue {
+    /// The issue an action names by its key (`#123`, `OPS-45`): GitHub's API takes the number,
+    /// Jira's the key as well as the id.
+    pub fn from_key(key: &str, url: Option<&str>) -> TrackedIssue {
+        TrackedIssue {
+            key: key.to_owned(),
+            url: url.unwrap_or_default().to_owned(),
+            api_id: key.trim_start_matches('#').to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueState {
     Open,
@@ -98,6 +110,14 @@ pub enum Tracker {
 }
 
 impl Tracker {
+    /// How people call it, for the author of what it tells Scribe.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Tracker::Github(_) => "GitHub",
+            Tracker::Jira(_) => "Jira",
+        }
+    }
+
     /// The tracker `[followups]` names, or `None` for `tracker = "none"`. The keys and secrets
     /// it needs were checked at load; a credential a header cannot carry is refused here.
     pub fn from_config(

@@ -1,5 +1,5 @@
-//! The HTTP server of `scribe serve`: health, readiness, metrics, the incident API, and the
-//! routes of the HTTP adapters (Slack's).
+//! The HTTP server of `scribe serve`: health, readiness, metrics, the incident API, the web
+//! workspace, the trackers' webhooks, and the routes of the HTTP adapters (Slack's).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use crate::metrics::RequestLabels;
 use crate::storage::Store;
 
 pub mod api;
+pub mod hooks;
 pub mod web;
 
 /// The routes: the API only where a token is set, Slack's only where a signing secret is;
@@ -42,6 +43,7 @@ pub fn router(app: Arc<App>, slack: Arc<Slack>) -> Router {
     if app.config.web.enabled {
         router = router.merge(web::routes(Arc::clone(&app)));
     }
+    router = router.merge(hooks::routes(Arc::clone(&app)));
     if app.secrets.slack_signing_secret.is_some() {
         router = router.merge(slack::http::routes(slack));
     }

@@ -24,11 +24,7 @@ pub fn local(at: DateTime<Utc>, zone: Tz) -> Option<String> {
 
 /// The incident page's path: the id, encoded.
 pub fn href(incident: &Incident) -> String {
-    let id = incident.id().to_string();
-    format!(
-        "/incidents/{}",
-        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-    )
+    crate::app::incident_path(&incident.id())
 }
 
 #[derive(Debug, Serialize)]
