@@ -124,6 +124,19 @@ async fn github_a_create_whose_answer_was_lost_is_found_not_repeated() {
 }
 
 #[tokio::test]
+async fn github_a_create_whose_connection_dropped_is_found_not_repeated() {
+    let (fake, tracker) = github().await;
+    fake.set_search_stale(true);
+    fake.drop_next_create_answers(1);
+
+    let issue = tracker.ensure(&spec()).await.unwrap();
+
+    assert_eq!(issue.key, "#1");
+    assert_eq!(fake.issues().len(), 1, "{:#?}", fake.calls());
+    assert_eq!(fake.calls_with("POST").len(), 1);
+}
+
+#[tokio::test]
 async fn github_an_older_issue_is_found_by_search_and_pull_requests_never_match() {
     let (fake, tracker) = github().await;
     let marker = format!("<!-- {MARKER} -->");
@@ -342,6 +355,17 @@ async fn jira_ensure_creates_one_issue_carrying_its_marker() {
 async fn jira_a_create_whose_answer_was_lost_is_found_not_repeated() {
     let (fake, tracker) = jira().await;
     fake.lose_next_create_answers(1);
+
+    let issue = tracker.ensure(&spec()).await.unwrap();
+
+    assert_eq!(issue.key, "OPS-1");
+    assert_eq!(fake.issues().len(), 1, "{:#?}", fake.calls());
+}
+
+#[tokio::test]
+async fn jira_a_create_whose_connection_dropped_is_found_not_repeated() {
+    let (fake, tracker) = jira().await;
+    fake.drop_next_create_answers(1);
 
     let issue = tracker.ensure(&spec()).await.unwrap();
 

@@ -166,7 +166,7 @@ impl fmt::Display for Interval {
         let secs = self.0.as_secs();
         let (amount, unit) = [(86_400, "d"), (3_600, "h"), (60, "m")]
             .into_iter()
-            .find(|(unit, _)| secs % unit == 0)
+            .find(|(unit, _)| secs.is_multiple_of(*unit))
             .map_or((secs, "s"), |(unit, name)| (secs / unit, name));
         write!(f, "{amount}{unit}")
     }

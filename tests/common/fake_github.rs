@@ -12,7 +12,7 @@
 //! as GitHub lists them) and "Search issues" (`{total_count, incomplete_results, items}`,
 //! matching the quoted phrase in bodies). Issue knobs: close, reopen or delete an issue as a
 //! person would (a deleted issue answers 410), a create that is stored but whose answer is
-//! lost (502), search that lags behind (new issues unseen), a primary rate limit (403 with
+//! lost (502, or the connection dropped mid-answer), search that lags behind (new issues unseen), a primary rate limit (403 with
 //! `x-ratelimit-remaining: 0`), and a revoked token (401 Bad credentials).
 //!
 //! Routes are answered both at the root (`https://api.github.com/repos/…`) and under
@@ -97,6 +97,8 @@ struct FakeState {
     unindexed: Vec<u64>,
     /// The next issue creates are stored, then answered 502.
     lose_creates: u32,
+    /// The next issue creates are stored, then their connection drops mid-answer.
+    drop_creates: u32,
     /// Every token is refused.
     revoked: bool,
     outage: bool,
@@ -242,6 +244,12 @@ impl FakeGithub {
     /// The next `n` issue creates are stored, then answered 502 as if a proxy lost the answer.
     pub fn lose_next_create_answers(&self, n: u32) {
         self.state().lose_creates = n;
+    }
+
+    /// The next `n` creates are stored, then their connection drops in the middle of the
+    /// answer.
+    pub fn drop_next_create_answers(&self, n: u32) {
+        self.state().drop_creates = n;
     }
 
     /// While set, issues created are not found by search (GitHub's index lags behind).
@@ -639,6 +647,10 @@ impl FakeState {
         self.issues.push(issue.clone());
         if self.search_stale {
             self.unindexed.push(number);
+        }
+        if self.drop_creates > 0 {
+            self.drop_creates -= 1;
+            return super::dropped_answer(201);
         }
         if self.lose_creates > 0 {
             self.lose_creates -= 1;

@@ -5,8 +5,8 @@
 //! isLast}`, understanding `project = KEY` and `text ~ "\"phrase\""` over summaries and
 //! descriptions), behind basic auth with one email and API token. Knobs: move an issue to a
 //! status category (`done`, `new`) as a person would, delete an issue (then 404), a rate limit
-//! (429 with `Retry-After`), a create that is stored but whose answer is lost (502), and a
-//! revoked token (401).
+//! (429 with `Retry-After`), a create that is stored but whose answer is lost (502, or the
+//! connection dropped mid-answer), and a revoked token (401).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,8 @@ struct FakeState {
     /// One-shot 429s, with their `Retry-After` seconds.
     rate_limits: VecDeque<u64>,
     lose_creates: u32,
+    /// The next issue creates are stored, then their connection drops mid-answer.
+    drop_creates: u32,
     revoked: bool,
 }
 
@@ -110,6 +112,12 @@ impl FakeJira {
     /// The next `n` creates are stored, then answered 502.
     pub fn lose_next_create_answers(&self, n: u32) {
         self.state().lose_creates = n;
+    }
+
+    /// The next `n` creates are stored, then their connection drops in the middle of the
+    /// answer.
+    pub fn drop_next_create_answers(&self, n: u32) {
+        self.state().drop_creates = n;
     }
 
     /// Every token is refused from now on (401).
@@ -228,6 +236,10 @@ impl FakeState {
         let link = format!("{origin}/rest/api/3/issue/{id}");
         self.issues
             .push(json!({ "id": id, "key": key, "self": link, "fields": stored }));
+        if self.drop_creates > 0 {
+            self.drop_creates -= 1;
+            return super::dropped_answer(201);
+        }
         if self.lose_creates > 0 {
             self.lose_creates -= 1;
             return errors(StatusCode::BAD_GATEWAY, &["Bad gateway"]);

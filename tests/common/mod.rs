@@ -14,6 +14,20 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+/// A `status` answer whose connection drops in the middle of its body, as when a proxy or the
+/// network loses an answer after the server acted: the client cannot tell whether it did.
+pub fn dropped_answer(status: u16) -> axum::response::Response {
+    let body = futures_util::stream::iter([
+        Ok(axum::body::Bytes::from_static(b"{\"id\":")),
+        Err(std::io::Error::other("connection lost")),
+    ]);
+    axum::response::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(body))
+        .expect("a valid response")
+}
+
 /// The short id Scribe puts in the names of an incident's files and branches.
 pub fn short_id(incident_id: &str) -> String {
     scribe::drafting::slug::short_id(&incident_id.parse().expect("an incident id"))
