@@ -276,20 +276,20 @@ impl Rules {
                         ..due.clone()
                     });
                 }
-                let next = Some(Due {
+                let next = Due {
                     at: now + every,
                     ..due.clone()
-                });
+                };
                 if !urgent {
                     // Checked again at the interval: a severity raised later counts.
-                    return Fire::Later(next.expect("set above"));
+                    return Fire::Later(next);
                 }
                 Fire::Post {
                     text: format!(
                         "@{lead}: no timeline entry for {} on {title}. What is happening? /timeline <text>",
                         span(now - last)
                     ),
-                    next,
+                    next: Some(next),
                 }
             }
             Reminder::NotClosed if incident.status() == Status::Resolved => post(format!(
