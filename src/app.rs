@@ -81,7 +81,7 @@ impl App {
                 let mut jobs =
                     jobs::follow_ups(&self.config.publish, reply, id, event.message.as_str());
                 let mut made = None;
-                let mut incident = || made.get_or_insert_with(|| incident()).clone();
+                let mut incident = || made.get_or_insert_with(&mut *incident).clone();
                 jobs.extend(jobs::reminders(&self.rules, &reply.outcome, &mut incident));
                 jobs.extend(jobs::issue_jobs(
                     &self.config.followups,

@@ -159,6 +159,7 @@ impl Runner {
                 incident: &incident,
             },
             JobKind::Slack(SlackJob::CreateChannel) => Remedy::StartHere,
+            JobKind::Followup(_) => Remedy::Tracker,
             _ => Remedy::Draft {
                 incident: &incident,
             },

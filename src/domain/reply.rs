@@ -232,6 +232,8 @@ pub enum Remedy<'a> {
     Publish { incident: &'a str },
     /// No incident was opened: start it where the command was typed.
     StartHere,
+    /// An action's issue could not be made or updated.
+    Tracker,
 }
 
 /// What Scribe posts in an incident's channel when follow-up work failed for good: what it
@@ -245,6 +247,7 @@ pub fn job_failed(what: &str, reason: &str, remedy: Remedy) -> String {
             "Nothing is lost: `scribe publish {incident}` tries again, and the draft stays available with `/incident draft`."
         ),
         Remedy::StartHere => "Start the incident in an existing channel instead.".to_string(),
+        Remedy::Tracker => "Nothing is lost: the action stays in the draft. Once the tracker's settings or token are fixed, edit the action to try again, or link an issue with /incident action track N <issue> [URL].".to_string(),
     };
     format!("⚠️ Scribe could not {what}: {reason}. {remedy}")
 }
