@@ -245,15 +245,20 @@ pub async fn actions_tracked_as(
     Ok(found)
 }
 
-/// Every incident whose postmortem's pull request is `number` (its URL ends `/pull/<number>`).
-pub async fn incidents_of_pull(app: &App, number: u64) -> Result<Vec<Incident>, StoreError> {
-    let suffix = format!("/pull/{number}");
+/// Every incident whose postmortem's pull request is `number` of `repository` (`owner/name`):
+/// its URL ends `/<owner>/<name>/pull/<number>`.
+pub async fn incidents_of_pull(
+    app: &App,
+    repository: &str,
+    number: u64,
+) -> Result<Vec<Incident>, StoreError> {
+    let suffix = format!("/{repository}/pull/{number}").to_lowercase();
     let mut found = app.all_incidents().await?;
     found.retain(|i| {
         i.postmortem
             .pull
             .as_deref()
-            .is_some_and(|p| p.ends_with(&suffix))
+            .is_some_and(|p| p.to_lowercase().ends_with(&suffix))
     });
     Ok(found)
 }

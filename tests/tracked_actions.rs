@@ -51,12 +51,22 @@ async fn deliver(
         "issue": {"number": number, "state": if action == "closed" { "closed" } else { "open" }, "title": "x"},
         "repository": {"full_name": REPOSITORY},
         "sender": {"login": "octocat"},
-    })
-    .to_string();
+    });
+    send_hook(server, secret, delivery, "issues", body).await
+}
+
+async fn send_hook(
+    server: &Server,
+    secret: &str,
+    delivery: &str,
+    event: &str,
+    body: Value,
+) -> reqwest::Response {
+    let body = body.to_string();
     reqwest::Client::new()
         .post(format!("{}/github/webhook", server.base))
         .header("content-type", "application/json")
-        .header("x-github-event", "issues")
+        .header("x-github-event", event)
         .header("x-github-delivery", delivery)
         .header(
             "x-hub-signature-256",
@@ -267,6 +277,52 @@ async fn closing_with_two_actions_makes_two_issues_and_a_closed_issue_marks_its_
     server.settled().await;
     assert_eq!(posts_with(&slack, "is gone from GitHub"), 1);
     assert_eq!(github.issues().len(), 1);
+
+    // The postmortem's pull request merged: published. One in another repository: nothing.
+    let pull = format!("https://github.com/{REPOSITORY}/pull/7");
+    server
+        .command(
+            CHANNEL,
+            USER,
+            "/incident",
+            &format!("postmortem review {pull}"),
+            "t.pr",
+        )
+        .await;
+    let merged = |repository: &str| {
+        json!({
+            "action": "closed",
+            "number": 7,
+            "pull_request": {"number": 7, "merged": true, "head": {"ref": "postmortem/x"}},
+            "repository": {"full_name": repository},
+        })
+    };
+    let other = send_hook(
+        &server,
+        WEBHOOK_SECRET,
+        "d-4",
+        "pull_request",
+        merged("octo-org/other"),
+    )
+    .await;
+    assert_eq!(other.status(), 200);
+    assert_eq!(
+        server.the_incident().await["postmortem"]["state"],
+        "in_review"
+    );
+    let ours = send_hook(
+        &server,
+        WEBHOOK_SECRET,
+        "d-5",
+        "pull_request",
+        merged(REPOSITORY),
+    )
+    .await;
+    assert_eq!(ours.status(), 200);
+    assert_eq!(
+        server.the_incident().await["postmortem"]["state"],
+        "published"
+    );
     assert!(
         !server.log().contains(GITHUB_TOKEN),
         "the token never appears in the log"

@@ -119,11 +119,31 @@ async fn github(State(app): State<Arc<App>>, headers: HeaderMap, raw: Body) -> R
             }
             issue_changed(&app, &format!("#{number}"), state, author, &delivery).await
         }
-        GithubHook::PullOpened { number, .. } => {
-            pull_changed(&app, number, Stage::InReview, author, &delivery).await
+        GithubHook::PullOpened {
+            repository, number, ..
+        } => {
+            pull_changed(
+                &app,
+                &repository,
+                number,
+                Stage::InReview,
+                author,
+                &delivery,
+            )
+            .await
         }
-        GithubHook::PullMerged { number, .. } => {
-            pull_changed(&app, number, Stage::Published, author, &delivery).await
+        GithubHook::PullMerged {
+            repository, number, ..
+        } => {
+            pull_changed(
+                &app,
+                &repository,
+                number,
+                Stage::Published,
+                author,
+                &delivery,
+            )
+            .await
         }
     };
     match result {
@@ -197,12 +217,13 @@ async fn issue_changed(
 /// The postmortem carried by pull request `number` is in review (opened) or published (merged).
 async fn pull_changed(
     app: &App,
+    repository: &str,
     number: u64,
     stage: Stage,
     author: Author,
     delivery: &str,
 ) -> Result<(), StoreError> {
-    for incident in incidents_of_pull(app, number).await? {
+    for incident in incidents_of_pull(app, repository, number).await? {
         let (current, command) = (
             incident.postmortem.stage,
             match stage {
