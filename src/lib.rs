@@ -31,6 +31,7 @@ pub mod domain;
 pub mod drafting;
 pub mod followthrough;
 pub mod followups;
+pub mod insights;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

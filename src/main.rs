@@ -78,6 +78,21 @@ enum Run {
         #[arg(long = "as", value_name = "NAME", default_value = "you")]
         user: String,
     },
+    /// The incidents together: counts, time to resolve and time open by severity and month,
+    /// postmortems and actions by state, the factors written most, and the team's load.
+    Insights {
+        /// Incidents started on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
+        /// Incidents started on or before this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        /// Only incidents of this severity (sev1 … sev4, or critical, high, medium, low).
+        #[arg(long)]
+        severity: Option<scribe::domain::Severity>,
+        #[arg(long, value_enum, default_value_t = startup::InsightsFormat::Md)]
+        format: startup::InsightsFormat,
+    },
     /// A chat room in the terminal: try every command without a chat account.
     Console {
         /// Your name in the room.
@@ -136,6 +151,16 @@ async fn run(command: Run, config: Config) -> Result<()> {
             replay::write(&text, out.as_deref())
         }
         Run::Console { user, channel } => startup::console(config, user, &channel).await,
+        Run::Insights {
+            from,
+            to,
+            severity,
+            format,
+        } => {
+            let filter = scribe::insights::Filter { from, to, severity };
+            print!("{}", startup::insights(config, &filter, format).await?);
+            Ok(())
+        }
         Run::Link { user } => {
             println!("{}", startup::web_link(config, &user).await?);
             Ok(())

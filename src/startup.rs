@@ -90,6 +90,32 @@ pub async fn web_link(config: Config, name: &str) -> Result<String> {
         .context("the web workspace is off ([web] enabled = false)")
 }
 
+/// How `scribe insights` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum InsightsFormat {
+    /// Markdown tables, to paste into a review.
+    Md,
+    Json,
+    /// The severity table.
+    Csv,
+}
+
+/// `scribe insights`: the figures of the stored incidents that `filter` admits, today.
+pub async fn insights(
+    config: Config,
+    filter: &crate::insights::Filter,
+    format: InsightsFormat,
+) -> Result<String> {
+    let store = Arc::new(open_store(&config, true).await?);
+    let app = App::new(config, Secrets::default(), store);
+    let insights = crate::insights::Insights::new(&app.all_incidents().await?, filter, app.today());
+    Ok(match format {
+        InsightsFormat::Md => insights.markdown(),
+        InsightsFormat::Json => serde_json::to_string_pretty(&insights)? + "\n",
+        InsightsFormat::Csv => insights.csv(),
+    })
+}
+
 /// Runs each stored job with whoever does its kind (one `match` over [`JobKind`]), and
 /// reports a job's failure for good in its incident's channel.
 pub struct Runner {

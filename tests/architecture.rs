@@ -112,6 +112,7 @@ fn nothing_below_the_application_state_knows_the_server_or_an_adapter() {
         "metrics.rs",
         "outbound.rs",
         "clock.rs",
+        "insights.rs",
         "outbound",
         "signing.rs",
         "app.rs",

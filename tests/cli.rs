@@ -370,3 +370,50 @@ fn one_guild_id_in_the_environment_is_a_list_of_one() {
         success(&output);
     }
 }
+
+#[test]
+fn insights_count_the_stored_incidents_in_every_format() {
+    let sandbox = Sandbox::new();
+    let sessions = [
+        (
+            "one",
+            "/incident start Checkout down sev1\n/incident factor retries amplified the load\n/incident resolve\n/incident close\n",
+        ),
+        (
+            "two",
+            "/incident start Search slow sev2\n/incident factor retries amplified the load\n/incident action tune retries due 2020-01-01\n/incident close\n",
+        ),
+        ("three", "/incident start Queue stuck\n"),
+    ];
+    for (room, session) in sessions {
+        success(&sandbox.run_with_input(&["console", "--as", "Ana", "--channel", room], session));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&success(&sandbox.run(&["insights", "--format", "json"]))).unwrap();
+    assert_eq!(json["incidents"], 3);
+    assert_eq!(json["by_severity"]["sev1"]["count"], 1);
+    assert_eq!(json["by_severity"]["sev1"]["ttr_median_minutes"], 0);
+    assert_eq!(
+        json["by_severity"]["sev2"]["ttr_median_minutes"],
+        serde_json::Value::Null
+    );
+    assert_eq!(json["by_severity"]["none"]["count"], 1);
+    assert_eq!(json["actions"]["overdue"], 1);
+    assert_eq!(json["factors"][0]["phrase"], "retries amplified the load");
+    let sev2 = serde_json::from_str::<serde_json::Value>(&success(&sandbox.run(&[
+        "insights",
+        "--severity",
+        "sev2",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(sev2["incidents"], 1);
+    let markdown = success(&sandbox.run(&["insights"]));
+    assert!(markdown.contains("| sev1 | 1 | 0 | 0 |"), "{markdown}");
+    let csv = success(&sandbox.run(&["insights", "--format", "csv"]));
+    assert!(csv.starts_with("severity,incidents,"), "{csv}");
+    let bad = sandbox.run(&["insights", "--from", "2026-02-30"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+}

@@ -1,0 +1,562 @@
+//! What the incidents say together: how many, how long they took by severity and by month, how
+//! far their postmortems and actions are, the contributing factors teams write most, and who
+//! carries the load. A pure function of the incidents and the day, so `scribe insights` and any
+//! other reader agree. Percentiles are nearest-rank; minutes are whole.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::domain::{Horizon, Incident, PostmortemState, Severity};
+
+/// Which incidents count: started on or after `from`, before the end of `to` (UTC days), of
+/// `severity` when given.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub severity: Option<Severity>,
+}
+
+impl Filter {
+    fn admits(&self, incident: &Incident) -> bool {
+        let day = incident.started_at.date_naive();
+        self.from.is_none_or(|from| day >= from)
+            && self.to.is_none_or(|to| day <= to)
+            && self.severity.is_none_or(|s| incident.severity == Some(s))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Insights {
+    pub incidents: usize,
+    /// `sev1` … `sev4`, and `none` for incidents without one; only those with incidents.
+    pub by_severity: BTreeMap<String, SeverityFigures>,
+    pub by_month: Vec<MonthFigures>,
+    pub per_week: Vec<WeekCount>,
+    pub postmortems: BTreeMap<&'static str, usize>,
+    pub actions: ActionCounts,
+    pub factors: Vec<Phrase>,
+    pub load: Vec<MonthLoad>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeverityFigures {
+    pub count: usize,
+    /// Start to resolve, over the resolved incidents.
+    pub ttr_median_minutes: Option<i64>,
+    pub ttr_p90_minutes: Option<i64>,
+    /// Start to close, over the closed incidents.
+    pub open_median_minutes: Option<i64>,
+    pub open_p90_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthFigures {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub count: usize,
+    pub ttr_median_minutes: Option<i64>,
+    pub ttr_p90_minutes: Option<i64>,
+    pub open_median_minutes: Option<i64>,
+    pub open_p90_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekCount {
+    /// ISO week, `YYYY-Www`.
+    pub week: String,
+    pub sev1: usize,
+    pub sev2: usize,
+    pub sev3: usize,
+    pub sev4: usize,
+    pub none: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ActionCounts {
+    pub open: usize,
+    pub done: usize,
+    /// Open past their due date.
+    pub overdue: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phrase {
+    pub phrase: String,
+    /// In how many incidents' contributing factors it appears.
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthLoad {
+    pub month: String,
+    /// One decimal.
+    pub person_hours: f64,
+    pub people: usize,
+}
+
+/// The nearest-rank percentile `p` (1 to 100) of `sorted`.
+fn percentile(sorted: &[i64], p: usize) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+fn minutes(
+    incidents: &[&Incident],
+    of: impl Fn(&Incident) -> Option<chrono::Duration>,
+) -> Vec<i64> {
+    let mut values: Vec<i64> = incidents
+        .iter()
+        .filter_map(|i| of(i).map(|d| d.num_minutes()))
+        .collect();
+    values.sort_unstable();
+    values
+}
+
+/// The median and 90th percentile of time to resolve and time open.
+type Spread = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
+fn spread(incidents: &[&Incident]) -> Spread {
+    let ttr = minutes(incidents, Incident::time_to_resolve);
+    let open = minutes(incidents, Incident::time_open);
+    (
+        percentile(&ttr, 50),
+        percentile(&ttr, 90),
+        percentile(&open, 50),
+        percentile(&open, 90),
+    )
+}
+
+/// Words that say nothing on their own: a phrase neither starts nor ends with one.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "had", "has", "have", "in",
+    "into", "is", "it", "its", "no", "not", "of", "on", "or", "our", "so", "that", "the", "their",
+    "then", "there", "this", "to", "too", "was", "we", "were", "when", "which", "while", "with",
+];
+
+/// The phrases (one to four words) of one incident's factors, each once.
+fn phrases(incident: &Incident) -> HashSet<String> {
+    let mut found = HashSet::new();
+    for factor in incident.factors.iter().filter(|f| !f.hidden) {
+        let words: Vec<String> = factor
+            .text
+            .split(|c: char| !c.is_alphanumeric() && c != '-')
+            .map(|w| w.trim_matches('-').to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
+        for len in 1..=4 {
+            for window in words.windows(len) {
+                let edge = |w: &String| STOP_WORDS.contains(&w.as_str()) || w.len() < 3;
+                if edge(&window[0]) || edge(&window[len - 1]) {
+                    continue;
+                }
+                found.insert(window.join(" "));
+            }
+        }
+    }
+    found
+}
+
+/// The ten phrases most incidents share (at least two); a phrase inside a longer one with the
+/// same count is left out, the longer says more.
+fn top_phrases(incidents: &[&Incident]) -> Vec<Phrase> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for incident in incidents {
+        for phrase in phrases(incident) {
+            *counts.entry(phrase).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n >= 2).collect();
+    ranked.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then(b.0.split(' ').count().cmp(&a.0.split(' ').count()))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut kept: Vec<Phrase> = Vec::new();
+    for (phrase, count) in ranked {
+        let inside = kept.iter().any(|k| {
+            k.count == count && format!(" {} ", k.phrase).contains(&format!(" {phrase} "))
+        });
+        if !inside {
+            kept.push(Phrase { phrase, count });
+        }
+        if kept.len() == 10 {
+            break;
+        }
+    }
+    kept
+}
+
+fn severity_key(severity: Option<Severity>) -> String {
+    severity.map_or("none".to_string(), |s| s.code().to_string())
+}
+
+impl Insights {
+    /// The figures of the incidents `filter` admits, on `today` (for what is overdue).
+    pub fn new(all: &[Incident], filter: &Filter, today: NaiveDate) -> Insights {
+        let incidents: Vec<&Incident> = all.iter().filter(|i| filter.admits(i)).collect();
+        let mut by_severity = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<&Incident>> = BTreeMap::new();
+        for incident in &incidents {
+            groups
+                .entry(severity_key(incident.severity))
+                .or_default()
+                .push(incident);
+        }
+        for (key, group) in &groups {
+            let (ttr_median, ttr_p90, open_median, open_p90) = spread(group);
+            by_severity.insert(
+                key.clone(),
+                SeverityFigures {
+                    count: group.len(),
+                    ttr_median_minutes: ttr_median,
+                    ttr_p90_minutes: ttr_p90,
+                    open_median_minutes: open_median,
+                    open_p90_minutes: open_p90,
+                },
+            );
+        }
+        let mut months: BTreeMap<String, Vec<&Incident>> = BTreeMap::new();
+        let mut weeks: BTreeMap<String, WeekCount> = BTreeMap::new();
+        for incident in &incidents {
+            let start = incident.started_at;
+            months
+                .entry(start.format("%Y-%m").to_string())
+                .or_default()
+                .push(incident);
+            let iso = start.iso_week();
+            let week = format!("{}-W{:02}", iso.year(), iso.week());
+            let count = weeks.entry(week.clone()).or_insert(WeekCount {
+                week,
+                sev1: 0,
+                sev2: 0,
+                sev3: 0,
+                sev4: 0,
+                none: 0,
+            });
+            match incident.severity {
+                Some(Severity::Sev1) => count.sev1 += 1,
+                Some(Severity::Sev2) => count.sev2 += 1,
+                Some(Severity::Sev3) => count.sev3 += 1,
+                Some(Severity::Sev4) => count.sev4 += 1,
+                None => count.none += 1,
+            }
+        }
+        let by_month = months
+            .iter()
+            .map(|(month, group)| {
+                let (ttr_median, ttr_p90, open_median, open_p90) = spread(group);
+                MonthFigures {
+                    month: month.clone(),
+                    count: group.len(),
+                    ttr_median_minutes: ttr_median,
+                    ttr_p90_minutes: ttr_p90,
+                    open_median_minutes: open_median,
+                    open_p90_minutes: open_p90,
+                }
+            })
+            .collect();
+        let load = months
+            .iter()
+            .map(|(month, group)| {
+                let seconds: f64 = group.iter().map(|i| i.team_impact.person_hours()).sum();
+                let people: BTreeSet<&str> = group
+                    .iter()
+                    .flat_map(|i| i.participants.iter().map(|p| p.name.as_str()))
+                    .collect();
+                MonthLoad {
+                    month: month.clone(),
+                    person_hours: (seconds * 10.0).round() / 10.0,
+                    people: people.len(),
+                }
+            })
+            .collect();
+        let mut postmortems: BTreeMap<&'static str, usize> = PostmortemState::ALL
+            .iter()
+            .map(|s| (s.as_str(), 0))
+            .collect();
+        let mut actions = ActionCounts::default();
+        for incident in &incidents {
+            if incident.closed_at.is_some() {
+                let state = incident.postmortem_state(incident.postmortem.due, today);
+                *postmortems.entry(state.as_str()).or_default() += 1;
+            }
+            for action in incident.actions.iter().filter(|a| !a.hidden) {
+                if action.done || action.horizon == Horizon::Now {
+                    actions.done += 1;
+                } else {
+                    actions.open += 1;
+                    if action.due.is_some_and(|due| due < today) {
+                        actions.overdue += 1;
+                    }
+                }
+            }
+        }
+        Insights {
+            incidents: incidents.len(),
+            by_severity,
+            by_month,
+            per_week: weeks.into_values().collect(),
+            postmortems,
+            actions,
+            factors: top_phrases(&incidents),
+            load,
+        }
+    }
+
+    /// The figures as markdown tables, to paste into a review.
+    pub fn markdown(&self) -> String {
+        let show = |v: Option<i64>| v.map_or("-".to_string(), |m| m.to_string());
+        let mut out = format!("# Incident insights\n\n{} incidents.\n\n", self.incidents);
+        out.push_str("## By severity (minutes)\n\n| severity | incidents | time to resolve, median | p90 | time open, median | p90 |\n|---|---|---|---|---|---|\n");
+        for (key, f) in &self.by_severity {
+            out.push_str(&format!(
+                "| {key} | {} | {} | {} | {} | {} |\n",
+                f.count,
+                show(f.ttr_median_minutes),
+                show(f.ttr_p90_minutes),
+                show(f.open_median_minutes),
+                show(f.open_p90_minutes)
+            ));
+        }
+        out.push_str("\n## By month (minutes)\n\n| month | incidents | time to resolve, median | p90 | time open, median | p90 |\n|---|---|---|---|---|---|\n");
+        for m in &self.by_month {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                m.month,
+                m.count,
+                show(m.ttr_median_minutes),
+                show(m.ttr_p90_minutes),
+                show(m.open_median_minutes),
+                show(m.open_p90_minutes)
+            ));
+        }
+        out.push_str("\n## Per week\n\n| week | sev1 | sev2 | sev3 | sev4 | none |\n|---|---|---|---|---|---|\n");
+        for w in &self.per_week {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                w.week, w.sev1, w.sev2, w.sev3, w.sev4, w.none
+            ));
+        }
+        out.push_str("\n## Postmortems\n\n| state | count |\n|---|---|\n");
+        for (state, count) in &self.postmortems {
+            out.push_str(&format!("| {state} | {count} |\n"));
+        }
+        out.push_str(&format!(
+            "\n## Actions\n\n| open | done | overdue |\n|---|---|---|\n| {} | {} | {} |\n",
+            self.actions.open, self.actions.done, self.actions.overdue
+        ));
+        out.push_str(
+            "\n## Contributing factors written most\n\n| phrase | incidents |\n|---|---|\n",
+        );
+        for p in &self.factors {
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                crate::drafting::markdown::inline(&p.phrase),
+                p.count
+            ));
+        }
+        out.push_str("\n## Load\n\n| month | person-hours | people |\n|---|---|---|\n");
+        for l in &self.load {
+            out.push_str(&format!(
+                "| {} | {:.1} | {} |\n",
+                l.month, l.person_hours, l.people
+            ));
+        }
+        out
+    }
+
+    /// The severity table as CSV (`severity,incidents,ttr_median_minutes,…`).
+    pub fn csv(&self) -> String {
+        let show = |v: Option<i64>| v.map_or(String::new(), |m| m.to_string());
+        let mut out = String::from(
+            "severity,incidents,ttr_median_minutes,ttr_p90_minutes,open_median_minutes,open_p90_minutes\n",
+        );
+        for (key, f) in &self.by_severity {
+            out.push_str(&format!(
+                "{key},{},{},{},{},{}\n",
+                f.count,
+                show(f.ttr_median_minutes),
+                show(f.ttr_p90_minutes),
+                show(f.open_median_minutes),
+                show(f.open_p90_minutes)
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        Author, ChannelRef, ChatEvent, EventKind, MessageId, Platform, Settings, fold,
+    };
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    /// `(start, minutes to resolve, minutes to close, severity, factors, actions)`.
+    type Spec<'a> = (
+        DateTime<Utc>,
+        Option<i64>,
+        Option<i64>,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+
+    /// One incident per spec, each in its own channel.
+    fn incidents(specs: &[Spec]) -> Vec<Incident> {
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, (start, resolve, close, sev, factors, actions))| {
+                let channel = ChannelRef::new(Platform::Console, format!("c{i}"));
+                let mut lines = vec![(0, format!("/incident start Incident {i} {sev}"))];
+                for f in *factors {
+                    lines.push((1, format!("/incident factor {f}")));
+                }
+                for a in *actions {
+                    lines.push((1, format!("/incident action {a}")));
+                }
+                if let Some(m) = resolve {
+                    lines.push((*m, "/incident resolve".to_string()));
+                }
+                if let Some(m) = close {
+                    lines.push((*m, "/incident close".to_string()));
+                }
+                let events = lines
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (m, text))| ChatEvent {
+                        channel: channel.clone(),
+                        message: MessageId::new(format!("m{n}")),
+                        at: *start + Duration::minutes(m) + Duration::milliseconds(n as i64),
+                        kind: EventKind::Posted {
+                            author: Author::human("U1", "ana"),
+                            text,
+                            thread: None,
+                        },
+                    });
+                fold(events, &Settings::default()).incidents.remove(0)
+            })
+            .collect()
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn figures_match_a_table_computed_by_hand() {
+        let set = incidents(&[
+            (
+                day(2026, 3, 2),
+                Some(30),
+                Some(60),
+                "sev1",
+                &["retries amplified the load", "no alert on queue age"],
+                &["short add a queue-age alert due 2026-03-20"],
+            ),
+            (
+                day(2026, 3, 4),
+                Some(90),
+                Some(120),
+                "sev1",
+                &["retries amplified the load"],
+                &["now scaled workers"],
+            ),
+            (day(2026, 3, 10), Some(10), None, "sev1", &[], &[]),
+            (
+                day(2026, 4, 1),
+                Some(45),
+                Some(50),
+                "sev2",
+                &["no alert on queue age"],
+                &["short tune retries due 2026-05-01"],
+            ),
+            (day(2026, 4, 2), None, None, "", &[], &[]),
+        ]);
+        let today = NaiveDate::from_ymd_opt(2026, 4, 10).unwrap();
+        let insights = Insights::new(&set, &Filter::default(), today);
+        assert_eq!(insights.incidents, 5);
+        // sev1 time to resolve: 10, 30, 90 → median (rank 2) 30, p90 (rank 3) 90; open: 60, 120.
+        let sev1 = &insights.by_severity["sev1"];
+        assert_eq!(
+            (sev1.count, sev1.ttr_median_minutes, sev1.ttr_p90_minutes),
+            (3, Some(30), Some(90))
+        );
+        assert_eq!(
+            (sev1.open_median_minutes, sev1.open_p90_minutes),
+            (Some(60), Some(120))
+        );
+        assert_eq!(insights.by_severity["none"].ttr_median_minutes, None);
+        assert_eq!(insights.by_month[0].month, "2026-03");
+        assert_eq!(insights.by_month[1].count, 2);
+        let weeks: Vec<(&str, usize, usize, usize)> = insights
+            .per_week
+            .iter()
+            .map(|w| (w.week.as_str(), w.sev1, w.sev2, w.none))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                ("2026-W10", 2, 0, 0),
+                ("2026-W11", 1, 0, 0),
+                ("2026-W14", 0, 1, 1)
+            ]
+        );
+        // Closed: the first two due 5 days after the close (overdue by 04-10), the fourth due
+        // 04-06 (overdue too).
+        assert_eq!(insights.postmortems["overdue"], 3);
+        assert_eq!(insights.postmortems["draft"], 0);
+        assert_eq!(
+            insights.actions,
+            ActionCounts {
+                open: 2,
+                done: 1,
+                overdue: 1
+            }
+        );
+        // Shorter phrases inside these, with the same count, are left out.
+        let phrases: Vec<(&str, usize)> = insights
+            .factors
+            .iter()
+            .map(|p| (p.phrase.as_str(), p.count))
+            .collect();
+        assert_eq!(
+            phrases,
+            [("alert on queue age", 2), ("retries amplified the load", 2)]
+        );
+        let filtered = Insights::new(
+            &set,
+            &Filter {
+                from: NaiveDate::from_ymd_opt(2026, 4, 1),
+                to: None,
+                severity: Some(Severity::Sev2),
+            },
+            today,
+        );
+        assert_eq!(filtered.incidents, 1);
+        assert!(
+            insights
+                .markdown()
+                .contains("| sev1 | 3 | 30 | 90 | 60 | 120 |")
+        );
+        assert!(insights.csv().contains("\nsev1,3,30,90,60,120\n"));
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile(&[7], 90), Some(7));
+        let ten: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&ten, 50), Some(5));
+        assert_eq!(percentile(&ten, 90), Some(9));
+        assert_eq!(percentile(&ten, 100), Some(10));
+    }
+}
