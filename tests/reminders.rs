@@ -198,6 +198,28 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
         )),
         "{draft}"
     );
+
+    // The same in the insights: one sev2 incident, its postmortem published, its action open
+    // and overdue (its due date passed weeks ago on this clock).
+    let insights: serde_json::Value = server
+        .api("/api/insights?severity=sev2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(insights["incidents"], 1, "{insights:#}");
+    assert_eq!(insights["postmortems"]["published"], 1);
+    assert_eq!(insights["actions"]["overdue"], 1);
+    let none: serde_json::Value = server
+        .api("/api/insights?severity=sev1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["incidents"], 0);
+    let bad = server.api("/api/insights?from=2026-13-01").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("from"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,19 +1,21 @@
 //! `/api/incidents`: the incidents as JSON (the `scribe draft --format json` schema plus `id`,
-//! `platform` and `channel`) and their drafts. Only with `SCRIBE_API_TOKEN`, as a bearer token.
+//! `platform` and `channel`) and their drafts; `/api/insights`: the incidents together (as
+//! `scribe insights --format json`). Only with `SCRIBE_API_TOKEN`, as a bearer token.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::domain::{Incident, IncidentId};
+use crate::domain::{Incident, IncidentId, Severity};
 use crate::drafting::IncidentDocument;
+use crate::insights::{Filter, Insights};
 use crate::storage::{JobStatus, Store};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -21,6 +23,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/incidents", get(list))
         .route("/api/incidents/{id}", get(show))
         .route("/api/incidents/{id}/postmortem.md", get(postmortem))
+        .route("/api/insights", get(insights))
 }
 
 #[derive(Serialize)]
@@ -91,24 +94,69 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !authorized(&app, &headers) {
         return unauthorized();
     }
-    let channels = match app.store().channels().await {
-        Ok(channels) => channels,
-        Err(e) => return internal(e),
-    };
-    let mut incidents = Vec::new();
     let today = app.today();
-    for channel in channels {
-        match app.history(&channel).await {
-            Ok(history) => incidents.extend(
-                history
-                    .incidents
-                    .iter()
-                    .map(|incident| api_incident(incident, today)),
-            ),
-            Err(e) => return internal(e),
-        }
+    match app.all_incidents().await {
+        Ok(incidents) => Json(
+            incidents
+                .iter()
+                .map(|incident| api_incident(incident, today))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal(e),
     }
-    Json(incidents).into_response()
+}
+
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD&severity=sev2`, each optional; empty counts as unset.
+#[derive(Deserialize)]
+struct InsightsQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    severity: String,
+}
+
+impl InsightsQuery {
+    fn filter(&self) -> Result<Filter, String> {
+        let date = |name: &str, text: &str| {
+            (!text.is_empty())
+                .then(|| {
+                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                        .map_err(|_| format!("{name}: `{text}` is not a date (YYYY-MM-DD)"))
+                })
+                .transpose()
+        };
+        let severity = (!self.severity.is_empty())
+            .then(|| self.severity.parse::<Severity>())
+            .transpose()
+            .map_err(|e| format!("severity: {e}"))?;
+        Ok(Filter {
+            from: date("from", &self.from)?,
+            to: date("to", &self.to)?,
+            severity,
+        })
+    }
+}
+
+/// The incidents together (`scribe insights --format json`), for the query's filter.
+async fn insights(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<InsightsQuery>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let filter = match query.filter() {
+        Ok(filter) => filter,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    match app.all_incidents().await {
+        Ok(incidents) => Json(Insights::new(&incidents, &filter, app.today())).into_response(),
+        Err(e) => internal(e),
+    }
 }
 
 /// The incident named by `id` for an authorized request, or the response to give instead.
