@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::drafting::{DraftError, Drafter, Place};
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SeverityLabels};
 use crate::recorder::{Recorded, Recorder};
 use crate::storage::{AnyStore, NewJob, Store, StoreError, WebIdentity};
 
@@ -26,6 +26,13 @@ pub fn incident_path(id: &IncidentId) -> String {
         url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
     )
 }
+
+/// How long `/metrics` serves one count of the postmortems by state: counting reads every
+/// channel, and the states change by the day, not by the second.
+pub const POSTMORTEM_RECOUNT: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Each postmortem state with how many closed incidents are in it.
+pub type PostmortemCounts = Vec<(PostmortemState, i64)>;
 
 /// Everything a request handler, an adapter or a job needs.
 pub struct App {
@@ -42,6 +49,10 @@ pub struct App {
     pub rules: Rules,
     /// The time: the system's, or a test's that moves when told.
     pub clock: Clock,
+    /// The postmortems by state as last counted, and when: `/metrics` counts them again at
+    /// most every [`POSTMORTEM_RECOUNT`].
+    postmortem_counts:
+        tokio::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, PostmortemCounts)>>,
     /// Channels whose workspace is stored, so that each is written once per process.
     workspaces: std::sync::Mutex<std::collections::HashSet<ChannelRef>>,
 }
@@ -55,6 +66,7 @@ impl App {
             jobs: Arc::new(Queue::default()),
             changes: tokio::sync::broadcast::channel(256).0,
             workspaces: std::sync::Mutex::default(),
+            postmortem_counts: tokio::sync::Mutex::default(),
             clock: Clock::System,
             rules: config.reminder_rules(),
             secrets,
@@ -93,9 +105,24 @@ impl App {
             .await?;
         if recorded.new {
             self.metrics.events_stored.inc();
+            let severity = recorded.incident.as_ref().map(|i| SeverityLabels {
+                severity: i.severity.map_or("none", |s| s.code()),
+            });
             match recorded.effect.as_ref().map(|e| &e.outcome) {
                 Some(Outcome::Opened) => {
                     self.metrics.incidents_open.inc();
+                    if let Some(labels) = &severity {
+                        self.metrics.incidents_started.get_or_create(labels).inc();
+                    }
+                }
+                Some(Outcome::Resolved) => {
+                    let resolved = recorded.incident.as_ref().and_then(|i| i.time_to_resolve());
+                    if let (Some(labels), Some(took)) = (&severity, resolved) {
+                        self.metrics
+                            .time_to_resolve
+                            .get_or_create(labels)
+                            .observe(took.num_milliseconds() as f64 / 1000.0);
+                    }
                 }
                 Some(Outcome::Closed) => {
                     self.metrics.incidents_open.dec();
@@ -270,8 +297,23 @@ impl App {
         Ok(incidents)
     }
 
+    /// [`App::postmortems_by_state`], counted again only when the last count is older than
+    /// [`POSTMORTEM_RECOUNT`].
+    pub async fn recent_postmortem_counts(&self) -> Result<PostmortemCounts, StoreError> {
+        let mut cached = self.postmortem_counts.lock().await;
+        let now = self.clock.now();
+        if let Some((at, counts)) = cached.as_ref()
+            && now - *at < POSTMORTEM_RECOUNT
+        {
+            return Ok(counts.clone());
+        }
+        let counts = self.postmortems_by_state().await?;
+        *cached = Some((now, counts.clone()));
+        Ok(counts)
+    }
+
     /// The closed incidents' postmortems, counted by their state today (every state listed).
-    pub async fn postmortems_by_state(&self) -> Result<Vec<(PostmortemState, i64)>, StoreError> {
+    pub async fn postmortems_by_state(&self) -> Result<PostmortemCounts, StoreError> {
         let today = self.today();
         let mut counts: Vec<(PostmortemState, i64)> =
             PostmortemState::ALL.iter().map(|s| (*s, 0)).collect();

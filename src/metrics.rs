@@ -6,6 +6,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Log lines that could not be written. Global because logging starts before any [`Metrics`]
@@ -19,12 +20,27 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SeverityLabels {
+    /// `sev1` … `sev4`, or `none`.
+    pub severity: &'static str,
+}
+
+/// Buckets for time to resolve, in seconds: 5 minutes to 2 days.
+const RESOLVE_BUCKETS: [f64; 10] = [
+    300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0, 172800.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: &'static str,
 }
 
 pub struct Metrics {
     registry: Registry,
+    /// Incidents opened here, by their severity at the start.
+    pub incidents_started: Family<SeverityLabels, Counter>,
+    /// Start to resolve of the incidents resolved here, by severity at the resolve.
+    pub time_to_resolve: Family<SeverityLabels, Histogram>,
     /// Set from the store when scraped: `overdue` depends on the day.
     pub postmortems: Family<StateLabels, Gauge>,
     pub requests: Family<RequestLabels, Counter>,
@@ -41,6 +57,22 @@ impl Default for Metrics {
         let incidents_open = Gauge::default();
         let job_failures = Counter::default();
         let postmortems = Family::<StateLabels, Gauge>::default();
+        let incidents_started = Family::<SeverityLabels, Counter>::default();
+        let time_to_resolve =
+            Family::<SeverityLabels, Histogram>::new_with_constructor(|| -> Histogram {
+                Histogram::new(RESOLVE_BUCKETS)
+            });
+        registry.register(
+            "incidents_started",
+            "Incidents started, by their severity at the start (none: not set yet)",
+            incidents_started.clone(),
+        );
+        registry.register_with_unit(
+            "time_to_resolve",
+            "Start to resolve of resolved incidents, by severity",
+            prometheus_client::registry::Unit::Seconds,
+            time_to_resolve.clone(),
+        );
         registry.register(
             "postmortems",
             "Postmortems of closed incidents by state (draft, in_review, published, overdue)",
@@ -73,6 +105,8 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            incidents_started,
+            time_to_resolve,
             postmortems,
             requests,
             events_stored,

@@ -217,6 +217,14 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
         .await
         .unwrap();
     assert_eq!(none["incidents"], 0);
+    // Prometheus: started without a severity, resolved as a sev2 (after the restart).
+    let metrics = server.metrics().await;
+    for line in [
+        "scribe_time_to_resolve_seconds_count{severity=\"sev2\"} 1",
+        "scribe_time_to_resolve_seconds_bucket{le=\"7200.0\",severity=\"sev2\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     let bad = server.api("/api/insights?from=2026-13-01").await;
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("from"));
@@ -256,4 +264,9 @@ async fn a_reminder_after_the_response_waits_for_quiet_hours_to_end() {
     assert_eq!(posts_with(&fake, "still not closed"), 0);
     advance(&server, &clock, Duration::hours(1)).await;
     assert_eq!(posts_with(&fake, "still not closed"), 1);
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("scribe_incidents_started_total{severity=\"none\"} 1"),
+        "{metrics}"
+    );
 }

@@ -135,7 +135,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    match app.postmortems_by_state().await {
+    match app.recent_postmortem_counts().await {
         Ok(counts) => {
             for (state, count) in counts {
                 app.metrics
