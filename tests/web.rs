@@ -470,6 +470,30 @@ the replica is lagging
         "{list}"
     );
 
+    // The insights of the workspace: a chart with a table beside it, and the CSV.
+    let insights = page(&server, &cookie, "/insights").await;
+    assert_eq!(insights.status(), StatusCode::OK);
+    let html = insights.text().await.unwrap();
+    assert!(html.contains("<p>2 incidents (days in UTC).</p>"), "{html}");
+    assert!(html.contains("<svg class=\"chart\""), "{html}");
+    assert_eq!(html.matches("class=\"bar bar-").count(), 2, "{html}");
+    assert!(html.contains("<caption>Incidents per ISO week, by severity</caption>"));
+    let csv = page(&server, &cookie, "/insights.csv").await;
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.starts_with("severity,incidents,ttr_median_minutes"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let none = page(&server, &cookie, "/insights?severity=sev4&from=2000-01-01").await;
+    assert!(none.text().await.unwrap().contains("<p>0 incidents"));
+
     // Signing out ends the session.
     let response = post(&server, &cookie, "/logout", &[("csrf", &token)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -22,6 +22,7 @@ use crate::storage::{Store, StoreError, WebIdentity};
 
 mod assets;
 mod axis;
+mod charts;
 mod edits;
 mod live;
 mod pages;
@@ -43,6 +44,8 @@ pub fn routes(app: Arc<App>) -> Router {
     let limiter = Arc::new(Limiter::default());
     Router::new()
         .route("/", get(pages::list))
+        .route("/insights", get(pages::insights))
+        .route("/insights.csv", get(pages::insights_csv))
         .route("/signin", get(pages::signin))
         .route(
             "/login/{token}",

@@ -13,6 +13,7 @@ use super::view::{self, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
 use crate::domain::{Horizon, Incident, Severity, Status};
+use crate::insights::{Filter, Insights};
 use crate::storage::Store;
 
 /// Incidents per page of the list.
@@ -38,6 +39,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "incident.html",
             include_str!("../../../templates/web/incident.html.j2"),
+        ),
+        (
+            "insights.html",
+            include_str!("../../../templates/web/insights.html.j2"),
         ),
     ] {
         env.add_template(name, source)
@@ -217,6 +222,84 @@ pub async fn list(
             csrf => signed.csrf,
         },
     )
+}
+
+#[derive(Deserialize, Default)]
+pub struct InsightsQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    severity: String,
+}
+
+impl InsightsQuery {
+    /// The filter; a date or severity that does not read is left out (the form shows it).
+    fn filter(&self) -> Filter {
+        let date = |text: &str| chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+        Filter {
+            from: date(&self.from),
+            to: date(&self.to),
+            severity: Severity::from_code(&self.severity),
+        }
+    }
+
+    fn query_string(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("from", &self.from)
+            .append_pair("to", &self.to)
+            .append_pair("severity", &self.severity)
+            .finish()
+    }
+}
+
+/// `/insights`: the workspace's incidents together, a chart of incidents per week and the
+/// figures as tables (each downloadable as CSV).
+pub async fn insights(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<InsightsQuery>,
+) -> Result<Html<String>, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let incidents = workspace_incidents(&app, &signed).await?;
+    let insights = Insights::new(&incidents, &query.filter(), app.today());
+    render(
+        "insights.html",
+        context! {
+            title => "Insights",
+            insights => Value::from(Serde(&insights)),
+            chart => Value::from_safe_string(super::charts::per_week(&insights.per_week)),
+            csv => format!("/insights.csv?{}", query.query_string()),
+            from => query.from,
+            to => query.to,
+            severity => query.severity,
+            who => signed.who.person_name,
+            csrf => signed.csrf,
+        },
+    )
+}
+
+/// `/insights.csv`: the severity table of `/insights`, as a file.
+pub async fn insights_csv(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<InsightsQuery>,
+) -> Result<Response, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let incidents = workspace_incidents(&app, &signed).await?;
+    let insights = Insights::new(&incidents, &query.filter(), app.today());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"insights-by-severity.csv\"",
+            ),
+        ],
+        insights.csv(),
+    )
+        .into_response())
 }
 
 async fn workspace_incidents(app: &App, signed: &Signed) -> Result<Vec<Incident>, WebError> {

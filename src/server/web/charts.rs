@@ -1,0 +1,119 @@
+//! The insights page's chart, drawn here as SVG: incidents per ISO week, stacked by severity.
+//! No script and no chart library; every bar has a title for screen readers and hover, and the
+//! same figures stand in a table beside the chart.
+
+use std::fmt::Write;
+
+use crate::insights::WeekCount;
+
+use super::axis::escape;
+
+const WIDTH: f64 = 800.0;
+const HEIGHT: f64 = 220.0;
+const MARGIN: f64 = 28.0;
+
+/// One stacked bar per week with incidents, sev1 at the bottom.
+pub fn per_week(weeks: &[WeekCount]) -> String {
+    let label = "Incidents per week, stacked by severity";
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{label}\" \
+         xmlns=\"http://www.w3.org/2000/svg\"><title>{label}</title>"
+    );
+    let most = weeks
+        .iter()
+        .map(|w| w.sev1 + w.sev2 + w.sev3 + w.sev4 + w.none)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let slot = (WIDTH - 2.0 * MARGIN) / weeks.len().max(1) as f64;
+    let bar = (slot * 0.7).max(1.0);
+    let scale = (HEIGHT - 2.0 * MARGIN) / most;
+    let base = HEIGHT - MARGIN;
+    let _ = write!(
+        svg,
+        "<line x1=\"{MARGIN}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" class=\"axis-line\"/>\
+         <text x=\"4\" y=\"{}\" class=\"chart-label\">{}</text>",
+        WIDTH - MARGIN,
+        MARGIN - 8.0,
+        most as usize
+    );
+    for (i, week) in weeks.iter().enumerate() {
+        let x = MARGIN + i as f64 * slot + (slot - bar) / 2.0;
+        let mut top = base;
+        for (class, count) in [
+            ("sev1", week.sev1),
+            ("sev2", week.sev2),
+            ("sev3", week.sev3),
+            ("sev4", week.sev4),
+            ("none", week.none),
+        ] {
+            if count == 0 {
+                continue;
+            }
+            let height = count as f64 * scale;
+            top -= height;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" \
+                 class=\"bar bar-{class}\"><title>{}: {count} {}</title></rect>",
+                escape(&week.week),
+                if class == "none" {
+                    "without a severity".to_string()
+                } else {
+                    class.to_string()
+                }
+            );
+        }
+        if weeks.len() <= 26 || i % 4 == 0 {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{}\" class=\"chart-label\" text-anchor=\"middle\">{}</text>",
+                x + bar / 2.0,
+                HEIGHT - 8.0,
+                escape(&week.week[5..])
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_severity_of_a_week_is_a_titled_bar_as_tall_as_its_count() {
+        let weeks = [
+            WeekCount {
+                week: "2026-W10".into(),
+                sev1: 2,
+                sev2: 0,
+                sev3: 1,
+                sev4: 0,
+                none: 1,
+            },
+            WeekCount {
+                week: "2026-W11".into(),
+                sev1: 0,
+                sev2: 4,
+                sev3: 0,
+                sev4: 0,
+                none: 0,
+            },
+        ];
+        let svg = per_week(&weeks);
+        assert_eq!(svg.matches("<rect").count(), 4);
+        assert!(svg.contains("<title>2026-W10: 2 sev1</title>"), "{svg}");
+        assert!(svg.contains("<title>2026-W10: 1 without a severity</title>"));
+        // The tallest week (4) fills the chart's height: 164 units, 41 per incident.
+        assert!(
+            svg.contains("height=\"164.0\" class=\"bar bar-sev2\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("height=\"82.0\" class=\"bar bar-sev1\""),
+            "{svg}"
+        );
+    }
+}
