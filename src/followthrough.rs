@@ -3,11 +3,10 @@
 //! follow-up actions kept as issues in the team's tracker, whose state comes back as commands
 //! said by the tracker (from webhooks, or polling).
 
-use crate::app::App;
-use crate::domain::reminders::Fire;
 use tracing::Instrument;
 
-use crate::domain::reminders::Due;
+use crate::app::App;
+use crate::domain::reminders::{Due, Fire};
 use crate::domain::{Action, Author, Incident, IncidentId, Issue, Outcome, reply};
 use crate::followups::{IssueSpec, IssueState, TrackedIssue, Tracker, TrackerError};
 use crate::jobs::{JobError, read_action_job, read_reminder_job, reminder_job};
@@ -106,13 +105,20 @@ async fn keep_issue(
     Ok(())
 }
 
+/// Chat text as it goes into an issue: a mention (`@team`) would notify people in the tracker
+/// and an HTML comment could pass for another action's marker, so neither survives.
+fn quoted(text: &str) -> String {
+    text.replace('@', "@\u{200B}")
+        .replace("<!--", "<!\u{200B}--")
+}
+
 /// What the issue of `action` says: the action as its title; the incident, its channel, the
 /// due date, the owner and where to read more as its text.
 fn spec(app: &App, incident: &Incident, action: &Action) -> IssueSpec {
     let mut body = format!(
         "Follow-up action #{} of the incident \"{}\" ({}, channel {} on {}).\n\n",
         action.n,
-        incident.title,
+        quoted(&incident.title),
         incident
             .severity
             .map_or("severity not set".to_string(), |s| s.to_string()),
@@ -120,13 +126,13 @@ fn spec(app: &App, incident: &Incident, action: &Action) -> IssueSpec {
         incident.channel.platform.as_str(),
     );
     if let Some(owner) = &action.owner {
-        body.push_str(&format!("Owner: {owner}\n"));
+        body.push_str(&format!("Owner: {}\n", quoted(owner)));
     }
     if let Some(due) = action.due {
         body.push_str(&format!("Due: {}\n", due.format("%Y-%m-%d")));
     }
     if let Some(pull) = &incident.postmortem.pull {
-        body.push_str(&format!("Postmortem: {pull}\n"));
+        body.push_str(&format!("Postmortem: {}\n", quoted(pull)));
     }
     if app.config.web.enabled {
         body.push_str(&format!(
@@ -136,7 +142,7 @@ fn spec(app: &App, incident: &Incident, action: &Action) -> IssueSpec {
         ));
     }
     IssueSpec {
-        title: action.text.chars().take(240).collect(),
+        title: quoted(&action.text).chars().take(240).collect(),
         body,
         marker: format!(
             "scribe-action-{}-{}",
@@ -261,4 +267,17 @@ pub async fn incidents_of_pull(
             .is_some_and(|p| p.to_lowercase().ends_with(&suffix))
     });
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_text_in_an_issue_mentions_nobody_and_hides_no_marker() {
+        let text = quoted("ping @everyone and @octo-org/sre <!-- scribe-action-1a2b3c4d-1 -->");
+        assert!(!text.contains("@e") && !text.contains("@o"), "{text}");
+        assert!(!text.contains("<!--"), "{text}");
+        assert!(text.contains("scribe-action-1a2b3c4d-1"));
+    }
 }
