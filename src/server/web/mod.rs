@@ -183,7 +183,7 @@ pub(super) async fn signed(app: &App, headers: &HeaderMap) -> Result<Signed, Web
         return Err(WebError::SignedOut);
     };
     let key = crate::signin::digest(&secret);
-    match app.store().web_session(&key, chrono::Utc::now()).await? {
+    match app.store().web_session(&key, app.clock.now()).await? {
         Some(session) => Ok(Signed {
             who: session.who,
             csrf: session.csrf,

@@ -81,7 +81,7 @@ pub async fn login(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
 ) -> Result<Response, WebError> {
-    let now = chrono::Utc::now();
+    let now = app.clock.now();
     let bounded = token.len() <= 128;
     let who = if bounded {
         app.store()
