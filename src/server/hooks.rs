@@ -96,9 +96,12 @@ async fn github(State(app): State<Arc<App>>, headers: HeaderMap, raw: Body) -> R
         Ok(None) => return (StatusCode::OK, "nothing to do").into_response(),
         Err(error) => return refused(error),
     };
-    // A redelivery carries the same delivery id: what it says is stored once.
-    let delivery = header("x-github-delivery").unwrap_or("no-delivery-id");
-    let delivery: String = delivery.chars().take(64).collect();
+    // A redelivery carries the same delivery id (else the same body): what it says is stored
+    // once.
+    let delivery: String = match header("x-github-delivery") {
+        Some(id) => id.chars().take(64).collect(),
+        None => crate::signin::digest(&String::from_utf8_lossy(&bytes))[..32].to_string(),
+    };
     let author = Author::integration("github", "GitHub");
     let result = match hook {
         GithubHook::Issue {
