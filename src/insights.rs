@@ -371,23 +371,117 @@ impl Insights {
         out
     }
 
-    /// The severity table as CSV (`severity,incidents,ttr_median_minutes,…`).
-    pub fn csv(&self) -> String {
+    /// One table as CSV, with a header row.
+    pub fn csv(&self, table: Table) -> String {
         let show = |v: Option<i64>| v.map_or(String::new(), |m| m.to_string());
-        let mut out = String::from(
-            "severity,incidents,ttr_median_minutes,ttr_p90_minutes,open_median_minutes,open_p90_minutes\n",
-        );
-        for (key, f) in &self.by_severity {
-            out.push_str(&format!(
-                "{key},{},{},{},{},{}\n",
-                f.count,
-                show(f.ttr_median_minutes),
-                show(f.ttr_p90_minutes),
-                show(f.open_median_minutes),
-                show(f.open_p90_minutes)
-            ));
+        let spread = "ttr_median_minutes,ttr_p90_minutes,open_median_minutes,open_p90_minutes";
+        let mut out = String::new();
+        match table {
+            Table::Severity => {
+                out.push_str(&format!("severity,incidents,{spread}\n"));
+                for (key, f) in &self.by_severity {
+                    out.push_str(&format!(
+                        "{key},{},{},{},{},{}\n",
+                        f.count,
+                        show(f.ttr_median_minutes),
+                        show(f.ttr_p90_minutes),
+                        show(f.open_median_minutes),
+                        show(f.open_p90_minutes)
+                    ));
+                }
+            }
+            Table::Months => {
+                out.push_str(&format!("month,incidents,{spread}\n"));
+                for m in &self.by_month {
+                    out.push_str(&format!(
+                        "{},{},{},{},{},{}\n",
+                        m.month,
+                        m.count,
+                        show(m.ttr_median_minutes),
+                        show(m.ttr_p90_minutes),
+                        show(m.open_median_minutes),
+                        show(m.open_p90_minutes)
+                    ));
+                }
+            }
+            Table::Weeks => {
+                out.push_str("week,sev1,sev2,sev3,sev4,none\n");
+                for w in &self.per_week {
+                    out.push_str(&format!(
+                        "{},{},{},{},{},{}\n",
+                        w.week, w.sev1, w.sev2, w.sev3, w.sev4, w.none
+                    ));
+                }
+            }
+            Table::Postmortems => {
+                out.push_str("state,count\n");
+                for (state, count) in &self.postmortems {
+                    out.push_str(&format!("{state},{count}\n"));
+                }
+            }
+            Table::Actions => {
+                out.push_str(&format!(
+                    "open,done,overdue\n{},{},{}\n",
+                    self.actions.open, self.actions.done, self.actions.overdue
+                ));
+            }
+            Table::Factors => {
+                out.push_str("phrase,incidents\n");
+                for p in &self.factors {
+                    out.push_str(&format!("{},{}\n", cell(&p.phrase), p.count));
+                }
+            }
+            Table::Load => {
+                out.push_str("month,person_hours,people\n");
+                for l in &self.load {
+                    out.push_str(&format!("{},{:.1},{}\n", l.month, l.person_hours, l.people));
+                }
+            }
         }
         out
+    }
+}
+
+/// The tables of [`Insights`], by the name `?table=` and `--table` give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    #[default]
+    Severity,
+    Months,
+    Weeks,
+    Postmortems,
+    Actions,
+    Factors,
+    Load,
+}
+
+impl Table {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Severity => "severity",
+            Table::Months => "months",
+            Table::Weeks => "weeks",
+            Table::Postmortems => "postmortems",
+            Table::Actions => "actions",
+            Table::Factors => "factors",
+            Table::Load => "load",
+        }
+    }
+}
+
+/// A text cell: quoted when it holds a comma, a quote or a line break, and never read as a
+/// formula by a spreadsheet (a leading `=`, `+`, `-` or `@` gets a `'`).
+fn cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
     }
 }
 
@@ -547,7 +641,29 @@ mod tests {
                 .markdown()
                 .contains("| sev1 | 3 | 30 | 90 | 60 | 120 |")
         );
-        assert!(insights.csv().contains("\nsev1,3,30,90,60,120\n"));
+        assert!(
+            insights
+                .csv(Table::Severity)
+                .contains("\nsev1,3,30,90,60,120\n")
+        );
+        assert_eq!(
+            insights.csv(Table::Weeks).lines().nth(1),
+            Some("2026-W10,2,0,0,0,0")
+        );
+        assert_eq!(insights.csv(Table::Actions), "open,done,overdue\n2,1,1\n");
+        assert!(
+            insights
+                .csv(Table::Factors)
+                .contains("\nalert on queue age,2\n")
+        );
+    }
+
+    #[test]
+    fn a_csv_cell_is_quoted_and_never_a_formula() {
+        assert_eq!(cell("retries, again"), "\"retries, again\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(cell("plain"), "plain");
     }
 
     #[test]

@@ -92,6 +92,9 @@ enum Run {
         severity: Option<scribe::domain::Severity>,
         #[arg(long, value_enum, default_value_t = startup::InsightsFormat::Md)]
         format: startup::InsightsFormat,
+        /// The table `--format csv` prints.
+        #[arg(long, value_enum, default_value_t = scribe::insights::Table::Severity)]
+        table: scribe::insights::Table,
     },
     /// A chat room in the terminal: try every command without a chat account.
     Console {
@@ -156,9 +159,13 @@ async fn run(command: Run, config: Config) -> Result<()> {
             to,
             severity,
             format,
+            table,
         } => {
             let filter = scribe::insights::Filter { from, to, severity };
-            print!("{}", startup::insights(config, &filter, format).await?);
+            print!(
+                "{}",
+                startup::insights(config, &filter, format, table).await?
+            );
             Ok(())
         }
         Run::Link { user } => {

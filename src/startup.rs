@@ -96,7 +96,7 @@ pub enum InsightsFormat {
     /// Markdown tables, to paste into a review.
     Md,
     Json,
-    /// The severity table.
+    /// One table (`--table`).
     Csv,
 }
 
@@ -105,6 +105,7 @@ pub async fn insights(
     config: Config,
     filter: &crate::insights::Filter,
     format: InsightsFormat,
+    table: crate::insights::Table,
 ) -> Result<String> {
     let store = Arc::new(open_store(&config, true).await?);
     let app = App::new(config, Secrets::default(), store);
@@ -112,7 +113,7 @@ pub async fn insights(
     Ok(match format {
         InsightsFormat::Md => insights.markdown(),
         InsightsFormat::Json => serde_json::to_string_pretty(&insights)? + "\n",
-        InsightsFormat::Csv => insights.csv(),
+        InsightsFormat::Csv => insights.csv(table),
     })
 }
 

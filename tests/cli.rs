@@ -413,6 +413,8 @@ fn insights_count_the_stored_incidents_in_every_format() {
     assert!(markdown.contains("| sev1 | 1 | 0 | 0 |"), "{markdown}");
     let csv = success(&sandbox.run(&["insights", "--format", "csv"]));
     assert!(csv.starts_with("severity,incidents,"), "{csv}");
+    let load = success(&sandbox.run(&["insights", "--format", "csv", "--table", "load"]));
+    assert!(load.starts_with("month,person_hours,people\n"), "{load}");
     let bad = sandbox.run(&["insights", "--from", "2026-02-30"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));

@@ -477,7 +477,7 @@ the replica is lagging
     assert!(html.contains("<p>2 incidents (days in UTC).</p>"), "{html}");
     assert!(html.contains("<svg class=\"chart\""), "{html}");
     assert_eq!(html.matches("class=\"bar bar-").count(), 2, "{html}");
-    assert!(html.contains("<caption>Incidents per ISO week, by severity</caption>"));
+    assert!(html.contains("<caption>Incidents per ISO week, by severity. <a href="));
     let csv = page(&server, &cookie, "/insights.csv").await;
     assert!(
         csv.headers()["content-disposition"]
@@ -491,6 +491,26 @@ the replica is lagging
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        readable(&html).contains("/insights.csv?from=&amp;to=&amp;severity=&amp;table=weeks"),
+        "{html}"
+    );
+    let weeks = page(&server, &cookie, "/insights.csv?table=weeks").await;
+    assert!(
+        weeks.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("insights-weeks.csv")
+    );
+    assert!(
+        weeks
+            .text()
+            .await
+            .unwrap()
+            .starts_with("week,sev1,sev2,sev3,sev4,none\n")
+    );
+    let unknown = page(&server, &cookie, "/insights.csv?table=secrets").await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     let none = page(&server, &cookie, "/insights?severity=sev4&from=2000-01-01").await;
     assert!(none.text().await.unwrap().contains("<p>0 incidents"));
 

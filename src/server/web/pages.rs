@@ -13,7 +13,7 @@ use super::view::{self, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
 use crate::domain::{Horizon, Incident, Severity, Status};
-use crate::insights::{Filter, Insights};
+use crate::insights::{Filter, Insights, Table};
 use crate::storage::Store;
 
 /// Incidents per page of the list.
@@ -232,6 +232,9 @@ pub struct InsightsQuery {
     to: String,
     #[serde(default)]
     severity: String,
+    /// For `/insights.csv`: which table.
+    #[serde(default)]
+    table: Option<Table>,
 }
 
 impl InsightsQuery {
@@ -270,7 +273,7 @@ pub async fn insights(
             title => "Insights",
             insights => Value::from(Serde(&insights)),
             chart => Value::from_safe_string(super::charts::per_week(&insights.per_week)),
-            csv => format!("/insights.csv?{}", query.query_string()),
+            csv => format!("/insights.csv?{}&table=", query.query_string()),
             from => query.from,
             to => query.to,
             severity => query.severity,
@@ -280,7 +283,8 @@ pub async fn insights(
     )
 }
 
-/// `/insights.csv`: the severity table of `/insights`, as a file.
+/// `/insights.csv?table=…`: one table of `/insights` (by default the severity table), as a
+/// file.
 pub async fn insights_csv(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -289,15 +293,14 @@ pub async fn insights_csv(
     let signed = signed(&app, &headers).await?;
     let incidents = workspace_incidents(&app, &signed).await?;
     let insights = Insights::new(&incidents, &query.filter(), app.today());
+    let table = query.table.unwrap_or_default();
+    let name = format!("attachment; filename=\"insights-{}.csv\"", table.as_str());
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"insights-by-severity.csv\"",
-            ),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
         ],
-        insights.csv(),
+        insights.csv(table),
     )
         .into_response())
 }
