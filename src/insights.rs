@@ -44,12 +44,8 @@ pub struct Insights {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeverityFigures {
     pub count: usize,
-    /// Start to resolve, over the resolved incidents.
-    pub ttr_median_minutes: Option<i64>,
-    pub ttr_p90_minutes: Option<i64>,
-    /// Start to close, over the closed incidents.
-    pub open_median_minutes: Option<i64>,
-    pub open_p90_minutes: Option<i64>,
+    #[serde(flatten)]
+    pub times: Times,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,10 +53,46 @@ pub struct MonthFigures {
     /// `YYYY-MM`.
     pub month: String,
     pub count: usize,
+    #[serde(flatten)]
+    pub times: Times,
+}
+
+/// The median and 90th percentile, in minutes, of time to resolve (over the resolved
+/// incidents) and of time open (over the closed ones).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Times {
     pub ttr_median_minutes: Option<i64>,
     pub ttr_p90_minutes: Option<i64>,
     pub open_median_minutes: Option<i64>,
     pub open_p90_minutes: Option<i64>,
+}
+
+impl Times {
+    /// The column names, in the order of [`Times::cells`].
+    const COLUMNS: &str = "ttr_median_minutes,ttr_p90_minutes,open_median_minutes,open_p90_minutes";
+
+    fn of(incidents: &[&Incident]) -> Times {
+        let ttr = minutes(incidents, Incident::time_to_resolve);
+        let open = minutes(incidents, Incident::time_open);
+        Times {
+            ttr_median_minutes: percentile(&ttr, 50),
+            ttr_p90_minutes: percentile(&ttr, 90),
+            open_median_minutes: percentile(&open, 50),
+            open_p90_minutes: percentile(&open, 90),
+        }
+    }
+
+    /// The four figures joined by `separator`, `unknown` where there is none.
+    fn cells(&self, separator: &str, unknown: &str) -> String {
+        [
+            self.ttr_median_minutes,
+            self.ttr_p90_minutes,
+            self.open_median_minutes,
+            self.open_p90_minutes,
+        ]
+        .map(|v| v.map_or(unknown.to_string(), |m| m.to_string()))
+        .join(separator)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,20 +148,6 @@ fn minutes(
         .collect();
     values.sort_unstable();
     values
-}
-
-/// The median and 90th percentile of time to resolve and time open.
-type Spread = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
-
-fn spread(incidents: &[&Incident]) -> Spread {
-    let ttr = minutes(incidents, Incident::time_to_resolve);
-    let open = minutes(incidents, Incident::time_open);
-    (
-        percentile(&ttr, 50),
-        percentile(&ttr, 90),
-        percentile(&open, 50),
-        percentile(&open, 90),
-    )
 }
 
 /// Words that say nothing on their own: a phrase neither starts nor ends with one.
@@ -209,15 +227,11 @@ impl Insights {
                 .push(incident);
         }
         for (key, group) in &groups {
-            let (ttr_median, ttr_p90, open_median, open_p90) = spread(group);
             by_severity.insert(
                 key.clone(),
                 SeverityFigures {
                     count: group.len(),
-                    ttr_median_minutes: ttr_median,
-                    ttr_p90_minutes: ttr_p90,
-                    open_median_minutes: open_median,
-                    open_p90_minutes: open_p90,
+                    times: Times::of(group),
                 },
             );
         }
@@ -249,16 +263,10 @@ impl Insights {
         }
         let by_month = months
             .iter()
-            .map(|(month, group)| {
-                let (ttr_median, ttr_p90, open_median, open_p90) = spread(group);
-                MonthFigures {
-                    month: month.clone(),
-                    count: group.len(),
-                    ttr_median_minutes: ttr_median,
-                    ttr_p90_minutes: ttr_p90,
-                    open_median_minutes: open_median,
-                    open_p90_minutes: open_p90,
-                }
+            .map(|(month, group)| MonthFigures {
+                month: month.clone(),
+                count: group.len(),
+                times: Times::of(group),
             })
             .collect();
         let load = months
@@ -311,29 +319,22 @@ impl Insights {
 
     /// The figures as markdown tables, to paste into a review.
     pub fn markdown(&self) -> String {
-        let show = |v: Option<i64>| v.map_or("-".to_string(), |m| m.to_string());
         let mut out = format!("# Incident insights\n\n{} incidents.\n\n", self.incidents);
         out.push_str("## By severity (minutes)\n\n| severity | incidents | time to resolve, median | p90 | time open, median | p90 |\n|---|---|---|---|---|---|\n");
         for (key, f) in &self.by_severity {
             out.push_str(&format!(
-                "| {key} | {} | {} | {} | {} | {} |\n",
+                "| {key} | {} | {} |\n",
                 f.count,
-                show(f.ttr_median_minutes),
-                show(f.ttr_p90_minutes),
-                show(f.open_median_minutes),
-                show(f.open_p90_minutes)
+                f.times.cells(" | ", "-")
             ));
         }
         out.push_str("\n## By month (minutes)\n\n| month | incidents | time to resolve, median | p90 | time open, median | p90 |\n|---|---|---|---|---|---|\n");
         for m in &self.by_month {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} |\n",
                 m.month,
                 m.count,
-                show(m.ttr_median_minutes),
-                show(m.ttr_p90_minutes),
-                show(m.open_median_minutes),
-                show(m.open_p90_minutes)
+                m.times.cells(" | ", "-")
             ));
         }
         out.push_str("\n## Per week\n\n| week | sev1 | sev2 | sev3 | sev4 | none |\n|---|---|---|---|---|---|\n");
@@ -373,34 +374,23 @@ impl Insights {
 
     /// One table as CSV, with a header row.
     pub fn csv(&self, table: Table) -> String {
-        let show = |v: Option<i64>| v.map_or(String::new(), |m| m.to_string());
-        let spread = "ttr_median_minutes,ttr_p90_minutes,open_median_minutes,open_p90_minutes";
+        let columns = Times::COLUMNS;
         let mut out = String::new();
         match table {
             Table::Severity => {
-                out.push_str(&format!("severity,incidents,{spread}\n"));
+                out.push_str(&format!("severity,incidents,{columns}\n"));
                 for (key, f) in &self.by_severity {
-                    out.push_str(&format!(
-                        "{key},{},{},{},{},{}\n",
-                        f.count,
-                        show(f.ttr_median_minutes),
-                        show(f.ttr_p90_minutes),
-                        show(f.open_median_minutes),
-                        show(f.open_p90_minutes)
-                    ));
+                    out.push_str(&format!("{key},{},{}\n", f.count, f.times.cells(",", "")));
                 }
             }
             Table::Months => {
-                out.push_str(&format!("month,incidents,{spread}\n"));
+                out.push_str(&format!("month,incidents,{columns}\n"));
                 for m in &self.by_month {
                     out.push_str(&format!(
-                        "{},{},{},{},{},{}\n",
+                        "{},{},{}\n",
                         m.month,
                         m.count,
-                        show(m.ttr_median_minutes),
-                        show(m.ttr_p90_minutes),
-                        show(m.open_median_minutes),
-                        show(m.open_p90_minutes)
+                        m.times.cells(",", "")
                     ));
                 }
             }
@@ -581,14 +571,18 @@ mod tests {
         // sev1 time to resolve: 10, 30, 90 → median (rank 2) 30, p90 (rank 3) 90; open: 60, 120.
         let sev1 = &insights.by_severity["sev1"];
         assert_eq!(
-            (sev1.count, sev1.ttr_median_minutes, sev1.ttr_p90_minutes),
+            (
+                sev1.count,
+                sev1.times.ttr_median_minutes,
+                sev1.times.ttr_p90_minutes
+            ),
             (3, Some(30), Some(90))
         );
         assert_eq!(
-            (sev1.open_median_minutes, sev1.open_p90_minutes),
+            (sev1.times.open_median_minutes, sev1.times.open_p90_minutes),
             (Some(60), Some(120))
         );
-        assert_eq!(insights.by_severity["none"].ttr_median_minutes, None);
+        assert_eq!(insights.by_severity["none"].times.ttr_median_minutes, None);
         assert_eq!(insights.by_month[0].month, "2026-03");
         assert_eq!(insights.by_month[1].count, 2);
         let weeks: Vec<(&str, usize, usize, usize)> = insights
