@@ -315,13 +315,19 @@ pub fn publish_jobs(publish: &PublishConfig, id: &IncidentId, suffix: &str) -> V
 
 /// The incident (and text) of a job made by [`incident_job`]; an unreadable one fails for good.
 pub fn read_incident_job(job: &Job) -> Result<(IncidentId, Option<String>), JobError> {
-    let payload: IncidentJob = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
-    Ok((id, payload.text))
+    let payload: IncidentJob = read_payload(job)?;
+    Ok((incident_of(&payload.incident)?, payload.text))
+}
+
+/// A job's payload as `T`; one that does not read fails for good.
+fn read_payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, JobError> {
+    serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))
+}
+
+/// The incident a payload names; an id that does not read fails for good.
+fn incident_of(id: &str) -> Result<IncidentId, JobError> {
+    id.parse().map_err(|e| JobError::Permanent(format!("{e}")))
 }
 
 /// What a reminder job carries: its incident, and which reminder for when.
@@ -347,13 +353,8 @@ pub fn reminder_job(id: &IncidentId, due: &Due) -> NewJob {
 
 /// The incident and reminder of a job made by [`reminder_job`].
 pub fn read_reminder_job(job: &Job) -> Result<(IncidentId, Due), JobError> {
-    let payload: RemindJob = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
-    Ok((id, payload.due))
+    let payload: RemindJob = read_payload(job)?;
+    Ok((incident_of(&payload.incident)?, payload.due))
 }
 
 /// The reminders a command's outcome may change (a start, a resolve, a close, a due date or
@@ -456,13 +457,8 @@ pub fn issue_jobs(
 
 /// The incident and action of a job made by [`issue_jobs`].
 pub fn read_action_job(job: &Job) -> Result<(IncidentId, u32), JobError> {
-    let payload: ActionJob = serde_json::from_str(&job.payload)
-        .map_err(|e| JobError::Permanent(format!("unreadable job payload: {e}")))?;
-    let id = payload
-        .incident
-        .parse()
-        .map_err(|e| JobError::Permanent(format!("{e}")))?;
-    Ok((id, payload.action))
+    let payload: ActionJob = read_payload(job)?;
+    Ok((incident_of(&payload.incident)?, payload.action))
 }
 
 /// The tracker's read for the slot after `now` (`every` apart): keyed by its time, so
