@@ -14,19 +14,6 @@ use scribe::clock::Clock;
 const CHANNEL: &str = "C0REMIND";
 const USER: &str = "U0ANA";
 
-/// How many of Scribe's posts hold `needle`.
-fn posts_with(fake: &FakeSlack, needle: &str) -> usize {
-    fake.calls_to("chat.postMessage")
-        .iter()
-        .filter(|call| {
-            call.params["text"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle)
-        })
-        .count()
-}
-
 fn start(sandbox: &Sandbox, fake: &FakeSlack, clock: &Clock, env: &[(&str, &str)]) -> Server {
     let api = fake.api_base();
     let mut vars = vec![("SCRIBE__SLACK__API_BASE_URL", api.as_str())];
@@ -58,14 +45,10 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     server.settled().await;
 
     advance(&server, &clock, Duration::minutes(9)).await;
-    assert_eq!(
-        posts_with(&fake, "has no lead yet"),
-        0,
-        "not before its time"
-    );
+    assert_eq!(fake.posts_with("has no lead yet"), 0, "not before its time");
     advance(&server, &clock, Duration::minutes(2)).await;
-    assert_eq!(posts_with(&fake, "has no lead yet"), 1);
-    assert_eq!(posts_with(&fake, "has no severity yet"), 1);
+    assert_eq!(fake.posts_with("has no lead yet"), 1);
+    assert_eq!(fake.posts_with("has no severity yet"), 1);
     let no_lead = fake
         .calls_to("chat.postMessage")
         .into_iter()
@@ -78,9 +61,9 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
         no_lead.params["text"]
     );
     advance(&server, &clock, Duration::minutes(40)).await;
-    assert_eq!(posts_with(&fake, "has no lead yet"), 1, "once");
+    assert_eq!(fake.posts_with("has no lead yet"), 1, "once");
     assert_eq!(
-        posts_with(&fake, "no timeline entry for"),
+        fake.posts_with("no timeline entry for"),
         0,
         "no severity yet: not urgent"
     );
@@ -89,27 +72,27 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     let (text, t) = say("severity sev2");
     server.command(CHANNEL, USER, "/incident", &text, &t).await;
     advance(&server, &clock, Duration::minutes(29)).await;
-    assert_eq!(posts_with(&fake, "no timeline entry for"), 0);
+    assert_eq!(fake.posts_with("no timeline entry for"), 0);
     advance(&server, &clock, Duration::minutes(6)).await;
-    assert_eq!(posts_with(&fake, "no timeline entry for"), 1);
+    assert_eq!(fake.posts_with("no timeline entry for"), 1);
 
     // A crash; the next one is due while Scribe is down, and fires after the restart.
     server.kill();
     clock.advance(Duration::minutes(40));
     let server = start(&sandbox, &fake, &clock, &quiet);
     server.settled().await;
-    assert_eq!(posts_with(&fake, "no timeline entry for"), 2);
+    assert_eq!(fake.posts_with("no timeline entry for"), 2);
 
     // Resolved: the silence no longer matters; "not closed" comes a day later, once.
     let (text, t) = say("resolve failover done");
     server.command(CHANNEL, USER, "/incident", &text, &t).await;
     advance(&server, &clock, Duration::hours(23)).await;
-    assert_eq!(posts_with(&fake, "no timeline entry for"), 2);
-    assert_eq!(posts_with(&fake, "still not closed"), 0);
+    assert_eq!(fake.posts_with("no timeline entry for"), 2);
+    assert_eq!(fake.posts_with("still not closed"), 0);
     advance(&server, &clock, Duration::hours(2)).await;
-    assert_eq!(posts_with(&fake, "still not closed"), 1);
+    assert_eq!(fake.posts_with("still not closed"), 1);
     advance(&server, &clock, Duration::hours(24)).await;
-    assert_eq!(posts_with(&fake, "still not closed"), 1, "once");
+    assert_eq!(fake.posts_with("still not closed"), 1, "once");
 
     // Closed, with an owner and a due date three days on.
     let due = (clock.now() + Duration::days(3)).date_naive();
@@ -139,23 +122,20 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     let day = due.and_hms_opt(0, 0, 0).unwrap().and_utc();
     let to_day_before = day - Duration::days(1) - clock.now();
     advance(&server, &clock, to_day_before - Duration::minutes(1)).await;
-    assert_eq!(posts_with(&fake, "@Bo: the postmortem of"), 0);
+    assert_eq!(fake.posts_with("@Bo: the postmortem of"), 0);
     advance(&server, &clock, Duration::minutes(2)).await;
     assert_eq!(
-        posts_with(&fake, "@Bo: the postmortem of Database down is due"),
+        fake.posts_with("@Bo: the postmortem of Database down is due"),
         1
     );
     // On the due date, 09:00: the owner, and the action's owner.
     advance(&server, &clock, Duration::days(1) + Duration::hours(9)).await;
     assert_eq!(
-        posts_with(&fake, "and is not published yet"),
+        fake.posts_with("and is not published yet"),
         1,
         "the overdue reminder, first round"
     );
-    assert_eq!(
-        posts_with(&fake, "@Cy: action #1 of Database down is due"),
-        1
-    );
+    assert_eq!(fake.posts_with("@Cy: action #1 of Database down is due"), 1);
     // The day after the due date: overdue, in the JSON and the metrics.
     advance(&server, &clock, Duration::days(1)).await;
     let incident = server.the_incident().await;
@@ -170,11 +150,11 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     );
     // The second round comes two days after the first; publishing stops the rest.
     advance(&server, &clock, Duration::days(1)).await;
-    assert_eq!(posts_with(&fake, "and is not published yet"), 2);
+    assert_eq!(fake.posts_with("and is not published yet"), 2);
     let (text, t) = say("postmortem published");
     server.command(CHANNEL, USER, "/incident", &text, &t).await;
     advance(&server, &clock, Duration::days(20)).await;
-    assert_eq!(posts_with(&fake, "and is not published yet"), 2);
+    assert_eq!(fake.posts_with("and is not published yet"), 2);
     let incident = server.the_incident().await;
     assert_eq!(incident["postmortem"]["state"], "published");
     assert!(
@@ -259,11 +239,11 @@ async fn a_reminder_after_the_response_waits_for_quiet_hours_to_end() {
     }
     // Three hours on, inside the quiet hours: held back until they end.
     advance(&server, &clock, Duration::hours(3) + Duration::minutes(1)).await;
-    assert_eq!(posts_with(&fake, "still not closed"), 0);
+    assert_eq!(fake.posts_with("still not closed"), 0);
     advance(&server, &clock, Duration::hours(1)).await;
-    assert_eq!(posts_with(&fake, "still not closed"), 0);
+    assert_eq!(fake.posts_with("still not closed"), 0);
     advance(&server, &clock, Duration::hours(1)).await;
-    assert_eq!(posts_with(&fake, "still not closed"), 1);
+    assert_eq!(fake.posts_with("still not closed"), 1);
     let metrics = server.metrics().await;
     assert!(
         metrics.contains("scribe_incidents_started_total{severity=\"none\"} 1"),

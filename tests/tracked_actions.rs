@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use chrono::Duration;
-use common::Sandbox;
 use common::fake_github::{FakeGithub, REPOSITORY};
 use common::fake_jira::{EMAIL, FakeJira, PROJECT};
 use common::fake_slack::FakeSlack;
 use common::server::Server;
+use common::{Sandbox, files_under};
 use scribe::clock::Clock;
 use scribe::followups::webhook::sign_github;
 use scribe::storage::Store;
@@ -23,20 +21,6 @@ const USER: &str = "U0ANA";
 const WEBHOOK_SECRET: &str = "whsec-test-8c1f";
 const GITHUB_TOKEN: &str = "ghp-tracker-test-token";
 const JIRA_TOKEN: &str = "jira-test-token-51aa";
-
-/// Every file under `dir`, however deep.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
 
 /// An `issues` delivery as GitHub sends it, signed with `secret`.
 async fn deliver(
@@ -76,18 +60,6 @@ async fn send_hook(
         .send()
         .await
         .unwrap()
-}
-
-fn posts_with(fake: &FakeSlack, needle: &str) -> usize {
-    fake.calls_to("chat.postMessage")
-        .iter()
-        .filter(|c| {
-            c.params["text"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle)
-        })
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -275,7 +247,7 @@ async fn closing_with_two_actions_makes_two_issues_and_a_closed_issue_marks_its_
         )
         .await;
     server.settled().await;
-    assert_eq!(posts_with(&slack, "is gone from GitHub"), 1);
+    assert_eq!(slack.posts_with("is gone from GitHub"), 1);
     assert_eq!(github.issues().len(), 1);
 
     // The postmortem's pull request merged: published. One in another repository: nothing.
@@ -417,7 +389,7 @@ async fn jira_issues_are_made_at_once_and_read_back_by_polling_and_the_webhook()
         .await;
     server.settled().await;
     assert_eq!(
-        posts_with(&slack, "Scribe could not keep an action's issue"),
+        slack.posts_with("Scribe could not keep an action's issue"),
         1
     );
     assert_eq!(jira.issues().len(), 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::fake_slack::FakeSlack;
 use common::server::{API_TOKEN, Server};
-use common::{Sandbox, success};
+use common::{Sandbox, files_under, success};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use scribe::storage::Store;
@@ -96,20 +96,6 @@ async fn api_incident(server: &Server, id: &str) -> Value {
         .unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-/// Every file under `dir`, however deep.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 fn href(id: &str) -> String {

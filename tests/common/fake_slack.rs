@@ -299,6 +299,19 @@ impl FakeSlack {
         self.state().message_mut(channel, ts).pinned = None;
     }
 
+    /// How many of the messages Scribe posted (`chat.postMessage`) hold `needle`.
+    pub fn posts_with(&self, needle: &str) -> usize {
+        self.calls_to("chat.postMessage")
+            .iter()
+            .filter(|call| {
+                call.params["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(needle)
+            })
+            .count()
+    }
+
     /// Waits until `count` calls to `method` have succeeded and returns them; panics with
     /// everything recorded if that takes longer than `timeout`.
     pub async fn wait_for(&self, method: &str, count: usize, timeout: Duration) -> Vec<Call> {

@@ -14,6 +14,20 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+/// Every file under `dir`, however deep (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// A `status` answer whose connection drops in the middle of its body, as when a proxy or the
 /// network loses an answer after the server acted: the client cannot tell whether it did.
 pub fn dropped_answer(status: u16) -> axum::response::Response {
