@@ -13,9 +13,11 @@ use crate::domain::{
     PostmortemState, Status, reply,
 };
 use crate::drafting::{DraftError, Drafter, Place};
+use crate::indexer::Indexer;
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
 use crate::metrics::{Metrics, SeverityLabels};
 use crate::recorder::{Recorded, Recorder};
+use crate::search::{self, Hit, Match, Query, Scope, Words};
 use crate::storage::{AnyStore, NewJob, Store, StoreError, WebIdentity};
 
 /// The web page of incident `id`, from the site's root.
@@ -53,6 +55,8 @@ pub struct App {
     /// most every [`POSTMORTEM_RECOUNT`].
     postmortem_counts:
         tokio::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, PostmortemCounts)>>,
+    /// Keeps the search index current.
+    pub index: Indexer,
     /// Channels whose workspace is stored, so that each is written once per process.
     workspaces: std::sync::Mutex<std::collections::HashSet<ChannelRef>>,
 }
@@ -66,6 +70,7 @@ impl App {
             jobs: Arc::new(Queue::default()),
             changes: tokio::sync::broadcast::channel(256).0,
             workspaces: std::sync::Mutex::default(),
+            index: Indexer::new(config.search.messages),
             postmortem_counts: tokio::sync::Mutex::default(),
             clock: Clock::System,
             rules: config.reminder_rules(),
@@ -134,6 +139,7 @@ impl App {
             self.jobs.wake();
         }
         if recorded.new {
+            self.index.mark(&event.channel);
             // Nobody listening is no error.
             let _ = self.changes.send(event.channel.clone());
         }
@@ -237,6 +243,96 @@ impl App {
             .now()
             .with_timezone(&self.config.team.timezone)
             .date_naive()
+    }
+
+    /// What `query` finds, once the index holds every event stored before the call.
+    pub async fn search(&self, query: &Query) -> Result<Vec<Hit>, StoreError> {
+        self.index.pass(&self.recorder).await?;
+        self.store().search(query).await
+    }
+
+    /// Whose incidents a person in `channel` may find: those of the channel's workspace.
+    /// A channel whose workspace is unknown finds nothing.
+    pub async fn scope_of(&self, channel: &ChannelRef) -> Result<Scope, StoreError> {
+        Ok(Scope::Workspace {
+            platform: channel.platform,
+            workspace: self
+                .store()
+                .channel_workspace(channel)
+                .await?
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The closed incidents most like `incident` (its title, factors and timeline), among
+    /// those of its workspace, best first.
+    pub async fn similar(&self, incident: &Incident) -> Result<Vec<Hit>, StoreError> {
+        let query = Query {
+            words: Words::of_incident(incident),
+            matching: Match::Any,
+            scope: self.scope_of(&incident.channel).await?,
+            closed_only: true,
+            except: Some(incident.id().to_string()),
+            limit: search::SIMILAR,
+        };
+        self.search(&query).await
+    }
+
+    /// The web page of the incident a hit names (its id, when there is no web workspace).
+    pub fn link(&self, hit: &Hit) -> String {
+        match hit.incident_id() {
+            Some(id) if self.config.web.enabled => {
+                format!("{}{}", self.config.public_url(), incident_path(&id))
+            }
+            _ => hit.id.clone(),
+        }
+    }
+
+    /// The answer to `/incident search <words>` asked in `channel`: the top hits of its
+    /// workspace, with links.
+    pub async fn search_answer(&self, channel: &ChannelRef, asked: &str) -> String {
+        let query = match self.scope_of(channel).await {
+            Ok(scope) => Query {
+                words: Words::parse(asked),
+                matching: Match::All,
+                scope,
+                closed_only: false,
+                except: None,
+                limit: search::IN_CHAT,
+            },
+            Err(error) => {
+                tracing::error!(%error, "cannot search");
+                return reply::SEARCH_FAILED.to_string();
+            }
+        };
+        match self.search(&query).await {
+            Ok(hits) => search::search_answer(asked, &hits, |hit| self.link(hit)),
+            Err(error) => {
+                tracing::error!(%error, "cannot search");
+                reply::SEARCH_FAILED.to_string()
+            }
+        }
+    }
+
+    /// The list of closed incidents like `incident` (`/incident similar`, and under a start
+    /// headline); `None` when there are none or the index cannot be read (said in the log).
+    pub async fn similar_answer(&self, incident: &Incident) -> Option<String> {
+        match self.similar(incident).await {
+            Ok(hits) => search::similar_answer(&hits, |hit| self.link(hit)),
+            Err(error) => {
+                tracing::error!(incident = %incident.id(), %error, "cannot look for similar incidents");
+                None
+            }
+        }
+    }
+
+    /// The start headline's addition: incidents like the new one, when `[search]
+    /// similar_on_start` is on.
+    pub async fn similar_on_start(&self, incident: &Incident) -> Option<String> {
+        if !self.config.search.similar_on_start {
+            return None;
+        }
+        self.similar_answer(incident).await
     }
 
     /// The channel's state, folded from its log.

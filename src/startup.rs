@@ -72,8 +72,11 @@ pub async fn console(config: Config, user: String, channel: &str) -> Result<()> 
         bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
     }
     let store = Arc::new(open_store(&config, true).await?);
+    let app = App::new(config, Secrets::default(), store);
+    // The first search brings the index up to date with the log.
+    app.index.mark_everything();
     let room = Console {
-        app: Arc::new(App::new(config, Secrets::default(), store)),
+        app: Arc::new(app),
         channel: console::channel(channel),
         user,
     };
@@ -229,6 +232,8 @@ impl Application {
             config.server.listen = bound;
         }
         let app = Arc::new(App::new(config, secrets, store).with_clock(clock));
+        // The index catches up with the log (filled for the first time after an upgrade).
+        app.index.mark_everything();
         if let Err(error) = app.count_open_incidents().await {
             tracing::warn!(%error, "cannot count the open incidents; the gauge starts at 0");
         }
@@ -313,6 +318,11 @@ impl Application {
                 until_stopped(stopped.clone()),
             ))
         });
+        let indexer = {
+            let app = Arc::clone(&app);
+            let stopped = until_stopped(stopped.clone());
+            tokio::spawn(async move { app.index.run(&app.recorder, stopped).await })
+        };
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let (signalled, signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
@@ -337,6 +347,8 @@ impl Application {
                 "a job outlived the shutdown grace period; it will run again"
             );
         }
+        // What it had not indexed yet is indexed at the next start.
+        indexer.await?;
         if let Some(socket) = socket {
             socket.await?;
         }

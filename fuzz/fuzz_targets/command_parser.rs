@@ -132,6 +132,8 @@ fn render(command: &Command) -> String {
                 Draft { publish } => format!("draft{}", if *publish { " --publish" } else { "" }),
                 Title(text) => format!("title {text}"),
                 Web => "web".to_string(),
+                Search(words) => format!("search {words}"),
+                Similar => "similar".to_string(),
             };
             format!("/incident {rest}")
         }

@@ -39,6 +39,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub publish: PublishConfig,
     pub web: WebConfig,
+    pub search: SearchConfig,
     pub postmortem: PostmortemConfig,
     pub reminders: RemindersConfig,
     pub followups: FollowupsConfig,
@@ -141,6 +142,15 @@ pub struct WebConfig {
     pub public_url: Option<url::Url>,
     /// How long a web session lasts.
     pub session_hours: value::SessionHours,
+}
+
+/// What full-text search indexes, and whether a start lists incidents like it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Index every message of an incident, not only its timeline and story.
+    pub messages: bool,
+    pub similar_on_start: bool,
 }
 
 /// Where drafts are published.

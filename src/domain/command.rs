@@ -14,7 +14,7 @@ pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>]
 | ref <label> <text or URL> (edit N <text>, remove|restore N) | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
 (edit N <text>, done|reopen|remove|restore N, track N <issue> [URL]) \
 | postmortem owner <name>|due YYYY-MM-DD|review [PR URL]|published \
-| resolve [note] | close | status | draft [--publish] | web";
+| resolve [note] | close | status | draft [--publish] | web | search <words> | similar";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -68,6 +68,10 @@ pub enum IncidentCommand {
     },
     /// A sign-in link to the web workspace, for whoever asks.
     Web,
+    /// Past incidents holding these words, for whoever asks.
+    Search(String),
+    /// The closed incidents most like this one.
+    Similar,
 }
 
 impl IncidentCommand {
@@ -369,6 +373,8 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         "status" => Ok(IncidentCommand::Status),
         "title" => Ok(IncidentCommand::Title(required(args)?)),
         "web" if args.is_empty() => Ok(IncidentCommand::Web),
+        "search" | "find" => Ok(IncidentCommand::Search(required(args)?)),
+        "similar" if args.is_empty() => Ok(IncidentCommand::Similar),
         "draft" => match args {
             "" => Ok(IncidentCommand::Draft { publish: false }),
             "--publish" => Ok(IncidentCommand::Draft { publish: true }),

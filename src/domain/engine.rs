@@ -79,6 +79,10 @@ pub enum Outcome {
     TitleSet,
     /// `/incident web`: the adapter answers with a sign-in link for whoever asked.
     WebLink,
+    /// `/incident search <words>`: the adapter answers with what the index finds.
+    Search(String),
+    /// `/incident similar`: the adapter answers with the closed incidents like this one.
+    Similar,
     Refused(CommandError),
 }
 
@@ -95,6 +99,7 @@ impl Outcome {
                 | Outcome::ShowTimeline
                 | Outcome::ShowDraft
                 | Outcome::Publish
+                | Outcome::Similar
         )
     }
 }
@@ -143,6 +148,15 @@ impl History {
     /// What the command in `message` did; `None` when the message is no command.
     pub fn effect_of(&self, message: &MessageId) -> Option<&Effect> {
         self.effects.get(message)
+    }
+
+    /// When the incident before `incident` in the channel closed: its messages start after.
+    pub fn previous_close(&self, incident: &Incident) -> Option<DateTime<Utc>> {
+        self.incidents
+            .iter()
+            .take_while(|i| i.opened_by != incident.opened_by)
+            .filter_map(|i| i.closed_at)
+            .max()
     }
 
     /// The channel's incident that is not closed yet, if any.
@@ -425,6 +439,7 @@ impl Walk {
                     }
                 }
                 (Command::Incident(IncidentCommand::Web), _) => Outcome::WebLink,
+                (Command::Incident(IncidentCommand::Search(words)), _) => Outcome::Search(words),
                 (Command::Entry(curation), Some(builder)) => {
                     builder.curate(curation, messages, idx, settings)
                 }
@@ -540,7 +555,9 @@ fn for_closed(command: &Command) -> bool {
             command.writes_story()
                 || matches!(
                     command,
-                    IncidentCommand::Status | IncidentCommand::Draft { .. }
+                    IncidentCommand::Status
+                        | IncidentCommand::Draft { .. }
+                        | IncidentCommand::Similar
                 )
         }
         Command::Timeline(_) => false,
@@ -843,6 +860,8 @@ impl Builder {
             IncidentCommand::Draft { publish: false } => Outcome::ShowDraft,
             IncidentCommand::Draft { publish: true } => Outcome::Publish,
             IncidentCommand::Web => Outcome::WebLink,
+            IncidentCommand::Search(words) => Outcome::Search(words),
+            IncidentCommand::Similar => Outcome::Similar,
         }
     }
 

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::event::{ChatEvent, EventKind, MessageId, UserId};
+use super::event::{AuthorKind, ChatEvent, EventKind, MessageId, UserId};
+use super::incident::Incident;
 
 /// One message as its stored events leave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,69 @@ pub fn known(events: &[ChatEvent]) -> HashMap<MessageId, Known> {
         }
     }
     known
+}
+
+/// A message of an incident as people read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub id: MessageId,
+    pub at: DateTime<Utc>,
+    pub author: String,
+    /// After its last edit.
+    pub text: String,
+    /// The thread's first message, for a reply.
+    pub thread: Option<MessageId>,
+}
+
+/// The channel's messages of `incident` (those after `after`, the previous incident's close,
+/// up to its own close), in time order, as the log leaves them: edits applied, deletions gone.
+/// Commands and Scribe's own web changes are not messages people read, so they are left out.
+pub fn conversation(
+    events: &[ChatEvent],
+    incident: &Incident,
+    after: Option<DateTime<Utc>>,
+) -> Vec<Said> {
+    let mut sorted: Vec<&ChatEvent> = events.iter().collect();
+    sorted.sort_by_key(|e| (e.at, e.rank()));
+    let mut said: Vec<Said> = Vec::new();
+    let mut by_id: HashMap<&MessageId, usize> = HashMap::new();
+    let mut deleted: HashSet<&MessageId> = HashSet::new();
+    for event in sorted {
+        match &event.kind {
+            EventKind::Posted {
+                author,
+                text,
+                thread,
+            } => {
+                let within = after.is_none_or(|after| event.at > after)
+                    && incident.closed_at.is_none_or(|end| event.at <= end);
+                let readable = author.kind != AuthorKind::System
+                    && super::command::parse(text).is_none()
+                    && !event.message.as_str().starts_with("web:");
+                if within && readable && !by_id.contains_key(&event.message) {
+                    by_id.insert(&event.message, said.len());
+                    said.push(Said {
+                        id: event.message.clone(),
+                        at: event.at,
+                        author: author.name.clone(),
+                        text: text.clone(),
+                        thread: thread.clone(),
+                    });
+                }
+            }
+            EventKind::Edited { text } => {
+                if let Some(&i) = by_id.get(&event.message) {
+                    said[i].text.clone_from(text);
+                }
+            }
+            EventKind::Deleted => {
+                deleted.insert(&event.message);
+            }
+            _ => {}
+        }
+    }
+    said.retain(|message| !deleted.contains(&message.id));
+    said
 }
 
 #[cfg(test)]

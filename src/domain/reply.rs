@@ -11,6 +11,13 @@ use super::incident::{Incident, Stage};
 pub const NOT_RECORDED: &str =
     "Scribe could not store that command, so nothing was recorded. Please send it again.";
 
+/// The answer to `/incident search` when the index cannot be read.
+pub const SEARCH_FAILED: &str =
+    "Scribe could not search past incidents just now (the cause is in its log). Please try again.";
+
+/// The answer to `/incident similar` when no closed incident is like this one.
+pub const NO_SIMILAR: &str = "No past incident looks like this one yet.";
+
 /// The answer to `/incident web` when the link could not be stored.
 pub const NO_WEB_LINK: &str =
     "Scribe could not make a sign-in link just now. Please ask again with /incident web.";
@@ -90,6 +97,10 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::ShowTimeline => incident.map_or_else(String::new, timeline_list),
         Outcome::ShowDraft => "Drafting the postmortem preview.".to_string(),
         Outcome::Publish => format!("Publishing the postmortem draft of {title}."),
+        // The adapters answer these from the search index; this is what is left without one.
+        Outcome::Search(_) | Outcome::Similar => {
+            "Search is not available here: Scribe has no store of past incidents.".to_string()
+        }
         Outcome::Refused(error) => error.to_string(),
     }
 }

@@ -1,6 +1,6 @@
 //! `/api/incidents`: the incidents as JSON (the `scribe draft --format json` schema plus `id`,
 //! `platform` and `channel`) and their drafts; `/api/insights`: the incidents together (as
-//! `scribe insights --format json`). Only with `SCRIBE_API_TOKEN`, as a bearer token.
+//! `scribe insights --format json`); `/api/search`: full-text search over every incident. Only with `SCRIBE_API_TOKEN`, as a bearer token.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::domain::{Incident, IncidentId, Severity};
 use crate::drafting::IncidentDocument;
 use crate::insights::{Filter, Insights};
+use crate::search::{Match, Scope, Similar, Words};
 use crate::storage::{JobStatus, Store};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -24,6 +25,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/incidents/{id}", get(show))
         .route("/api/incidents/{id}/postmortem.md", get(postmortem))
         .route("/api/insights", get(insights))
+        .route("/api/search", get(search))
 }
 
 #[derive(Serialize)]
@@ -159,6 +161,87 @@ async fn insights(
     }
 }
 
+/// `?q=words&limit=N`: `q` is read as plain words (every one must match), `limit` 1 to
+/// [`MAX_LIMIT`] (default 10).
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// The most results one search answers with.
+const MAX_LIMIT: usize = 50;
+
+#[derive(Serialize)]
+struct Found {
+    id: String,
+    title: String,
+    severity: Option<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    duration_minutes: Option<i64>,
+    /// Where the words matched, each match between `**`.
+    snippet: String,
+    score: f64,
+}
+
+/// Every incident holding the query's words, best first.
+async fn search(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
+        None => 10,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("limit: give a whole number from 1 to {MAX_LIMIT}"),
+            )
+                .into_response();
+        }
+    };
+    let words = Words::parse(&query.q);
+    if words.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "q: give the words to search for (letters and digits; every word must match)",
+        )
+            .into_response();
+    }
+    let asked = crate::search::Query {
+        words,
+        matching: Match::All,
+        scope: Scope::Everywhere,
+        closed_only: false,
+        except: None,
+        limit,
+    };
+    match app.search(&asked).await {
+        Ok(hits) => {
+            let results: Vec<Found> = hits
+                .into_iter()
+                .map(|hit| Found {
+                    snippet: crate::search::marked(&hit.snippet, "**", "**"),
+                    id: hit.id,
+                    title: hit.title,
+                    severity: hit.severity,
+                    started_at: hit.started_at,
+                    duration_minutes: hit.duration_minutes,
+                    score: hit.score,
+                })
+                .collect();
+            Json(serde_json::json!({ "results": results })).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
 /// The incident named by `id` for an authorized request, or the response to give instead.
 async fn find(app: &App, headers: &HeaderMap, id: &str) -> Result<Incident, Response> {
     if !authorized(app, headers) {
@@ -196,6 +279,11 @@ async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<St
         serde_json::to_value(api_incident(&incident, app.today())).expect("serialisable");
     body["jobs"] = serde_json::to_value(jobs).expect("serialisable");
     body["reminders"] = serde_json::to_value(reminders).expect("serialisable");
+    let similar: Vec<Similar> = match app.similar(&incident).await {
+        Ok(hits) => hits.into_iter().map(Similar::from).collect(),
+        Err(e) => return internal(e),
+    };
+    body["similar"] = serde_json::to_value(similar).expect("serialisable");
     Json(body).into_response()
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{ChannelRef, ChatEvent, Platform};
+use crate::search::{Document, Hit, Query};
 
 pub mod postgres;
 mod rows;
@@ -338,6 +339,18 @@ pub trait Store: Send + Sync {
         platform: Platform,
         workspace: &str,
     ) -> impl Future<Output = Result<Vec<ChannelRef>, StoreError>> + Send;
+
+    /// Stores each incident's search document, replacing the one indexed before, in one
+    /// transaction.
+    fn index(&self, documents: &[Document]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The digest of every indexed document, by incident id: what need not be written again.
+    fn indexed(
+        &self,
+    ) -> impl Future<Output = Result<std::collections::HashMap<String, String>, StoreError>> + Send;
+
+    /// The incidents `query` finds, best first (ties: the newest first).
+    fn search(&self, query: &Query) -> impl Future<Output = Result<Vec<Hit>, StoreError>> + Send;
 }
 
 /// A store of either kind. [`Store`] is not object-safe (its methods return `impl Future`), so
@@ -531,5 +544,17 @@ impl Store for AnyStore {
         workspace: &str,
     ) -> Result<Vec<ChannelRef>, StoreError> {
         delegate!(self, store => store.workspace_channels(platform, workspace))
+    }
+
+    async fn index(&self, documents: &[Document]) -> Result<(), StoreError> {
+        delegate!(self, store => store.index(documents))
+    }
+
+    async fn indexed(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        delegate!(self, store => store.indexed())
+    }
+
+    async fn search(&self, query: &Query) -> Result<Vec<Hit>, StoreError> {
+        delegate!(self, store => store.search(query))
     }
 }

@@ -5,6 +5,7 @@
 //! `FOR UPDATE SKIP LOCKED` hands each due job to one claimer while the others move on.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +20,7 @@ use super::{
     WebIdentity, WebSession,
 };
 use crate::domain::{ChannelRef, ChatEvent, Platform};
+use crate::search::{Document, Hit, Match, Query, Scope};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -52,6 +54,11 @@ fn migrator() -> Migrator {
             3,
             "web",
             include_str!("../../migrations/postgres/0003_web.sql"),
+        ),
+        migration(
+            4,
+            "search",
+            include_str!("../../migrations/postgres/0004_search.sql"),
         ),
     ])
 }
@@ -448,7 +455,107 @@ impl Store for PostgresStore {
             .map(|id| ChannelRef::new(platform, id))
             .collect())
     }
+
+    async fn index(&self, documents: &[Document]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for document in documents {
+            sqlx::query(
+                "INSERT INTO search_docs (incident, platform, channel, title, severity,
+                     started_at_us, duration_minutes, closed, body, messages, digest)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (incident) DO UPDATE SET title = excluded.title,
+                     severity = excluded.severity, started_at_us = excluded.started_at_us,
+                     duration_minutes = excluded.duration_minutes, closed = excluded.closed,
+                     body = excluded.body, messages = excluded.messages,
+                     digest = excluded.digest",
+            )
+            .bind(&document.id)
+            .bind(document.platform.as_str())
+            .bind(&document.channel)
+            .bind(&document.title)
+            .bind(document.severity)
+            .bind(document.started_at.timestamp_micros())
+            .bind(document.duration_minutes)
+            .bind(document.closed)
+            .bind(&document.body)
+            .bind(&document.messages)
+            .bind(&document.digest)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn indexed(&self) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT incident, digest FROM search_docs")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn search(&self, query: &Query) -> Result<Vec<Hit>, StoreError> {
+        // `websearch_to_tsquery` never fails on its input; the words hold no operator but
+        // `or`, a stop word, left out.
+        let words: Vec<&str> = query.words.iter().filter(|w| *w != "or").collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let asked = words.join(match query.matching {
+            Match::All => " ",
+            Match::Any => " or ",
+        });
+        let mut sql = QueryBuilder::new("WITH q AS (SELECT websearch_to_tsquery('english', ");
+        sql.push_bind(asked);
+        sql.push(
+            ") AS query),
+             top AS (SELECT d.incident, ts_rank(d.document, q.query, 1)::float8 AS score
+                 FROM search_docs d, q WHERE d.document @@ q.query",
+        );
+        if query.closed_only {
+            sql.push(" AND d.closed");
+        }
+        if let Some(except) = &query.except {
+            sql.push(" AND d.incident <> ").push_bind(except.clone());
+        }
+        if let Scope::Workspace {
+            platform,
+            workspace,
+        } = &query.scope
+        {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM channel_workspaces w WHERE w.platform = d.platform
+                   AND w.channel = d.channel AND w.platform = ",
+            )
+            .push_bind(platform.as_str())
+            .push(" AND w.workspace = ")
+            .push_bind(workspace.clone())
+            .push(")");
+        }
+        // The snippet only for the rows shown: `ts_headline` reads the whole text.
+        sql.push(" ORDER BY score DESC, d.started_at_us DESC LIMIT ")
+            .push_bind(query.limit as i64)
+            .push(
+                ")
+             SELECT d.incident, d.title, d.severity, d.started_at_us, d.duration_minutes,
+                 ts_headline('english', d.title || ' … ' || d.body || ' … ' || d.messages,
+                     q.query, ",
+            )
+            .push_bind(HEADLINE)
+            .push(
+                "), top.score
+             FROM top JOIN search_docs d ON d.incident = top.incident, q
+             ORDER BY top.score DESC, d.started_at_us DESC",
+            );
+        let found: Vec<rows::HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        found.into_iter().map(rows::hit).collect()
+    }
 }
+
+/// How `ts_headline` cuts a snippet: one fragment of about 16 words, matches marked as
+/// [`crate::search::HIT_START`] … [`crate::search::HIT_END`].
+const HEADLINE: &str = "StartSel=\u{2}, StopSel=\u{3}, MaxWords=20, MinWords=8, MaxFragments=1, FragmentDelimiter=\" … \"";
 
 #[cfg(test)]
 mod tests {

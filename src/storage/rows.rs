@@ -6,6 +6,7 @@ use chrono::DateTime;
 
 use super::{Job, JobState, JobStatus, Logged, StoreError, WebIdentity, WebSession};
 use crate::domain::{ChannelRef, ChatEvent, EventKind, MessageId, Platform};
+use crate::search::Hit;
 
 /// `seq, message, at_us, payload` of an event of one channel.
 pub(super) type EventRow = (i64, String, i64, String);
@@ -18,6 +19,18 @@ pub(super) type JobRow = (i64, String, String, String, i32);
 
 /// `id, key, kind, state, attempts, last_error` of a job.
 pub(super) type JobStatusRow = (i64, String, String, String, i32, Option<String>);
+
+/// `incident, title, severity, started_at_us, duration_minutes, snippet, score` of a search
+/// hit.
+pub(super) type HitRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    String,
+    f64,
+);
 
 /// `platform, workspace, person_id, person_name` of a sign-in link or a web session.
 pub(super) type WebIdentityRow = (String, String, String, String);
@@ -47,6 +60,25 @@ pub(super) fn channel((platform, channel, first): ChannelRow) -> Result<ChannelR
         reason: format!("unknown platform `{platform}`"),
     })?;
     Ok(ChannelRef::new(platform, channel))
+}
+
+pub(super) fn hit(
+    (id, title, severity, started_at_us, duration_minutes, snippet, score): HitRow,
+) -> Result<Hit, StoreError> {
+    let started_at =
+        DateTime::from_timestamp_micros(started_at_us).ok_or_else(|| StoreError::Corrupt {
+            id: 0,
+            reason: format!("in search_docs: {id} starts at {started_at_us}, out of range"),
+        })?;
+    Ok(Hit {
+        id,
+        title,
+        severity,
+        started_at,
+        duration_minutes,
+        snippet,
+        score,
+    })
 }
 
 /// What a web row read back is: its rows have no number to name them by (a hash is not for

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode, every write synced before it returns.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use super::{
     WebIdentity, WebSession,
 };
 use crate::domain::{ChannelRef, ChatEvent, Platform};
+use crate::search::{Document, Hit, Match, Query, Scope};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -56,6 +58,11 @@ fn migrator() -> Migrator {
             3,
             "web",
             include_str!("../../migrations/sqlite/0003_web.sql"),
+        ),
+        migration(
+            4,
+            "search",
+            include_str!("../../migrations/sqlite/0004_search.sql"),
         ),
     ])
 }
@@ -553,6 +560,100 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|id| ChannelRef::new(platform, id))
             .collect())
+    }
+
+    async fn index(&self, documents: &[Document]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for document in documents {
+            let rowid: i64 = sqlx::query_scalar(
+                "INSERT INTO search_docs (incident, platform, channel, title, severity,
+                     started_at_us, duration_minutes, closed, digest)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (incident) DO UPDATE SET title = excluded.title,
+                     severity = excluded.severity, started_at_us = excluded.started_at_us,
+                     duration_minutes = excluded.duration_minutes, closed = excluded.closed,
+                     digest = excluded.digest
+                 RETURNING rowid",
+            )
+            .bind(&document.id)
+            .bind(document.platform.as_str())
+            .bind(&document.channel)
+            .bind(&document.title)
+            .bind(document.severity)
+            .bind(document.started_at.timestamp_micros())
+            .bind(document.duration_minutes)
+            .bind(document.closed)
+            .bind(&document.digest)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM search_text WHERE rowid = $1")
+                .bind(rowid)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO search_text (rowid, title, body, messages) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(rowid)
+            .bind(&document.title)
+            .bind(&document.body)
+            .bind(&document.messages)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn indexed(&self) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT incident, digest FROM search_docs")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn search(&self, query: &Query) -> Result<Vec<Hit>, StoreError> {
+        if query.words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every word quoted: FTS5 reads a string as words, never as an operator.
+        let quoted: Vec<String> = query.words.iter().map(|w| format!("\"{w}\"")).collect();
+        let matching = quoted.join(match query.matching {
+            Match::All => " ",
+            Match::Any => " OR ",
+        });
+        let mut sql = QueryBuilder::new(
+            "SELECT d.incident, d.title, d.severity, d.started_at_us, d.duration_minutes,
+                 snippet(search_text, -1, char(2), char(3), '…', 16),
+                 -bm25(search_text, 10.0, 2.0, 1.0)
+             FROM search_text JOIN search_docs d ON d.rowid = search_text.rowid
+             WHERE search_text MATCH ",
+        );
+        sql.push_bind(matching);
+        if query.closed_only {
+            sql.push(" AND d.closed");
+        }
+        if let Some(except) = &query.except {
+            sql.push(" AND d.incident <> ").push_bind(except.clone());
+        }
+        if let Scope::Workspace {
+            platform,
+            workspace,
+        } = &query.scope
+        {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM channel_workspaces w WHERE w.platform = d.platform
+                   AND w.channel = d.channel AND w.platform = ",
+            )
+            .push_bind(platform.as_str())
+            .push(" AND w.workspace = ")
+            .push_bind(workspace.clone())
+            .push(")");
+        }
+        sql.push(" ORDER BY bm25(search_text, 10.0, 2.0, 1.0), d.started_at_us DESC LIMIT ")
+            .push_bind(query.limit as i64);
+        let found: Vec<rows::HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        found.into_iter().map(rows::hit).collect()
     }
 }
 

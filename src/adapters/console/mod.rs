@@ -246,6 +246,20 @@ impl Console {
                 let link = self.app.web_link_answer(&identity(&self.user)).await;
                 answer = format!("scribe: {link}\n");
             }
+            (Outcome::Search(words), _) => {
+                let found = self.app.search_answer(&self.channel, words).await;
+                answer = format!("scribe: {found}\n");
+            }
+            (Outcome::Similar, Some(incident)) => {
+                let found = self.app.similar_answer(incident).await;
+                let found = found.as_deref().unwrap_or(reply::NO_SIMILAR);
+                answer = format!("scribe: {found}\n");
+            }
+            (Outcome::Opened, Some(incident)) => {
+                if let Some(similar) = self.app.similar_on_start(incident).await {
+                    answer.push_str(&format!("scribe: {similar}\n"));
+                }
+            }
             (Outcome::ShowStatus(_), Some(incident)) => {
                 let jobs = self
                     .app

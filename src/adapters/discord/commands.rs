@@ -155,8 +155,9 @@ impl Invocation {
                 }
             }
             "resolve" => words.extend(self.option("note")),
+            "search" => words.extend(self.option("words")),
             "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-            "close" | "status" | "draft" | "web" => {}
+            "close" | "status" | "draft" | "web" | "similar" => {}
             _ => return None,
         }
         Some(words.join(" "))
@@ -366,6 +367,11 @@ pub fn definitions() -> Vec<CreateCommand> {
             "web",
             "A sign-in link to the web workspace, for you only",
         ))
+        .add_option(
+            sub("search", "Search past incidents, for you only")
+                .add_sub_option(text("words", "Every word must appear").max_length(200)),
+        )
+        .add_option(sub("similar", "Past incidents like this one, for you only"))
         .add_option(
             sub("draft", "Preview the postmortem draft").add_sub_option(
                 CreateCommandOption::new(
@@ -893,7 +899,8 @@ mod tests {
         let mut want = vec![];
         for sub in [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
-            "improve", "action", "ref", "resolve", "close", "status", "web", "draft",
+            "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
+            "draft",
         ] {
             match sub {
                 "factor" | "worked" | "improve" => {

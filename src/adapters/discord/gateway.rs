@@ -181,7 +181,21 @@ impl Handler {
         };
         match (&answer.outcome, incident) {
             (Outcome::WebLink, _) => Answer::private(app.web_link_answer(&who).await),
-            (Outcome::Opened, Some(incident)) => Answer::public(headline(incident)),
+            (Outcome::Opened, Some(incident)) => {
+                let mut text = headline(incident);
+                if let Some(similar) = app.similar_on_start(incident).await {
+                    text = format!("{text}\n{similar}");
+                }
+                Answer::public(text)
+            }
+            (Outcome::Search(words), _) => {
+                Answer::private(app.search_answer(&place.channel, words).await)
+            }
+            (Outcome::Similar, Some(incident)) => Answer::private(
+                app.similar_answer(incident)
+                    .await
+                    .unwrap_or_else(|| reply::NO_SIMILAR.to_string()),
+            ),
             (Outcome::ShowDraft, Some(incident)) => {
                 match app.render_draft(incident, &format!("<#{}>", command.channel_id)) {
                     Ok(draft) => Answer {

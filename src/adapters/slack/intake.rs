@@ -97,6 +97,7 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         EventKind::Posted { author, .. } => author.name.clone(),
         _ => command.user_id.clone(),
     };
+    let channel = event.channel.clone();
     let recorded = record(slack, event).await?;
     if !recorded.new {
         let stored = recorded.stored_text.as_deref().unwrap_or_default();
@@ -136,6 +137,16 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
             };
             Answer::ephemeral(slack.app.web_link_answer(&who).await)
         }
+        (Outcome::Search(words), _) => {
+            Answer::ephemeral(slack.app.search_answer(&channel, words).await)
+        }
+        (Outcome::Similar, Some(incident)) => Answer::ephemeral(
+            slack
+                .app
+                .similar_answer(incident)
+                .await
+                .unwrap_or_else(|| reply::NO_SIMILAR.to_string()),
+        ),
         (Outcome::ShowDraft, Some(incident)) => {
             match slack.app.render_draft(incident, &command.channel_name) {
                 Ok(draft) => Answer::ephemeral(format!("```\n{draft}\n```")),

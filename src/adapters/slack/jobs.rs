@@ -124,7 +124,11 @@ pub async fn run(slack: &Slack, job: &Job, kind: SlackJob) -> Result<(), JobErro
         }
         SlackJob::Headline => {
             let incident = incident(slack, job).await?;
-            post_once(api, &incident.channel.id, &headline(&incident), job).await
+            let mut text = headline(&incident);
+            if let Some(similar) = slack.app.similar_on_start(&incident).await {
+                text = format!("{text}\n{similar}");
+            }
+            post_once(api, &incident.channel.id, &text, job).await
         }
         SlackJob::Summary => {
             let incident = incident(slack, job).await?;

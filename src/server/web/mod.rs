@@ -26,6 +26,7 @@ mod charts;
 mod edits;
 mod live;
 mod pages;
+mod search;
 mod view;
 
 /// The session cookie's name.
@@ -45,6 +46,7 @@ pub fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::list))
         .route("/insights", get(pages::insights))
+        .route("/search", get(search::page))
         .route("/insights.csv", get(pages::insights_csv))
         .route("/signin", get(pages::signin))
         .route(

@@ -9,7 +9,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value, context};
 use serde::Deserialize;
 
-use super::view::{self, IncidentView, Row};
+use super::view::{self, HitView, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
 use crate::domain::{Horizon, Incident, Severity, Status};
@@ -44,6 +44,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "insights.html",
             include_str!("../../../templates/web/insights.html.j2"),
         ),
+        (
+            "search.html",
+            include_str!("../../../templates/web/search.html.j2"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the built-in web templates compile");
@@ -51,7 +55,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-fn render(name: &str, ctx: Value) -> Result<Html<String>, WebError> {
+pub(super) fn render(name: &str, ctx: Value) -> Result<Html<String>, WebError> {
     let (css, js) = assets::paths();
     let ctx = context! { css, js, ..ctx };
     TEMPLATES
@@ -334,12 +338,7 @@ pub async fn incident(
     let signed = signed(&app, &headers).await?;
     let incident = visible(&app, &signed.who, &id).await?;
     let history = app.history(&incident.channel).await?;
-    let after = history
-        .incidents
-        .iter()
-        .take_while(|i| i.opened_by != incident.opened_by)
-        .filter_map(|i| i.closed_at)
-        .max();
+    let after = history.previous_close(&incident);
     let events = app.store().channel_events(&incident.channel).await?;
     let messages = view::messages(&events, &incident, after);
     let zone = app.config.team.timezone;
@@ -356,6 +355,12 @@ pub async fn incident(
         .into_iter()
         .map(|job| context! { kind => job.kind, state => job.state.as_str(), attempts => job.attempts })
         .collect::<Vec<_>>();
+    let similar: Vec<HitView> = app
+        .similar(&incident)
+        .await?
+        .iter()
+        .map(HitView::new)
+        .collect();
     let said: String = query.said.chars().take(300).collect();
     render(
         "incident.html",
@@ -378,6 +383,7 @@ pub async fn incident(
             severities => Severity::ALL.map(|s| context! { code => s.code(), label => s.to_string() }),
             draft,
             jobs,
+            similar => Value::from(Serde(&similar)),
             said,
             who => signed.who.person_name,
             csrf => signed.csrf,

@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::domain::{ChatEvent, EntrySource, EventKind, Incident, MessageId, Severity, Stage};
+use crate::domain::known::{Said, conversation};
+use crate::domain::{ChatEvent, EntrySource, Incident, MessageId, Severity, Stage};
 use crate::drafting::view::human_duration;
 
 /// `14:05 UTC`, with the date when `with_date`.
@@ -39,6 +40,36 @@ pub struct Row {
     pub lead: Option<String>,
     /// Once closed: the postmortem's state, owner and due date.
     pub postmortem: Option<PostmortemView>,
+}
+
+/// An incident a search found, or one like the incident shown.
+#[derive(Debug, Serialize)]
+pub struct HitView {
+    pub href: String,
+    pub title: String,
+    pub severity: Option<String>,
+    pub started: String,
+    pub duration: Option<String>,
+    /// Where the words matched: text pieces, `true` for a match (marked up by the template,
+    /// escaped like any text).
+    pub snippet: Vec<(String, bool)>,
+}
+
+impl HitView {
+    pub fn new(hit: &crate::search::Hit) -> HitView {
+        HitView {
+            href: hit
+                .incident_id()
+                .map_or_else(|| "/".to_string(), |id| crate::app::incident_path(&id)),
+            title: hit.title.clone(),
+            severity: hit.severity.clone(),
+            started: utc(hit.started_at, true),
+            duration: hit
+                .duration_minutes
+                .map(|m| human_duration(chrono::Duration::minutes(m))),
+            snippet: crate::search::pieces(&hit.snippet),
+        }
+    }
 }
 
 /// The postmortem's state as the pages show it.
@@ -203,96 +234,41 @@ impl IncidentView {
     }
 }
 
-/// The channel's messages of `incident` (those after the previous incident's close, up to its
-/// own close), as the log leaves them: edits applied, deletions gone, replies under their
-/// thread's first message. Commands and Scribe's own web changes are not messages people
-/// read, so they are left out.
+/// The channel's messages of `incident` as people read them (see [`conversation`]), replies
+/// under their thread's first message.
 pub fn messages(
     events: &[ChatEvent],
     incident: &Incident,
     after: Option<DateTime<Utc>>,
 ) -> Vec<MessageView> {
-    struct Message {
-        at: DateTime<Utc>,
-        author: String,
-        text: String,
-        deleted: bool,
-        thread: Option<MessageId>,
-    }
-    let mut order: Vec<MessageId> = Vec::new();
-    let mut by_id: std::collections::HashMap<MessageId, Message> = std::collections::HashMap::new();
-    let mut sorted: Vec<&ChatEvent> = events.iter().collect();
-    sorted.sort_by_key(|e| (e.at, e.rank()));
-    for event in sorted {
-        match &event.kind {
-            EventKind::Posted {
-                author,
-                text,
-                thread,
-            } => {
-                let within = after.is_none_or(|after| event.at > after)
-                    && incident.closed_at.is_none_or(|end| event.at <= end);
-                let readable = author.kind != crate::domain::AuthorKind::System
-                    && crate::domain::command::parse(text).is_none()
-                    && !event.message.as_str().starts_with("web:");
-                if within && readable && !by_id.contains_key(&event.message) {
-                    order.push(event.message.clone());
-                    by_id.insert(
-                        event.message.clone(),
-                        Message {
-                            at: event.at,
-                            author: author.name.clone(),
-                            text: text.clone(),
-                            deleted: false,
-                            thread: thread.clone(),
-                        },
-                    );
-                }
-            }
-            EventKind::Edited { text } => {
-                if let Some(message) = by_id.get_mut(&event.message) {
-                    message.text.clone_from(text);
-                }
-            }
-            EventKind::Deleted => {
-                if let Some(message) = by_id.get_mut(&event.message) {
-                    message.deleted = true;
-                }
-            }
-            _ => {}
-        }
-    }
     let entries: std::collections::HashSet<&MessageId> = incident
         .timeline
         .iter()
         .filter(|e| e.source != EntrySource::Event)
         .map(|e| &e.message)
         .collect();
-    let view = |id: &MessageId, message: &Message| MessageView {
-        id: id.as_str().to_string(),
+    let view = |message: &Said| MessageView {
+        id: message.id.as_str().to_string(),
         time: utc(message.at, false),
         author: message.author.clone(),
         text: message.text.clone(),
-        entry: entries.contains(id),
+        entry: entries.contains(&message.id),
         replies: Vec::new(),
     };
     let mut roots: Vec<MessageView> = Vec::new();
     let mut root_index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for id in &order {
-        let message = &by_id[id];
-        if message.deleted {
-            continue;
-        }
+    let said = conversation(events, incident, after);
+    for message in &said {
         let parent = message
             .thread
             .as_ref()
-            .filter(|root| *root != id)
+            .filter(|root| **root != message.id)
             .and_then(|root| root_index.get(root.as_str()).copied());
         match parent {
-            Some(i) => roots[i].replies.push(view(id, message)),
+            Some(i) => roots[i].replies.push(view(message)),
             None => {
-                root_index.insert(id.as_str(), roots.len());
-                roots.push(view(id, message));
+                root_index.insert(message.id.as_str(), roots.len());
+                roots.push(view(message));
             }
         }
     }
@@ -302,7 +278,7 @@ pub fn messages(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Author, ChannelRef, Platform, Settings, fold};
+    use crate::domain::{Author, ChannelRef, EventKind, Platform, Settings, fold};
 
     fn at(minute: i64) -> DateTime<Utc> {
         "2024-03-09T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(minute)
