@@ -10,6 +10,7 @@ use common::postgres::Schema;
 use scribe::domain::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
 };
+use scribe::search::{Document, Hit, Match, Query, Scope, Words, pieces};
 use scribe::storage::{
     self, AnyStore, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store, StoreError,
     WebIdentity, WebSession,
@@ -770,6 +771,200 @@ mod checks {
         assert_eq!(store.channel_len(&channel("C9")).await.unwrap(), 0);
         store.ping().await.unwrap();
     }
+
+    /// A search document as the indexer would write it.
+    fn document(channel_id: &str, n: u32, title: &str, body: &str, closed: bool) -> Document {
+        Document {
+            id: format!("slack:{channel_id}:{n}.0"),
+            platform: Platform::Slack,
+            channel: channel_id.to_string(),
+            title: title.to_string(),
+            severity: Some("sev2"),
+            started_at: at(1_700_000_000 + i64::from(n) * 86_400, 0),
+            duration_minutes: closed.then_some(42),
+            closed,
+            body: body.to_string(),
+            messages: String::new(),
+            digest: format!("{n}:{title}:{body}"),
+        }
+    }
+
+    fn query(text: &str, matching: Match) -> Query {
+        Query {
+            words: Words::parse(text),
+            matching,
+            scope: Scope::Everywhere,
+            closed_only: false,
+            except: None,
+            limit: 10,
+        }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    pub async fn search_ranks_matches_and_marks_them<S: Store>(store: &S) {
+        store
+            .index(&[
+                document("C1", 1, "Checkout API timeouts", "pool exhausted", true),
+                document(
+                    "C1",
+                    2,
+                    "Payments failover",
+                    "checkout retried after the failover",
+                    true,
+                ),
+                document("C2", 3, "DNS outage", "resolver crashed", false),
+            ])
+            .await
+            .unwrap();
+        let hits = store.search(&query("checkout", Match::All)).await.unwrap();
+        // A match in the title ranks above one in the body.
+        assert_eq!(ids(&hits), ["slack:C1:1.0", "slack:C1:2.0"]);
+        assert!(hits[0].score > hits[1].score, "{hits:?}");
+        let first = &hits[0];
+        assert_eq!(first.title, "Checkout API timeouts");
+        assert_eq!(first.severity.as_deref(), Some("sev2"));
+        assert_eq!(first.duration_minutes, Some(42));
+        assert_eq!(first.started_at, at(1_700_086_400, 0));
+        assert!(
+            pieces(&hits[1].snippet).contains(&("checkout".to_string(), true)),
+            "the match is marked: {:?}",
+            hits[1].snippet
+        );
+        // Every word must match, stemmed: "timeout" finds "timeouts".
+        let both = store
+            .search(&query("checkout timeout", Match::All))
+            .await
+            .unwrap();
+        assert_eq!(ids(&both), ["slack:C1:1.0"]);
+        // Any word: the one holding more of them first.
+        let any = store
+            .search(&query("failover resolver checkout", Match::Any))
+            .await
+            .unwrap();
+        assert_eq!(any.len(), 3, "{any:?}");
+        assert_eq!(any[0].id, "slack:C1:2.0");
+        // Closed ones only, never the one asked about, at most `limit`.
+        let mut closed = query("checkout failover resolver", Match::Any);
+        closed.closed_only = true;
+        closed.except = Some("slack:C1:2.0".into());
+        assert_eq!(ids(&store.search(&closed).await.unwrap()), ["slack:C1:1.0"]);
+        let mut one = query("checkout", Match::All);
+        one.limit = 1;
+        assert_eq!(store.search(&one).await.unwrap().len(), 1);
+        assert!(
+            store
+                .search(&query("", Match::All))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn a_document_indexed_again_replaces_the_old<S: Store>(store: &S) {
+        store
+            .index(&[document(
+                "C1",
+                1,
+                "Checkout API timeouts",
+                "pool exhausted",
+                false,
+            )])
+            .await
+            .unwrap();
+        let again = document("C1", 1, "Checkout latency", "cache cold", true);
+        store.index(std::slice::from_ref(&again)).await.unwrap();
+        assert!(
+            store
+                .search(&query("pool", Match::All))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let hits = store.search(&query("cache", Match::All)).await.unwrap();
+        assert_eq!(ids(&hits), ["slack:C1:1.0"]);
+        assert_eq!(hits[0].title, "Checkout latency");
+        let indexed = store.indexed().await.unwrap();
+        assert_eq!(indexed.len(), 1);
+        assert_eq!(indexed["slack:C1:1.0"], again.digest);
+    }
+
+    pub async fn search_sees_only_its_workspace<S: Store>(store: &S) {
+        store
+            .index(&[
+                document("C1", 1, "Checkout down", "", true),
+                document("C2", 2, "Checkout slow", "", true),
+            ])
+            .await
+            .unwrap();
+        store
+            .set_channel_workspace(&channel("C1"), "T1")
+            .await
+            .unwrap();
+        store
+            .set_channel_workspace(&channel("C2"), "T2")
+            .await
+            .unwrap();
+        let mut scoped = query("checkout", Match::All);
+        scoped.scope = Scope::Workspace {
+            platform: Platform::Slack,
+            workspace: "T1".into(),
+        };
+        assert_eq!(ids(&store.search(&scoped).await.unwrap()), ["slack:C1:1.0"]);
+        scoped.scope = Scope::Workspace {
+            platform: Platform::Discord,
+            workspace: "T1".into(),
+        };
+        assert!(store.search(&scoped).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .search(&query("checkout", Match::All))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    /// Text in the index and in queries that would be syntax to SQL or to the search engine.
+    pub async fn hostile_text_is_only_words<S: Store>(store: &S) {
+        let hostile =
+            r#"'); DROP TABLE search_docs; -- NEAR(a b) "unbalanced * title:x AND OR NOT ^"#;
+        store
+            .index(&[document("C1", 1, hostile, hostile, true)])
+            .await
+            .unwrap();
+        for asked in [
+            hostile,
+            "\"",
+            "(",
+            "checkout OR",
+            "NEAR(drop",
+            "title:drop",
+            "drop*",
+            "-drop",
+            "' OR 1=1 --",
+            "\u{2}drop\u{3}",
+        ] {
+            for matching in [Match::All, Match::Any] {
+                let result = store.search(&query(asked, matching)).await;
+                assert!(result.is_ok(), "{asked:?} ({matching:?}): {result:?}");
+            }
+        }
+        let found = store
+            .search(&query("DROP TABLE search_docs", Match::All))
+            .await
+            .unwrap();
+        assert_eq!(ids(&found), ["slack:C1:1.0"]);
+        assert_eq!(found[0].title, hostile);
+        assert_eq!(
+            store.indexed().await.unwrap().len(),
+            1,
+            "the table is still there"
+        );
+    }
 }
 
 /// `$open` gives `Some((store, guard))`, or `None` when the backend is not available here.
@@ -936,6 +1131,38 @@ macro_rules! conformance {
                     return;
                 };
                 checks::channel_workspaces_are_upserted_and_listed_apart(&store).await;
+            }
+
+            #[tokio::test]
+            async fn search_ranks_matches_and_marks_them() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::search_ranks_matches_and_marks_them(&store).await;
+            }
+
+            #[tokio::test]
+            async fn a_document_indexed_again_replaces_the_old() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::a_document_indexed_again_replaces_the_old(&store).await;
+            }
+
+            #[tokio::test]
+            async fn search_sees_only_its_workspace() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::search_sees_only_its_workspace(&store).await;
+            }
+
+            #[tokio::test]
+            async fn hostile_text_is_only_words() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::hostile_text_is_only_words(&store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
