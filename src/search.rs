@@ -261,6 +261,11 @@ impl Words {
                 break;
             }
         }
+        // "the", "or": every store reads them alike only when they are left out (PostgreSQL
+        // drops its own list of such words, SQLite would require them).
+        if words.iter().any(|w| !STOPWORDS.contains(&w.as_str())) {
+            words.retain(|w| !STOPWORDS.contains(&w.as_str()));
+        }
         Words(words)
     }
 
@@ -505,6 +510,11 @@ mod tests {
             ]
         );
         assert!(Words::parse("\"*^:()").is_empty());
+        assert_eq!(
+            Words::parse("the or").iter().count(),
+            2,
+            "nothing else to ask for"
+        );
         assert_eq!(Words::parse(&"w ".repeat(100)).iter().count(), 1);
         let many: String = (0..100).map(|n| format!("word{n} ")).collect();
         assert_eq!(Words::parse(&many).iter().count(), MAX_WORDS);

@@ -220,3 +220,68 @@ fn incident_web_prints_a_sign_in_link_for_whoever_asked() {
         );
     }
 }
+
+#[test]
+fn past_incidents_are_found_by_words_and_listed_when_a_like_one_starts() {
+    let sandbox = Sandbox::new();
+    success(&sandbox.run_with_input(
+        &["console", "--as", "Robin"],
+        "\
+/incident start Checkout API 5xx after deploy --sev sev2
+/incident factor connection pool exhausted by retries
+/incident resolve
+/incident close
+/incident start Payments failover
+/incident close
+",
+    ));
+    // Another session, another day: the index is read from the store.
+    let output = sandbox.run_with_input(
+        &["console", "--as", "Zoë"],
+        "\
+/incident start checkout 5xx again
+/incident search pool \"exhausted (
+/incident search payments OR \"failover (*
+/incident search nothing-like-this
+/incident similar
+",
+    );
+    let out = success(&output);
+    let headline = out
+        .split("Incident opened: checkout 5xx again")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no start in:\n{out}"));
+    let (listed, rest) = headline
+        .split_once("Incidents matching")
+        .unwrap_or_else(|| panic!("no search answer in:\n{out}"));
+    assert!(
+        listed.contains("Past incidents like this one:\n1. Checkout API 5xx after deploy (sev2, "),
+        "{out}"
+    );
+    assert!(
+        !listed.contains("Payments failover"),
+        "only incidents sharing words: {out}"
+    );
+    assert!(
+        listed.contains("/incidents/console%3Aconsole%3A"),
+        "with a link: {out}"
+    );
+    assert!(
+        rest.contains("1. Checkout API 5xx after deploy")
+            && rest.contains("“connection pool exhausted by retries"),
+        "the quote and bracket are only words; the snippet shows the match: {out}"
+    );
+    assert!(
+        out.contains("matching “payments OR \"failover (*”, best first:\n1. Payments failover"),
+        "{out}"
+    );
+    assert!(
+        out.contains("No incident matches “nothing-like-this”"),
+        "{out}"
+    );
+    let similar = out.rsplit("scribe: ").next().unwrap();
+    assert!(
+        similar.starts_with("Past incidents like this one:\n1. Checkout API 5xx after deploy"),
+        "{out}"
+    );
+}

@@ -356,7 +356,11 @@ async fn the_set_answers_as_expected(store: AnyStore) {
             hits[0].snippet
         );
     }
-    assert!(misses.is_empty(), "expected first, but:\n{}", misses.join("\n"));
+    assert!(
+        misses.is_empty(),
+        "expected first, but:\n{}",
+        misses.join("\n")
+    );
     // Words are stemmed: "timed" finds "time".
     let hits = app.search(&ask("orders timed", 5)).await.unwrap();
     assert_eq!(titles(&hits), ["Orders table locked by a migration"]);
