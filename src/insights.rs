@@ -20,7 +20,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn admits(&self, incident: &Incident) -> bool {
+    pub fn admits(&self, incident: &Incident) -> bool {
         let day = incident.started_at.date_naive();
         self.from.is_none_or(|from| day >= from)
             && self.to.is_none_or(|to| day <= to)

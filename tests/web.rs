@@ -629,3 +629,320 @@ async fn people_see_only_their_own_workspace_and_a_page_hears_of_new_events() {
         .unwrap();
     assert!(html.contains("consumers restarted"), "{html}");
 }
+
+/// Records `commands` in the console room `room` of `workspace` as Ana would have typed them,
+/// each `(minutes after start, text)`.
+async fn typed(
+    server: &Server,
+    workspace: &str,
+    room: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    commands: &[(i64, &str)],
+) {
+    let channel = scribe::adapters::console::channel(room);
+    server
+        .app
+        .remember_workspace(&channel, workspace)
+        .await
+        .unwrap();
+    for (n, (minutes, text)) in commands.iter().enumerate() {
+        let event = scribe::domain::ChatEvent {
+            channel: channel.clone(),
+            message: scribe::domain::MessageId::new(format!("{room}-{n}")),
+            at: start
+                + chrono::Duration::minutes(*minutes)
+                + chrono::Duration::milliseconds(n as i64),
+            kind: scribe::domain::EventKind::Posted {
+                author: scribe::domain::Author::human("Ana", "Ana"),
+                text: text.to_string(),
+                thread: None,
+            },
+        };
+        server.app.record(&event).await.unwrap();
+    }
+}
+
+fn utc(y: i32, m: u32, d: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+}
+
+/// Six incidents of the console workspace in March and April 2026 (two postmortems published,
+/// one in review, one a draft, one overdue) and one published in another workspace, in May.
+async fn a_spring_of_incidents(server: &Server) {
+    let closed_later = "/incident postmortem due 2099-01-01";
+    typed(
+        server,
+        "console",
+        "a",
+        utc(2026, 3, 2),
+        &[
+            (0, "/incident start Checkout errors --sev sev1"),
+            (1, "/incident summary The checkout API returned 503s"),
+            (1, "/incident factor retries amplified the load"),
+            (1, "/incident action short add a queue alert due 2026-03-20"),
+            (30, "/incident resolve"),
+            (60, "/incident close"),
+            (61, "/incident postmortem published"),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "console",
+        "b",
+        utc(2026, 3, 4),
+        &[
+            (0, "/incident start Search slow --sev sev2"),
+            (1, "/incident factor retries amplified the load again"),
+            (1, "/incident action now scaled workers"),
+            (90, "/incident resolve"),
+            (120, "/incident close"),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "console",
+        "c",
+        utc(2026, 3, 10),
+        &[
+            (0, "/incident start Login flaps --sev sev1"),
+            (10, "/incident resolve"),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "console",
+        "d",
+        utc(2026, 4, 1),
+        &[
+            (
+                0,
+                "/incident start Payments <script>alert(1)</script> @everyone --sev sev2",
+            ),
+            (
+                1,
+                "/incident summary <img src=x onerror=alert(1)> [run](javascript:alert(2)) @here",
+            ),
+            (1, "/incident impact card payments failed"),
+            (1, "/incident factor retries amplified the load <b>bold</b>"),
+            (1, "/incident action short tune retries due 2099-05-01"),
+            (45, "/incident resolve"),
+            (50, "/incident close"),
+            (51, closed_later),
+            (52, "/incident postmortem published"),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "console",
+        "e",
+        utc(2026, 4, 2),
+        &[
+            (0, "/incident start Unsorted blip"),
+            (5, "/incident close"),
+            (6, closed_later),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "console",
+        "f",
+        utc(2026, 4, 3),
+        &[
+            (0, "/incident start Cache stampede --sev sev3"),
+            (5, "/incident close"),
+            (6, closed_later),
+            (7, "/incident postmortem review"),
+        ],
+    )
+    .await;
+    typed(
+        server,
+        "elsewhere",
+        "g",
+        utc(2026, 5, 4),
+        &[
+            (0, "/incident start Their checkout outage --sev sev1"),
+            (5, "/incident close"),
+            (6, "/incident postmortem published"),
+        ],
+    )
+    .await;
+    server.settled().await;
+}
+
+/// Signs Ana of the console workspace in.
+async fn ana(server: &Server) -> String {
+    let who = scribe::storage::WebIdentity {
+        platform: scribe::domain::Platform::Console,
+        workspace: "console".into(),
+        person_id: "Ana".into(),
+        person_name: "Ana".into(),
+    };
+    let link = server
+        .app
+        .web_link(&who)
+        .await
+        .unwrap()
+        .expect("the web is on");
+    sign_in(server, &login_path(&link)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn published_postmortems_are_a_library_to_read_and_filter() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(&sandbox, &[]);
+    a_spring_of_incidents(&server).await;
+    let cookie = ana(&server).await;
+    let incidents = server.incidents().await;
+    let id_of = |start: &str| {
+        incidents
+            .iter()
+            .find(|i| i["title"].as_str().unwrap().starts_with(start))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // Only this workspace's published postmortems, newest first.
+    let library = page(&server, &cookie, "/postmortems").await;
+    assert_eq!(library.status(), StatusCode::OK);
+    let html = readable(&library.text().await.unwrap());
+    assert!(
+        html.contains("<a href=\"/postmortems\">Postmortems</a>"),
+        "{html}"
+    );
+    assert!(html.contains("2 published postmortems"), "{html}");
+    let (payments, checkout) = (
+        html.find("Payments").unwrap(),
+        html.find("Checkout errors").unwrap(),
+    );
+    assert!(payments < checkout, "{html}");
+    for absent in [
+        "Search slow",
+        "Login flaps",
+        "Cache stampede",
+        "Their checkout",
+    ] {
+        assert!(!html.contains(absent), "{absent}: {html}");
+    }
+    assert!(
+        html.contains(&format!("{}/postmortem\"", href(&id_of("Checkout")))),
+        "{html}"
+    );
+    for (query, titles) in [
+        ("severity=sev1", &["Checkout errors"][..]),
+        ("q=CHECKOUT+503s", &["Checkout errors"]),
+        ("q=payments+card", &["Payments"]),
+        ("q=retries", &["Payments", "Checkout errors"]),
+        ("from=2026-03-15", &["Payments"]),
+        ("to=2026-03-31", &["Checkout errors"]),
+        (
+            "from=someday&severity=sev9",
+            &["Payments", "Checkout errors"],
+        ),
+        ("q=kafka", &[]),
+    ] {
+        let html = page(&server, &cookie, &format!("/postmortems?{query}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        for title in ["Payments", "Checkout errors"] {
+            assert_eq!(
+                html.contains(title),
+                titles.contains(&title),
+                "{query}: {html}"
+            );
+        }
+        if titles.is_empty() {
+            assert!(
+                html.contains("No published postmortem here that matches"),
+                "{html}"
+            );
+        }
+    }
+
+    // A published postmortem reads as a document; any other is not there.
+    let checkout = href(&id_of("Checkout"));
+    let html = page(&server, &cookie, &format!("{checkout}/postmortem"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<article class=\"postmortem\">\n<h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<h2>Timeline (all times UTC)</h2>"), "{html}");
+    assert!(html.contains("The checkout API returned 503s"), "{html}");
+    let incident = readable(
+        &page(&server, &cookie, &checkout)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        incident.contains(&format!(
+            "<a href=\"{checkout}/postmortem\">read it in the library</a>"
+        )),
+        "{incident}"
+    );
+    let search = href(&id_of("Search slow"));
+    assert!(
+        !readable(&page(&server, &cookie, &search).await.text().await.unwrap())
+            .contains("read it in the library")
+    );
+    for other in [
+        search,
+        href(&id_of("Their checkout")),
+        "/incidents/nonsense".into(),
+    ] {
+        let response = page(&server, &cookie, &format!("{other}/postmortem")).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{other}");
+    }
+    assert_eq!(
+        page(&server, "", "/postmortems").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Hostile text is shown as text: no tag, no script link, no mass mention.
+    let payments = href(&id_of("Payments"));
+    let html = page(&server, &cookie, &format!("{payments}/postmortem"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let article = html.split("<article").nth(1).unwrap();
+    for raw in [
+        "<script",
+        "<img",
+        "<b>",
+        "href=\"javascript",
+        "@everyone",
+        "@here",
+    ] {
+        assert!(!article.contains(raw), "{raw}: {article}");
+    }
+    assert!(
+        article.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{article}"
+    );
+    assert!(article.contains("@\u{200b}everyone"), "{article}");
+    let library = page(&server, &cookie, "/postmortems")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !library.contains("<script>alert") && !library.contains("<img src"),
+        "{library}"
+    );
+}

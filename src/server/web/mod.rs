@@ -25,6 +25,7 @@ mod axis;
 mod charts;
 mod edits;
 mod live;
+mod markdown;
 mod pages;
 mod search;
 mod view;
@@ -48,6 +49,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/insights", get(pages::insights))
         .route("/search", get(search::page))
         .route("/insights.csv", get(pages::insights_csv))
+        .route("/postmortems", get(pages::library))
         .route("/signin", get(pages::signin))
         .route(
             "/login/{token}",
@@ -55,6 +57,7 @@ pub fn routes(app: Arc<App>) -> Router {
         )
         .route("/logout", post(pages::logout))
         .route("/incidents/{id}", get(pages::incident))
+        .route("/incidents/{id}/postmortem", get(pages::postmortem))
         .route("/incidents/{id}/postmortem.md", get(pages::markdown))
         .route("/incidents/{id}/live", get(live::stream))
         .route("/incidents/{id}/facts", post(edits::facts))

@@ -1,4 +1,5 @@
-//! The pages: sign-in, the list of incidents, one incident, and its draft to download.
+//! The pages: sign-in, the list of incidents, one incident, its draft to download, the library
+//! of published postmortems and the insights.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use super::view::{self, HitView, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
-use crate::domain::{Horizon, Incident, Severity, Status};
+use crate::domain::{Horizon, Incident, PostmortemState, Severity, Status};
 use crate::insights::{Filter, Insights, Table};
 use crate::storage::Store;
 
@@ -47,6 +48,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "search.html",
             include_str!("../../../templates/web/search.html.j2"),
+        ),
+        (
+            "library.html",
+            include_str!("../../../templates/web/library.html.j2"),
+        ),
+        (
+            "postmortem.html",
+            include_str!("../../../templates/web/postmortem.html.j2"),
         ),
     ] {
         env.add_template(name, source)
@@ -190,8 +199,7 @@ pub async fn list(
             && (words.is_empty() || i.title.to_lowercase().contains(&words))
     });
     incidents.sort_by_key(|i| std::cmp::Reverse(i.started_at));
-    let pages = incidents.len().div_ceil(PAGE).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let (page, pages) = paging(incidents.len(), query.page);
     let rows: Vec<Row> = incidents
         .iter()
         .skip((page - 1) * PAGE)
@@ -228,6 +236,148 @@ pub async fn list(
     )
 }
 
+/// The page asked for (the first when none, the last past the end) and how many pages
+/// `total` items fill.
+fn paging(total: usize, asked: Option<usize>) -> (usize, usize) {
+    let pages = total.div_ceil(PAGE).max(1);
+    (asked.unwrap_or(1).clamp(1, pages), pages)
+}
+
+/// A day as the forms send it; anything else is no day.
+fn day(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+#[derive(Deserialize, Default)]
+pub struct LibraryQuery {
+    #[serde(default)]
+    severity: String,
+    /// Words about the service, each of which the postmortem must hold.
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+/// Whether the incident's postmortem is published: what puts it in the library.
+fn published(incident: &Incident, today: chrono::NaiveDate) -> bool {
+    incident.postmortem_state(incident.postmortem.due, today) == PostmortemState::Published
+}
+
+/// The text a library search reads: title, summary, impact and the factors, lowercased.
+fn story_text(incident: &Incident) -> String {
+    let mut text = incident.title.clone();
+    for part in [&incident.summary, &incident.impact].into_iter().flatten() {
+        text.push('\n');
+        text.push_str(part);
+    }
+    for factor in incident.factors.iter().filter(|f| !f.hidden) {
+        text.push('\n');
+        text.push_str(&factor.text);
+    }
+    text.to_lowercase()
+}
+
+/// `/postmortems`: the workspace's published postmortems, newest first, to learn from past
+/// incidents.
+pub async fn library(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<LibraryQuery>,
+) -> Result<Html<String>, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let mut incidents = workspace_incidents(&app, &signed).await?;
+    let today = app.today();
+    let filter = Filter {
+        from: day(&query.from),
+        to: day(&query.to),
+        severity: Severity::from_code(&query.severity),
+    };
+    let words: Vec<String> = query.q.split_whitespace().map(str::to_lowercase).collect();
+    incidents.retain(|i| {
+        published(i, today) && filter.admits(i) && {
+            let text = story_text(i);
+            words.iter().all(|w| text.contains(w.as_str()))
+        }
+    });
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.started_at));
+    let (page, pages) = paging(incidents.len(), query.page);
+    let rows: Vec<Value> = incidents
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(|incident| {
+            let row = Row::new(incident, today);
+            context! {
+                href => format!("{}/postmortem", row.href),
+                row => Value::from(Serde(&row)),
+                summary => incident.summary.as_deref().map(|s| s.chars().take(240).collect::<String>()),
+            }
+        })
+        .collect();
+    let link = |page: usize| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("severity", &query.severity)
+            .append_pair("q", &query.q)
+            .append_pair("from", &query.from)
+            .append_pair("to", &query.to)
+            .append_pair("page", &page.to_string())
+            .finish();
+        format!("/postmortems?{query}")
+    };
+    render(
+        "library.html",
+        context! {
+            title => "Postmortems",
+            rows,
+            newer => (page > 1).then(|| link(page - 1)),
+            older => (page < pages).then(|| link(page + 1)),
+            total => incidents.len(),
+            page,
+            pages,
+            severity => query.severity,
+            q => query.q,
+            from => query.from,
+            to => query.to,
+            who => signed.who.person_name,
+            csrf => signed.csrf,
+        },
+    )
+}
+
+/// `/incidents/{id}/postmortem`: a published postmortem to read (and print), rendered from the
+/// same markdown as the draft. An incident whose postmortem is not published is not here.
+pub async fn postmortem(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let signed = signed(&app, &headers).await?;
+    let incident = visible(&app, &signed.who, &id).await?;
+    if !published(&incident, app.today()) {
+        return Err(WebError::NotFound);
+    }
+    let draft = app
+        .render_draft(&incident, &incident.channel.id)
+        .map_err(|e| WebError::Render(e.to_string()))?;
+    let href = view::href(&incident);
+    render(
+        "postmortem.html",
+        context! {
+            title => incident.title.clone(),
+            body => Value::from_safe_string(super::markdown::to_html(&draft)),
+            incident => href.clone(),
+            download => format!("{href}/postmortem.md"),
+            who => signed.who.person_name,
+            csrf => signed.csrf,
+        },
+    )
+}
+
 #[derive(Deserialize, Default)]
 pub struct InsightsQuery {
     #[serde(default)]
@@ -244,10 +394,9 @@ pub struct InsightsQuery {
 impl InsightsQuery {
     /// The filter; a date or severity that does not read is left out (the form shows it).
     fn filter(&self) -> Filter {
-        let date = |text: &str| chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
         Filter {
-            from: date(&self.from),
-            to: date(&self.to),
+            from: day(&self.from),
+            to: day(&self.to),
             severity: Severity::from_code(&self.severity),
         }
     }
