@@ -28,6 +28,119 @@ impl Filter {
     }
 }
 
+/// The ISO week an incident started in (`YYYY-Www`): its bar of the per-week figures.
+pub fn week_of(incident: &Incident) -> String {
+    let iso = incident.started_at.iso_week();
+    format!("{}-W{:02}", iso.year(), iso.week())
+}
+
+/// The month an incident started in (`YYYY-MM`): its row of the monthly figures.
+pub fn month_of(incident: &Incident) -> String {
+    incident.started_at.format("%Y-%m").to_string()
+}
+
+/// The state an incident's postmortem is counted in: only a closed incident's counts.
+pub fn postmortem_of(incident: &Incident, today: NaiveDate) -> Option<PostmortemState> {
+    incident
+        .closed_at
+        .map(|_| incident.postmortem_state(incident.postmortem.due, today))
+}
+
+/// One incident's visible actions by state: an action to do now counts as done.
+pub fn actions_of(incident: &Incident, today: NaiveDate) -> ActionCounts {
+    let mut counts = ActionCounts::default();
+    for action in incident.actions.iter().filter(|a| !a.hidden) {
+        if action.done || action.horizon == Horizon::Now {
+            counts.done += 1;
+        } else {
+            counts.open += 1;
+            if action.due.is_some_and(|due| due < today) {
+                counts.overdue += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Which actions an incident must have to be behind an action figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionState {
+    Open,
+    Done,
+    Overdue,
+}
+
+impl ActionState {
+    pub fn parse(text: &str) -> Option<ActionState> {
+        match text.trim() {
+            "open" => Some(ActionState::Open),
+            "done" => Some(ActionState::Done),
+            "overdue" => Some(ActionState::Overdue),
+            _ => None,
+        }
+    }
+
+    fn of(self, counts: &ActionCounts) -> usize {
+        match self {
+            ActionState::Open => counts.open,
+            ActionState::Done => counts.done,
+            ActionState::Overdue => counts.overdue,
+        }
+    }
+}
+
+/// The incidents behind one figure of [`Insights`] (with the page's [`Filter`]): the list a
+/// figure links to shows exactly the incidents the figure counts, because both ask these.
+#[derive(Debug, Clone, Default)]
+pub struct Behind {
+    /// `YYYY-Www`.
+    pub week: Option<String>,
+    /// `YYYY-MM`.
+    pub month: Option<String>,
+    pub postmortem: Option<PostmortemState>,
+    pub actions: Option<ActionState>,
+    /// A factor phrase, its words as [`phrase`] writes them.
+    pub factor: Option<String>,
+}
+
+impl Behind {
+    pub fn admits(&self, incident: &Incident, today: NaiveDate) -> bool {
+        self.week.as_ref().is_none_or(|w| *w == week_of(incident))
+            && self.month.as_ref().is_none_or(|m| *m == month_of(incident))
+            && self
+                .postmortem
+                .is_none_or(|s| postmortem_of(incident, today) == Some(s))
+            && self
+                .actions
+                .is_none_or(|a| a.of(&actions_of(incident, today)) > 0)
+            && self
+                .factor
+                .as_ref()
+                .is_none_or(|f| phrases(incident).contains(f))
+    }
+}
+
+/// `text` as a factor phrase: its words, lowercase, one space apart; `None` when it has none.
+pub fn phrase(text: &str) -> Option<String> {
+    let words = words(text);
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// `YYYY-Www` when `text` names an ISO week, written as [`week_of`] writes it.
+pub fn parse_week(text: &str) -> Option<String> {
+    let (year, week) = text.trim().split_once("-W")?;
+    let day =
+        NaiveDate::from_isoywd_opt(year.parse().ok()?, week.parse().ok()?, chrono::Weekday::Mon)?;
+    let iso = day.iso_week();
+    Some(format!("{}-W{:02}", iso.year(), iso.week()))
+}
+
+/// `YYYY-MM` when `text` names a month.
+pub fn parse_month(text: &str) -> Option<String> {
+    let first = NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d").ok()?;
+    Some(first.format("%Y-%m").to_string())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Insights {
     pub incidents: usize,
@@ -37,6 +150,8 @@ pub struct Insights {
     pub per_week: Vec<WeekCount>,
     pub postmortems: BTreeMap<&'static str, usize>,
     pub actions: ActionCounts,
+    /// How many incidents have an open, a done and an overdue action.
+    pub action_incidents: ActionCounts,
     pub factors: Vec<Phrase>,
     pub load: Vec<MonthLoad>,
 }
@@ -157,16 +272,20 @@ const STOP_WORDS: &[&str] = &[
     "then", "there", "this", "to", "too", "was", "we", "were", "when", "which", "while", "with",
 ];
 
+/// The words of a factor as phrases are made of them: lowercase, split at anything but
+/// letters, digits and inner hyphens.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '-')
+        .map(|w| w.trim_matches('-').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 /// The phrases (one to four words) of one incident's factors, each once.
 fn phrases(incident: &Incident) -> HashSet<String> {
     let mut found = HashSet::new();
     for factor in incident.factors.iter().filter(|f| !f.hidden) {
-        let words: Vec<String> = factor
-            .text
-            .split(|c: char| !c.is_alphanumeric() && c != '-')
-            .map(|w| w.trim_matches('-').to_lowercase())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = words(&factor.text);
         for len in 1..=4 {
             for window in words.windows(len) {
                 let edge = |w: &String| STOP_WORDS.contains(&w.as_str()) || w.len() < 3;
@@ -238,13 +357,8 @@ impl Insights {
         let mut months: BTreeMap<String, Vec<&Incident>> = BTreeMap::new();
         let mut weeks: BTreeMap<String, WeekCount> = BTreeMap::new();
         for incident in &incidents {
-            let start = incident.started_at;
-            months
-                .entry(start.format("%Y-%m").to_string())
-                .or_default()
-                .push(incident);
-            let iso = start.iso_week();
-            let week = format!("{}-W{:02}", iso.year(), iso.week());
+            months.entry(month_of(incident)).or_default().push(incident);
+            let week = week_of(incident);
             let count = weeks.entry(week.clone()).or_insert(WeekCount {
                 week,
                 sev1: 0,
@@ -289,21 +403,18 @@ impl Insights {
             .map(|s| (s.as_str(), 0))
             .collect();
         let mut actions = ActionCounts::default();
+        let mut action_incidents = ActionCounts::default();
         for incident in &incidents {
-            if incident.closed_at.is_some() {
-                let state = incident.postmortem_state(incident.postmortem.due, today);
+            if let Some(state) = postmortem_of(incident, today) {
                 *postmortems.entry(state.as_str()).or_default() += 1;
             }
-            for action in incident.actions.iter().filter(|a| !a.hidden) {
-                if action.done || action.horizon == Horizon::Now {
-                    actions.done += 1;
-                } else {
-                    actions.open += 1;
-                    if action.due.is_some_and(|due| due < today) {
-                        actions.overdue += 1;
-                    }
-                }
-            }
+            let own = actions_of(incident, today);
+            actions.open += own.open;
+            actions.done += own.done;
+            actions.overdue += own.overdue;
+            action_incidents.open += usize::from(own.open > 0);
+            action_incidents.done += usize::from(own.done > 0);
+            action_incidents.overdue += usize::from(own.overdue > 0);
         }
         Insights {
             incidents: incidents.len(),
@@ -312,6 +423,7 @@ impl Insights {
             per_week: weeks.into_values().collect(),
             postmortems,
             actions,
+            action_incidents,
             factors: top_phrases(&incidents),
             load,
         }
@@ -650,6 +762,82 @@ mod tests {
                 .csv(Table::Factors)
                 .contains("\nalert on queue age,2\n")
         );
+    }
+
+    #[test]
+    fn the_incidents_behind_each_figure_are_as_many_as_it_counts() {
+        let set = incidents(&[
+            (
+                day(2026, 3, 2),
+                Some(30),
+                Some(60),
+                "sev1",
+                &["Retries amplified the load"],
+                &["short add an alert due 2026-03-20", "short page less"],
+            ),
+            (
+                day(2026, 3, 4),
+                Some(90),
+                Some(120),
+                "sev2",
+                &["retries amplified the load, again"],
+                &["now scaled workers"],
+            ),
+            (day(2026, 3, 31), Some(10), None, "sev1", &[], &[]),
+            (day(2026, 4, 1), None, None, "", &["retries-amplified"], &[]),
+        ]);
+        let today = NaiveDate::from_ymd_opt(2026, 4, 10).unwrap();
+        let insights = Insights::new(&set, &Filter::default(), today);
+        let behind = |b: Behind| set.iter().filter(|i| b.admits(i, today)).count();
+        for w in &insights.per_week {
+            let week = Behind {
+                week: parse_week(&w.week),
+                ..Behind::default()
+            };
+            assert_eq!(behind(week), w.sev1 + w.sev2 + w.sev3 + w.sev4 + w.none);
+        }
+        for m in &insights.by_month {
+            let month = Behind {
+                month: parse_month(&m.month),
+                ..Behind::default()
+            };
+            assert_eq!(behind(month), m.count, "{}", m.month);
+        }
+        for state in PostmortemState::ALL {
+            let pm = Behind {
+                postmortem: Some(state),
+                ..Behind::default()
+            };
+            assert_eq!(behind(pm), insights.postmortems[state.as_str()]);
+        }
+        for (state, count) in [
+            ("open", insights.action_incidents.open),
+            ("done", insights.action_incidents.done),
+            ("overdue", insights.action_incidents.overdue),
+        ] {
+            let actions = Behind {
+                actions: ActionState::parse(state),
+                ..Behind::default()
+            };
+            assert_eq!(behind(actions), count, "{state}");
+        }
+        // Two open actions in one incident: two actions, one incident behind them.
+        assert_eq!(
+            (insights.actions.open, insights.action_incidents.open),
+            (2, 1)
+        );
+        assert_eq!(insights.factors[0].phrase, "retries amplified the load");
+        for p in &insights.factors {
+            let factor = Behind {
+                factor: phrase(&p.phrase.to_uppercase()),
+                ..Behind::default()
+            };
+            assert_eq!(behind(factor), p.count, "{}", p.phrase);
+        }
+        assert_eq!(parse_week(" 2026-W9"), Some("2026-W09".into()));
+        assert_eq!(parse_week("2026-W54"), None);
+        assert_eq!(parse_month("2026-13"), None);
+        assert_eq!(phrase(" ,; "), None);
     }
 
     #[test]

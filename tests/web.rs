@@ -793,6 +793,15 @@ async fn ana(server: &Server) -> String {
     sign_in(server, &login_path(&link)).await
 }
 
+/// How many incidents a list page says it shows.
+fn shown(html: &str) -> usize {
+    if html.contains("No incidents here yet") {
+        return 0;
+    }
+    let caption = html.split("<caption>").nth(1).expect("a caption");
+    caption.split(' ').next().unwrap().parse().expect("a count")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn published_postmortems_are_a_library_to_read_and_filter() {
     let sandbox = Sandbox::new();
@@ -944,5 +953,105 @@ async fn published_postmortems_are_a_library_to_read_and_filter() {
     assert!(
         !library.contains("<script>alert") && !library.contains("<img src"),
         "{library}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_insights_figure_links_to_as_many_incidents_as_it_counts() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(&sandbox, &[]);
+    a_spring_of_incidents(&server).await;
+    let cookie = ana(&server).await;
+    let dates = "from=2026-03-01&to=2026-04-30";
+    let html = page(&server, &cookie, &format!("/insights?{dates}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = readable(&html).replace("&amp;", "&");
+    let figures: Value = server
+        .api(&format!("/api/insights?{dates}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(figures["incidents"], 6, "{figures}");
+    let drill = format!("/?{dates}&severity=");
+    let week = |w: &Value| {
+        ["sev1", "sev2", "sev3", "sev4", "none"]
+            .iter()
+            .map(|s| w[s].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let count = |v: &Value| v.as_u64().unwrap() as usize;
+    let mut links: Vec<(String, usize)> = Vec::new();
+    for w in figures["per_week"].as_array().unwrap() {
+        let name = w["week"].as_str().unwrap();
+        links.push((format!("{drill}&week={name}"), week(w) as usize));
+        if w["sev1"].as_u64().unwrap() > 0 {
+            links.push((
+                format!("/?{dates}&severity=sev1&week={name}"),
+                count(&w["sev1"]),
+            ));
+        }
+    }
+    for m in figures["by_month"].as_array().unwrap() {
+        let name = m["month"].as_str().unwrap();
+        links.push((format!("{drill}&month={name}"), count(&m["count"])));
+    }
+    for (state, n) in figures["postmortems"].as_object().unwrap() {
+        links.push((format!("{drill}&postmortem={state}"), count(n)));
+    }
+    for (state, n) in figures["action_incidents"].as_object().unwrap() {
+        links.push((format!("{drill}&actions={state}"), count(n)));
+    }
+    for p in figures["factors"].as_array().unwrap() {
+        let phrase = p["phrase"].as_str().unwrap().replace(' ', "+");
+        links.push((format!("{drill}&factor={phrase}"), count(&p["count"])));
+    }
+    links.push((
+        format!("/?{dates}&severity=sev2"),
+        count(&figures["by_severity"]["sev2"]["count"]),
+    ));
+    // The spring as built: each kind of figure is here, and not all are zero.
+    assert_eq!(figures["postmortems"]["published"], 2, "{figures}");
+    assert_eq!(figures["postmortems"]["in_review"], 1, "{figures}");
+    assert_eq!(figures["action_incidents"]["open"], 2, "{figures}");
+    assert_eq!(
+        figures["factors"][0]["phrase"], "retries amplified the load",
+        "{figures}"
+    );
+    assert_eq!(figures["factors"][0]["count"], 3, "{figures}");
+    assert!(links.len() >= 16, "{links:?}");
+    for (link, expected) in &links {
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "{link} not on {html}"
+        );
+        let list = page(&server, &cookie, link).await;
+        assert_eq!(list.status(), StatusCode::OK);
+        let list = list.text().await.unwrap();
+        assert_eq!(shown(&list), *expected, "{link}: {list}");
+    }
+    // The week's bars in the chart link too.
+    assert!(
+        html.contains(
+            "<a href=\"/?from=2026-03-01&to=2026-04-30&severity=sev1&week=2026-W10\"><rect"
+        ),
+        "{html}"
+    );
+
+    // A filter that does not read is left out and shown as typed.
+    let list = page(
+        &server,
+        &cookie,
+        "/?week=2026-W99&month=soon&postmortem=lost&actions=some",
+    )
+    .await;
+    let list = list.text().await.unwrap();
+    assert_eq!(shown(&list), 6, "{list}");
+    assert!(
+        list.contains("value=\"2026-W99\"") && list.contains("value=\"soon\""),
+        "{list}"
     );
 }

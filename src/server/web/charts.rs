@@ -12,8 +12,9 @@ const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 220.0;
 const MARGIN: f64 = 28.0;
 
-/// One stacked bar per week with incidents, sev1 at the bottom.
-pub fn per_week(weeks: &[WeekCount]) -> String {
+/// One stacked bar per week with incidents, sev1 at the bottom; each bar links to the list of
+/// its incidents, `list` (a list path with a query) with the week and severity added.
+pub fn per_week(weeks: &[WeekCount], list: &str) -> String {
     let label = "Incidents per week, stacked by severity";
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{label}\" \
@@ -52,17 +53,30 @@ pub fn per_week(weeks: &[WeekCount]) -> String {
             }
             let height = count as f64 * scale;
             top -= height;
-            let _ = write!(
-                svg,
-                "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" \
-                 class=\"bar bar-{class}\"><title>{}: {count} {}</title></rect>",
-                escape(&week.week),
+            let title = format!(
+                "{}: {count} {}",
+                week.week,
                 if class == "none" {
-                    "without a severity".to_string()
+                    "without a severity"
                 } else {
-                    class.to_string()
+                    class
                 }
             );
+            let rect = format!(
+                "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" \
+                 class=\"bar bar-{class}\"><title>{}</title></rect>",
+                escape(&title)
+            );
+            // The list has no filter for incidents without a severity: their bar is not a link.
+            if class == "none" {
+                svg.push_str(&rect);
+            } else {
+                let _ = write!(
+                    svg,
+                    "<a href=\"{}\">{rect}</a>",
+                    escape(&format!("{list}&severity={class}&week={}", week.week))
+                );
+            }
         }
         if weeks.len() <= 26 || i % 4 == 0 {
             let _ = write!(
@@ -102,10 +116,15 @@ mod tests {
                 none: 0,
             },
         ];
-        let svg = per_week(&weeks);
+        let svg = per_week(&weeks, "/?from=&to=");
         assert_eq!(svg.matches("<rect").count(), 4);
         assert!(svg.contains("<title>2026-W10: 2 sev1</title>"), "{svg}");
         assert!(svg.contains("<title>2026-W10: 1 without a severity</title>"));
+        assert!(
+            svg.contains("<a href=\"/?from=&amp;to=&amp;severity=sev2&amp;week=2026-W11\"><rect"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<a href").count(), 3, "{svg}");
         // The tallest week (4) fills the chart's height: 164 units, 41 per incident.
         assert!(
             svg.contains("height=\"164.0\" class=\"bar bar-sev2\""),

@@ -14,7 +14,7 @@ use super::view::{self, HitView, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
 use crate::domain::{Horizon, Incident, PostmortemState, Severity, Status};
-use crate::insights::{Filter, Insights, Table};
+use crate::insights::{self, Behind, Filter, Insights, Table};
 use crate::storage::Store;
 
 /// Incidents per page of the list.
@@ -170,7 +170,7 @@ pub async fn logout(
     Ok(response)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, serde::Serialize)]
 pub struct ListQuery {
     #[serde(default)]
     status: String,
@@ -178,8 +178,67 @@ pub struct ListQuery {
     severity: String,
     #[serde(default)]
     q: String,
+    /// The filters an insights figure links with: the incidents behind it.
     #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    week: String,
+    #[serde(default)]
+    month: String,
+    #[serde(default)]
+    postmortem: String,
+    #[serde(default)]
+    actions: String,
+    #[serde(default)]
+    factor: String,
+    #[serde(default, skip_serializing)]
     page: Option<usize>,
+}
+
+impl ListQuery {
+    /// What the filters say; a value that does not read is left out (the form shows it).
+    fn filters(&self) -> (Filter, Behind) {
+        let filter = Filter {
+            from: day(&self.from),
+            to: day(&self.to),
+            severity: Severity::from_code(&self.severity),
+        };
+        let behind = Behind {
+            week: insights::parse_week(&self.week),
+            month: insights::parse_month(&self.month),
+            postmortem: PostmortemState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == self.postmortem.trim()),
+            actions: insights::ActionState::parse(&self.actions),
+            factor: insights::phrase(&self.factor),
+        };
+        (filter, behind)
+    }
+
+    /// Page `page` of the same list: the filters given, and no empty ones.
+    fn link(&self, page: usize) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("status", &self.status),
+            ("severity", &self.severity),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("week", &self.week),
+            ("month", &self.month),
+            ("postmortem", &self.postmortem),
+            ("actions", &self.actions),
+            ("factor", &self.factor),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("page", &page.to_string());
+        format!("/?{}", query.finish())
+    }
 }
 
 /// `/`: the incidents of the person's workspace, newest first, filtered and paged.
@@ -190,12 +249,14 @@ pub async fn list(
 ) -> Result<Html<String>, WebError> {
     let signed = signed(&app, &headers).await?;
     let mut incidents = workspace_incidents(&app, &signed).await?;
+    let today = app.today();
     let status = Status::parse(&query.status);
-    let severity = Severity::from_code(&query.severity);
+    let (filter, behind) = query.filters();
     let words = query.q.trim().to_lowercase();
     incidents.retain(|i| {
         status.is_none_or(|s| i.status() == s)
-            && severity.is_none_or(|s| i.severity == Some(s))
+            && filter.admits(i)
+            && behind.admits(i, today)
             && (words.is_empty() || i.title.to_lowercase().contains(&words))
     });
     incidents.sort_by_key(|i| std::cmp::Reverse(i.started_at));
@@ -204,32 +265,19 @@ pub async fn list(
         .iter()
         .skip((page - 1) * PAGE)
         .take(PAGE)
-        .map(|incident| Row::new(incident, app.today()))
+        .map(|incident| Row::new(incident, today))
         .collect();
-    let link = |page: usize| {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("status", &query.status)
-            .append_pair("severity", &query.severity)
-            .append_pair("q", &query.q)
-            .append_pair("page", &page.to_string())
-            .finish();
-        format!("/?{query}")
-    };
-    let newer = (page > 1).then(|| link(page - 1));
-    let older = (page < pages).then(|| link(page + 1));
     render(
         "list.html",
         context! {
             title => "Incidents",
             rows => Value::from(Serde(&rows)),
-            newer,
-            older,
+            newer => (page > 1).then(|| query.link(page - 1)),
+            older => (page < pages).then(|| query.link(page + 1)),
             total => incidents.len(),
             page,
             pages,
-            status => query.status,
-            severity => query.severity,
-            q => query.q,
+            query => Value::from(Serde(&query)),
             who => signed.who.person_name,
             csrf => signed.csrf,
         },
@@ -408,6 +456,19 @@ impl InsightsQuery {
             .append_pair("severity", &self.severity)
             .finish()
     }
+
+    /// The list of incidents with this page's dates (and severity, with `severity`): what a
+    /// figure's link adds its own filter to.
+    fn list_link(&self, severity: bool) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("from", &self.from)
+            .append_pair("to", &self.to);
+        if severity {
+            query.append_pair("severity", &self.severity);
+        }
+        format!("/?{}", query.finish())
+    }
 }
 
 /// `/insights`: the workspace's incidents together, a chart of incidents per week and the
@@ -425,8 +486,10 @@ pub async fn insights(
         context! {
             title => "Insights",
             insights => Value::from(Serde(&insights)),
-            chart => Value::from_safe_string(super::charts::per_week(&insights.per_week)),
+            chart => Value::from_safe_string(super::charts::per_week(&insights.per_week, &query.list_link(false))),
             csv => format!("/insights.csv?{}&table=", query.query_string()),
+            drill => query.list_link(true),
+            dates => query.list_link(false),
             from => query.from,
             to => query.to,
             severity => query.severity,
