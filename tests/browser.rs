@@ -628,6 +628,34 @@ async fn two_people_curate_an_incident_in_chromium_and_publish_it() {
     ana.client().set_window_size(1280, 1600).await.unwrap();
     screenshot(&ana, &dir, "incident.png").await;
 
+    // Once published, the postmortem is in the library, one click from a page to read.
+    server
+        .command(
+            PAYMENTS,
+            BO,
+            "/incident",
+            "postmortem published",
+            "p.published",
+        )
+        .await;
+    ana.client()
+        .goto(&format!("{}/postmortems", server.base))
+        .await
+        .unwrap();
+    ana.wait_for(
+        "the library's payments row",
+        "//table[@class='incidents']//a[.='Payments API latency above 2 s']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    ana.wait_for(
+        "the postmortem to read",
+        "//article[@class='postmortem']/h1[contains(., 'Payments API latency above 2 s')]",
+    )
+    .await;
+
     bo.close().await;
     ana.close().await;
     println!("browser test ran in {:.1} s", began.elapsed().as_secs_f64());
