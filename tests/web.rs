@@ -1033,6 +1033,31 @@ async fn every_insights_figure_links_to_as_many_incidents_as_it_counts() {
         let list = list.text().await.unwrap();
         assert_eq!(shown(&list), *expected, "{link}: {list}");
     }
+    // Time to resolve as charts labelled for screen readers, each bar titled with its figure.
+    for id in ["ttr-severity", "ttr-month"] {
+        assert!(
+            html.contains(&format!("role=\"img\" aria-labelledby=\"{id}\"")),
+            "{html}"
+        );
+    }
+    for (key, f) in figures["by_severity"].as_object().unwrap() {
+        if let Some(m) = f["ttr_median_minutes"].as_i64() {
+            let title = format!("<title>{key}: median {m} min</title>");
+            assert!(html.contains(&title), "{title} not on {html}");
+        }
+    }
+    for f in figures["by_month"].as_array().unwrap() {
+        let p90 = f["ttr_p90_minutes"].as_i64().unwrap();
+        let title = format!(
+            "<title>{}: 90th percentile {p90} min</title>",
+            f["month"].as_str().unwrap()
+        );
+        assert!(html.contains(&title), "{title} not on {html}");
+    }
+    assert!(
+        html.contains("<title>sev3: none resolved</title>"),
+        "{html}"
+    );
     // The week's bars in the chart link too.
     assert!(
         html.contains(

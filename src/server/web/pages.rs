@@ -10,6 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value, context};
 use serde::Deserialize;
 
+use super::charts::{self, Spread};
 use super::view::{self, HitView, IncidentView, Row};
 use super::{COOKIE, Signed, WebError, assets, signed, visible};
 use crate::app::App;
@@ -471,8 +472,8 @@ impl InsightsQuery {
     }
 }
 
-/// `/insights`: the workspace's incidents together, a chart of incidents per week and the
-/// figures as tables (each downloadable as CSV).
+/// `/insights`: the workspace's incidents together, charts of incidents per week and of time
+/// to resolve, and the figures as tables (each downloadable as CSV).
 pub async fn insights(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -481,12 +482,42 @@ pub async fn insights(
     let signed = signed(&app, &headers).await?;
     let incidents = workspace_incidents(&app, &signed).await?;
     let insights = Insights::new(&incidents, &query.filter(), app.today());
+    let severities: Vec<Spread> = insights
+        .by_severity
+        .iter()
+        .map(|(key, f)| Spread {
+            label: key,
+            median: f.times.ttr_median_minutes,
+            p90: f.times.ttr_p90_minutes,
+        })
+        .collect();
+    let months: Vec<Spread> = insights
+        .by_month
+        .iter()
+        .map(|m| Spread {
+            label: &m.month,
+            median: m.times.ttr_median_minutes,
+            p90: m.times.ttr_p90_minutes,
+        })
+        .collect();
+    let ttr_severity = charts::time_to_resolve(
+        "ttr-severity",
+        "Time to resolve by severity, median and 90th percentile (minutes)",
+        &severities,
+    );
+    let ttr_month = charts::time_to_resolve(
+        "ttr-month",
+        "Time to resolve by month, median and 90th percentile (minutes)",
+        &months,
+    );
     render(
         "insights.html",
         context! {
             title => "Insights",
             insights => Value::from(Serde(&insights)),
-            chart => Value::from_safe_string(super::charts::per_week(&insights.per_week, &query.list_link(false))),
+            chart => Value::from_safe_string(charts::per_week(&insights.per_week, &query.list_link(false))),
+            ttr_severity => Value::from_safe_string(ttr_severity),
+            ttr_month => Value::from_safe_string(ttr_month),
             csv => format!("/insights.csv?{}&table=", query.query_string()),
             drill => query.list_link(true),
             dates => query.list_link(false),
