@@ -101,6 +101,8 @@ pub struct Behind {
     pub actions: Option<ActionState>,
     /// A factor phrase, its words as [`phrase`] writes them.
     pub factor: Option<String>,
+    /// A participant's name, as written.
+    pub person: Option<String>,
 }
 
 impl Behind {
@@ -117,6 +119,10 @@ impl Behind {
                 .factor
                 .as_ref()
                 .is_none_or(|f| phrases(incident).contains(f))
+            && self
+                .person
+                .as_ref()
+                .is_none_or(|name| incident.participants.iter().any(|p| p.name == *name))
     }
 }
 
@@ -242,6 +248,14 @@ pub struct MonthLoad {
     /// One decimal.
     pub person_hours: f64,
     pub people: usize,
+    /// Who worked on the month's incidents, and on how many; most first.
+    pub by_person: Vec<PersonLoad>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonLoad {
+    pub name: String,
+    pub incidents: usize,
 }
 
 /// The nearest-rank percentile `p` (1 to 100) of `sorted`.
@@ -387,14 +401,30 @@ impl Insights {
             .iter()
             .map(|(month, group)| {
                 let seconds: f64 = group.iter().map(|i| i.team_impact.person_hours()).sum();
-                let people: BTreeSet<&str> = group
-                    .iter()
-                    .flat_map(|i| i.participants.iter().map(|p| p.name.as_str()))
+                let mut people: BTreeMap<&str, usize> = BTreeMap::new();
+                for incident in group {
+                    let names: BTreeSet<&str> = incident
+                        .participants
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    for name in names {
+                        *people.entry(name).or_default() += 1;
+                    }
+                }
+                let mut by_person: Vec<PersonLoad> = people
+                    .into_iter()
+                    .map(|(name, incidents)| PersonLoad {
+                        name: name.to_string(),
+                        incidents,
+                    })
                     .collect();
+                by_person.sort_by(|a, b| b.incidents.cmp(&a.incidents).then(a.name.cmp(&b.name)));
                 MonthLoad {
                     month: month.clone(),
                     person_hours: (seconds * 10.0).round() / 10.0,
-                    people: people.len(),
+                    people: by_person.len(),
+                    by_person,
                 }
             })
             .collect();
@@ -834,6 +864,18 @@ mod tests {
             };
             assert_eq!(behind(factor), p.count, "{}", p.phrase);
         }
+        for load in &insights.load {
+            assert_eq!(load.people, load.by_person.len());
+            for person in &load.by_person {
+                let worked = Behind {
+                    month: parse_month(&load.month),
+                    person: Some(person.name.clone()),
+                    ..Behind::default()
+                };
+                assert_eq!(behind(worked), person.incidents, "{}", person.name);
+            }
+        }
+        assert_eq!(insights.load[0].by_person[0].incidents, 3);
         assert_eq!(parse_week(" 2026-W9"), Some("2026-W09".into()));
         assert_eq!(parse_week("2026-W54"), None);
         assert_eq!(parse_month("2026-13"), None);

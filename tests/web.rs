@@ -1009,6 +1009,33 @@ async fn every_insights_figure_links_to_as_many_incidents_as_it_counts() {
         let phrase = p["phrase"].as_str().unwrap().replace(' ', "+");
         links.push((format!("{drill}&factor={phrase}"), count(&p["count"])));
     }
+    for l in figures["load"].as_array().unwrap() {
+        let month = l["month"].as_str().unwrap();
+        links.push((
+            format!("{drill}&month={month}"),
+            count(
+                &figures["by_month"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["month"] == month)
+                    .unwrap()["count"],
+            ),
+        ));
+        for p in l["by_person"].as_array().unwrap() {
+            let name: String =
+                url::form_urlencoded::byte_serialize(p["name"].as_str().unwrap().as_bytes())
+                    .collect();
+            links.push((
+                format!("{drill}&month={month}&person={name}"),
+                count(&p["incidents"]),
+            ));
+        }
+    }
+    assert_eq!(
+        figures["load"][0]["by_person"][0]["name"], "Ana",
+        "{figures}"
+    );
     links.push((
         format!("/?{dates}&severity=sev2"),
         count(&figures["by_severity"]["sev2"]["count"]),

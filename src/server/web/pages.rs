@@ -23,6 +23,10 @@ const PAGE: usize = 25;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    // A value inside a link's query: `{{ drill }}&factor={{ p.phrase | query }}`.
+    env.add_filter("query", |text: String| -> String {
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    });
     // Every page is HTML: user text is always escaped, whatever the file is called.
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     for (name, source) in [
@@ -194,6 +198,8 @@ pub struct ListQuery {
     actions: String,
     #[serde(default)]
     factor: String,
+    #[serde(default)]
+    person: String,
     #[serde(default, skip_serializing)]
     page: Option<usize>,
 }
@@ -214,6 +220,7 @@ impl ListQuery {
                 .find(|s| s.as_str() == self.postmortem.trim()),
             actions: insights::ActionState::parse(&self.actions),
             factor: insights::phrase(&self.factor),
+            person: Some(self.person.trim().to_string()).filter(|p| !p.is_empty()),
         };
         (filter, behind)
     }
@@ -232,6 +239,7 @@ impl ListQuery {
             ("postmortem", &self.postmortem),
             ("actions", &self.actions),
             ("factor", &self.factor),
+            ("person", &self.person),
         ] {
             if !value.is_empty() {
                 query.append_pair(name, value);
