@@ -1107,3 +1107,169 @@ async fn every_insights_figure_links_to_as_many_incidents_as_it_counts() {
         "{list}"
     );
 }
+
+/// `/search` finds the workspace's incidents by their words, marks the match and escapes
+/// everything; `/api/search` answers the same for every workspace; an incident's page and
+/// JSON list the closed incidents like it.
+#[tokio::test]
+async fn search_finds_by_words_and_an_incident_names_the_ones_like_it() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(&sandbox, &[]);
+    typed(
+        &server,
+        "console",
+        "s1",
+        utc(2026, 2, 2),
+        &[
+            (
+                0,
+                "/incident start <script>alert(1)</script> checkout outage --sev sev2",
+            ),
+            (
+                5,
+                "/incident factor connection pool exhausted <b>bold</b> @everyone",
+            ),
+            (30, "/incident resolve"),
+            (40, "/incident close"),
+        ],
+    )
+    .await;
+    typed(
+        &server,
+        "other",
+        "s2",
+        utc(2026, 2, 3),
+        &[
+            (0, "/incident start Checkout pool drained elsewhere"),
+            (9, "/incident close"),
+        ],
+    )
+    .await;
+    typed(
+        &server,
+        "console",
+        "s3",
+        utc(2026, 2, 9),
+        &[(0, "/incident start checkout pool trouble again")],
+    )
+    .await;
+    let cookie = ana(&server).await;
+    let html = page(&server, &cookie, "/search?q=pool+%22exhausted+(")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<mark>pool</mark>") && html.contains("<mark>exhausted</mark>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; checkout outage"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<b>bold"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("elsewhere"),
+        "another workspace's incident: {html}"
+    );
+    assert!(
+        html.contains("SEV2") && html.contains("2026-02-02 10:00 UTC"),
+        "{html}"
+    );
+    let none = page(&server, &cookie, "/search?q=%22%22%22").await;
+    assert_eq!(none.status(), 200);
+    assert!(!none.text().await.unwrap().contains("<li>"));
+
+    let api = |query: &'static str| {
+        let base = server.base.clone();
+        async move {
+            http()
+                .get(format!("{base}/api/search?{query}"))
+                .bearer_auth(API_TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let found: Value = api("q=checkout+pool&limit=5").await.json().await.unwrap();
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{found}");
+    for result in results {
+        for field in ["id", "title", "severity", "started_at", "snippet", "score"] {
+            assert!(result.get(field).is_some(), "{field} in {result}");
+        }
+    }
+    let titles: Vec<&str> = results
+        .iter()
+        .map(|r| r["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.contains(&"Checkout pool drained elsewhere"),
+        "{titles:?}"
+    );
+    let scores: Vec<f64> = results
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+    let one: Value = api("q=exhausted").await.json().await.unwrap();
+    assert_eq!(one["results"].as_array().unwrap().len(), 1, "{one}");
+    assert!(
+        one["results"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("**exhausted**"),
+        "{one}"
+    );
+    assert_eq!(one["results"][0]["severity"], "sev2");
+    for bad in [
+        "q=",
+        "q=%28%22",
+        "q=pool&limit=0",
+        "q=pool&limit=51",
+        "q=pool&limit=x",
+    ] {
+        assert_eq!(api(bad).await.status(), 400, "{bad}");
+    }
+    let hostile: Value = api("q=NEAR%28pool+OR+%22x%22%29+AND+-checkout*")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(hostile["results"].is_array(), "{hostile}");
+    let unauthorized = http()
+        .get(format!("{}/api/search?q=pool", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+
+    // The open incident is like the closed one of its workspace, not like the other's.
+    let open = scribe::adapters::console::channel("s3");
+    let incident = &server.app.history(&open).await.unwrap().incidents[0];
+    let json = api_incident(&server, &incident.id().to_string()).await;
+    let similar = json["similar"].as_array().unwrap();
+    assert_eq!(similar.len(), 1, "{json}");
+    assert_eq!(
+        similar[0]["title"],
+        "<script>alert(1)</script> checkout outage"
+    );
+    assert_eq!(similar[0]["severity"], "sev2");
+    assert_eq!(similar[0]["duration_minutes"], 30);
+    let html = page(&server, &cookie, &href(&incident.id().to_string()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let section = html.split("id=\"similar\"").nth(1).unwrap();
+    assert!(
+        section.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; checkout outage</a>"),
+        "{section}"
+    );
+}
