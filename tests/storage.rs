@@ -861,6 +861,19 @@ mod checks {
                 .unwrap()
                 .is_empty()
         );
+        // Messages are searched, but incidents are alike in what was written about them.
+        let mut chatty = document("C3", 4, "Queue stuck", "", true);
+        chatty.messages = "zebra crossing".into();
+        store.index(&[chatty]).await.unwrap();
+        let found = store.search(&query("zebra", Match::All)).await.unwrap();
+        assert_eq!(ids(&found), ["slack:C3:4.0"]);
+        assert!(
+            store
+                .search(&query("zebra", Match::Any))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     pub async fn a_document_indexed_again_replaces_the_old<S: Store>(store: &S) {

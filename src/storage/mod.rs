@@ -349,7 +349,7 @@ pub trait Store: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<std::collections::HashMap<String, String>, StoreError>> + Send;
 
-    /// The incidents `query` finds, best first (ties: the newest first).
+    /// The incidents `query` finds, best first.
     fn search(&self, query: &Query) -> impl Future<Output = Result<Vec<Hit>, StoreError>> + Send;
 }
 

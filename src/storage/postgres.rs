@@ -497,17 +497,25 @@ impl Store for PostgresStore {
 
     async fn search(&self, query: &Query) -> Result<Vec<Hit>, StoreError> {
         // `websearch_to_tsquery` never fails on its input; the words hold no operator but
-        // `or`, a stop word, left out.
+        // `or` (a stop word anyway), left out.
         let words: Vec<&str> = query.words.iter().filter(|w| *w != "or").collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let asked = words.join(match query.matching {
-            Match::All => " ",
-            Match::Any => " or ",
-        });
-        let mut sql = QueryBuilder::new("WITH q AS (SELECT websearch_to_tsquery('english', ");
-        sql.push_bind(asked);
+        // Incidents like one are alike in their title, story and timeline (weights A and B),
+        // not in their chatter; the words are letters and digits, so `to_tsquery` reads each
+        // as a word.
+        let mut sql = QueryBuilder::new("WITH q AS (SELECT ");
+        match query.matching {
+            Match::All => sql
+                .push("websearch_to_tsquery('english', ")
+                .push_bind(words.join(" ")),
+            Match::Any => {
+                let any: Vec<String> = words.iter().map(|w| format!("{w}:AB")).collect();
+                sql.push("to_tsquery('english', ")
+                    .push_bind(any.join(" | "))
+            }
+        };
         sql.push(
             ") AS query),
              top AS (SELECT d.incident, ts_rank(d.document, q.query, 1)::float8 AS score

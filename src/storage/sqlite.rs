@@ -616,20 +616,24 @@ impl Store for SqliteStore {
         if query.words.is_empty() {
             return Ok(Vec::new());
         }
-        // Every word quoted: FTS5 reads a string as words, never as an operator.
+        // Every word quoted: FTS5 reads a string as words, never as an operator. Incidents
+        // like one are alike in what people wrote about them, not in their chatter.
         let quoted: Vec<String> = query.words.iter().map(|w| format!("\"{w}\"")).collect();
-        let matching = quoted.join(match query.matching {
-            Match::All => " ",
-            Match::Any => " OR ",
-        });
+        let matching = match query.matching {
+            Match::All => quoted.join(" "),
+            Match::Any => format!("{{title body}} : ({})", quoted.join(" OR ")),
+        };
+        // Ordered by FTS5's own `rank` (BM25 with these weights: title, story and timeline,
+        // messages), which FTS5 sorts itself: the join, the filters and the snippets then
+        // stop at `limit` rows instead of running for every match.
         let mut sql = QueryBuilder::new(
             "SELECT d.incident, d.title, d.severity, d.started_at_us, d.duration_minutes,
-                 snippet(search_text, -1, char(2), char(3), '…', 16),
-                 -bm25(search_text, 10.0, 2.0, 1.0)
+                 snippet(search_text, -1, char(2), char(3), '…', 16), -search_text.rank
              FROM search_text JOIN search_docs d ON d.rowid = search_text.rowid
              WHERE search_text MATCH ",
         );
         sql.push_bind(matching);
+        sql.push(" AND search_text.rank MATCH 'bm25(10.0, 2.0, 1.0)'");
         if query.closed_only {
             sql.push(" AND d.closed");
         }
@@ -650,7 +654,7 @@ impl Store for SqliteStore {
             .push_bind(workspace.clone())
             .push(")");
         }
-        sql.push(" ORDER BY bm25(search_text, 10.0, 2.0, 1.0), d.started_at_us DESC LIMIT ")
+        sql.push(" ORDER BY search_text.rank LIMIT ")
             .push_bind(query.limit as i64);
         let found: Vec<rows::HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;
         found.into_iter().map(rows::hit).collect()
