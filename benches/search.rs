@@ -51,7 +51,7 @@ fn document(rng: &mut StdRng, n: usize, messages: usize) -> Document {
         started_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
             + chrono::Duration::hours(n as i64),
         duration_minutes: Some((n % 300) as i64),
-        closed: n % 10 != 0,
+        closed: !n.is_multiple_of(10),
         body: words(rng, 40),
         messages: said.join(" · "),
         digest: String::new(),
