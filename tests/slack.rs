@@ -1052,3 +1052,93 @@ async fn every_stored_id_round_trips_through_the_api_and_others_are_refused() {
     let detail: Value = detail.json().await.unwrap();
     assert_eq!(detail["id"], id);
 }
+
+/// A start headline lists the team's past incidents like the new one, and `/incident search`
+/// answers whoever asked with the matches and their links; quoted mass mentions never ping.
+#[tokio::test]
+async fn past_incidents_are_listed_under_a_start_and_found_by_search() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    for (text, trigger) in [
+        (
+            "start Checkout pool exhausted <!everyone> --sev sev2",
+            "p.1",
+        ),
+        (
+            "factor connection pool sized for last year's traffic",
+            "p.2",
+        ),
+        ("resolve", "p.3"),
+        ("close", "p.4"),
+    ] {
+        server
+            .command("C0PAST", "U0ROBIN01", "/incident", text, trigger)
+            .await;
+    }
+    server.settled().await;
+    let before = fake.calls_to("chat.postMessage").len();
+    server
+        .command(
+            CHANNEL,
+            "U0ZOE0002",
+            "/incident",
+            "start checkout pool errors",
+            "n.1",
+        )
+        .await;
+    let posts = fake.wait_for("chat.postMessage", before + 1, WAIT).await;
+    let headline = posts
+        .iter()
+        .find(|p| p.params["channel"] == CHANNEL)
+        .expect("the new incident's headline");
+    let text = headline.params["text"].as_str().unwrap();
+    assert!(
+        text.contains("Past incidents like this one:\n1. Checkout pool exhausted"),
+        "{text}"
+    );
+    assert!(text.contains("(sev2, "), "{text}");
+    assert!(
+        !text.contains("<!everyone>"),
+        "quoted mass mentions never ping: {text}"
+    );
+
+    let answer = server
+        .command(
+            CHANNEL,
+            "U0ZOE0002",
+            "/incident",
+            "search \"pool* traffic",
+            "n.2",
+        )
+        .await;
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    let found = answer["text"].as_str().unwrap();
+    assert!(found.contains("1. Checkout pool exhausted"), "{found}");
+    assert!(
+        found.contains("/incidents/slack%3AC0PAST%3A"),
+        "with a link: {found}"
+    );
+    assert!(
+        found.contains("last year"),
+        "the passage that matched: {found}"
+    );
+    // Another Slack workspace finds none of it.
+    let elsewhere = server
+        .command_in(
+            "T0OTHER",
+            "C0ELSE",
+            "U0ZOE0002",
+            "/incident",
+            "search pool",
+            "n.3",
+        )
+        .await;
+    assert!(
+        elsewhere["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("No incident matches"),
+        "{elsewhere}"
+    );
+}
