@@ -497,10 +497,8 @@ mod tests {
             got,
             [
                 "unbalanced",
-                "and",
                 "checkout",
                 "api",
-                "or",
                 "near",
                 "x",
                 "y",

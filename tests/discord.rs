@@ -926,7 +926,8 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         names_of(&incident),
         [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
-            "improve", "action", "ref", "resolve", "close", "status", "web", "draft"
+            "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
+            "draft"
         ]
     );
     for o in incident["options"].as_array().unwrap() {
