@@ -111,6 +111,16 @@ async fn run(incidents: usize, messages: usize) {
         (size() - empty) as f64 / total as f64
     );
 
+    queries(&store, &mut rng, incidents).await;
+    // FTS5 keeps an index as segments it merges a few at a time; merged into one (its
+    // `optimize` command), the same questions again.
+    merge(&path).await;
+    println!("after merging the index's segments:");
+    queries(&store, &mut rng, incidents).await;
+    store.close().await;
+}
+
+async fn queries(store: &SqliteStore, rng: &mut StdRng, incidents: usize) {
     let asked = |words: Words, matching: Match, closed_only: bool| Query {
         words,
         matching,
@@ -135,7 +145,7 @@ async fn run(incidents: usize, messages: usize) {
                 (0..how_many)
                     .map(|_| match how_many {
                         1 => format!("w{}", rng.random_range(1_000..VOCABULARY)),
-                        _ => word(&mut rng),
+                        _ => word(rng),
                     })
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -156,9 +166,9 @@ async fn run(incidents: usize, messages: usize) {
     let mut times = Vec::new();
     for i in 0..220 {
         // An incident's title and a few of its words: what "like this one" asks.
-        let mut like = document(&mut rng, incidents + i, 5);
+        let mut like = document(rng, incidents + i, 5);
         like.title.push(' ');
-        like.title.push_str(&words(&mut rng, 10));
+        like.title.push_str(&words(rng, 10));
         let query = asked(Words::parse(&like.title), Match::Any, true);
         let start = Instant::now();
         store.search(&query).await.expect("similar");
@@ -167,7 +177,18 @@ async fn run(incidents: usize, messages: usize) {
         }
     }
     println!("similar (15 words, any): {}", percentiles(times));
-    store.close().await;
+}
+
+/// Merges the full-text index's segments into one.
+async fn merge(path: &std::path::Path) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("a connection");
+    sqlx::query("INSERT INTO search_text(search_text) VALUES ('optimize')")
+        .execute(&pool)
+        .await
+        .expect("merged");
+    pool.close().await;
 }
 
 /// Folds the write-ahead log into the database file, so that the file's size is the data's.

@@ -239,6 +239,9 @@ pub struct Fold {
     messages: Vec<Message>,
     index: HashMap<MessageId, usize>,
     walk: Walk,
+    /// The history as last derived, until the next event: pages and the search index ask for
+    /// it far more often than a channel changes, and deriving every incident is the cost.
+    derived: Option<History>,
 }
 
 /// Phase two so far: commands in time order, and each message assigned to an incident.
@@ -264,10 +267,12 @@ impl Fold {
             messages: Vec::new(),
             index: HashMap::new(),
             walk: Walk::default(),
+            derived: None,
         }
     }
 
     pub fn apply(&mut self, event: ChatEvent) {
+        self.derived = None;
         let at = position(&event);
         if self.stale || self.last.as_ref().is_some_and(|last| at < *last) {
             self.stale = true;
@@ -376,8 +381,11 @@ impl Fold {
 
     /// Everything the channel's log says.
     pub fn history(&mut self) -> History {
+        if let Some(derived) = &self.derived {
+            return derived.clone();
+        }
         self.refresh();
-        History {
+        let history = History {
             incidents: self
                 .walk
                 .finished
@@ -386,7 +394,9 @@ impl Fold {
                 .map(|builder| builder.finish(&self.messages, &self.settings))
                 .collect(),
             effects: self.walk.effects.clone(),
-        }
+        };
+        self.derived = Some(history.clone());
+        history
     }
 }
 
