@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::Sandbox;
-use common::fake_slack::FakeSlack;
-use common::server::{SIGNING_SECRET, Server, entry_texts, now};
+use common::fake_slack::{FakeSlack, RESPONSE_URL};
+use common::server::{SIGNING_SECRET, Server, entry_texts, interaction_body, message_action, now};
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0CHECKOUT";
@@ -1140,5 +1140,252 @@ async fn past_incidents_are_listed_under_a_start_and_found_by_search() {
             .unwrap()
             .starts_with("No incident matches"),
         "{elsewhere}"
+    );
+}
+
+/// A message as a shortcut's payload shows it.
+fn shown(user: &str, text: &str, ts: &str) -> Value {
+    json!({"type": "message", "user": user, "text": text, "ts": ts, "team": "T0001"})
+}
+
+async fn events_stored(server: &Server) -> String {
+    let metrics = server.metrics().await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("scribe_events_stored_total"))
+        .unwrap();
+    line.to_owned()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_to_timeline_makes_a_message_an_entry_at_its_time_once() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Checkout 5xx",
+            "t.1",
+        )
+        .await;
+    let seen = ts(0, 11);
+    server
+        .event("Ev01", message("U0ZOE0002", "db failover started", &seen))
+        .await;
+    assert!(entry_texts(&server.the_incident().await).is_empty());
+
+    let url = fake.response_url("actions/T0001/1/abc");
+    let payload = message_action(
+        CHANNEL,
+        "U0ROBIN01",
+        shown("U0ZOE0002", "db failover started", &seen),
+        "13345224609.738474920.8088930838d88f008e0",
+        &ts(0, 20),
+        &url,
+    );
+    let body = interaction_body(&payload);
+    let signed_at = now();
+    let first = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &body,
+            SIGNING_SECRET,
+            signed_at,
+            &[],
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    // Read once, right after the 200: the entry was stored before it.
+    let incident = server.the_incident().await;
+    assert_eq!(entry_texts(&incident), ["db failover started"]);
+    let entry = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == "db failover started")
+        .unwrap();
+    let at: chrono::DateTime<chrono::Utc> = entry["at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros()),
+        seen,
+        "the entry is at the message's time, not the shortcut's"
+    );
+    let answers = fake.wait_for(RESPONSE_URL, 1, WAIT).await;
+    assert_eq!(answers[0].params["response_type"], "ephemeral");
+    assert_eq!(
+        answers[0].params["text"],
+        "Added to the incident's timeline, at the message's time."
+    );
+    assert_eq!(
+        answers[0].auth, None,
+        "the bot token is not sent to a response_url"
+    );
+
+    // The same request again: answered, stored once.
+    let stored = events_stored(&server).await;
+    let replay = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &body,
+            SIGNING_SECRET,
+            signed_at,
+            &[],
+        )
+        .await;
+    assert_eq!(replay.status(), 200);
+    assert_eq!(events_stored(&server).await, stored);
+
+    // A message Scribe never saw (posted before it was invited): the payload brings it along.
+    let unseen = ts(-600, 7);
+    let payload = message_action(
+        CHANNEL,
+        "U0ZOE0002",
+        shown("U0ROBIN01", "FIRING: checkout error rate 22%", &unseen),
+        "13345224609.738474921.1f2e",
+        &ts(0, 30),
+        &url,
+    );
+    assert_eq!(server.interaction(&payload).await.status(), 200);
+    assert_eq!(
+        entry_texts(&server.the_incident().await),
+        ["FIRING: checkout error rate 22%", "db failover started"]
+    );
+    let draft = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "draft", "t.2")
+        .await;
+    let draft = draft["text"].as_str().unwrap();
+    for fact in [
+        "FIRING: checkout error rate 22% — Robin Ayers",
+        "db failover started — Zoë Kapoor",
+    ] {
+        assert!(draft.contains(fact), "draft lacks {fact:?}:\n{draft}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_to_timeline_forged_stale_or_outside_an_incident_stores_nothing() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let url = fake.response_url("actions/T0001/2/def");
+    let shortcut = |channel: &str, text: &str, on: &str, trigger: &str| {
+        message_action(
+            channel,
+            "U0ROBIN01",
+            shown("U0ZOE0002", text, on),
+            trigger,
+            &ts(0, 900),
+            &url,
+        )
+    };
+
+    // A channel without any incident.
+    let lunch = interaction_body(&shortcut("C0RANDOM1", "lunch?", &ts(0, 5), "1.2.a"));
+    let forged = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &lunch,
+            "not-the-secret",
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status(), 401, "forged");
+    let stale = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &lunch,
+            SIGNING_SECRET,
+            now() - 6 * 60,
+            &[],
+        )
+        .await;
+    assert_eq!(stale.status(), 401, "stale");
+    let malformed = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            "payload=%7B",
+            SIGNING_SECRET,
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(malformed.status(), 400, "malformed");
+    assert!(fake.calls_to(RESPONSE_URL).is_empty());
+    assert_eq!(events_stored(&server).await, "scribe_events_stored_total 0");
+
+    let outside = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &lunch,
+            SIGNING_SECRET,
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(outside.status(), 200);
+    let answers = fake.wait_for(RESPONSE_URL, 1, WAIT).await;
+    assert_eq!(answers[0].params["response_type"], "ephemeral");
+    assert!(
+        answers[0].params["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("That message is not part of an incident, so nothing was added."),
+        "{:?}",
+        answers[0].params
+    );
+    assert_eq!(events_stored(&server).await, "scribe_events_stored_total 0");
+    assert!(server.incidents().await.is_empty());
+
+    // In an incident's channel, a message after its close belongs to no incident either; one
+    // from during it still does.
+    let during = ts(0, 11);
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Queue backlog",
+            "t.1",
+        )
+        .await;
+    server
+        .event("Ev01", message("U0ZOE0002", "consumers restarted", &during))
+        .await;
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.2")
+        .await;
+    server.settled().await;
+    let stored = events_stored(&server).await;
+    let after = ts(5, 0);
+    let late = shortcut(CHANNEL, "thanks all", &after, "1.2.b");
+    assert_eq!(server.interaction(&late).await.status(), 200);
+    let answers = fake.wait_for(RESPONSE_URL, 2, WAIT).await;
+    assert!(
+        answers[1].params["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("That message is not part of an incident"),
+        "{:?}",
+        answers[1].params
+    );
+    assert_eq!(events_stored(&server).await, stored);
+
+    let kept = shortcut(CHANNEL, "consumers restarted", &during, "1.2.c");
+    assert_eq!(server.interaction(&kept).await.status(), 200);
+    assert_eq!(
+        entry_texts(&server.the_incident().await),
+        ["consumers restarted"]
     );
 }

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::Sandbox;
-use common::fake_slack::{APP_ID, CONNECTIONS_OPEN, FakeSlack};
-use common::server::{APP_TOKEN, BOT_TOKEN, Server, entry_texts, now};
+use common::fake_slack::{APP_ID, CONNECTIONS_OPEN, FakeSlack, RESPONSE_URL};
+use common::server::{APP_TOKEN, BOT_TOKEN, Server, entry_texts, message_action, now};
 use scribe::adapters::slack::web::{ApiError, SlackApi};
 use scribe::config::Secret;
 use serde_json::{Value, json};
@@ -298,4 +298,46 @@ async fn connection_urls_are_opened_with_the_app_token() {
         "{error:?}"
     );
     assert!(!format!("{error} {error:?}").contains(BOT_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_to_timeline_over_the_socket_is_acked_once_stored_and_stored_once() {
+    let (fake, _sandbox, server) = start().await;
+    open_incident(&fake).await;
+    let finding = ts(11);
+    let said = events_api(
+        "env-ev-1",
+        "Ev01",
+        message("U0ZOE0002", "db failover started", &finding),
+        0,
+    );
+    deliver(&fake, said).await;
+
+    let shown = json!({"type": "message", "user": "U0ZOE0002", "text": "db failover started",
+                       "ts": finding, "team": "T0001"});
+    let payload = message_action(
+        CHANNEL,
+        "U0ROBIN01",
+        shown,
+        "13345224609.738474920.8088930838d88f008e0",
+        &ts(20),
+        &fake.response_url("actions/T0001/1/abc"),
+    );
+    let envelope = json!({"envelope_id": "env-int-1", "payload": payload, "type": "interactive",
+                          "accepts_response_payload": false});
+    assert_eq!(
+        deliver(&fake, envelope.clone()).await,
+        json!({"envelope_id": "env-int-1"})
+    );
+    // Read once, right after the ack: the ack came only after the mark was stored.
+    assert_eq!(entries(&server).await, ["db failover started"]);
+    let stored = events_stored(&server).await;
+
+    deliver(&fake, envelope).await;
+    assert_eq!(events_stored(&server).await, stored);
+    let answers = fake.wait_for(RESPONSE_URL, 2, WAIT).await;
+    assert_eq!(
+        answers[0].params["text"],
+        "Added to the incident's timeline, at the message's time."
+    );
 }

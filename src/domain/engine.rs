@@ -159,6 +159,15 @@ impl History {
             .max()
     }
 
+    /// The incident a message posted at `at` belongs to: the one it was posted during, or the
+    /// first one started after it (the messages since the last close join the next start).
+    pub fn incident_at(&self, at: DateTime<Utc>) -> Option<&Incident> {
+        self.incidents.iter().find(|i| {
+            self.previous_close(i).is_none_or(|closed| at > closed)
+                && i.closed_at.is_none_or(|closed| at <= closed)
+        })
+    }
+
     /// The channel's incident that is not closed yet, if any.
     pub fn open_incident(&self) -> Option<&Incident> {
         self.incidents
@@ -2039,5 +2048,27 @@ mod tests {
         assert!(matches!(reply("4").outcome, Outcome::ShowStatus(_)));
         assert_eq!(reply("5").outcome, Outcome::NoOpenIncident);
         assert_eq!(reply("5").incident, None);
+    }
+
+    #[test]
+    fn a_message_belongs_to_the_incident_it_was_posted_during_or_the_next_one_started() {
+        let mut log = Log::new();
+        log.say("0", 0, "ana", "/incident start First")
+            .say("1", 2, "ana", "/incident close")
+            .say("2", 5, "ana", "/incident start Second")
+            .say("3", 6, "ana", "/incident close");
+        let history = log.fold();
+        let title = |minute| {
+            history
+                .incident_at(log.at(minute))
+                .map(|i| i.title.as_str())
+        };
+        assert_eq!(title(-10), Some("First"), "joins the first start");
+        assert_eq!(title(1), Some("First"));
+        assert_eq!(title(2), Some("First"), "the close is the incident's");
+        assert_eq!(title(3), Some("Second"), "after a close, the next start's");
+        assert_eq!(title(6), Some("Second"));
+        assert_eq!(title(7), None, "after the last close, none");
+        assert!(Log::new().fold().incident_at(log.at(0)).is_none());
     }
 }

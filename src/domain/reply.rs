@@ -11,6 +11,17 @@ use super::incident::{Incident, Stage};
 pub const NOT_RECORDED: &str =
     "Scribe could not store that command, so nothing was recorded. Please send it again.";
 
+/// The answer to "Add to timeline" on a message of a channel's incident.
+pub const SHORTCUT_ADDED: &str = "Added to the incident's timeline, at the message's time.";
+
+/// The answer to "Add to timeline" on a message that belongs to no incident.
+pub const SHORTCUT_OUTSIDE: &str = "That message is not part of an incident, so nothing was added. \
+     \"Add to timeline\" works on the messages of a channel's incident (/incident start opens one).";
+
+/// The answer to "Add to timeline" when the store refused it.
+pub const SHORTCUT_NOT_RECORDED: &str =
+    "Scribe could not store that, so nothing was added. Please use \"Add to timeline\" again.";
+
 /// The answer to `/incident search` when the index cannot be read.
 pub const SEARCH_FAILED: &str =
     "Scribe could not search past incidents just now (the cause is in its log). Please try again.";

@@ -31,6 +31,9 @@ pub const BOT_USER: &str = "U0FAKESCRIBE";
 /// The method name under which uploads to an `upload_url` are recorded and can be rigged.
 pub const UPLOAD: &str = "upload";
 
+/// The method name under which answers posted to a `response_url` are recorded.
+pub const RESPONSE_URL: &str = "response_url";
+
 /// The Web API method that opens Socket Mode connections.
 pub const CONNECTIONS_OPEN: &str = "apps.connections.open";
 /// The app the Socket Mode connections belong to.
@@ -152,6 +155,7 @@ impl FakeSlack {
             .route(&format!("/api/{CONNECTIONS_OPEN}"), post(connections_open))
             .route("/api/{method}", any(api))
             .route("/upload/{file_id}", post(upload))
+            .route("/respond/{*rest}", post(respond))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("fake Slack serves");
@@ -161,6 +165,12 @@ impl FakeSlack {
             server,
             socket_server,
         }
+    }
+
+    /// A `response_url` as an interaction carries it, served here: what is posted to it is
+    /// recorded as a [`RESPONSE_URL`] call.
+    pub fn response_url(&self, name: &str) -> String {
+        format!("{}/respond/{name}", self.shared.origin)
     }
 
     /// The Web API root to hand to the client: `http://127.0.0.1:PORT/api/`.
@@ -977,6 +987,33 @@ async fn upload(
             }
             None => Err((StatusCode::NOT_FOUND, "file not found").into_response()),
         },
+    };
+    state.calls.push((call, answer.is_ok()));
+    answer.unwrap_or_else(|e| e)
+}
+
+/// A `response_url`: Slack takes a JSON message for the person who interacted, with no token
+/// (the URL authorises it), and answers `ok`.
+async fn respond(
+    State(shared): State<Arc<Shared>>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    let call = Call {
+        method: RESPONSE_URL.to_owned(),
+        auth: auth(&headers),
+        params: json.clone().unwrap_or_else(|| json!({ "path": rest })),
+        body: body.to_vec(),
+    };
+    let mut state = shared.state.lock().expect("fake Slack state");
+    let answer = match (state.rigged(RESPONSE_URL), json) {
+        (Some(rigged), _) => Err(rigged),
+        (None, Some(Value::Object(m))) if m.get("text").is_some_and(Value::is_string) => {
+            Ok("ok".into_response())
+        }
+        (None, _) => Err((StatusCode::BAD_REQUEST, "invalid_payload").into_response()),
     };
     state.calls.push((call, answer.is_ok()));
     answer.unwrap_or_else(|e| e)

@@ -153,6 +153,19 @@ impl Client {
         .await
     }
 
+    /// An interactivity request carrying `payload`, signed now.
+    pub async fn interaction(&self, payload: &serde_json::Value) -> reqwest::Response {
+        self.post_signed(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &interaction_body(payload),
+            SIGNING_SECRET,
+            now(),
+            &[],
+        )
+        .await
+    }
+
     /// `GET path` with the API token.
     pub async fn api(&self, path: &str) -> reqwest::Response {
         self.http
@@ -502,6 +515,41 @@ pub fn command_body(
         )
         .append_pair("trigger_id", trigger)
         .finish()
+}
+
+/// An interactivity request's form body, as Slack sends it: the payload's JSON in `payload`.
+pub fn interaction_body(payload: &serde_json::Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+/// The message shortcut "Add to timeline" used by `user` on `message` (as Slack shows a
+/// message: `type`, `user`, `text`, `ts`) in `channel`, as Slack sends its `message_action`.
+pub fn message_action(
+    channel: &str,
+    user: &str,
+    message: serde_json::Value,
+    trigger: &str,
+    action_ts: &str,
+    response_url: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "type": "message_action",
+        "token": "deprecated",
+        "action_ts": action_ts,
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(),
+                 "team_id": "T0001"},
+        "channel": {"id": channel, "name": "inc-checkout"},
+        "is_enterprise_install": false,
+        "enterprise": null,
+        "callback_id": "add_to_timeline",
+        "trigger_id": trigger,
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+    })
 }
 
 /// An Events API `event_callback` envelope around `event`, as Slack sends it.

@@ -1,5 +1,5 @@
-//! Slack over HTTP: `POST /slack/events` (Events API) and `POST /slack/commands` (slash
-//! commands). Every request is verified before its body is parsed; what it carries then goes
+//! Slack over HTTP: `POST /slack/events` (Events API), `POST /slack/commands` (slash
+//! commands) and `POST /slack/interactions` (shortcuts). Every request is verified before its body is parsed; what it carries then goes
 //! through [`intake`], the same path Socket Mode takes.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use serde_json::json;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use super::Slack;
-use super::inbound::{self, Inbound};
+use super::inbound::{self, Inbound, Interaction};
 use super::{intake, signature};
 
 /// Slack's routes, with their own state: merged into the server's router where a signing
@@ -26,6 +26,7 @@ pub fn routes(slack: Arc<Slack>) -> Router {
     Router::new()
         .route("/slack/events", post(events))
         .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
         .layer(GlobalConcurrencyLimitLayer::new(buffered))
         .with_state(slack)
 }
@@ -107,4 +108,29 @@ async fn commands(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Bod
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
     Json(intake::command(&slack, &command).await).into_response()
+}
+
+/// A shortcut: stored before the 200. Slack sends an interaction once, and shows the person an
+/// error when it is not acknowledged; the person is also told to try again.
+async fn interactions(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match verified(&slack, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let shortcut = match inbound::parse_interaction_form(&bytes) {
+        Ok(Interaction::AddToTimeline(shortcut)) => shortcut,
+        Ok(Interaction::Ignored(why)) => {
+            tracing::debug!(why, "Slack interaction ignored");
+            return StatusCode::OK.into_response();
+        }
+        Err(error) => {
+            tracing::warn!(%error, "malformed Slack interaction");
+            return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
+        }
+    };
+    match intake::add_to_timeline(&slack, &shortcut).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        // The intake logged the cause and asked the person to try again.
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "not stored").into_response(),
+    }
 }

@@ -1,4 +1,5 @@
-//! What Slack sends (Events API callbacks and slash commands), turned into chat events.
+//! What Slack sends (Events API callbacks, slash commands and shortcuts), turned into chat
+//! events.
 //!
 //! Pure functions, without I/O or a clock: the HTTP handler checks the signature, then hands
 //! the raw body here. Authors are named by their user id; putting display names on them is
@@ -16,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::markup;
 use super::ts::Ts;
 use crate::domain::event::{
-    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId,
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId, WEB_PIN,
 };
 
 /// What an Events API request asks of Scribe.
@@ -46,6 +47,8 @@ pub enum InboundError {
     MissingParameter(&'static str),
     #[error("invalid Slack slash command: `{0}` is not a Slack id")]
     InvalidParameter(&'static str),
+    #[error("invalid Slack interaction: no `payload` field")]
+    NoPayload,
 }
 
 /// A channel, user or bot id as Slack makes them: a non-empty run of ASCII uppercase letters
@@ -602,6 +605,121 @@ impl SlashCommand {
             },
         }
     }
+}
+
+/// The callback id of the message shortcut "Add to timeline", as the app manifest declares it.
+pub const ADD_TO_TIMELINE: &str = "add_to_timeline";
+
+/// What an interactivity payload asks of Scribe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interaction {
+    /// "Add to timeline" on a message.
+    AddToTimeline(Box<Shortcut>),
+    /// Nothing to record, and why.
+    Ignored(&'static str),
+}
+
+/// A message shortcut (`message_action`): who used it, on which message, and where to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortcut {
+    pub trigger_id: String,
+    pub team_id: String,
+    pub user_id: String,
+    /// Slack's one-use URL for answering the person who used the shortcut.
+    pub response_url: String,
+    /// The message, as its post: recording it again changes nothing when it is known.
+    pub message: ChatEvent,
+    /// When the shortcut was used (`action_ts`), which Slack sends again unchanged in a
+    /// replayed payload.
+    pub at: DateTime<Utc>,
+}
+
+impl Shortcut {
+    /// The shortcut as the reaction that marks the message: the web's own 📌 ([`WEB_PIN`]) by
+    /// the person, at the shortcut's time. Not Slack's `pushpin`: a catch-up compares the
+    /// 📌 reactions Slack shows on a message with the log's and records the missing ones as
+    /// taken back, and Slack shows no reaction for a shortcut; no catch-up reads `WEB_PIN`.
+    /// Its key holds the person and `action_ts`, so a replayed payload is stored once.
+    pub fn pin(&self) -> ChatEvent {
+        ChatEvent {
+            channel: self.message.channel.clone(),
+            message: self.message.message.clone(),
+            at: self.at,
+            kind: EventKind::ReactionAdded {
+                emoji: WEB_PIN.to_string(),
+                user: UserId::new(&self.user_id),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InteractionHead {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    callback_id: String,
+}
+
+/// `message_action`, with the fields Scribe reads.
+#[derive(Deserialize)]
+struct MessageAction {
+    trigger_id: String,
+    action_ts: Ts,
+    team: Named,
+    channel: Named,
+    user: Named,
+    message: Message,
+    response_url: String,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    id: Id,
+}
+
+/// Reads an interactivity request body: the form Slack posts, whose `payload` field is JSON.
+///
+/// # Errors
+/// When there is no `payload` field, or [`parse_interaction`] refuses it.
+pub fn parse_interaction_form(body: &[u8]) -> Result<Interaction, InboundError> {
+    let payload = url::form_urlencoded::parse(body)
+        .find(|(name, _)| name == "payload")
+        .map(|(_, value)| value.into_owned())
+        .ok_or(InboundError::NoPayload)?;
+    parse_interaction(payload.as_bytes())
+}
+
+/// Reads an interactivity payload (the JSON Slack sends over HTTP in the `payload` field, and
+/// over Socket Mode as an `interactive` envelope's payload).
+///
+/// # Errors
+/// When it is not JSON, or a `message_action` for "Add to timeline" lacks a field Scribe needs
+/// or has one of the wrong type; the error names the field's path.
+pub fn parse_interaction(payload: &[u8]) -> Result<Interaction, InboundError> {
+    let head: InteractionHead = parse(payload)?;
+    if head.kind != "message_action" {
+        return Ok(Interaction::Ignored("not a message shortcut"));
+    }
+    if head.callback_id != ADD_TO_TIMELINE {
+        return Ok(Interaction::Ignored("a shortcut Scribe does not declare"));
+    }
+    let action: MessageAction = parse(payload)?;
+    if !is_trigger(&action.trigger_id) {
+        return Err(InboundError::Json {
+            path: Some("trigger_id".to_string()),
+            message: format!("invalid trigger id {:?}", action.trigger_id),
+        });
+    }
+    let Id(channel) = &action.channel.id;
+    Ok(Interaction::AddToTimeline(Box::new(Shortcut {
+        message: posted(channel, &action.message, "message")?,
+        trigger_id: action.trigger_id,
+        team_id: action.team.id.0,
+        user_id: action.user.id.0,
+        response_url: action.response_url,
+        at: action.action_ts.at,
+    })))
 }
 
 fn slack(channel: &str) -> ChannelRef {
@@ -1394,5 +1512,123 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    fn shortcut(payload: &str) -> Result<Interaction, InboundError> {
+        parse_interaction(payload.as_bytes())
+    }
+
+    /// A `message_action` as Slack documents it, with `{message}` spliced in.
+    const MESSAGE_ACTION: &str = r#"{"type": "message_action", "token": "x",
+        "action_ts": "1581106241.371594", "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": "U0ROBIN01", "name": "robin"}, "channel": {"id": "C1", "name": "inc"},
+        "callback_id": "add_to_timeline", "trigger_id": "13345224609.738474920.8088930838d88f",
+        "response_url": "https://hooks.slack.com/app/T0001/1/abc",
+        "message_ts": "1581106210.000700", "message": {message}}"#;
+
+    fn action(message: &str) -> String {
+        MESSAGE_ACTION.replace("{message}", message)
+    }
+
+    #[test]
+    fn add_to_timeline_is_the_message_and_a_web_pin_at_the_shortcut_time() {
+        let payload = action(
+            r#"{"type": "message", "user": "U0ZOE0002", "text": "failed over &amp; <@U0ROBIN01>",
+                "ts": "1581106210.000700", "thread_ts": "1581106200.000100"}"#,
+        );
+        let Ok(Interaction::AddToTimeline(shortcut)) = shortcut(&payload) else {
+            panic!("{payload}");
+        };
+        assert_eq!(
+            shortcut.message,
+            ChatEvent {
+                channel: slack("C1"),
+                message: MessageId::new("1581106210.000700"),
+                at: at("1581106210.000700"),
+                kind: EventKind::Posted {
+                    author: Author::human("U0ZOE0002", "U0ZOE0002"),
+                    text: "failed over & @U0ROBIN01".into(),
+                    thread: Some(MessageId::new("1581106200.000100")),
+                },
+            }
+        );
+        assert_eq!(
+            shortcut.pin(),
+            ChatEvent {
+                channel: slack("C1"),
+                message: MessageId::new("1581106210.000700"),
+                at: at("1581106241.371594"),
+                kind: EventKind::ReactionAdded {
+                    emoji: WEB_PIN.into(),
+                    user: UserId::new("U0ROBIN01"),
+                },
+            }
+        );
+        assert_eq!(shortcut.team_id, "T0001");
+        assert_eq!(
+            shortcut.response_url,
+            "https://hooks.slack.com/app/T0001/1/abc"
+        );
+        let form = format!(
+            "payload={}",
+            url::form_urlencoded::byte_serialize(payload.as_bytes()).collect::<String>()
+        );
+        assert_eq!(
+            parse_interaction_form(form.as_bytes()),
+            Ok(Interaction::AddToTimeline(shortcut))
+        );
+        // A bot's message is a bot's post.
+        let by_bot = action(
+            r#"{"type": "message", "subtype": "bot_message", "bot_id": "B1", "username": "Grafana",
+                "text": "FIRING", "ts": "1581106210.000700"}"#,
+        );
+        let Ok(Interaction::AddToTimeline(shortcut)) = parse_interaction(by_bot.as_bytes()) else {
+            panic!("{by_bot}");
+        };
+        let expected = post(
+            "C1",
+            "1581106210.000700",
+            bot("B1", "Grafana"),
+            "FIRING",
+            None,
+        );
+        assert_eq!(shortcut.message, expected);
+    }
+
+    #[test]
+    fn other_interactions_are_ignored_and_broken_ones_named() {
+        let message = r#"{"type": "message", "user": "U1", "text": "x", "ts": "1.2"}"#;
+        let other = action(message).replace("add_to_timeline", "something_else");
+        assert!(matches!(shortcut(&other), Ok(Interaction::Ignored(_))));
+        let global = r#"{"type": "shortcut", "callback_id": "add_to_timeline"}"#;
+        assert!(matches!(shortcut(global), Ok(Interaction::Ignored(_))));
+        let blocks = r#"{"type": "block_actions", "actions": []}"#;
+        assert!(matches!(shortcut(blocks), Ok(Interaction::Ignored(_))));
+
+        for (broken, path) in [
+            (
+                action(message).replace("1581106241.371594", "soon"),
+                "action_ts",
+            ),
+            (
+                action(message).replace(r#""id": "C1""#, r#""id": "c/1""#),
+                "channel.id",
+            ),
+            (
+                action(r#"{"type": "message", "text": "x", "ts": "1.2"}"#),
+                "message",
+            ),
+            (
+                action(message).replace("13345224609.738474920", "../../x"),
+                "trigger_id",
+            ),
+        ] {
+            let error = shortcut(&broken).unwrap_err().to_string();
+            assert!(error.contains(&format!(" at {path}: ")), "{path}: {error}");
+        }
+        assert_eq!(
+            parse_interaction_form(b"token=x"),
+            Err(InboundError::NoPayload)
+        );
     }
 }

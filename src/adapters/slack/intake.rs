@@ -1,11 +1,11 @@
-//! What Slack sends, whichever way it arrives (HTTP or Socket Mode): events and slash commands
-//! are durably stored, with the jobs they call for, before Slack gets its acknowledgement.
+//! What Slack sends, whichever way it arrives (HTTP or Socket Mode): events, slash commands and
+//! shortcuts are durably stored, with the jobs they call for, before Slack gets its acknowledgement.
 
 use serde::Serialize;
 use tracing::Instrument;
 
 use super::Slack;
-use super::inbound::SlashCommand;
+use super::inbound::{Shortcut, SlashCommand};
 use super::markup::escape;
 use super::web::SlackApi;
 use crate::domain::{
@@ -169,6 +169,72 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
         }
         _ => Answer::ephemeral(text),
     })
+}
+
+/// Stores "Add to timeline" on a message: the message (in case Scribe never saw it) and the
+/// person's mark on it, before Slack gets its acknowledgement; the person is answered through
+/// the shortcut's `response_url`. A message that belongs to no incident of its channel is
+/// refused, and nothing is stored.
+///
+/// # Errors
+/// When the store refuses an event; the person is then asked to try again.
+pub async fn add_to_timeline(slack: &Slack, shortcut: &Shortcut) -> Result<(), StoreError> {
+    let channel = &shortcut.message.channel;
+    let span = tracing::info_span!(
+        "slack_shortcut",
+        channel = %channel.id,
+        trigger_id = %shortcut.trigger_id,
+    );
+    async {
+        let stored = stored_shortcut(slack, shortcut).await;
+        let answer = match &stored {
+            Ok(true) => reply::SHORTCUT_ADDED,
+            Ok(false) => reply::SHORTCUT_OUTSIDE,
+            Err(error) => {
+                tracing::error!(%error, "cannot store a Slack shortcut; asking for it again");
+                reply::SHORTCUT_NOT_RECORDED
+            }
+        };
+        answer_shortcut(slack, shortcut, answer);
+        stored.map(|_| ())
+    }
+    .instrument(span)
+    .await
+}
+
+/// Whether the message belongs to an incident, and then its mark is stored.
+async fn stored_shortcut(slack: &Slack, shortcut: &Shortcut) -> Result<bool, StoreError> {
+    let message = &shortcut.message;
+    let history = slack.app.history(&message.channel).await?;
+    if history.incident_at(message.at).is_none() {
+        tracing::info!("shortcut on a message outside any incident; nothing stored");
+        return Ok(false);
+    }
+    slack
+        .app
+        .remember_workspace(&message.channel, &shortcut.team_id)
+        .await?;
+    record(slack, message.clone()).await?;
+    record(slack, shortcut.pin()).await?;
+    Ok(true)
+}
+
+/// Answers in the background: the acknowledgement Slack waits for does not wait for it.
+/// Without a bot token Scribe posts nothing, answers included.
+fn answer_shortcut(slack: &Slack, shortcut: &Shortcut, text: &'static str) {
+    let Some(api) = slack.api.clone() else {
+        return;
+    };
+    let url = shortcut.response_url.clone();
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            if let Err(error) = api.respond(&url, text).await {
+                tracing::warn!(%error, "cannot answer a Slack shortcut");
+            }
+        }
+        .instrument(span),
+    );
 }
 
 /// The title, when `event` is a valid `/incident start`.

@@ -18,7 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 
 use super::Slack;
-use super::inbound::{self, Inbound, InboundError, SlashCommand};
+use super::inbound::{self, Inbound, InboundError, Interaction, SlashCommand};
 use super::web::{ApiError, SlackApi};
 use super::{catch_up, intake};
 use crate::config::Secret;
@@ -272,6 +272,7 @@ async fn envelope(slack: &Slack, envelope_id: String, frame: Frame) -> Step {
             .await
             .map(|()| None),
         "slash_commands" => Ok(command(slack, &frame.payload).await),
+        "interactive" => interaction(slack, &frame.payload).await.map(|()| None),
         _ => {
             tracing::debug!("envelope not for Scribe");
             Ok(None)
@@ -308,6 +309,22 @@ async fn events(slack: &Slack, payload: &Value, retry: bool) -> Result<(), Store
         // Acknowledged all the same: a redelivery would be just as malformed.
         Err(error) => {
             tracing::warn!(%error, "malformed Slack event");
+            Ok(())
+        }
+    }
+}
+
+/// Stores an `interactive` payload, which is the JSON an interaction posts over HTTP.
+async fn interaction(slack: &Slack, payload: &Value) -> Result<(), StoreError> {
+    match inbound::parse_interaction(payload.to_string().as_bytes()) {
+        Ok(Interaction::AddToTimeline(shortcut)) => intake::add_to_timeline(slack, &shortcut).await,
+        Ok(Interaction::Ignored(why)) => {
+            tracing::debug!(why, "Slack interaction ignored");
+            Ok(())
+        }
+        // Acknowledged all the same: a redelivery would be just as malformed.
+        Err(error) => {
+            tracing::warn!(%error, "malformed Slack interaction");
             Ok(())
         }
     }

@@ -1,5 +1,5 @@
-//! Scribe's outbound Slack Web API client: post, look up, fetch, upload, create, invite, and
-//! open Socket Mode connections.
+//! Scribe's outbound Slack Web API client: post, look up, fetch, upload, create, invite, open
+//! Socket Mode connections, and answer interactions through their `response_url`.
 //!
 //! Slack answers most failures with HTTP 200 and `{"ok": false, "error": "<code>"}`, so every
 //! reply goes through one envelope check that sorts failures into [`ApiError`]'s three kinds.
@@ -648,6 +648,25 @@ impl SlackApi {
         const METHOD: &str = "apps.connections.open";
         let opened: Opened = self.call_as(app_token, METHOD, Args::Form(&[])).await?;
         Url::parse(&opened.url).map_err(|_| ApiError::invalid_response(METHOD))
+    }
+
+    /// Answers the person who used an interaction, for them only, through its `response_url`.
+    /// The URL itself authorises the answer, so the bot token is not sent to it.
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), ApiError> {
+        const METHOD: &str = "response_url";
+        let url = Url::parse(response_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "https" | "http"))
+            .ok_or(ApiError::Permanent {
+                method: METHOD,
+                error: "invalid_response_url".to_owned(),
+            })?;
+        let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
+        retry(RETRIES, METHOD, || {
+            send(METHOD, self.http.post(url.clone()).json(&body))
+        })
+        .await
+        .map(|_| ())
     }
 
     fn cached_people(&self) -> std::sync::MutexGuard<'_, HashMap<String, Person>> {
