@@ -1389,3 +1389,169 @@ async fn add_to_timeline_forged_stale_or_outside_an_incident_stores_nothing() {
         ["consumers restarted"]
     );
 }
+
+/// The manifest's scalars by path (`settings.event_subscriptions.bot_events.[]`), read from
+/// the block-style subset of YAML the manifest keeps to (`key:`, `key: value`, `- ` items,
+/// deeper items indented further, double-quoted or plain values, whole-line comments); a line
+/// outside it fails the test rather than being misread.
+fn manifest_scalars(text: &str) -> Vec<(String, String)> {
+    let is_key = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let unquote = |v: &str| {
+        let v = v.trim();
+        match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(quoted) => {
+                assert!(!quoted.contains(['"', '\\']), "a simple quoted value: {v}");
+                quoted.to_string()
+            }
+            None => {
+                assert!(
+                    !v.starts_with(['[', '{', '&', '*', '!', '|', '>', '\'', '%', '@', '`'])
+                        && !v.contains(" #")
+                        && !v.contains(": "),
+                    "a plain value the subset reads as it is: {v}"
+                );
+                v.to_string()
+            }
+        }
+    };
+    let mut open: Vec<(usize, String)> = Vec::new();
+    let mut scalars = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        assert!(!line.contains('\t'), "no tabs: {line}");
+        let indent = line.len() - trimmed.len();
+        while open.last().is_some_and(|(at, _)| *at >= indent) {
+            open.pop();
+        }
+        let mut rest = trimmed;
+        if let Some(item) = rest.strip_prefix("- ") {
+            assert!(!open.is_empty(), "an item belongs to a key: {line}");
+            open.push((indent, "[]".to_string()));
+            rest = item;
+        }
+        let path = |key: Option<&str>| {
+            let parts: Vec<&str> = open.iter().map(|(_, k)| k.as_str()).chain(key).collect();
+            parts.join(".")
+        };
+        if let Some(key) = rest.strip_suffix(':').filter(|k| is_key(k)) {
+            let at = indent + (trimmed.len() - rest.len());
+            open.push((at, key.to_string()));
+        } else if let Some((key, value)) = rest.split_once(": ").filter(|(k, _)| is_key(k)) {
+            scalars.push((path(Some(key)), unquote(value)));
+        } else {
+            assert!(
+                trimmed.starts_with("- "),
+                "a value alone is an item: {line}"
+            );
+            scalars.push((path(None), unquote(rest)));
+        }
+    }
+    scalars
+}
+
+fn values<'a>(scalars: &'a [(String, String)], path: &str) -> Vec<&'a str> {
+    scalars
+        .iter()
+        .filter(|(p, _)| p == path)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn the_slack_manifest_declares_what_the_code_handles_and_calls() {
+    use scribe::adapters::slack::inbound::{ADD_TO_TIMELINE, EVENT_TYPES};
+    use scribe::adapters::slack::intake::SLASH_COMMANDS;
+    use std::collections::BTreeSet;
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+    let manifest = manifest_scalars(&read("config/slack-manifest.yaml"));
+    let one = |path: &str| {
+        let found = values(&manifest, path);
+        assert_eq!(found.len(), 1, "{path}: {found:?}");
+        found[0]
+    };
+
+    assert_eq!(
+        values(&manifest, "features.slash_commands.[].command"),
+        SLASH_COMMANDS
+    );
+    assert_eq!(
+        values(&manifest, "features.shortcuts.[].callback_id"),
+        [ADD_TO_TIMELINE]
+    );
+    assert_eq!(values(&manifest, "features.shortcuts.[].type"), ["message"]);
+    let events: BTreeSet<&str> = values(&manifest, "settings.event_subscriptions.bot_events.[]")
+        .into_iter()
+        .collect();
+    let read_by_code: BTreeSet<&str> = EVENT_TYPES
+        .iter()
+        .flat_map(|&kind| match kind {
+            "message" => vec!["message.channels", "message.groups"],
+            kind => vec![kind],
+        })
+        .collect();
+    assert_eq!(events, read_by_code);
+    assert_eq!(one("settings.interactivity.is_enabled"), "true");
+    assert_eq!(one("settings.socket_mode_enabled"), "false");
+
+    // Every request URL is a placeholder on a route Slack's HTTP transport serves.
+    let routes = read("src/adapters/slack/http.rs");
+    let mut urls = values(&manifest, "features.slash_commands.[].url");
+    urls.push(one("settings.event_subscriptions.request_url"));
+    urls.push(one("settings.interactivity.request_url"));
+    for url in urls {
+        let path = url
+            .strip_prefix("https://scribe.example.com")
+            .unwrap_or_else(|| panic!("a placeholder URL: {url}"));
+        assert!(routes.contains(&format!(".route(\"{path}\"")), "{url}");
+    }
+
+    // The bot scopes are exactly those of the Web API methods the client calls, of the events
+    // and of the commands and shortcut.
+    let client = read("src/adapters/slack/web.rs");
+    let methods: BTreeSet<&str> = client
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.contains('.')
+                && s.split('.')
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphabetic()))
+        })
+        .collect();
+    let scope_of = |method: &str| -> &[&str] {
+        match method {
+            "chat.postMessage" => &["chat:write"],
+            "conversations.history" | "conversations.replies" => {
+                &["channels:history", "groups:history"]
+            }
+            "users.info" => &["users:read"],
+            "pins.list" => &["pins:read"],
+            "files.getUploadURLExternal" | "files.completeUploadExternal" => &["files:write"],
+            "conversations.create" | "conversations.invite" => &["channels:manage"],
+            // The app-level token's (`connections:write`), which a manifest does not grant.
+            "apps.connections.open" => &[],
+            other => panic!("which scope does {other} need? Add it here and to the manifest"),
+        }
+    };
+    let mut needed: BTreeSet<&str> = methods.iter().flat_map(|m| scope_of(m)).copied().collect();
+    for event in &events {
+        needed.extend(match *event {
+            "message.channels" => &["channels:history"][..],
+            "message.groups" => &["groups:history"],
+            "reaction_added" | "reaction_removed" => &["reactions:read"],
+            "pin_added" | "pin_removed" => &["pins:read"],
+            "member_joined_channel" => &["channels:read", "groups:read"],
+            other => panic!("which scope does {other} need?"),
+        });
+    }
+    needed.insert("commands");
+    let granted: BTreeSet<&str> = values(&manifest, "oauth_config.scopes.bot.[]")
+        .into_iter()
+        .collect();
+    assert_eq!(granted, needed, "methods called: {methods:?}");
+}

@@ -109,7 +109,24 @@ pub fn parse_events_body(body: &[u8]) -> Result<Inbound, InboundError> {
     }
 }
 
+/// The event types Scribe records, as the app manifest subscribes to them (`message` as
+/// `message.channels` and `message.groups`); every other type is ignored.
+pub const EVENT_TYPES: [&str; 6] = [
+    "message",
+    "reaction_added",
+    "reaction_removed",
+    "pin_added",
+    "pin_removed",
+    "member_joined_channel",
+];
+
+/// Why an event of a type Scribe has no use for is ignored.
+const NOT_RECORDED: &str = "an event type Scribe does not record";
+
 fn callback(body: &[u8], head: &Head) -> Result<Inbound, InboundError> {
+    if !EVENT_TYPES.contains(&head.kind.as_str()) {
+        return Ok(Inbound::Ignored(NOT_RECORDED));
+    }
     match (head.kind.as_str(), head.subtype.as_deref()) {
         ("message", Some("message_changed")) => changed(parse(body)?),
         ("message", Some("message_deleted")) => deleted(parse(body)?),
@@ -127,7 +144,7 @@ fn callback(body: &[u8], head: &Head) -> Result<Inbound, InboundError> {
         ("pin_added", _) => pin(parse(body)?, EventKind::PinAdded),
         ("pin_removed", _) => pin(parse(body)?, EventKind::PinRemoved),
         ("member_joined_channel", _) => joined(parse(body)?),
-        _ => Ok(Inbound::Ignored("an event type Scribe does not record")),
+        _ => Ok(Inbound::Ignored(NOT_RECORDED)),
     }
 }
 
@@ -1212,6 +1229,14 @@ mod tests {
             r#"{"type": "app_mention", "user": "U1", "text": "<@U0> hi", "ts": "1.0",
             "channel": "C1", "event_ts": "1.0"}"#,
         );
+    }
+
+    #[test]
+    fn every_event_type_listed_for_the_manifest_is_read() {
+        for kind in EVENT_TYPES {
+            let read = parse_events_body(&callback(&format!(r#"{{"type": "{kind}"}}"#)));
+            assert_ne!(read, Ok(Inbound::Ignored(NOT_RECORDED)), "{kind}");
+        }
     }
 
     #[test]

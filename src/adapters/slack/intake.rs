@@ -14,6 +14,9 @@ use crate::domain::{
 use crate::recorder::Recorded;
 use crate::storage::{Store, StoreError, WebIdentity};
 
+/// The slash commands Scribe answers, as the app manifest declares them.
+pub const SLASH_COMMANDS: [&str; 2] = ["/incident", "/timeline"];
+
 /// Slack gives up on a slash command after 3 s: a name lookup may take only part of that.
 const NAME_LOOKUP: std::time::Duration = std::time::Duration::from_millis(800);
 
@@ -71,7 +74,7 @@ pub async fn command(slack: &Slack, command: &SlashCommand) -> Answer {
 }
 
 async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer, StoreError> {
-    if !matches!(command.command.as_str(), "/incident" | "/timeline") {
+    if !SLASH_COMMANDS.contains(&command.command.as_str()) {
         return Ok(Answer::ephemeral(format!(
             "Scribe does not know {}.",
             command.command
