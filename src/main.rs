@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use scribe::adapters::discord::invite;
 use scribe::config::{Config, Secrets};
 use scribe::replay;
 use scribe::startup::{self, Application};
@@ -96,6 +97,10 @@ enum Run {
         #[arg(long, value_enum, default_value_t = scribe::insights::Table::Severity)]
         table: scribe::insights::Table,
     },
+    /// Print the link that adds Scribe's bot to a Discord server, with its slash commands and
+    /// exactly the permissions it uses; the application is `[discord] application_id`, or the
+    /// one DISCORD_TOKEN begins with.
+    DiscordInvite,
     /// A chat room in the terminal: try every command without a chat account.
     Console {
         /// Your name in the room.
@@ -166,6 +171,12 @@ async fn run(command: Run, config: Config) -> Result<()> {
                 "{}",
                 startup::insights(config, &filter, format, table).await?
             );
+            Ok(())
+        }
+        Run::DiscordInvite => {
+            let token = Secrets::from_env().discord_token;
+            let application = invite::application(config.discord.application_id, token.as_ref())?;
+            println!("{}", invite::url(application));
             Ok(())
         }
         Run::Link { user } => {

@@ -419,3 +419,79 @@ fn insights_count_the_stored_incidents_in_every_format() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
 }
+
+#[test]
+fn discord_invite_asks_for_exactly_the_permissions_scribe_uses() {
+    let sandbox = Sandbox::new();
+    // Discord's documented bits: VIEW_CHANNEL 1 << 10, SEND_MESSAGES 1 << 11, ATTACH_FILES
+    // 1 << 15, READ_MESSAGE_HISTORY 1 << 16, SEND_MESSAGES_IN_THREADS 1 << 38.
+    let permissions: u64 = (1 << 10) + (1 << 11) + (1 << 15) + (1 << 16) + (1 << 38);
+    let invite = |id: &str| {
+        format!(
+            "https://discord.com/oauth2/authorize?client_id={id}\
+             &scope=bot+applications.commands&permissions={permissions}\n"
+        )
+    };
+    // "MTIzNDU2Nzg5MDEyMzQ1Njc4" is the base64 of the bot's id, 123456789012345678.
+    let token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhJkLm.aBcDeFgHiJkLmNoPqRsTuVwXyZ012345";
+    let run = |token: Option<&str>, id: Option<&str>| {
+        let mut scribe = sandbox.scribe();
+        scribe.env_remove("DISCORD_TOKEN");
+        if let Some(token) = token {
+            scribe.env("DISCORD_TOKEN", token);
+        }
+        if let Some(id) = id {
+            scribe.env("SCRIBE__DISCORD__APPLICATION_ID", id);
+        }
+        scribe.arg("discord-invite").output().unwrap()
+    };
+
+    let from_token = run(Some(token), None);
+    success(&from_token);
+    assert_eq!(stdout(&from_token), invite("123456789012345678"));
+    let configured = run(Some(token), Some("1155550123456789012"));
+    success(&configured);
+    assert_eq!(stdout(&configured), invite("1155550123456789012"));
+    let without_token = run(None, Some("1155550123456789012"));
+    assert_eq!(stdout(&without_token), invite("1155550123456789012"));
+
+    let neither = run(None, None);
+    assert!(!neither.status.success());
+    assert!(stdout(&neither).is_empty());
+    assert!(
+        stderr(&neither).contains(
+            "no Discord application id: set [discord] application_id \
+             (SCRIBE__DISCORD__APPLICATION_ID) or DISCORD_TOKEN"
+        ),
+        "{}",
+        stderr(&neither)
+    );
+    let not_a_bot = run(Some("mfa.secret-user-token-xyz"), None);
+    assert!(!not_a_bot.status.success());
+    let err = stderr(&not_a_bot);
+    assert!(
+        err.contains("DISCORD_TOKEN does not begin with an application id"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-user-token"),
+        "the token is never shown: {err}"
+    );
+
+    // A malformed id is a configuration problem, named by `scribe check` with its key.
+    let output = sandbox
+        .scribe()
+        .env("SCRIBE__DISCORD__APPLICATION_ID", "my-bot")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("SCRIBE__DISCORD__APPLICATION_ID")
+                && l.contains("discord.application_id")
+                && l.contains("my-bot")),
+        "{err}"
+    );
+}

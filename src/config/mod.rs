@@ -19,8 +19,8 @@ use crate::domain::Settings;
 
 pub use load::{ConfigError, Problem, check};
 pub use value::{
-    BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter, PathPattern, ProjectKey,
-    QuietHours, RelativePath, Repository, interval_or_off,
+    ApplicationId, BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter,
+    PathPattern, ProjectKey, QuietHours, RelativePath, Repository, interval_or_off,
 };
 
 /// The defaults, documented in the file itself.
@@ -248,6 +248,9 @@ pub struct DiscordConfig {
     /// commands are registered globally.
     #[serde(deserialize_with = "value::guild_ids")]
     pub guild_ids: Vec<u64>,
+    /// For `scribe discord-invite`; unset: the one the bot token begins with.
+    #[serde(default, deserialize_with = "value::application_id")]
+    pub application_id: Option<ApplicationId>,
 }
 
 /// A value that must never be shown: `Debug` prints `***`.
@@ -623,6 +626,35 @@ mod tests {
     #[test]
     fn a_log_filter_tracing_cannot_read_is_refused() {
         the_problem(None, &[("SCRIBE__LOG__LEVEL", "nonsense[[[")], "log.level");
+    }
+
+    #[test]
+    fn the_application_id_is_a_number_its_digits_or_unset() {
+        let id = |vars_: &[(&str, &str)]| {
+            Config::load_from(None, vars(vars_))
+                .unwrap()
+                .discord
+                .application_id
+                .map(ApplicationId::get)
+        };
+        assert_eq!(id(&[]), None);
+        assert_eq!(id(&[("SCRIBE__DISCORD__APPLICATION_ID", "")]), None);
+        assert_eq!(
+            id(&[("SCRIBE__DISCORD__APPLICATION_ID", "1155550123456789012")]),
+            Some(1_155_550_123_456_789_012)
+        );
+        for bad in ["0", "-5", "12x", "x"] {
+            the_problem(
+                None,
+                &[("SCRIBE__DISCORD__APPLICATION_ID", bad)],
+                "discord.application_id",
+            );
+        }
+        the_problem(
+            Some("[discord]\napplication_id = 1.5\n"),
+            &[],
+            "discord.application_id",
+        );
     }
 
     #[test]

@@ -612,6 +612,71 @@ where
     }
 }
 
+/// A Discord application id: a snowflake, written in decimal digits, above zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplicationId(std::num::NonZeroU64);
+
+impl ApplicationId {
+    pub fn new(id: &str) -> Result<Self, Invalid> {
+        id.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| id.parse().ok())
+            .flatten()
+            .map(ApplicationId)
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "{id:?} is not a Discord application id: the number the developer portal \
+                     shows as the Application ID"
+                ))
+            })
+    }
+
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+parsed_from_str!(ApplicationId);
+
+impl fmt::Display for ApplicationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// `[discord] application_id`: a number, or its digits as text (as the environment gives
+/// them); an empty text is unset.
+pub(super) fn application_id<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ApplicationId>, D::Error> {
+    struct Id;
+
+    impl<'de> Visitor<'de> for Id {
+        type Value = Option<ApplicationId>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Discord application id, or \"\" for none")
+        }
+
+        fn visit_u64<E: de::Error>(self, id: u64) -> Result<Self::Value, E> {
+            self.visit_str(&id.to_string())
+        }
+
+        fn visit_i64<E: de::Error>(self, id: i64) -> Result<Self::Value, E> {
+            self.visit_str(&id.to_string())
+        }
+
+        fn visit_str<E: de::Error>(self, id: &str) -> Result<Self::Value, E> {
+            match id.trim() {
+                "" => Ok(None),
+                id => ApplicationId::new(id).map(Some).map_err(E::custom),
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Id)
+}
+
 /// Discord server ids: an array in a file; in a variable also one id (`123`) or ids separated
 /// by commas (`123,456`), since that is how most people write them there.
 pub(super) fn guild_ids<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {

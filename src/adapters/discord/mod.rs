@@ -6,6 +6,7 @@ pub mod commands;
 pub mod gateway;
 pub mod inbound;
 pub mod intake;
+pub mod invite;
 pub mod jobs;
 pub mod rest;
 
