@@ -1,6 +1,7 @@
 //! Slack over HTTP: `POST /slack/events` (Events API), `POST /slack/commands` (slash
-//! commands) and `POST /slack/interactions` (shortcuts). Every request is verified before its body is parsed; what it carries then goes
-//! through [`intake`], the same path Socket Mode takes.
+//! commands) and `POST /slack/interactions` (shortcuts). Every request is verified before its
+//! body is parsed; what it carries then goes through [`intake`], the same path Socket Mode
+//! takes.
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! What Slack sends, whichever way it arrives (HTTP or Socket Mode): events, slash commands and
-//! shortcuts are durably stored, with the jobs they call for, before Slack gets its acknowledgement.
+//! shortcuts are durably stored, with the jobs they call for, before Slack gets its
+//! acknowledgement.
 
 use serde::Serialize;
 use tracing::Instrument;
