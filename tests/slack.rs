@@ -1555,3 +1555,68 @@ fn the_slack_manifest_declares_what_the_code_handles_and_calls() {
         .collect();
     assert_eq!(granted, needed, "methods called: {methods:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shortcut_the_store_refuses_is_a_500_and_the_person_is_asked_to_try_again() {
+    use sqlx::{Connection, SqliteConnection};
+
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Search down",
+            "t.1",
+        )
+        .await;
+    let said = ts(0, 11);
+    server
+        .event("Ev01", message("U0ZOE0002", "reindex started", &said))
+        .await;
+
+    // The database refuses every event from now on, as a full disk would.
+    let db = sandbox.path().join("data/scribe.db");
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let url = fake.response_url("actions/T0001/3/ghi");
+    let shortcut = |trigger: &str, action_ts: &str| {
+        message_action(
+            CHANNEL,
+            "U0ROBIN01",
+            shown("U0ZOE0002", "reindex started", &said),
+            trigger,
+            action_ts,
+            &url,
+        )
+    };
+    let refused = server.interaction(&shortcut("1.2.a", &ts(0, 20))).await;
+    assert_eq!(refused.status(), 500);
+    let answers = fake.wait_for(RESPONSE_URL, 1, WAIT).await;
+    assert_eq!(
+        answers[0].params["text"],
+        scribe::domain::reply::SHORTCUT_NOT_RECORDED
+    );
+    assert!(server.log().contains("disk full"), "the cause is logged");
+
+    sqlx::query("DROP TRIGGER refuse")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let again = server.interaction(&shortcut("1.2.b", &ts(0, 30))).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        entry_texts(&server.the_incident().await),
+        ["reindex started"]
+    );
+}
