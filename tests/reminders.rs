@@ -76,8 +76,9 @@ async fn reminders_fire_once_at_their_time_survive_a_restart_and_stop_at_the_fix
     advance(&server, &clock, Duration::minutes(6)).await;
     assert_eq!(fake.posts_with("no timeline entry for"), 1);
 
-    // A crash; the next one is due while Scribe is down, and fires after the restart.
-    server.kill();
+    // A crash; the next one is due while Scribe is down, and fires after the restart. The
+    // clock moves only once the killed worker is gone, or it could lease the due job itself.
+    tokio::task::block_in_place(|| server.kill_and_wait());
     clock.advance(Duration::minutes(40));
     let server = start(&sandbox, &fake, &clock, &quiet);
     server.settled().await;

@@ -361,6 +361,15 @@ impl Server {
         }
     }
 
+    /// [`Server::kill`], returning only once the runtime's threads have stopped: nothing of the
+    /// killed application (a worker between two looks for work) runs after this, which a
+    /// test that moves the clock next relies on. Blocks: call it in `block_in_place`.
+    pub fn kill_and_wait(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(10));
+        }
+    }
+
     /// A graceful stop, as on SIGTERM: whether the application stopped without error.
     pub fn terminate(&mut self) -> Result<(), String> {
         if let Some(stop) = self.stop.take() {
