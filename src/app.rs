@@ -17,7 +17,7 @@ use crate::indexer::Indexer;
 use crate::jobs::{self, JobError, JobKind, Queue, incident_job};
 use crate::metrics::{Metrics, SeverityLabels};
 use crate::recorder::{Recorded, Recorder};
-use crate::search::{self, Hit, Match, Query, Scope, Words};
+use crate::search::{self, Hit, Query, Scope, Words};
 use crate::storage::{AnyStore, NewJob, Store, StoreError, WebIdentity};
 
 /// The web page of incident `id`, from the site's root.
@@ -267,14 +267,7 @@ impl App {
     /// The closed incidents most like `incident` (its title, factors and timeline), among
     /// those of its workspace, best first.
     pub async fn similar(&self, incident: &Incident) -> Result<Vec<Hit>, StoreError> {
-        let query = Query {
-            words: Words::of_incident(incident),
-            matching: Match::Any,
-            scope: self.scope_of(&incident.channel).await?,
-            closed_only: true,
-            except: Some(incident.id().to_string()),
-            limit: search::SIMILAR,
-        };
+        let query = Query::like(incident, self.scope_of(&incident.channel).await?);
         self.search(&query).await
     }
 
@@ -292,14 +285,7 @@ impl App {
     /// workspace, with links.
     pub async fn search_answer(&self, channel: &ChannelRef, asked: &str) -> String {
         let query = match self.scope_of(channel).await {
-            Ok(scope) => Query {
-                words: Words::parse(asked),
-                matching: Match::All,
-                scope,
-                closed_only: false,
-                except: None,
-                limit: search::IN_CHAT,
-            },
+            Ok(scope) => Query::every_word(Words::parse(asked), scope, search::IN_CHAT),
             Err(error) => {
                 tracing::error!(%error, "cannot search");
                 return reply::SEARCH_FAILED.to_string();

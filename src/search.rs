@@ -349,6 +349,32 @@ pub struct Query {
     pub limit: usize,
 }
 
+impl Query {
+    /// A search: incidents open or closed holding every word.
+    pub fn every_word(words: Words, scope: Scope, limit: usize) -> Query {
+        Query {
+            words,
+            matching: Match::All,
+            scope,
+            closed_only: false,
+            except: None,
+            limit,
+        }
+    }
+
+    /// The closed incidents most like `incident` (never itself), up to [`SIMILAR`].
+    pub fn like(incident: &Incident, scope: Scope) -> Query {
+        Query {
+            words: Words::of_incident(incident),
+            matching: Match::Any,
+            scope,
+            closed_only: true,
+            except: Some(incident.id().to_string()),
+            limit: SIMILAR,
+        }
+    }
+}
+
 /// One incident found, best first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {

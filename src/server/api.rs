@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::domain::{Incident, IncidentId, Severity};
 use crate::drafting::IncidentDocument;
 use crate::insights::{Filter, Insights};
-use crate::search::{Match, Scope, Similar, Words};
+use crate::search::{Scope, Similar, Words};
 use crate::storage::{JobStatus, Store};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -214,14 +214,7 @@ async fn search(
         )
             .into_response();
     }
-    let asked = crate::search::Query {
-        words,
-        matching: Match::All,
-        scope: Scope::Everywhere,
-        closed_only: false,
-        except: None,
-        limit,
-    };
+    let asked = crate::search::Query::every_word(words, Scope::Everywhere, limit);
     match app.search(&asked).await {
         Ok(hits) => {
             let results: Vec<Found> = hits

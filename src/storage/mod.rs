@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{ChannelRef, ChatEvent, Platform};
-use crate::search::{Document, Hit, Query};
+use crate::search::{Document, Hit, Query, Scope};
 
 pub mod postgres;
 mod rows;
@@ -351,6 +351,36 @@ pub trait Store: Send + Sync {
 
     /// The incidents `query` finds, best first.
     fn search(&self, query: &Query) -> impl Future<Output = Result<Vec<Hit>, StoreError>> + Send;
+}
+
+/// The conditions of a search beyond its words, the same SQL on both stores (`d` is the
+/// `search_docs` row of a match).
+fn search_filters<DB>(sql: &mut sqlx::QueryBuilder<DB>, query: &Query)
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    &'static str: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if query.closed_only {
+        sql.push(" AND d.closed");
+    }
+    if let Some(except) = &query.except {
+        sql.push(" AND d.incident <> ").push_bind(except.clone());
+    }
+    if let Scope::Workspace {
+        platform,
+        workspace,
+    } = &query.scope
+    {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM channel_workspaces w WHERE w.platform = d.platform
+               AND w.channel = d.channel AND w.platform = ",
+        )
+        .push_bind(platform.as_str())
+        .push(" AND w.workspace = ")
+        .push_bind(workspace.clone())
+        .push(")");
+    }
 }
 
 /// A store of either kind. [`Store`] is not object-safe (its methods return `impl Future`), so

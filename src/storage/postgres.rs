@@ -20,7 +20,7 @@ use super::{
     WebIdentity, WebSession,
 };
 use crate::domain::{ChannelRef, ChatEvent, Platform};
-use crate::search::{Document, Hit, Match, Query, Scope};
+use crate::search::{Document, Hit, Match, Query};
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -521,26 +521,7 @@ impl Store for PostgresStore {
              top AS (SELECT d.incident, ts_rank(d.document, q.query, 1)::float8 AS score
                  FROM search_docs d, q WHERE d.document @@ q.query",
         );
-        if query.closed_only {
-            sql.push(" AND d.closed");
-        }
-        if let Some(except) = &query.except {
-            sql.push(" AND d.incident <> ").push_bind(except.clone());
-        }
-        if let Scope::Workspace {
-            platform,
-            workspace,
-        } = &query.scope
-        {
-            sql.push(
-                " AND EXISTS (SELECT 1 FROM channel_workspaces w WHERE w.platform = d.platform
-                   AND w.channel = d.channel AND w.platform = ",
-            )
-            .push_bind(platform.as_str())
-            .push(" AND w.workspace = ")
-            .push_bind(workspace.clone())
-            .push(")");
-        }
+        super::search_filters(&mut sql, query);
         // The snippet only for the rows shown: `ts_headline` reads the whole text.
         sql.push(" ORDER BY score DESC, d.started_at_us DESC LIMIT ")
             .push_bind(query.limit as i64)

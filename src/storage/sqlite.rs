@@ -23,7 +23,7 @@ use super::{
     WebIdentity, WebSession,
 };
 use crate::domain::{ChannelRef, ChatEvent, Platform};
-use crate::search::{Document, Hit, Match, Query, Scope};
+use crate::search::{Document, Hit, Match, Query};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -634,26 +634,7 @@ impl Store for SqliteStore {
         );
         sql.push_bind(matching);
         sql.push(" AND search_text.rank MATCH 'bm25(10.0, 2.0, 1.0)'");
-        if query.closed_only {
-            sql.push(" AND d.closed");
-        }
-        if let Some(except) = &query.except {
-            sql.push(" AND d.incident <> ").push_bind(except.clone());
-        }
-        if let Scope::Workspace {
-            platform,
-            workspace,
-        } = &query.scope
-        {
-            sql.push(
-                " AND EXISTS (SELECT 1 FROM channel_workspaces w WHERE w.platform = d.platform
-                   AND w.channel = d.channel AND w.platform = ",
-            )
-            .push_bind(platform.as_str())
-            .push(" AND w.workspace = ")
-            .push_bind(workspace.clone())
-            .push(")");
-        }
+        super::search_filters(&mut sql, query);
         sql.push(" ORDER BY search_text.rank LIMIT ")
             .push_bind(query.limit as i64);
         let found: Vec<rows::HitRow> = sql.build_query_as().fetch_all(&self.pool).await?;

@@ -14,7 +14,7 @@ use super::pages::render;
 use super::view::HitView;
 use super::{WebError, signed};
 use crate::app::App;
-use crate::search::{self, Match, Scope, Words};
+use crate::search::{self, Scope, Words};
 
 /// Results one search shows.
 const RESULTS: usize = 25;
@@ -35,18 +35,12 @@ pub async fn page(
     let hits = if words.is_empty() {
         Vec::new()
     } else {
-        app.search(&search::Query {
-            words,
-            matching: Match::All,
-            scope: Scope::Workspace {
-                platform: signed.who.platform,
-                workspace: signed.who.workspace.clone(),
-            },
-            closed_only: false,
-            except: None,
-            limit: RESULTS,
-        })
-        .await?
+        let scope = Scope::Workspace {
+            platform: signed.who.platform,
+            workspace: signed.who.workspace.clone(),
+        };
+        app.search(&search::Query::every_word(words, scope, RESULTS))
+            .await?
     };
     let results: Vec<HitView> = hits.iter().map(HitView::new).collect();
     render(
