@@ -1535,6 +1535,8 @@ fn the_slack_manifest_declares_what_the_code_handles_and_calls() {
             "conversations.create" | "conversations.invite" => &["channels:manage"],
             // The app-level token's (`connections:write`), which a manifest does not grant.
             "apps.connections.open" => &[],
+            // A form opens on a trigger the person just gave; Slack asks for no scope.
+            "views.open" => &[],
             other => panic!("which scope does {other} need? Add it here and to the manifest"),
         }
     };
@@ -1619,4 +1621,333 @@ async fn a_shortcut_the_store_refuses_is_a_500_and_the_person_is_asked_to_try_ag
         entry_texts(&server.the_incident().await),
         ["reindex started"]
     );
+}
+
+/// The start form as Slack submits it (`view_submission`), with what was typed and picked.
+fn start_submission(trigger: &str, title: &str, severity: Option<&str>, create: bool) -> Value {
+    let picked =
+        |value: &str| json!({"text": {"type": "plain_text", "text": value}, "value": value});
+    json!({
+        "type": "view_submission",
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": "U0ROBIN01", "username": "robin", "name": "robin", "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "deprecated",
+        "trigger_id": trigger,
+        "view": {
+            "id": "V00000001",
+            "team_id": "T0001",
+            "type": "modal",
+            "callback_id": "start_incident",
+            "private_metadata": CHANNEL,
+            "hash": "156772938.1827394",
+            "state": {"values": {
+                "title": {"title": {"type": "plain_text_input", "value": title}},
+                "severity": {"severity": {"type": "static_select",
+                    "selected_option": severity.map(picked)}},
+                "channel": {"channel": {"type": "checkboxes",
+                    "selected_options": if create { vec![picked("create")] } else { vec![] }}},
+            }},
+        },
+        "response_urls": [],
+        "is_enterprise_install": false,
+    })
+}
+
+/// A click under the headline, as Slack sends its `block_actions`: `action` is the element
+/// as the payload shows it.
+fn headline_click(
+    user: &str,
+    block_id: &str,
+    action: Value,
+    trigger: &str,
+    response_url: &str,
+) -> Value {
+    let mut action = action;
+    action["block_id"] = json!(block_id);
+    action["action_ts"] = json!(ts(0, 500));
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(),
+                 "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "deprecated",
+        "container": {"type": "message", "message_ts": "1700000001.000001",
+                      "channel_id": CHANNEL, "is_ephemeral": false},
+        "trigger_id": trigger,
+        "channel": {"id": CHANNEL, "name": "inc-checkout"},
+        "message": {"type": "message", "ts": "1700000001.000001", "text": "headline"},
+        "response_url": response_url,
+        "actions": [action],
+    })
+}
+
+fn select_severity(value: &str) -> Value {
+    json!({"type": "static_select", "action_id": "set_severity",
+           "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+           "placeholder": {"type": "plain_text", "text": "Set severity"}})
+}
+
+fn button(action_id: &str) -> Value {
+    json!({"type": "button", "action_id": action_id,
+           "text": {"type": "plain_text", "text": action_id}})
+}
+
+/// The action ids of the headline's actions block, and its block id.
+fn headline_actions(blocks: &Value) -> (String, Vec<String>) {
+    let actions = blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap_or_else(|| panic!("no actions in {blocks}"));
+    let ids = actions["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action_id"].as_str().unwrap().to_owned())
+        .collect();
+    (actions["block_id"].as_str().unwrap().to_owned(), ids)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_without_a_title_opens_the_form_and_submitting_it_starts_the_incident() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+
+    let body = common::server::command_body(
+        CHANNEL,
+        "inc-checkout",
+        "U0ROBIN01",
+        "robin",
+        "/incident",
+        "start",
+        "t.form",
+    );
+    let opened = server
+        .post_signed("/slack/commands", FORM, &body, SIGNING_SECRET, now(), &[])
+        .await;
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.text().await.unwrap(), "", "the form is the answer");
+    let views = fake.calls_to("views.open");
+    assert_eq!(views.len(), 1, "opened before the 200");
+    assert_eq!(views[0].params["trigger_id"], "t.form");
+    let view = &views[0].params["view"];
+    assert_eq!(view["callback_id"], "start_incident");
+    assert_eq!(view["private_metadata"], CHANNEL);
+    assert!(server.incidents().await.is_empty(), "a form stores nothing");
+
+    // Submitted without a title (Slack would not let it, but a payload may): shown in the form.
+    let untitled = server
+        .interaction(&start_submission("t.sub.0", "   ", Some("sev2"), false))
+        .await;
+    assert_eq!(untitled.status(), 200);
+    let errors: Value = untitled.json().await.unwrap();
+    assert_eq!(errors["response_action"], "errors");
+    assert!(
+        errors["errors"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("title")
+    );
+    assert!(server.incidents().await.is_empty());
+
+    let submission = start_submission("t.sub.1", "  Checkout   5xx  sev3 ", Some("sev2"), false);
+    let submitted = server.interaction(&submission).await;
+    assert_eq!(submitted.status(), 200);
+    assert_eq!(submitted.text().await.unwrap(), "", "the form closes");
+    let incident = server.the_incident().await;
+    assert_eq!(
+        incident["title"], "Checkout 5xx sev3",
+        "the severity is the picked one"
+    );
+    assert_eq!(incident["severity"], "sev2");
+    let headline = fake.wait_for("chat.postMessage", 1, WAIT).await;
+    assert!(
+        headline[0].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Incident opened: Checkout 5xx sev3")
+    );
+
+    // Submitted twice (a retry): stored once.
+    let stored = events_stored(&server).await;
+    assert_eq!(server.interaction(&submission).await.status(), 200);
+    assert_eq!(events_stored(&server).await, stored);
+
+    // A second incident in the same channel: refused, with the reason shown in the form.
+    let again = server
+        .interaction(&start_submission("t.sub.2", "Search down", None, false))
+        .await;
+    let errors: Value = again.json().await.unwrap();
+    assert_eq!(errors["response_action"], "errors");
+    assert!(
+        errors["errors"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("already open"),
+        "{errors}"
+    );
+    assert_eq!(server.the_incident().await["title"], "Checkout 5xx sev3");
+
+    // A severity Slack never offered is a malformed payload, and changes nothing.
+    let stored = events_stored(&server).await;
+    let forged = server
+        .interaction(&start_submission("t.sub.3", "Other", Some("sev9"), false))
+        .await;
+    assert_eq!(forged.status(), 400);
+    assert_eq!(events_stored(&server).await, stored);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_form_with_a_new_channel_ticked_opens_the_incident_there() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    let submitted = server
+        .interaction(&start_submission(
+            "t.sub.1",
+            "Payments timeouts",
+            None,
+            true,
+        ))
+        .await;
+    assert_eq!(submitted.status(), 200);
+    let created = fake.wait_for("conversations.create", 1, WAIT).await;
+    assert!(
+        created[0].params["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-payments-timeouts"),
+        "{:?}",
+        created[0].params
+    );
+    fake.wait_for("chat.postMessage", 2, WAIT).await;
+    server.settled().await;
+    let incident = server.the_incident().await;
+    assert_eq!(incident["title"], "Payments timeouts");
+    assert_ne!(incident["channel"], CHANNEL, "{incident}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_headline_buttons_change_the_incident_and_the_headline_in_place() {
+    let fake = slack_with_people().await;
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &fake.api_base());
+    server
+        .command(
+            CHANNEL,
+            "U0ROBIN01",
+            "/incident",
+            "start Checkout 5xx",
+            "t.1",
+        )
+        .await;
+    let posted = fake.wait_for("chat.postMessage", 1, WAIT).await;
+    assert!(
+        posted[0].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Severity: not set")
+    );
+    let (block, ids) = headline_actions(&posted[0].params["blocks"]);
+    assert_eq!(ids, ["set_severity", "lead_me", "resolve"]);
+    let url = fake.response_url("actions/T0001/2/headline");
+
+    // The severity select: stored before the 200, the headline replaced with the new state.
+    let pick = headline_click("U0ZOE0002", &block, select_severity("sev1"), "t.a.1", &url);
+    assert_eq!(server.interaction(&pick).await.status(), 200);
+    assert_eq!(server.the_incident().await["severity"], "sev1");
+    let answers = fake.wait_for(RESPONSE_URL, 1, WAIT).await;
+    assert_eq!(
+        answers[0].params["replace_original"], true,
+        "{:?}",
+        answers[0].params
+    );
+    let text = answers[0].params["text"].as_str().unwrap();
+    assert!(text.contains("Severity: Critical (sev1)"), "{text}");
+    let blocks = answers[0].params["blocks"].to_string();
+    assert!(
+        blocks.contains("Zoë Kapoor"),
+        "who changed it is named: {blocks}"
+    );
+    assert_eq!(answers[0].auth, None);
+
+    // "I'm the lead", clicked twice (a redelivery): stored once.
+    let lead = headline_click("U0ZOE0002", &block, button("lead_me"), "t.a.2", &url);
+    assert_eq!(server.interaction(&lead).await.status(), 200);
+    let answers = fake.wait_for(RESPONSE_URL, 2, WAIT).await;
+    assert!(
+        answers[1].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Lead: Zoë Kapoor"),
+        "{:?}",
+        answers[1].params
+    );
+    let stored = events_stored(&server).await;
+    assert_eq!(server.interaction(&lead).await.status(), 200);
+    assert_eq!(events_stored(&server).await, stored);
+
+    // Resolve: the incident is resolved, and the new headline has no "Resolve".
+    let resolve = headline_click("U0ROBIN01", &block, button("resolve"), "t.a.3", &url);
+    assert_eq!(server.interaction(&resolve).await.status(), 200);
+    assert!(server.the_incident().await["resolved_at"].is_string());
+    let answers = fake.wait_for(RESPONSE_URL, 4, WAIT).await;
+    let replaced = answers
+        .iter()
+        .rev()
+        .find(|a| a.params["replace_original"] == true)
+        .unwrap();
+    let (_, ids) = headline_actions(&replaced.params["blocks"]);
+    assert_eq!(ids, ["set_severity", "lead_me"]);
+    assert!(
+        replaced.params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Resolved at")
+    );
+
+    // The draft says what the buttons did.
+    let draft = server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "draft", "t.2")
+        .await;
+    let draft = draft["text"].as_str().unwrap();
+    assert!(
+        draft.contains("Zoë Kapoor") && draft.contains("Critical"),
+        "{draft}"
+    );
+
+    // Once closed, a click on the old headline changes nothing and says why.
+    server
+        .command(CHANNEL, "U0ROBIN01", "/incident", "close", "t.3")
+        .await;
+    let stored = events_stored(&server).await;
+    let late = headline_click("U0ZOE0002", &block, select_severity("sev3"), "t.a.4", &url);
+    assert_eq!(server.interaction(&late).await.status(), 200);
+    assert_eq!(events_stored(&server).await, stored);
+    assert_eq!(server.the_incident().await["severity"], "sev1");
+    let answers = fake.wait_for(RESPONSE_URL, 5, WAIT).await;
+    assert_eq!(answers[4].params["response_type"], "ephemeral");
+    assert!(
+        answers[4].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+
+    // Forged: refused before anything is read.
+    let forged = server
+        .post_signed(
+            "/slack/interactions",
+            FORM,
+            &interaction_body(&late),
+            "not-the-signing-secret",
+            now(),
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status(), 401);
 }

@@ -341,3 +341,47 @@ async fn add_to_timeline_over_the_socket_is_acked_once_stored_and_stored_once() 
         "Added to the incident's timeline, at the message's time."
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_start_form_answers_in_its_ack() {
+    let (fake, _sandbox, server) = start().await;
+    let opened = deliver(
+        &fake,
+        slash_command("env-cmd-0", "U0ROBIN01", "start", "t.form"),
+    )
+    .await;
+    assert_eq!(
+        opened,
+        json!({"envelope_id": "env-cmd-0"}),
+        "the form is the answer"
+    );
+    assert_eq!(fake.calls_to("views.open").len(), 1);
+
+    let submission = |trigger: &str, title: &str| {
+        json!({
+            "type": "view_submission",
+            "team": {"id": "T0001", "domain": "acme"},
+            "user": {"id": "U0ROBIN01", "username": "robin", "name": "robin"},
+            "trigger_id": trigger,
+            "view": {"id": "V1", "type": "modal", "callback_id": "start_incident",
+                     "private_metadata": CHANNEL,
+                     "state": {"values": {"title": {"title": {"type": "plain_text_input",
+                                                              "value": title}}}}},
+        })
+    };
+    let envelope = |id: &str, payload: Value| {
+        json!({"envelope_id": id, "type": "interactive", "accepts_response_payload": true,
+               "payload": payload})
+    };
+    let refused = deliver(&fake, envelope("env-int-1", submission("t.s.1", ""))).await;
+    assert_eq!(refused["payload"]["response_action"], "errors", "{refused}");
+    assert!(server.incidents().await.is_empty());
+
+    let started = deliver(
+        &fake,
+        envelope("env-int-2", submission("t.s.2", "Checkout 5xx")),
+    )
+    .await;
+    assert_eq!(started, json!({"envelope_id": "env-int-2"}));
+    assert_eq!(server.the_incident().await["title"], "Checkout 5xx");
+}

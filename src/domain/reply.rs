@@ -22,6 +22,14 @@ pub const SHORTCUT_OUTSIDE: &str = "That message is not part of an incident, so 
 pub const SHORTCUT_NOT_RECORDED: &str =
     "Scribe could not store that, so nothing was added. Please use \"Add to timeline\" again.";
 
+/// The answer to a click under a start headline whose incident is no longer the channel's
+/// open one.
+pub const HEADLINE_STALE: &str = "That headline is of an incident that is closed or no longer \
+     this channel's open one, so nothing was changed. Use the newest headline, or /incident status.";
+
+/// The start form's answer when it was submitted without a title.
+pub const FORM_NEEDS_TITLE: &str = "An incident needs a title: what is broken, for whom.";
+
 /// The answer to `/incident search` when the index cannot be read.
 pub const SEARCH_FAILED: &str =
     "Scribe could not search past incidents just now (the cause is in its log). Please try again.";

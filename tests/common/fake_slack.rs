@@ -537,6 +537,7 @@ impl FakeState {
             "files.completeUploadExternal" => self.complete_upload(p),
             "conversations.create" => self.create(p),
             "conversations.invite" => self.invite(p),
+            "views.open" => self.open_view(p),
             _ => fail("unknown_method"),
         }
     }
@@ -572,6 +573,27 @@ impl FakeState {
         let shown = message.to_json(0);
         self.messages.push(message);
         json!({ "ok": true, "channel": channel, "ts": ts, "message": shown })
+    }
+
+    /// `views.open`: a trigger and a modal with a title of at most 24 characters, as Slack
+    /// requires.
+    fn open_view(&mut self, p: &Map<String, Value>) -> Value {
+        if arg(p, "trigger_id").is_none() {
+            return fail("invalid_arguments");
+        }
+        let view = match p.get("view") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+        let titled = view["title"]["text"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty() && t.chars().count() <= 24);
+        if view["type"] != "modal" || !titled || !view["blocks"].is_array() {
+            return fail("invalid_arguments");
+        }
+        let id = format!("V{:08}", self.next_serial());
+        json!({ "ok": true, "view": { "id": id, "callback_id": view["callback_id"] } })
     }
 
     fn users_info(&self, p: &Map<String, Value>) -> Value {

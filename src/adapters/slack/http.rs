@@ -108,18 +108,32 @@ async fn commands(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Bod
         Ok(command) => command,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
-    Json(intake::command(&slack, &command).await).into_response()
+    match intake::command(&slack, &command).await {
+        Some(answer) => Json(answer).into_response(),
+        // The start form opened: Slack shows nothing more.
+        None => StatusCode::OK.into_response(),
+    }
 }
 
-/// A shortcut: stored before the 200. Slack sends an interaction once, and shows the person an
-/// error when it is not acknowledged; the person is also told to try again.
+/// A shortcut, the start form or a headline's button: stored before the 200. Slack sends an
+/// interaction once, and shows the person an error when it is not acknowledged; the person is
+/// also told to try again.
 async fn interactions(State(slack): State<Arc<Slack>>, headers: HeaderMap, body: Body) -> Response {
     let bytes = match verified(&slack, &headers, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    let shortcut = match inbound::parse_interaction_form(&bytes) {
-        Ok(Interaction::AddToTimeline(shortcut)) => shortcut,
+    let stored = match inbound::parse_interaction_form(&bytes) {
+        Ok(Interaction::AddToTimeline(shortcut)) => {
+            intake::add_to_timeline(&slack, &shortcut).await
+        }
+        Ok(Interaction::HeadlineAction(action)) => intake::headline_action(&slack, &action).await,
+        Ok(Interaction::StartForm(form)) => {
+            return match intake::start_form(&slack, &form).await {
+                Some(errors) => Json(errors).into_response(),
+                None => StatusCode::OK.into_response(),
+            };
+        }
         Ok(Interaction::Ignored(why)) => {
             tracing::debug!(why, "Slack interaction ignored");
             return StatusCode::OK.into_response();
@@ -129,7 +143,7 @@ async fn interactions(State(slack): State<Arc<Slack>>, headers: HeaderMap, body:
             return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
         }
     };
-    match intake::add_to_timeline(&slack, &shortcut).await {
+    match stored {
         Ok(()) => StatusCode::OK.into_response(),
         // The intake logged the cause and asked the person to try again.
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "not stored").into_response(),

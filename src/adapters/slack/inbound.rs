@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::markup;
 use super::ts::Ts;
+use super::{blocks, markup};
+use crate::domain::Severity;
 use crate::domain::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, Platform, UserId, WEB_PIN,
 };
@@ -37,7 +38,7 @@ pub enum Inbound {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InboundError {
-    #[error("invalid Slack event body{}: {message}", at(.path.as_deref()))]
+    #[error("invalid Slack JSON body{}: {message}", at(.path.as_deref()))]
     Json {
         /// Where in the body, e.g. `event.item.ts`; `None` at the top level.
         path: Option<String>,
@@ -632,8 +633,91 @@ pub const ADD_TO_TIMELINE: &str = "add_to_timeline";
 pub enum Interaction {
     /// "Add to timeline" on a message.
     AddToTimeline(Box<Shortcut>),
+    /// The start form, submitted (`view_submission`).
+    StartForm(Box<StartForm>),
+    /// The severity select or a button under a start headline (`block_actions`).
+    HeadlineAction(Box<HeadlineAction>),
     /// Nothing to record, and why.
     Ignored(&'static str),
+}
+
+/// Who used an interaction, and where: what a slash command would carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoker {
+    /// Unique per use, so it names the command's event, as a slash command's does.
+    pub trigger_id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub channel_id: String,
+    pub response_url: String,
+}
+
+impl Invoker {
+    /// The interaction as the `/incident` command it stands for.
+    pub fn command(&self, text: String) -> SlashCommand {
+        SlashCommand {
+            command: "/incident".to_string(),
+            text,
+            user_id: self.user_id.clone(),
+            user_name: self.user_name.clone(),
+            channel_id: self.channel_id.clone(),
+            channel_name: String::new(),
+            trigger_id: self.trigger_id.clone(),
+            response_url: self.response_url.clone(),
+            team_id: self.team_id.clone(),
+        }
+    }
+}
+
+/// The start form as submitted: the `/incident start` it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartForm {
+    pub by: Invoker,
+    /// Whitespace runs made one space; empty when the form had none.
+    pub title: String,
+    pub severity: Option<Severity>,
+    pub create_channel: bool,
+}
+
+impl StartForm {
+    /// `/incident start <title> [--sev <level>]`: the severity as an option, so a title that
+    /// ends in `sev2` stays the title.
+    pub fn command(&self) -> SlashCommand {
+        let text = match self.severity {
+            Some(severity) => format!("start {} --sev {}", self.title, severity.code()),
+            None => format!("start {}", self.title),
+        };
+        self.by.command(text)
+    }
+}
+
+/// What a headline's select or button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Severity(Severity),
+    LeadMe,
+    Resolve,
+}
+
+/// A click under a start headline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadlineAction {
+    pub by: Invoker,
+    pub act: Act,
+    /// The message that opened the headline's incident (from the actions' block id).
+    pub opened_by: MessageId,
+}
+
+impl HeadlineAction {
+    /// The command typed for the same change; "I'm the lead" names the person as `name`.
+    pub fn command(&self, name: &str) -> SlashCommand {
+        self.by.command(match self.act {
+            Act::Severity(severity) => format!("severity {}", severity.code()),
+            Act::LeadMe => format!("lead {name}"),
+            Act::Resolve => "resolve".to_string(),
+        })
+    }
 }
 
 /// A message shortcut (`message_action`): who used it, on which message, and where to answer.
@@ -676,6 +760,13 @@ struct InteractionHead {
     kind: String,
     #[serde(default)]
     callback_id: String,
+    view: Option<ViewHead>,
+}
+
+#[derive(Deserialize)]
+struct ViewHead {
+    #[serde(default)]
+    callback_id: String,
 }
 
 /// `message_action`, with the fields Scribe reads.
@@ -693,6 +784,74 @@ struct MessageAction {
 #[derive(Deserialize)]
 struct Named {
     id: Id,
+}
+
+/// The person in an interaction: `name` is the username, which display names replace later.
+#[derive(Deserialize)]
+struct Person {
+    id: Id,
+    #[serde(default)]
+    name: String,
+}
+
+/// `block_actions`, with the fields Scribe reads.
+#[derive(Deserialize)]
+struct BlockActions {
+    trigger_id: String,
+    team: Named,
+    user: Person,
+    /// Absent for actions outside a channel (a modal, the app's home).
+    channel: Option<Named>,
+    response_url: String,
+    actions: Vec<Action>,
+}
+
+#[derive(Deserialize)]
+struct ActionsHead {
+    #[serde(default)]
+    actions: Vec<Action>,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    action_id: String,
+    #[serde(default)]
+    block_id: String,
+    selected_option: Option<Picked>,
+}
+
+#[derive(Deserialize)]
+struct Picked {
+    value: String,
+}
+
+/// `view_submission`, with the fields Scribe reads.
+#[derive(Deserialize)]
+struct ViewSubmission {
+    trigger_id: String,
+    team: Named,
+    user: Person,
+    view: SubmittedView,
+}
+
+#[derive(Deserialize)]
+struct SubmittedView {
+    private_metadata: String,
+    state: ViewState,
+}
+
+#[derive(Deserialize)]
+struct ViewState {
+    /// Block id, then action id, then what the input holds.
+    values: HashMap<String, HashMap<String, Input>>,
+}
+
+#[derive(Deserialize)]
+struct Input {
+    value: Option<String>,
+    selected_option: Option<Picked>,
+    #[serde(default)]
+    selected_options: Vec<Picked>,
 }
 
 /// Reads an interactivity request body: the form Slack posts, whose `payload` field is JSON.
@@ -715,8 +874,16 @@ pub fn parse_interaction_form(body: &[u8]) -> Result<Interaction, InboundError> 
 /// or has one of the wrong type; the error names the field's path.
 pub fn parse_interaction(payload: &[u8]) -> Result<Interaction, InboundError> {
     let head: InteractionHead = parse(payload)?;
-    if head.kind != "message_action" {
-        return Ok(Interaction::Ignored("not a message shortcut"));
+    match head.kind.as_str() {
+        "message_action" => {}
+        "block_actions" => return headline_action(payload),
+        "view_submission" => {
+            return match head.view {
+                Some(view) if view.callback_id == blocks::START_FORM => start_form(payload),
+                _ => Ok(Interaction::Ignored("a form Scribe did not open")),
+            };
+        }
+        _ => return Ok(Interaction::Ignored("not an interaction Scribe offers")),
     }
     if head.callback_id != ADD_TO_TIMELINE {
         return Ok(Interaction::Ignored("a shortcut Scribe does not declare"));
@@ -737,6 +904,128 @@ pub fn parse_interaction(payload: &[u8]) -> Result<Interaction, InboundError> {
         response_url: action.response_url,
         at: action.action_ts.at,
     })))
+}
+
+/// A click under a headline Scribe posted: the action's block id names the incident.
+fn headline_action(payload: &[u8]) -> Result<Interaction, InboundError> {
+    // Only the actions first: another app's elements need none of the fields Scribe reads.
+    let head: ActionsHead = parse(payload)?;
+    let ours = head.actions.first().is_some_and(|action| {
+        action.block_id.starts_with(blocks::INCIDENT_BLOCK)
+            && [blocks::SET_SEVERITY, blocks::LEAD_ME, blocks::RESOLVE]
+                .contains(&action.action_id.as_str())
+    });
+    if !ours {
+        return Ok(Interaction::Ignored("an action Scribe did not post"));
+    }
+    let clicked: BlockActions = parse(payload)?;
+    let action = &clicked.actions[0];
+    let Some(opened_by) = action
+        .block_id
+        .strip_prefix(blocks::INCIDENT_BLOCK)
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+    else {
+        return Err(invalid("actions[0].block_id", Some(&action.block_id)));
+    };
+    let act = match action.action_id.as_str() {
+        blocks::SET_SEVERITY => {
+            let picked = action.selected_option.as_ref().map(|o| o.value.as_str());
+            match picked.and_then(Severity::from_code) {
+                Some(severity) => Act::Severity(severity),
+                None => return Err(invalid("actions[0].selected_option.value", picked)),
+            }
+        }
+        blocks::LEAD_ME => Act::LeadMe,
+        blocks::RESOLVE => Act::Resolve,
+        _ => return Ok(Interaction::Ignored("an action Scribe did not post")),
+    };
+    let Some(channel) = clicked.channel else {
+        return Ok(Interaction::Ignored("an action outside a channel"));
+    };
+    let by = invoker(clicked.trigger_id, clicked.team, clicked.user, channel.id.0)?;
+    Ok(Interaction::HeadlineAction(Box::new(HeadlineAction {
+        by: Invoker {
+            response_url: clicked.response_url,
+            ..by
+        },
+        act,
+        opened_by: MessageId::new(opened_by),
+    })))
+}
+
+/// The start form: its channel is the private metadata Scribe opened it with.
+fn start_form(payload: &[u8]) -> Result<Interaction, InboundError> {
+    let submitted: ViewSubmission = parse(payload)?;
+    let view = submitted.view;
+    if !is_id(&view.private_metadata) {
+        return Err(invalid(
+            "view.private_metadata",
+            Some(&view.private_metadata),
+        ));
+    }
+    let input = |block: &str| view.state.values.get(block).and_then(|b| b.get(block));
+    let title: String = input(blocks::FORM_TITLE)
+        .and_then(|i| i.value.as_deref())
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(blocks::TITLE_LIMIT)
+        .collect();
+    let severity = match input(blocks::FORM_SEVERITY).and_then(|i| i.selected_option.as_ref()) {
+        None => None,
+        Some(picked) => Some(Severity::from_code(&picked.value).ok_or_else(|| {
+            invalid(
+                "view.state.values.severity.severity.selected_option.value",
+                Some(&picked.value),
+            )
+        })?),
+    };
+    let create_channel = input(blocks::FORM_CHANNEL).is_some_and(|i| {
+        i.selected_options
+            .iter()
+            .any(|o| o.value == blocks::CREATE_CHANNEL)
+    });
+    let by = invoker(
+        submitted.trigger_id,
+        submitted.team,
+        submitted.user,
+        view.private_metadata,
+    )?;
+    Ok(Interaction::StartForm(Box::new(StartForm {
+        by,
+        title,
+        severity,
+        create_channel,
+    })))
+}
+
+fn invoker(
+    trigger_id: String,
+    team: Named,
+    user: Person,
+    channel_id: String,
+) -> Result<Invoker, InboundError> {
+    if !is_trigger(&trigger_id) {
+        return Err(invalid("trigger_id", Some(&trigger_id)));
+    }
+    Ok(Invoker {
+        trigger_id,
+        team_id: team.id.0,
+        user_id: user.id.0,
+        user_name: user.name,
+        channel_id,
+        response_url: String::new(),
+    })
+}
+
+/// The error for a value Scribe cannot use, at `path`.
+fn invalid(path: &str, value: Option<&str>) -> InboundError {
+    InboundError::Json {
+        path: Some(path.to_string()),
+        message: format!("invalid value {:?}", value.unwrap_or_default()),
+    }
 }
 
 fn slack(channel: &str) -> ChannelRef {
@@ -1244,23 +1533,23 @@ mod tests {
         let cases: [(&[u8], &str); 5] = [
             (
                 b"",
-                "invalid Slack event body: EOF while parsing a value at line 1 column 0",
+                "invalid Slack JSON body: EOF while parsing a value at line 1 column 0",
             ),
             (
                 b"not json",
-                "invalid Slack event body: expected ident at line 1 column 2",
+                "invalid Slack JSON body: expected ident at line 1 column 2",
             ),
             (
                 b"{}",
-                "invalid Slack event body: missing field `type` at line 1 column 2",
+                "invalid Slack JSON body: missing field `type` at line 1 column 2",
             ),
             (
                 br#"{"type": "url_verification"} x"#,
-                "invalid Slack event body: trailing characters at line 1 column 30",
+                "invalid Slack JSON body: trailing characters at line 1 column 30",
             ),
             (
                 br#"{"type": "url_verification", "challenge": 5}"#,
-                "invalid Slack event body at challenge: invalid type: integer `5`, \
+                "invalid Slack JSON body at challenge: invalid type: integer `5`, \
                  expected a string at line 1 column 43",
             ),
         ];
@@ -1269,33 +1558,33 @@ mod tests {
         }
         assert_eq!(
             error(br#"{"type": "event_callback"}"#),
-            "invalid Slack event body: missing field `event`"
+            "invalid Slack JSON body: missing field `event`"
         );
         let no_id = br#"{"type": "event_callback", "event": {"type": "message", "channel": "C1",
             "user": "U1", "ts": "1.0"}}"#;
         assert_eq!(
             error(no_id),
-            "invalid Slack event body: missing field `event_id` at line 2 column 39"
+            "invalid Slack JSON body: missing field `event_id` at line 2 column 39"
         );
 
         let message =
             |fields: &str| error(&callback(&format!(r#"{{"type": "message", {fields}}}"#)));
         let bad_ts = message(r#""channel": "C1", "user": "U1", "ts": "abc""#);
         assert!(
-            bad_ts.starts_with("invalid Slack event body at event.ts: invalid timestamp \"abc\""),
+            bad_ts.starts_with("invalid Slack JSON body at event.ts: invalid timestamp \"abc\""),
             "{bad_ts}"
         );
         let numeric_ts = message(r#""channel": "C1", "user": "U1", "ts": 1.5"#);
-        assert!(numeric_ts.starts_with("invalid Slack event body at event.ts: invalid type"));
+        assert!(numeric_ts.starts_with("invalid Slack JSON body at event.ts: invalid type"));
         let no_ts = message(r#""channel": "C1", "user": "U1""#);
-        assert!(no_ts.starts_with("invalid Slack event body at event: missing field `ts`"));
+        assert!(no_ts.starts_with("invalid Slack JSON body at event: missing field `ts`"));
         assert_eq!(
             message(r#""user": "U1", "ts": "1.0""#),
-            "invalid Slack event body at event: missing field `channel`"
+            "invalid Slack JSON body at event: missing field `channel`"
         );
         assert_eq!(
             message(r#""channel": "C1", "ts": "1.0""#),
-            "invalid Slack event body at event: missing field `user`"
+            "invalid Slack JSON body at event: missing field `user`"
         );
         let no_deleted_ts =
             message(r#""subtype": "message_deleted", "channel": "C1", "ts": "1.0""#);
@@ -1307,7 +1596,7 @@ mod tests {
         ));
         assert_eq!(
             reaction,
-            "invalid Slack event body at event.item: missing field `ts`"
+            "invalid Slack JSON body at event.item: missing field `ts`"
         );
         let pin = error(&callback(
             r#"{"type": "pin_added", "channel_id": "C1", "event_ts": "2.0",
@@ -1321,14 +1610,14 @@ mod tests {
             "event": {"type": "member_joined_channel", "user": "U1", "channel": "C1"}}"#;
         assert_eq!(
             error(join),
-            "invalid Slack event body at event: missing field `event_ts`"
+            "invalid Slack JSON body at event: missing field `event_ts`"
         );
         let join =
             br#"{"type": "event_callback", "event_id": "Ev1", "event_time": 9223372036854775807,
             "event": {"type": "member_joined_channel", "user": "U1", "channel": "C1"}}"#;
         assert_eq!(
             error(join),
-            "invalid Slack event body at event_time: invalid timestamp 9223372036854775807"
+            "invalid Slack JSON body at event_time: invalid timestamp 9223372036854775807"
         );
     }
 
@@ -1533,7 +1822,7 @@ mod tests {
         ] {
             let message = error(&callback(event));
             assert!(
-                message.starts_with(&format!("invalid Slack event body at {path}: ")),
+                message.starts_with(&format!("invalid Slack JSON body at {path}: ")),
                 "{message}"
             );
         }
@@ -1655,5 +1944,134 @@ mod tests {
             parse_interaction_form(b"token=x"),
             Err(InboundError::NoPayload)
         );
+    }
+
+    /// A `block_actions` under a headline, as Slack documents it, with `{action}` spliced in.
+    fn clicked(action: &str) -> String {
+        format!(
+            r#"{{"type": "block_actions", "team": {{"id": "T1", "domain": "acme"}},
+                "user": {{"id": "U1", "username": "robin", "name": "robin", "team_id": "T1"}},
+                "api_app_id": "A1", "token": "x", "trigger_id": "1.2.abc",
+                "container": {{"type": "message", "message_ts": "1.2", "channel_id": "C1"}},
+                "channel": {{"id": "C1", "name": "inc"}},
+                "response_url": "https://hooks.slack.com/actions/T1/1/x",
+                "actions": [{action}]}}"#
+        )
+    }
+
+    #[test]
+    fn headline_clicks_are_the_commands_they_stand_for() {
+        let severity = clicked(
+            r#"{"type": "static_select", "action_id": "set_severity",
+                "block_id": "incident:cmd:t.1", "action_ts": "1.3",
+                "selected_option": {"text": {"type": "plain_text", "text": "SEV2"},
+                                    "value": "sev2"}}"#,
+        );
+        let Ok(Interaction::HeadlineAction(action)) = parse_interaction(severity.as_bytes()) else {
+            panic!("{severity}");
+        };
+        assert_eq!(action.act, Act::Severity(Severity::Sev2));
+        assert_eq!(action.opened_by, MessageId::new("cmd:t.1"));
+        assert_eq!(action.by.channel_id, "C1");
+        assert_eq!(action.by.trigger_id, "1.2.abc");
+        let command = action.command("Zoë");
+        assert_eq!(
+            (command.command.as_str(), command.text.as_str()),
+            ("/incident", "severity sev2")
+        );
+        assert_eq!(
+            command.event(Utc::now()).message,
+            MessageId::new("cmd:1.2.abc")
+        );
+
+        let button = |id: &str| {
+            clicked(&format!(
+                r#"{{"type": "button", "action_id": "{id}", "block_id": "incident:cmd:t.1",
+                    "action_ts": "1.3", "text": {{"type": "plain_text", "text": "x"}}}}"#
+            ))
+        };
+        let Ok(Interaction::HeadlineAction(lead)) =
+            parse_interaction(button(blocks::LEAD_ME).as_bytes())
+        else {
+            panic!("lead");
+        };
+        assert_eq!(lead.command("Zoë Kapoor").text, "lead Zoë Kapoor");
+        let Ok(Interaction::HeadlineAction(resolve)) =
+            parse_interaction(button(blocks::RESOLVE).as_bytes())
+        else {
+            panic!("resolve");
+        };
+        assert_eq!(resolve.command("x").text, "resolve");
+
+        // Elements Scribe did not post are someone else's; a severity it never offered is not.
+        assert!(matches!(
+            parse_interaction(button("approve").as_bytes()),
+            Ok(Interaction::Ignored(_))
+        ));
+        let elsewhere = clicked(
+            r#"{"type": "button", "action_id": "resolve", "block_id": "other", "action_ts": "1.3"}"#,
+        );
+        assert!(matches!(
+            parse_interaction(elsewhere.as_bytes()),
+            Ok(Interaction::Ignored(_))
+        ));
+        let bad = severity.replace(r#""value": "sev2""#, r#""value": "sev9""#);
+        assert!(matches!(
+            parse_interaction(bad.as_bytes()),
+            Err(InboundError::Json { path: Some(p), .. }) if p == "actions[0].selected_option.value"
+        ));
+    }
+
+    #[test]
+    fn the_start_form_is_a_start_command_with_its_severity_as_an_option() {
+        let form = |title: &str, severity: &str, metadata: &str| {
+            format!(
+                r#"{{"type": "view_submission", "team": {{"id": "T1", "domain": "acme"}},
+                    "user": {{"id": "U1", "username": "robin", "name": "robin"}},
+                    "trigger_id": "9.8.7",
+                    "view": {{"id": "V1", "type": "modal", "callback_id": "start_incident",
+                              "private_metadata": "{metadata}",
+                              "state": {{"values": {{
+                                  "title": {{"title": {{"type": "plain_text_input",
+                                                        "value": "{title}"}}}},
+                                  "severity": {{"severity": {{"type": "static_select",
+                                      "selected_option": {severity}}}}},
+                                  "channel": {{"channel": {{"type": "checkboxes",
+                                      "selected_options": [{{"value": "create"}}]}}}}}}}}}}}}"#
+            )
+        };
+        let submitted = form(" Checkout\\t 5xx  sev3 ", r#"{"value": "sev1"}"#, "C1");
+        let Ok(Interaction::StartForm(start)) = parse_interaction(submitted.as_bytes()) else {
+            panic!("{submitted}");
+        };
+        assert_eq!(start.title, "Checkout 5xx sev3");
+        assert!(start.create_channel);
+        assert_eq!(start.by.channel_id, "C1");
+        let command = start.command();
+        assert_eq!(command.text, "start Checkout 5xx sev3 --sev sev1");
+        assert_eq!(
+            crate::domain::command::parse(&format!("/incident {}", command.text)),
+            Some(Ok(crate::domain::Command::Incident(
+                crate::domain::IncidentCommand::Start {
+                    title: "Checkout 5xx sev3".to_string(),
+                    severity: Some(Severity::Sev1),
+                }
+            )))
+        );
+        let Ok(Interaction::StartForm(unrated)) =
+            parse_interaction(form("Search down", "null", "C1").as_bytes())
+        else {
+            panic!("no severity");
+        };
+        assert_eq!(unrated.command().text, "start Search down");
+        assert!(matches!(
+            parse_interaction(form("x", "null", "c1; DROP").as_bytes()),
+            Err(InboundError::Json { path: Some(p), .. }) if p == "view.private_metadata"
+        ));
+        let other = submitted.replace("start_incident", "feedback");
+        assert!(matches!(
+            parse_interaction(other.as_bytes()),
+            Ok(Interaction::Ignored(_))
+        ));
     }
 }

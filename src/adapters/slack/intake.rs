@@ -5,10 +5,10 @@
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::Slack;
-use super::inbound::{Shortcut, SlashCommand};
+use super::inbound::{HeadlineAction, Shortcut, SlashCommand, StartForm};
 use super::markup::escape;
 use super::web::SlackApi;
+use super::{Slack, blocks};
 use crate::domain::{
     Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
 };
@@ -20,6 +20,9 @@ pub const SLASH_COMMANDS: [&str; 2] = ["/incident", "/timeline"];
 
 /// Slack gives up on a slash command after 3 s: a name lookup may take only part of that.
 const NAME_LOOKUP: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// A trigger expires 3 s after the person acted: the form must be open before that.
+const FORM_OPEN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The answer to a slash command, as Slack reads it.
 #[derive(Debug, Clone, Serialize)]
@@ -62,36 +65,206 @@ pub async fn events(
     .await
 }
 
-/// Stores a slash command and says what it did. Slack never sends a command again, so one the
-/// store refused is answered with a request to send it again; the cause goes to the log.
-pub async fn command(slack: &Slack, command: &SlashCommand) -> Answer {
-    match stored_command(slack, command).await {
-        Ok(answer) => answer,
+/// Stores a slash command and says what it did; `None` when there is nothing to say because
+/// the command opened the start form. Slack never sends a command again, so one the store
+/// refused is answered with a request to send it again; the cause goes to the log.
+pub async fn command(slack: &Slack, command: &SlashCommand) -> Option<Answer> {
+    if opened_start_form(slack, command).await {
+        return None;
+    }
+    let create_channel = slack.app.config.slack.create_channel;
+    match stored_command(slack, command, create_channel).await {
+        Ok((answer, _)) => Some(answer),
         Err(error) => {
             tracing::error!(%error, "cannot store a Slack command; asking for it again");
-            Answer::ephemeral(reply::NOT_RECORDED.to_string())
+            Some(Answer::ephemeral(reply::NOT_RECORDED.to_string()))
         }
     }
 }
 
-async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer, StoreError> {
+/// `/incident start` without a title opens the start form, when there is a bot token to ask
+/// Slack with. When the form cannot be opened in time, the command is answered as it always
+/// was: with how to use it.
+async fn opened_start_form(slack: &Slack, command: &SlashCommand) -> bool {
+    let Some(api) = &slack.api else {
+        return false;
+    };
+    let bare = command.text.trim().to_ascii_lowercase();
+    if command.command != "/incident" || !matches!(bare.as_str(), "start" | "open") {
+        return false;
+    }
+    let form = blocks::start_form(&command.channel_id, slack.app.config.slack.create_channel);
+    match tokio::time::timeout(FORM_OPEN, api.open_view(&command.trigger_id, &form)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot open the start form; answering with the usage");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("the start form took too long to open; answering with the usage");
+            false
+        }
+    }
+}
+
+/// Stores the start form's `/incident start`. `None` closes the form (the headline follows in
+/// the channel); `Some` is Slack's `response_action` showing why nothing started, in the form,
+/// so the person can change it and submit again.
+pub async fn start_form(slack: &Slack, form: &StartForm) -> Option<serde_json::Value> {
+    let span = tracing::info_span!(
+        "slack_start_form",
+        channel = %form.by.channel_id,
+        trigger_id = %form.by.trigger_id,
+    );
+    let title_error = |text: &str| {
+        Some(serde_json::json!({
+            "response_action": "errors",
+            "errors": { blocks::FORM_TITLE: text },
+        }))
+    };
+    if form.title.is_empty() {
+        return title_error(reply::FORM_NEEDS_TITLE);
+    }
+    let stored = stored_command(slack, &form.command(), form.create_channel)
+        .instrument(span)
+        .await;
+    match stored {
+        Err(error) => {
+            tracing::error!(%error, "cannot store the start form; asking for it again");
+            title_error(reply::NOT_RECORDED)
+        }
+        // A channel of its own is being made, or this very form was stored before.
+        Ok((_, None)) => None,
+        Ok((_, Some(recorded))) if !recorded.new => None,
+        Ok((_, Some(recorded))) => match &recorded.effect {
+            Some(effect) if effect.outcome != Outcome::Opened => {
+                title_error(&reply::text(&effect.outcome, recorded.incident.as_ref()))
+            }
+            _ => None,
+        },
+    }
+}
+
+/// A click under a start headline: the same command as typing it, for the headline's incident
+/// only. A change replaces the headline with the incident as it now is, naming who made it;
+/// anything else is answered to the person alone.
+///
+/// # Errors
+/// When the store refuses the command; the person is then asked to try again.
+pub async fn headline_action(slack: &Slack, action: &HeadlineAction) -> Result<(), StoreError> {
+    let span = tracing::info_span!(
+        "slack_headline_action",
+        channel = %action.by.channel_id,
+        trigger_id = %action.by.trigger_id,
+    );
+    async {
+        let channel = crate::domain::ChannelRef::new(Platform::Slack, &action.by.channel_id);
+        let history = slack.app.history(&channel).await?;
+        let current = history
+            .open_incident()
+            .is_some_and(|incident| incident.id().opened_by == action.opened_by);
+        if !current {
+            respond(
+                slack,
+                &action.by.response_url,
+                reply::HEADLINE_STALE.to_string(),
+            );
+            return Ok(());
+        }
+        let name = match &slack.api {
+            Some(api) => tokio::time::timeout(NAME_LOOKUP, api.person(&action.by.user_id))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|person| person.name),
+            None => None,
+        }
+        .unwrap_or_else(|| match action.by.user_name.trim() {
+            "" => action.by.user_id.clone(),
+            name => name.to_string(),
+        });
+        let (answer, recorded) = match stored_command(slack, &action.command(&name), false).await {
+            Ok(handled) => handled,
+            Err(error) => {
+                tracing::error!(%error, "cannot store a headline action; asking for it again");
+                respond(
+                    slack,
+                    &action.by.response_url,
+                    reply::NOT_RECORDED.to_string(),
+                );
+                return Err(error);
+            }
+        };
+        let done = recorded
+            .as_ref()
+            .filter(|recorded| recorded.new)
+            .and_then(|recorded| recorded.effect.as_ref())
+            .filter(|effect| {
+                matches!(
+                    effect.outcome,
+                    Outcome::SeveritySet(_) | Outcome::LeadSet(_) | Outcome::Resolved
+                )
+            });
+        // The incident as the change left it.
+        let changed = match done {
+            Some(effect) => slack
+                .app
+                .history(&channel)
+                .await?
+                .open_incident()
+                .filter(|incident| incident.id().opened_by == action.opened_by)
+                .cloned()
+                .map(|incident| (reply::text(&effect.outcome, Some(&incident)), incident)),
+            None => None,
+        };
+        match (changed, &slack.api) {
+            (Some((done, incident)), Some(api)) => {
+                let text = super::jobs::headline(slack, &incident).await;
+                let note = escape(&format!("{done} ({name})"));
+                let blocks = blocks::headline(&text, &incident, Some(&note));
+                let url = action.by.response_url.clone();
+                let api = api.clone();
+                tokio::spawn(
+                    async move {
+                        if let Err(error) = api.replace_original(&url, &text, &blocks).await {
+                            tracing::warn!(%error, "cannot update the headline");
+                        }
+                    }
+                    .instrument(tracing::Span::current()),
+                );
+            }
+            _ => respond(slack, &action.by.response_url, answer.text),
+        }
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+/// The command's answer, and, when it was recorded, what the fold made of it.
+async fn stored_command(
+    slack: &Slack,
+    command: &SlashCommand,
+    create_channel: bool,
+) -> Result<(Answer, Option<Recorded>), StoreError> {
     if !SLASH_COMMANDS.contains(&command.command.as_str()) {
-        return Ok(Answer::ephemeral(format!(
-            "Scribe does not know {}.",
-            command.command
-        )));
+        return Ok((
+            Answer::ephemeral(format!("Scribe does not know {}.", command.command)),
+            None,
+        ));
     }
     let event = command.event(slack.app.clock.now());
-    if slack.app.config.slack.create_channel
-        && let Some(title) = starts_incident(&event)
-    {
+    if create_channel && let Some(title) = starts_incident(&event) {
         slack
             .app
             .enqueue(&[super::jobs::create_channel(command, &event)])
             .await?;
-        return Ok(Answer::ephemeral(format!(
-            "Creating a channel for the incident \"{title}\"; it opens there and is linked here."
-        )));
+        return Ok((
+            Answer::ephemeral(format!(
+                "Creating a channel for the incident \"{title}\"; it opens there and is linked here."
+            )),
+            None,
+        ));
     }
     slack
         .app
@@ -103,11 +276,23 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
     };
     let channel = event.channel.clone();
     let recorded = record(slack, event).await?;
+    let answer = answer(slack, command, author, &channel, &recorded).await?;
+    Ok((answer, Some(recorded)))
+}
+
+/// What a recorded command is answered with.
+async fn answer(
+    slack: &Slack,
+    command: &SlashCommand,
+    author: String,
+    channel: &crate::domain::ChannelRef,
+    recorded: &Recorded,
+) -> Result<Answer, StoreError> {
     if !recorded.new {
         let stored = recorded.stored_text.as_deref().unwrap_or_default();
         return Ok(Answer::ephemeral(reply::already_recorded(stored)));
     }
-    let Some(answer) = recorded.effect else {
+    let Some(answer) = &recorded.effect else {
         return Ok(Answer::ephemeral(
             "That is no command Scribe knows.".to_string(),
         ));
@@ -142,7 +327,7 @@ async fn stored_command(slack: &Slack, command: &SlashCommand) -> Result<Answer,
             Answer::ephemeral(slack.app.web_link_answer(&who).await)
         }
         (Outcome::Search(words), _) => {
-            Answer::ephemeral(slack.app.search_answer(&channel, words).await)
+            Answer::ephemeral(slack.app.search_answer(channel, words).await)
         }
         (Outcome::Similar, Some(incident)) => Answer::ephemeral(
             slack
@@ -199,7 +384,7 @@ pub async fn add_to_timeline(slack: &Slack, shortcut: &Shortcut) -> Result<(), S
                 reply::SHORTCUT_NOT_RECORDED
             }
         };
-        answer_shortcut(slack, shortcut, answer);
+        respond(slack, &shortcut.response_url, answer.to_string());
         stored.map(|_| ())
     }
     .instrument(span)
@@ -223,18 +408,19 @@ async fn stored_shortcut(slack: &Slack, shortcut: &Shortcut) -> Result<bool, Sto
     Ok(true)
 }
 
-/// Answers in the background: the acknowledgement Slack waits for does not wait for it.
-/// Without a bot token Scribe posts nothing, answers included.
-fn answer_shortcut(slack: &Slack, shortcut: &Shortcut, text: &'static str) {
+/// Answers the person who used an interaction, through its `response_url`, in the
+/// background: the acknowledgement Slack waits for does not wait for it. Without a bot token
+/// Scribe posts nothing, answers included.
+fn respond(slack: &Slack, response_url: &str, text: String) {
     let Some(api) = slack.api.clone() else {
         return;
     };
-    let url = shortcut.response_url.clone();
+    let url = response_url.to_string();
     let span = tracing::Span::current();
     tokio::spawn(
         async move {
-            if let Err(error) = api.respond(&url, text).await {
-                tracing::warn!(%error, "cannot answer a Slack shortcut");
+            if let Err(error) = api.respond(&url, &text).await {
+                tracing::warn!(%error, "cannot answer a Slack interaction");
             }
         }
         .instrument(span),

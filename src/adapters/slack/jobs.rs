@@ -4,11 +4,12 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::Slack;
 use super::inbound::SlashCommand;
 use super::markup::escape;
 use super::web::{ApiError, Mark, SlackApi};
+use super::{Slack, blocks};
 use crate::domain::{ChatEvent, EventKind, Incident, IncidentId, Platform};
 use crate::drafting::{slug, view::human_duration};
 use crate::jobs::{JobError, JobKind, SlackJob, read_incident_job};
@@ -120,19 +121,20 @@ pub async fn run(slack: &Slack, job: &Job, kind: SlackJob) -> Result<(), JobErro
             // Reports are queued as plain words, by any part of Scribe: escaped here, for Slack.
             let (id, text) = read_incident_job(job)?;
             let text = escape(&text.unwrap_or_default());
-            post_once(api, &id.channel.id, &text, job).await
+            let blocks = Value::Array(blocks::sections(&text));
+            post_once(api, &id.channel.id, &text, &blocks, job).await
         }
         SlackJob::Headline => {
             let incident = incident(slack, job).await?;
-            let mut text = headline(&incident);
-            if let Some(similar) = slack.app.similar_on_start(&incident).await {
-                text = format!("{text}\n{similar}");
-            }
-            post_once(api, &incident.channel.id, &text, job).await
+            let text = headline(slack, &incident).await;
+            let blocks = blocks::headline(&text, &incident, None);
+            post_once(api, &incident.channel.id, &text, &blocks, job).await
         }
         SlackJob::Summary => {
             let incident = incident(slack, job).await?;
-            post_once(api, &incident.channel.id, &summary(&incident), job).await
+            let text = summary(&incident);
+            let blocks = Value::Array(blocks::sections(&text));
+            post_once(api, &incident.channel.id, &text, &blocks, job).await
         }
         SlackJob::Draft => upload_draft(slack, api, &incident(slack, job).await?, job).await,
     }
@@ -172,11 +174,17 @@ async fn done_before(
 }
 
 /// Posts the message of `job`, unless an earlier attempt did.
-async fn post_once(api: &SlackApi, channel: &str, text: &str, job: &Job) -> Result<(), JobError> {
+async fn post_once(
+    api: &SlackApi,
+    channel: &str,
+    text: &str,
+    blocks: &Value,
+    job: &Job,
+) -> Result<(), JobError> {
     if done_before(api, channel, job, Mark::Job(&job.key)).await? {
         return Ok(());
     }
-    api.post_message_once(channel, text, &job.key)
+    api.post_message_once(channel, text, blocks, &job.key)
         .await
         .map_err(JobError::from)
 }
@@ -186,14 +194,29 @@ async fn post(api: &SlackApi, channel: &str, text: &str) -> Result<(), JobError>
     Ok(())
 }
 
-fn headline(incident: &Incident) -> String {
+/// The headline's text, with the closed incidents like this one when `[search]
+/// similar_on_start` is on: posted on start, and again when its buttons change the incident.
+pub(super) async fn headline(slack: &Slack, incident: &Incident) -> String {
+    let text = headline_text(incident);
+    match slack.app.similar_on_start(incident).await {
+        Some(similar) => format!("{text}\n{similar}"),
+        None => text,
+    }
+}
+
+fn headline_text(incident: &Incident) -> String {
     let severity = incident
         .severity
         .map_or_else(|| "not set".to_string(), |s| s.to_string());
+    let resolved = incident
+        .resolved_at
+        .map(|at| format!(" · Resolved at {}", at.format("%H:%M UTC")))
+        .unwrap_or_default();
     format!(
-        ":rotating_light: *Incident opened: {title}*\nSeverity: {severity} · Lead: {lead}\n\
+        ":rotating_light: *Incident opened: {title}*\nSeverity: {severity} · Lead: {lead}{resolved}\n\
          Add timeline entries with `/timeline <text>` (or `/timeline HH:MM <text>` for earlier \
-         moments) or a :pushpin: reaction on any message. Close with `/incident close`.",
+         moments), a :pushpin: reaction or \"Add to timeline\" in any message's menu. Close with \
+         `/incident close`.",
         title = escape(&incident.title),
         lead = escape(incident.author()),
     )

@@ -1,5 +1,6 @@
 //! Slack: message markup, request signatures, and what the Events API and slash commands send.
 
+pub mod blocks;
 pub mod catch_up;
 pub mod http;
 pub mod inbound;

@@ -272,7 +272,7 @@ async fn envelope(slack: &Slack, envelope_id: String, frame: Frame) -> Step {
             .await
             .map(|()| None),
         "slash_commands" => Ok(command(slack, &frame.payload).await),
-        "interactive" => interaction(slack, &frame.payload).await.map(|()| None),
+        "interactive" => interaction(slack, &frame.payload).await,
         _ => {
             tracing::debug!("envelope not for Scribe");
             Ok(None)
@@ -314,18 +314,25 @@ async fn events(slack: &Slack, payload: &Value, retry: bool) -> Result<(), Store
     }
 }
 
-/// Stores an `interactive` payload, which is the JSON an interaction posts over HTTP.
-async fn interaction(slack: &Slack, payload: &Value) -> Result<(), StoreError> {
+/// Stores an `interactive` payload, which is the JSON an interaction posts over HTTP, and
+/// returns what the acknowledgement carries (the start form's errors).
+async fn interaction(slack: &Slack, payload: &Value) -> Result<Option<Value>, StoreError> {
     match inbound::parse_interaction(payload.to_string().as_bytes()) {
-        Ok(Interaction::AddToTimeline(shortcut)) => intake::add_to_timeline(slack, &shortcut).await,
+        Ok(Interaction::AddToTimeline(shortcut)) => intake::add_to_timeline(slack, &shortcut)
+            .await
+            .map(|()| None),
+        Ok(Interaction::HeadlineAction(action)) => {
+            intake::headline_action(slack, &action).await.map(|()| None)
+        }
+        Ok(Interaction::StartForm(form)) => Ok(intake::start_form(slack, &form).await),
         Ok(Interaction::Ignored(why)) => {
             tracing::debug!(why, "Slack interaction ignored");
-            Ok(())
+            Ok(None)
         }
         // Acknowledged all the same: a redelivery would be just as malformed.
         Err(error) => {
             tracing::warn!(%error, "malformed Slack interaction");
-            Ok(())
+            Ok(None)
         }
     }
 }
@@ -333,7 +340,9 @@ async fn interaction(slack: &Slack, payload: &Value) -> Result<(), StoreError> {
 /// Stores a `slash_commands` payload and returns the answer to show.
 async fn command(slack: &Slack, payload: &Value) -> Option<Value> {
     match command_from_json(payload) {
-        Ok(command) => Some(json!(intake::command(slack, &command).await)),
+        Ok(command) => intake::command(slack, &command)
+            .await
+            .map(|answer| json!(answer)),
         Err(error) => {
             tracing::warn!(%error, "malformed slash command");
             None

@@ -387,11 +387,13 @@ impl SlackApi {
         &self,
         channel: &str,
         text: &str,
+        blocks: &serde_json::Value,
         job: &str,
     ) -> Result<(), ApiError> {
         let args = Args::Json(json!({
             "channel": channel,
             "text": text,
+            "blocks": blocks,
             "unfurl_links": false,
             "unfurl_media": false,
             "metadata": {"event_type": POST_EVENT, "event_payload": {"job": job}},
@@ -650,9 +652,43 @@ impl SlackApi {
         Url::parse(&opened.url).map_err(|_| ApiError::invalid_response(METHOD))
     }
 
+    /// Opens a form (`views.open`) for the person whose `trigger_id` it is. Tried once: the
+    /// trigger expires three seconds after the person acted.
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let args = Args::Json(json!({ "trigger_id": trigger_id, "view": view }));
+        self.call_once::<Ignored>(self.token.expose(), "views.open", &args)
+            .await
+            .map(drop)
+    }
+
     /// Answers the person who used an interaction, for them only, through its `response_url`.
-    /// The URL itself authorises the answer, so the bot token is not sent to it.
     pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), ApiError> {
+        let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
+        self.respond_with(response_url, &body).await
+    }
+
+    /// Replaces the message an interaction came from (a headline whose buttons were used).
+    pub async fn replace_original(
+        &self,
+        response_url: &str,
+        text: &str,
+        blocks: &serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let body = json!({ "replace_original": true, "text": text, "blocks": blocks });
+        self.respond_with(response_url, &body).await
+    }
+
+    /// Posts `body` to an interaction's `response_url`. The URL itself authorises the answer,
+    /// so the bot token is not sent to it.
+    async fn respond_with(
+        &self,
+        response_url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), ApiError> {
         const METHOD: &str = "response_url";
         let url = Url::parse(response_url)
             .ok()
@@ -661,9 +697,8 @@ impl SlackApi {
                 method: METHOD,
                 error: "invalid_response_url".to_owned(),
             })?;
-        let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
         retry(RETRIES, METHOD, || {
-            send(METHOD, self.http.post(url.clone()).json(&body))
+            send(METHOD, self.http.post(url.clone()).json(body))
         })
         .await
         .map(|_| ())
