@@ -10,9 +10,10 @@ use common::Sandbox;
 use common::fake_discord::{
     APPLICATION_ID, BOT_TOKEN, FakeDiscord, GUILD_ID, INTENT_GUILD_MESSAGE_REACTIONS,
     INTENT_GUILD_MESSAGES, INTENT_GUILDS, INTENT_MESSAGE_CONTENT, Posted, integer_option,
-    string_option, subcommand, subcommand_group, user_option,
+    snowflake_time, string_option, subcommand, subcommand_group, user_option,
 };
 use common::server::{Server, entry_texts};
+use scribe::domain::reply;
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "1176000000000000100";
@@ -889,7 +890,7 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["incident", "timeline"]);
+    assert_eq!(names, ["Add to timeline", "incident", "timeline"]);
     let command = |name: &str| commands.iter().find(|c| c["name"] == name).unwrap().clone();
     let option = |parent: &Value, name: &str| -> Value {
         parent["options"]
@@ -940,9 +941,19 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         assert_eq!(o["type"], kind, "{o}");
     }
 
+    // The message command of the Apps menu: no description, no options.
+    let add = command("Add to timeline");
+    assert_eq!(add["type"], 3, "{add}");
+    assert!(add["options"].as_array().is_none_or(Vec::is_empty), "{add}");
+    assert!(
+        add["description"].as_str().is_none_or(str::is_empty),
+        "{add}"
+    );
+
     let start = option(&incident, "start");
+    // Without a title, a form asks for it.
     let title = option(&start, "title");
-    assert_eq!((title["type"].as_u64(), required(&title)), (Some(3), true));
+    assert_eq!((title["type"].as_u64(), required(&title)), (Some(3), false));
     let severity = option(&start, "severity");
     assert_eq!(severity["type"], 3);
     assert!(!required(&severity));
@@ -1133,4 +1144,226 @@ async fn the_curation_commands_and_groups_reach_scribe() {
     )
     .await;
     assert!(!unknown(&answer), "/incident ref: {answer}");
+}
+
+fn private(answer: &Value) -> bool {
+    answer["flags"].as_u64().unwrap_or(0) & 64 == 64
+}
+
+/// "Add to timeline" on a message Scribe never saw stores it and the mark, at the message's
+/// time; the same interaction again changes nothing; a message of no incident is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn add_to_timeline_on_a_message_makes_an_entry_at_its_time_once() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "Checkout 5xx").await;
+    // Posted while Scribe was not looking: only the interaction brings it.
+    let message = fake.next_id();
+    fake.add_history(CHANNEL, &message, ZOE, "error rate back to 1%");
+
+    let asked = fake.message_command(CHANNEL, ROBIN, "Add to timeline", &message);
+    let answer = fake.interaction_answer(&asked, WAIT).await;
+    assert_eq!(answer["content"], reply::SHORTCUT_ADDED, "{answer}");
+    assert!(private(&answer), "{answer}");
+    assert!(no_mentions(&answer["allowed_mentions"]), "{answer}");
+    // Stored before the answer: the API shows it at once.
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(entry_texts(&incident), ["error rate back to 1%"]);
+    let entry = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == "error rate back to 1%")
+        .unwrap();
+    assert_eq!(entry["source"], "reaction", "{entry}");
+    let at: DateTime<Utc> = entry["at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(at, snowflake_time(&message), "{entry}");
+    assert_eq!(entry["author"], "Zoë Kapoor", "{entry}");
+
+    fake.replay_interaction(&asked);
+    let again = fake.interaction_answer(&asked, WAIT).await;
+    assert_eq!(again["content"], reply::SHORTCUT_ADDED, "{again}");
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(entry_texts(&incident), ["error rate back to 1%"]);
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 1, "{incident:#}");
+
+    // A message of a channel without an incident.
+    let lunch = fake.post(OTHER, TRENT, "lunch anyone?");
+    let asked = fake.message_command(OTHER, ROBIN, "Add to timeline", &lunch);
+    let refused = fake.interaction_answer(&asked, WAIT).await;
+    assert_eq!(refused["content"], reply::SHORTCUT_OUTSIDE, "{refused}");
+    assert!(private(&refused), "{refused}");
+    let incidents = server.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    assert!(
+        !format!("{incidents:?}").contains("lunch"),
+        "{incidents:#?}"
+    );
+}
+
+/// "Add to timeline" in a thread of the incident's channel: stored under the channel.
+#[tokio::test(flavor = "multi_thread")]
+async fn add_to_timeline_in_a_thread_adds_to_the_channels_incident() {
+    let (fake, _sandbox, server) = start().await;
+    open(&fake, "DB failover").await;
+    let message = fake.next_id();
+    fake.add_history(THREAD, &message, TRENT, "replica 2 promoted");
+    let asked = fake.message_command(THREAD, ZOE, "Add to timeline", &message);
+    let answer = fake.interaction_answer(&asked, WAIT).await;
+    assert_eq!(answer["content"], reply::SHORTCUT_ADDED, "{answer}");
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(entry_texts(&incident), ["replica 2 promoted"]);
+}
+
+/// `/incident start` without a title opens a form; its submit starts the incident as the
+/// slash command would, once however often it arrives; a bad severity changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_without_a_title_asks_for_it_in_a_form() {
+    let (fake, _sandbox, server) = start().await;
+    let id = fake.command(
+        CHANNEL,
+        ROBIN,
+        "incident",
+        json!([subcommand("start", json!([]))]),
+    );
+    let form = fake.interaction_response(&id, WAIT).await;
+    assert_eq!(form["type"], 9, "{form}");
+    assert_eq!(form["data"]["custom_id"], "start_incident", "{form}");
+    let inputs: Vec<&Value> = form["data"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["components"][0])
+        .collect();
+    let [title, severity] = inputs.as_slice() else {
+        panic!("two inputs: {form}")
+    };
+    assert_eq!(
+        (
+            &title["custom_id"],
+            &title["required"],
+            &title["max_length"]
+        ),
+        (&json!("title"), &json!(true), &json!(200)),
+        "{form}"
+    );
+    assert_eq!(severity["custom_id"], "severity", "{form}");
+    assert_eq!(severity["required"], false, "{form}");
+    assert_eq!(severity["placeholder"], "sev1–sev4", "{form}");
+    assert!(server.incidents().await.is_empty());
+
+    let submitted = fake.submit_modal(
+        CHANNEL,
+        ROBIN,
+        "start_incident",
+        &[("title", "Checkout 5xx"), ("severity", "sev2")],
+    );
+    let answer = fake.interaction_answer(&submitted, WAIT).await;
+    assert!(
+        answer["content"].as_str().unwrap().contains("Checkout 5xx"),
+        "{answer}"
+    );
+    assert!(!private(&answer), "the headline is public: {answer}");
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(incident["title"], "Checkout 5xx");
+    assert_eq!(incident["severity"], "sev2");
+    assert_eq!(incident["author"], "Robin Ayers");
+
+    fake.replay_interaction(&submitted);
+    fake.interaction_answer(&submitted, WAIT).await;
+    assert_eq!(server.incidents().await.len(), 1);
+
+    let bad = fake.submit_modal(
+        CHANNEL,
+        ZOE,
+        "start_incident",
+        &[("title", "Another one"), ("severity", "urgent")],
+    );
+    let refused = fake.interaction_answer(&bad, WAIT).await;
+    assert!(private(&refused), "{refused}");
+    assert!(
+        refused["content"].as_str().unwrap().contains("urgent"),
+        "{refused}"
+    );
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(
+        (&incident["title"], &incident["severity"]),
+        (&json!("Checkout 5xx"), &json!("sev2"))
+    );
+}
+
+/// The select and buttons under a start's answer do what typing the command does.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_controls_under_a_start_set_severity_lead_and_resolve() {
+    let (fake, _sandbox, server) = start().await;
+    let started = fake.command(
+        CHANNEL,
+        ROBIN,
+        "incident",
+        json!([subcommand(
+            "start",
+            json!([string_option("title", "Queue backlog")])
+        )]),
+    );
+    let answer = fake.interaction_answer(&started, WAIT).await;
+    let rows = answer["components"].as_array().expect("controls");
+    let select = &rows[0]["components"][0];
+    assert_eq!(
+        (&select["type"], &select["custom_id"]),
+        (&json!(3), &json!("severity"))
+    );
+    let values: Vec<&str> = select["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["sev1", "sev2", "sev3", "sev4"]);
+    let buttons: Vec<(&Value, &Value, &Value)> = rows[1]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (&b["type"], &b["custom_id"], &b["label"]))
+        .collect();
+    assert_eq!(
+        buttons,
+        [
+            (&json!(2), &json!("lead_me"), &json!("I'm the lead")),
+            (&json!(2), &json!("resolve"), &json!("Resolve"))
+        ]
+    );
+    assert_eq!(rows[1]["components"][1]["style"], 4, "Resolve is red");
+    let message = fake.answer_message(&started, WAIT).await;
+
+    let picked = fake.click(CHANNEL, ZOE, &message, "severity", &["sev2"]);
+    let answer = fake.interaction_answer(&picked, WAIT).await;
+    assert!(!private(&answer), "{answer}");
+    assert!(no_mentions(&answer["allowed_mentions"]), "{answer}");
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(incident["severity"], "sev2");
+    // Again: stored once.
+    fake.replay_interaction(&picked);
+    fake.interaction_answer(&picked, WAIT).await;
+
+    let lead = fake.click(CHANNEL, ZOE, &message, "lead_me", &[]);
+    let answer = fake.interaction_answer(&lead, WAIT).await;
+    assert!(
+        answer["content"].as_str().unwrap().contains("Zoë Kapoor"),
+        "{answer}"
+    );
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(incident["lead"], "Zoë Kapoor");
+
+    let resolve = fake.click(CHANNEL, ROBIN, &message, "resolve", &[]);
+    fake.interaction_answer(&resolve, WAIT).await;
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(incident["status"], "resolved");
+    // The severity select, lead and resolve each left one command: the replay added none.
+    assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
+
+    // A click where no incident is open gets the refusal, and changes nothing.
+    let elsewhere = fake.post(OTHER, TRENT, "lunch anyone?");
+    let outside = fake.click(OTHER, TRENT, &elsewhere, "resolve", &[]);
+    let refused = fake.interaction_answer(&outside, WAIT).await;
+    assert!(private(&refused), "{refused}");
+    assert_eq!(server.incidents().await.len(), 1);
 }

@@ -17,9 +17,35 @@
 //! usage: the options that are there never move into the missing one's place.
 
 use serenity::all::{
-    CommandDataOption, CommandDataOptionValue, CommandOptionType, CreateCommand,
-    CreateCommandOption,
+    ButtonStyle, CommandDataOption, CommandDataOptionValue, CommandOptionType, CommandType,
+    CreateActionRow, CreateButton, CreateCommand, CreateCommandOption, CreateInputText,
+    CreateModal, CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption, InputTextStyle,
 };
+
+/// The message command (Apps → "Add to timeline"), Slack's shortcut of the same name.
+pub const ADD_TO_TIMELINE: &str = "Add to timeline";
+
+/// The modal a start without a title opens, and its two inputs.
+pub const START_MODAL: &str = "start_incident";
+const TITLE_INPUT: &str = "title";
+const SEVERITY_INPUT: &str = "severity";
+/// The longest title and severity read from a submitted modal (Discord's own limits are
+/// the modal's, which a forged payload need not keep).
+const MAX_TITLE: usize = 200;
+const MAX_SEVERITY: usize = 16;
+
+/// The controls under a start's answer: the severity select and two buttons.
+pub const SEVERITY_SELECT: &str = "severity";
+pub const LEAD_ME: &str = "lead_me";
+pub const RESOLVE: &str = "resolve";
+
+/// The severities Discord offers: label, what it means, the grammar's code.
+const SEVERITIES: [(&str, &str, &str); 4] = [
+    ("SEV1", "critical", "sev1"),
+    ("SEV2", "high", "sev2"),
+    ("SEV3", "medium", "sev3"),
+    ("SEV4", "low", "sev4"),
+];
 
 /// A slash command as Discord delivered it, without Discord's types: the command, the
 /// subcommand group and the subcommand, and the options by name (a user option carries the
@@ -87,7 +113,17 @@ impl Invocation {
         }
     }
 
-    fn option(&self, name: &str) -> Option<&str> {
+    /// `/incident start` without a title: Discord asks for it in a modal
+    /// ([`start_modal`]) rather than Scribe answering with the usage.
+    pub fn is_untitled_start(&self) -> bool {
+        self.command == "incident"
+            && self.group.is_none()
+            && self.subcommand.as_deref() == Some("start")
+            && self.option("title").is_none()
+    }
+
+    /// The value of option `name`, trimmed; `None` when missing or blank.
+    pub fn option(&self, name: &str) -> Option<&str> {
         self.options
             .iter()
             .find(|(n, _)| n == name)
@@ -227,13 +263,8 @@ pub fn definitions() -> Vec<CreateCommand> {
     let severity = |name: &str, required: bool| {
         let mut option = CreateCommandOption::new(CommandOptionType::String, name, "How bad it is")
             .required(required);
-        for (label, code) in [
-            ("SEV1 (critical)", "sev1"),
-            ("SEV2 (high)", "sev2"),
-            ("SEV3 (medium)", "sev3"),
-            ("SEV4 (low)", "sev4"),
-        ] {
-            option = option.add_string_choice(label, code);
+        for (label, about, code) in SEVERITIES {
+            option = option.add_string_choice(format!("{label} ({about})"), code);
         }
         option
     };
@@ -296,7 +327,11 @@ pub fn definitions() -> Vec<CreateCommand> {
         .dm_permission(false)
         .add_option(
             sub("start", "Open an incident in this channel")
-                .add_sub_option(text("title", "What is broken").max_length(200))
+                .add_sub_option(
+                    text("title", "What is broken (without it, a form asks)")
+                        .max_length(200)
+                        .required(false),
+                )
                 .add_sub_option(severity("severity", false)),
         )
         .add_option(
@@ -428,7 +463,95 @@ pub fn definitions() -> Vec<CreateCommand> {
             sub("restore", "Bring back an entry that was removed")
                 .add_sub_option(number("The entry's number")),
         );
-    vec![incident, timeline]
+    let add_to_timeline = CreateCommand::new(ADD_TO_TIMELINE)
+        .kind(CommandType::Message)
+        .dm_permission(false);
+    vec![incident, timeline, add_to_timeline]
+}
+
+/// The form a start without a title opens: the title, and the severity (filled in when the
+/// slash command gave one).
+pub fn start_modal(severity: Option<&str>) -> CreateModal {
+    let title = CreateInputText::new(InputTextStyle::Short, "Title", TITLE_INPUT)
+        .placeholder("What is broken")
+        .max_length(200)
+        .required(true);
+    let mut level = CreateInputText::new(InputTextStyle::Short, "Severity", SEVERITY_INPUT)
+        .placeholder("sev1–sev4")
+        .max_length(16)
+        .required(false);
+    if let Some(severity) = severity {
+        level = level.value(severity);
+    }
+    CreateModal::new(START_MODAL, "Start an incident").components(vec![
+        CreateActionRow::InputText(title),
+        CreateActionRow::InputText(level),
+    ])
+}
+
+/// A submitted modal as the command the slash command makes (`/incident start <title>
+/// [--sev <level>]`), from its inputs as (custom id, value); `None` for a modal Scribe did not
+/// open. The severity loses its spaces (`sev 2` is `sev2`); the grammar judges the rest.
+pub fn modal_text(custom_id: &str, inputs: &[(String, String)]) -> Option<String> {
+    if custom_id != START_MODAL {
+        return None;
+    }
+    let input = |name: &str, max: usize| -> String {
+        inputs
+            .iter()
+            .find(|(id, _)| id == name)
+            .map(|(_, value)| value.trim().chars().take(max).collect())
+            .unwrap_or_default()
+    };
+    let severity: String = input(SEVERITY_INPUT, MAX_SEVERITY)
+        .split_whitespace()
+        .collect();
+    Invocation {
+        command: "incident".to_string(),
+        group: None,
+        subcommand: Some("start".to_string()),
+        options: vec![
+            ("title".to_string(), input(TITLE_INPUT, MAX_TITLE)),
+            ("severity".to_string(), severity),
+        ],
+    }
+    .text()
+}
+
+/// The controls under a start's answer: a severity select, "I'm the lead" and "Resolve".
+pub fn start_controls() -> Vec<CreateActionRow> {
+    let options = SEVERITIES
+        .iter()
+        .map(|(label, about, code)| CreateSelectMenuOption::new(*label, *code).description(*about))
+        .collect();
+    let severity = CreateSelectMenu::new(SEVERITY_SELECT, CreateSelectMenuKind::String { options })
+        .placeholder("Set the severity");
+    vec![
+        CreateActionRow::SelectMenu(severity),
+        CreateActionRow::Buttons(vec![
+            CreateButton::new(LEAD_ME)
+                .label("I'm the lead")
+                .style(ButtonStyle::Primary),
+            CreateButton::new(RESOLVE)
+                .label("Resolve")
+                .style(ButtonStyle::Danger),
+        ]),
+    ]
+}
+
+/// A click on one of [`start_controls`] as the command typing it would be: `clicker` is the
+/// display name of whoever clicked. `None` for a control Scribe did not make, or a severity
+/// it did not offer.
+pub fn component_text(custom_id: &str, values: &[String], clicker: &str) -> Option<String> {
+    match custom_id {
+        SEVERITY_SELECT => values
+            .first()
+            .filter(|value| SEVERITIES.iter().any(|(_, _, code)| code == value))
+            .map(|code| format!("/incident severity {code}")),
+        LEAD_ME => Some(format!("/incident lead {clicker}")),
+        RESOLVE => Some("/incident resolve".to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -813,6 +936,98 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_a_start_without_a_title_opens_the_form() {
+        let start = |options: &[(&str, &str)]| invocation("incident", None, Some("start"), options);
+        assert!(start(&[]).is_untitled_start());
+        assert!(start(&[("title", "  "), ("severity", "sev2")]).is_untitled_start());
+        assert!(!start(&[("title", "Checkout 5xx")]).is_untitled_start());
+        assert!(!invocation("incident", None, Some("resolve"), &[]).is_untitled_start());
+        assert!(!invocation("timeline", None, Some("start"), &[]).is_untitled_start());
+        let form = serde_json::to_value(start_modal(Some("sev2"))).unwrap();
+        assert_eq!(form["custom_id"], START_MODAL);
+        assert_eq!(form["components"][1]["components"][0]["value"], "sev2");
+    }
+
+    #[test]
+    fn a_submitted_start_form_is_the_start_command() {
+        let inputs = |title: &str, severity: &str| {
+            vec![
+                (TITLE_INPUT.to_string(), title.to_string()),
+                (SEVERITY_INPUT.to_string(), severity.to_string()),
+            ]
+        };
+        assert_eq!(
+            modal_text(START_MODAL, &inputs(" Checkout 5xx ", "sev2")),
+            Some("/incident start Checkout 5xx --sev sev2".into())
+        );
+        assert_eq!(
+            modal_text(START_MODAL, &inputs("Checkout 5xx", "")),
+            Some("/incident start Checkout 5xx".into())
+        );
+        assert_eq!(
+            modal_text(START_MODAL, &inputs("Checkout 5xx", "SEV 1")),
+            Some("/incident start Checkout 5xx --sev SEV1".into())
+        );
+        // A bad severity reaches the grammar, which says what is wrong with it.
+        let bad = modal_text(START_MODAL, &inputs("Checkout", "urgent")).unwrap();
+        assert!(matches!(
+            parse(&bad),
+            Some(Err(crate::domain::command::CommandError::Severity(_)))
+        ));
+        // Without a title: the bare start, which the grammar answers with its usage.
+        assert_eq!(
+            modal_text(START_MODAL, &inputs("", "")),
+            Some("/incident start".into())
+        );
+        // Long inputs are cut before they are read further.
+        let long = modal_text(START_MODAL, &inputs(&"x".repeat(5000), &"s".repeat(5000))).unwrap();
+        assert_eq!(
+            long,
+            format!(
+                "/incident start {} --sev {}",
+                "x".repeat(200),
+                "s".repeat(16)
+            )
+        );
+        assert_eq!(modal_text("other_form", &inputs("Checkout", "")), None);
+    }
+
+    #[test]
+    fn the_controls_are_the_commands_they_stand_for() {
+        let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            component_text(SEVERITY_SELECT, &values(&["sev3"]), "Ana"),
+            Some("/incident severity sev3".into())
+        );
+        assert_eq!(
+            component_text(LEAD_ME, &[], "Zoë Kapoor"),
+            Some("/incident lead Zoë Kapoor".into())
+        );
+        assert_eq!(
+            component_text(RESOLVE, &[], "Ana"),
+            Some("/incident resolve".into())
+        );
+        // Only the severities offered; nothing Scribe did not make.
+        assert_eq!(
+            component_text(SEVERITY_SELECT, &values(&["sev9"]), "Ana"),
+            None
+        );
+        assert_eq!(component_text(SEVERITY_SELECT, &[], "Ana"), None);
+        assert_eq!(component_text("explode", &[], "Ana"), None);
+        let controls = serde_json::to_value(start_controls()).unwrap();
+        assert_eq!(controls[0]["components"][0]["custom_id"], SEVERITY_SELECT);
+        assert_eq!(controls[1]["components"][0]["custom_id"], LEAD_ME);
+        assert_eq!(controls[1]["components"][1]["custom_id"], RESOLVE);
+        for text in [
+            "/incident severity sev3",
+            "/incident lead Zoë Kapoor",
+            "/incident resolve",
+        ] {
+            assert!(matches!(parse(text), Some(Ok(_))), "{text}");
+        }
+    }
+
     /// A sample value for an option of the registered definitions, by its type and name.
     fn sample(option: &Value) -> Option<(String, String)> {
         let name = option["name"].as_str().unwrap().to_string();
@@ -844,7 +1059,7 @@ mod tests {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["incident", "timeline"]);
+        assert_eq!(names, ["incident", "timeline", ADD_TO_TIMELINE]);
         let mut seen = vec![];
         for command in registered.as_array().unwrap() {
             let name = command["name"].as_str().unwrap();

@@ -7,11 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serenity::all::{
-    ChannelPinsUpdateEvent, ClientBuilder, Command, CommandInteraction, Context,
+    ActionRowComponent, ChannelId, ChannelPinsUpdateEvent, ClientBuilder, Command,
+    CommandInteraction, CommandType, ComponentInteraction, ComponentInteractionDataKind, Context,
     CreateAllowedMentions, CreateAttachment, CreateInteractionResponse,
     CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GatewayIntents,
-    GuildId, Interaction, Message, MessageUpdateEvent, Reaction, Ready, ResumedEvent,
+    GuildId, Interaction, InteractionId, Member, Message, MessageUpdateEvent, ModalInteraction,
+    Reaction, Ready, ResolvedTarget, ResumedEvent, User, UserId,
 };
+use serenity::builder::Builder;
 use tokio::sync::mpsc;
 
 use super::commands::{self, Invocation};
@@ -122,8 +125,9 @@ impl Handler {
         }
     }
 
-    /// Stores the command and says what it did.
-    async fn respond(&self, ctx: &Context, command: &CommandInteraction) -> Answer {
+    /// A slash command: a title-less start opens the start form, the rest is stored and
+    /// answered.
+    async fn command(&self, ctx: &Context, command: &CommandInteraction) {
         let resolved = &command.data.resolved;
         let name_of = |user| {
             let nick = resolved.members.get(&user).and_then(|m| m.nick.as_deref());
@@ -134,30 +138,148 @@ impl Handler {
         };
         let invocation =
             Invocation::from_options(&command.data.name, &command.data.options, name_of);
-        let Some(text) = invocation.text() else {
-            return Answer::private(format!("Scribe does not know /{}.", command.data.name));
+        if invocation.is_untitled_start() {
+            let form = commands::start_modal(invocation.option("severity"));
+            if let Err(error) = CreateInteractionResponse::Modal(form)
+                .execute(&ctx.http, (command.id, &command.token))
+                .await
+            {
+                tracing::warn!(%error, "cannot open the start form");
+            }
+            return;
+        }
+        let asked = Asked::new(
+            command.id,
+            &command.token,
+            command.channel_id,
+            command.guild_id,
+            &command.user,
+            command.member.as_deref(),
+        );
+        let work = async {
+            match invocation.text() {
+                Some(text) => self.respond(ctx, &asked, text).await,
+                None => Answer::private(format!("Scribe does not know /{}.", command.data.name)),
+            }
         };
-        let place = self.intake.command_place(ctx, command.channel_id).await;
-        let nick = command.member.as_ref().and_then(|m| m.nick.as_deref());
+        answer(ctx, &asked, work).await;
+    }
+
+    /// The start form submitted: the same command, stored and answered as the slash command.
+    async fn modal(&self, ctx: &Context, modal: &ModalInteraction) {
+        let inputs: Vec<(String, String)> = modal
+            .data
+            .components
+            .iter()
+            .flat_map(|row| &row.components)
+            .take(MAX_INPUTS)
+            .filter_map(|component| match component {
+                ActionRowComponent::InputText(input) => Some((
+                    input.custom_id.clone(),
+                    input.value.clone().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let asked = Asked::new(
+            modal.id,
+            &modal.token,
+            modal.channel_id,
+            modal.guild_id,
+            &modal.user,
+            modal.member.as_ref(),
+        );
+        let work = async {
+            match commands::modal_text(&modal.data.custom_id, &inputs) {
+                Some(text) => self.respond(ctx, &asked, text).await,
+                None => Answer::private(reply::UNKNOWN_CONTROL.to_string()),
+            }
+        };
+        answer(ctx, &asked, work).await;
+    }
+
+    /// A click on the controls under a start's answer: the command it stands for, stored and
+    /// answered as if typed.
+    async fn component(&self, ctx: &Context, component: &ComponentInteraction) {
+        let values: &[String] = match &component.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values,
+            _ => &[],
+        };
+        let asked = Asked::new(
+            component.id,
+            &component.token,
+            component.channel_id,
+            component.guild_id,
+            &component.user,
+            component.member.as_ref(),
+        );
+        let work = async {
+            match commands::component_text(&component.data.custom_id, values, &asked.name) {
+                Some(text) => self.respond(ctx, &asked, text).await,
+                None => Answer::private(reply::UNKNOWN_CONTROL.to_string()),
+            }
+        };
+        answer(ctx, &asked, work).await;
+    }
+
+    /// "Add to timeline" on a message: its post and the person's mark stored (or nothing, for
+    /// a message outside every incident), then the person told, and only them.
+    async fn add_to_timeline(&self, ctx: &Context, command: &CommandInteraction) {
+        let asked = Asked::new(
+            command.id,
+            &command.token,
+            command.channel_id,
+            command.guild_id,
+            &command.user,
+            command.member.as_deref(),
+        );
+        let work = async {
+            let Some(ResolvedTarget::Message(message)) = command.data.target() else {
+                tracing::warn!("\"Add to timeline\" without its message");
+                return Answer::private(reply::UNKNOWN_CONTROL.to_string());
+            };
+            let stored = self
+                .intake
+                .add_to_timeline(
+                    ctx,
+                    message,
+                    command.channel_id,
+                    command.user.id,
+                    *command.id.created_at(),
+                )
+                .await;
+            let text = match stored {
+                Ok(true) => reply::SHORTCUT_ADDED,
+                Ok(false) => reply::SHORTCUT_OUTSIDE,
+                Err(error) => {
+                    tracing::error!(%error, "cannot store \"Add to timeline\"; asking for it again");
+                    reply::SHORTCUT_NOT_RECORDED
+                }
+            };
+            Answer::private(text.to_string())
+        };
+        answer(ctx, &asked, work).await;
+    }
+
+    /// Stores the command `text`, said as `asked`, and says what it did.
+    async fn respond(&self, ctx: &Context, asked: &Asked, text: String) -> Answer {
+        let place = self.intake.command_place(ctx, asked.channel).await;
         let event = ChatEvent {
             channel: place.channel.clone(),
-            message: MessageId::new(format!("cmd:{}", command.id)),
-            at: *command.id.created_at(),
+            message: MessageId::new(format!("cmd:{}", asked.id)),
+            at: *asked.id.created_at(),
             kind: EventKind::Posted {
-                author: Author::human(
-                    command.user.id.to_string(),
-                    display_name(nick, &command.user),
-                ),
+                author: Author::human(asked.user.to_string(), asked.name.clone()),
                 text: text.clone(),
                 thread: None,
             },
         };
-        let guild = command.guild_id.map(|g| g.to_string()).unwrap_or_default();
+        let guild = asked.guild.map(|g| g.to_string()).unwrap_or_default();
         let who = WebIdentity {
             platform: Platform::Discord,
             workspace: guild.clone(),
-            person_id: command.user.id.to_string(),
-            person_name: display_name(nick, &command.user),
+            person_id: asked.user.to_string(),
+            person_name: asked.name.clone(),
         };
         let app = self.intake.app();
         if let Err(error) = app.remember_workspace(&place.channel, &guild).await {
@@ -186,7 +308,10 @@ impl Handler {
                 if let Some(similar) = app.similar_on_start(incident).await {
                     text = format!("{text}\n{similar}");
                 }
-                Answer::public(text)
+                Answer {
+                    controls: true,
+                    ..Answer::public(text)
+                }
             }
             (Outcome::Search(words), _) => {
                 Answer::private(app.search_answer(&place.channel, words).await)
@@ -197,14 +322,13 @@ impl Handler {
                     .unwrap_or_else(|| reply::NO_SIMILAR.to_string()),
             ),
             (Outcome::ShowDraft, Some(incident)) => {
-                match app.render_draft(incident, &format!("<#{}>", command.channel_id)) {
+                match app.render_draft(incident, &format!("<#{}>", asked.channel)) {
                     Ok(draft) => Answer {
-                        text: "The postmortem draft as it stands:".to_string(),
-                        public: false,
                         file: Some((
                             format!("postmortem-{}", slug::file_name(incident)),
                             draft.into_bytes(),
                         )),
+                        ..Answer::private("The postmortem draft as it stands:".to_string())
                     },
                     Err(error) => {
                         tracing::error!(%error, "cannot render the postmortem draft");
@@ -240,34 +364,71 @@ impl Handler {
             (outcome, incident) => Answer::private(reply::text(outcome, incident)),
         }
     }
+}
 
-    /// Answers a slash command: at once when the work is quick, else deferred and then edited.
-    async fn answer(&self, ctx: &Context, command: &CommandInteraction) {
-        let work = self.respond(ctx, command);
-        tokio::pin!(work);
-        let sent = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
-            Ok(answer) => {
-                command
-                    .create_response(
-                        &ctx.http,
-                        CreateInteractionResponse::Message(answer.message()),
-                    )
-                    .await
-            }
-            Err(_) => {
-                if let Err(error) = command.defer_ephemeral(&ctx.http).await {
-                    tracing::warn!(%error, "cannot defer the answer");
-                }
-                let answer = work.await;
-                command
-                    .edit_response(&ctx.http, answer.edit())
-                    .await
-                    .map(drop)
-            }
-        };
-        if let Err(error) = sent {
-            tracing::warn!(%error, "cannot answer a slash command");
+/// The most text inputs read from a submitted form (Discord's forms hold five).
+const MAX_INPUTS: usize = 5;
+
+/// Who asked what, where, whatever kind of interaction asked it (slash command, message
+/// command, form, button, select): what the answer and the stored command need.
+struct Asked {
+    id: InteractionId,
+    token: String,
+    channel: ChannelId,
+    guild: Option<GuildId>,
+    user: UserId,
+    /// The display name: server nickname, global name or username.
+    name: String,
+}
+
+impl Asked {
+    fn new(
+        id: InteractionId,
+        token: &str,
+        channel: ChannelId,
+        guild: Option<GuildId>,
+        user: &User,
+        member: Option<&Member>,
+    ) -> Self {
+        let nick = member.and_then(|m| m.nick.as_deref());
+        Asked {
+            id,
+            token: token.to_string(),
+            channel,
+            guild,
+            user: user.id,
+            name: display_name(nick, user),
         }
+    }
+}
+
+/// Answers an interaction: at once when `work` is quick, else deferred (Discord shows
+/// "thinking…", for the asker only) and then edited, within Discord's three seconds.
+async fn answer(ctx: &Context, asked: &Asked, work: impl Future<Output = Answer>) {
+    tokio::pin!(work);
+    let sent = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+        Ok(answer) => {
+            CreateInteractionResponse::Message(answer.message())
+                .execute(&ctx.http, (asked.id, &asked.token))
+                .await
+        }
+        Err(_) => {
+            let defer = CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new().ephemeral(true),
+            );
+            if let Err(error) = defer.execute(&ctx.http, (asked.id, &asked.token)).await {
+                tracing::warn!(%error, "cannot defer the answer");
+            }
+            let answer = work.await;
+            answer
+                .edit()
+                .execute(&ctx.http, &asked.token)
+                .await
+                .map(drop)
+        }
+    };
+    if let Err(error) = sent {
+        tracing::warn!(%error, "cannot answer an interaction");
     }
 }
 
@@ -277,6 +438,8 @@ struct Answer {
     /// Everyone in the channel sees it; else only whoever typed the command.
     public: bool,
     file: Option<(String, Vec<u8>)>,
+    /// The severity select and the buttons under a start's answer.
+    controls: bool,
 }
 
 impl Answer {
@@ -285,6 +448,7 @@ impl Answer {
             text,
             public: true,
             file: None,
+            controls: false,
         }
     }
 
@@ -293,6 +457,7 @@ impl Answer {
             text,
             public: false,
             file: None,
+            controls: false,
         }
     }
 
@@ -304,6 +469,9 @@ impl Answer {
         if let Some((name, bytes)) = self.file {
             message = message.add_file(CreateAttachment::bytes(bytes, name));
         }
+        if self.controls {
+            message = message.components(commands::start_controls());
+        }
         message
     }
 
@@ -313,6 +481,9 @@ impl Answer {
             .allowed_mentions(CreateAllowedMentions::new());
         if let Some((name, bytes)) = self.file {
             edit = edit.new_attachment(CreateAttachment::bytes(bytes, name));
+        }
+        if self.controls {
+            edit = edit.components(commands::start_controls());
         }
         edit
     }
@@ -332,9 +503,25 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        if let Interaction::Command(command) = interaction {
-            let span = tracing::info_span!("discord_command", channel = %command.channel_id, command = %command.data.name);
-            let _ = tracing::Instrument::instrument(self.answer(&ctx, &command), span).await;
+        use tracing::Instrument;
+        match interaction {
+            Interaction::Command(command) if command.data.kind == CommandType::Message => {
+                let span = tracing::info_span!("discord_add_to_timeline", channel = %command.channel_id, interaction = %command.id);
+                self.add_to_timeline(&ctx, &command).instrument(span).await;
+            }
+            Interaction::Command(command) => {
+                let span = tracing::info_span!("discord_command", channel = %command.channel_id, command = %command.data.name);
+                self.command(&ctx, &command).instrument(span).await;
+            }
+            Interaction::Modal(modal) => {
+                let span = tracing::info_span!("discord_form", channel = %modal.channel_id, form = %modal.data.custom_id);
+                self.modal(&ctx, &modal).instrument(span).await;
+            }
+            Interaction::Component(component) => {
+                let span = tracing::info_span!("discord_control", channel = %component.channel_id, control = %component.data.custom_id);
+                self.component(&ctx, &component).instrument(span).await;
+            }
+            _ => {}
         }
     }
 
@@ -357,7 +544,7 @@ impl EventHandler for Handler {
     async fn message_delete(
         &self,
         ctx: Context,
-        channel: serenity::all::ChannelId,
+        channel: ChannelId,
         message: serenity::all::MessageId,
         _: Option<GuildId>,
     ) {

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serenity::all::{Message, MessageType, MessageUpdateEvent, ReactionType, User};
 
-use crate::domain::{Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId};
+use crate::domain::{
+    Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId, event::WEB_PIN,
+};
 
 /// Where a message belongs: the incident channel, and the thread within it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +135,21 @@ pub fn reaction_by(
             EventKind::ReactionRemoved { emoji, user }
         },
     }
+}
+
+/// "Add to timeline" on a message, as the reaction that marks it: the web's own 📌
+/// ([`WEB_PIN`]) by the person, at the interaction's time. Not a 📌 reaction: the catch-up
+/// compares the 📌 reactions Discord shows with the log's and would take back one Discord does
+/// not show; no catch-up reads `WEB_PIN`. Its key holds the person and the interaction's time
+/// (from its id), so a replayed interaction is stored once.
+pub fn web_pin(
+    message: serenity::all::MessageId,
+    user: serenity::all::UserId,
+    place: &Location,
+    at: DateTime<Utc>,
+) -> ChatEvent {
+    let user = UserId::new(user.to_string());
+    reaction_by(message, WEB_PIN.to_string(), user, true, place, at)
 }
 
 /// A pin or unpin seen in the channel's pinned messages.

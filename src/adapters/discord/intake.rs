@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serenity::all::{
     Channel, ChannelId, Context, GetMessages, GuildId, Message, MessageUpdateEvent, ReactionType,
 };
@@ -150,6 +150,40 @@ impl Intake {
             Some(place) => place,
             None => place(channel, None),
         }
+    }
+
+    /// Where a message of `channel` is stored, whether an incident is open there or not: a
+    /// thread's under the channel it is in.
+    async fn message_place(&self, ctx: &Context, channel: ChannelId) -> Location {
+        match self.info(ctx, channel).await.and_then(|i| i.parent) {
+            Some(parent) => place(parent, Some(channel)),
+            None => place(channel, None),
+        }
+    }
+
+    /// "Add to timeline" on `message`, in `channel`, by `by` at `at`: the message's post (in
+    /// case Scribe never saw it) and the person's mark on it, both stored before the answer.
+    /// A message that belongs to no incident of its channel is refused: `false`, and nothing
+    /// is stored.
+    pub async fn add_to_timeline(
+        &self,
+        ctx: &Context,
+        message: &Message,
+        channel: ChannelId,
+        by: serenity::all::UserId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let place = self.message_place(ctx, channel).await;
+        let history = self.app.history(&place.channel).await?;
+        if history.incident_at(*message.timestamp).is_none() {
+            tracing::info!("\"Add to timeline\" on a message outside any incident; nothing stored");
+            return Ok(false);
+        }
+        let post = self.posted_with_name(ctx, message, &place).await;
+        self.record(post).await?;
+        self.record(inbound::web_pin(message.id, by, &place, at))
+            .await?;
+        Ok(true)
     }
 
     /// Stores one event with the jobs it calls for, and follows the incident's state.

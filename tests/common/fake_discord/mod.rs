@@ -659,8 +659,6 @@ impl FakeDiscord {
         options: Value,
     ) -> (String, String, Value) {
         let mut state = self.state();
-        let id = state.next_id().to_string();
-        let token = format!("aW50ZXJhY3Rpb246{id}OmZha2UtdG9rZW4");
         let command_id = state
             .command_ids
             .get(command_name)
@@ -684,53 +682,131 @@ impl FakeDiscord {
         if !resolved_users.is_empty() {
             data["resolved"] = json!({"users": resolved_users, "members": resolved_members});
         }
-        let channel = state
-            .channels
-            .get(channel_id)
-            .cloned()
-            .unwrap_or(ChannelInfo {
-                id: channel_id.to_owned(),
-                name: "unknown".to_owned(),
-                parent: None,
-                kind: 0,
+        envelope(&mut state, 2, data, None, channel_id, user_id, command_name)
+    }
+
+    /// A MESSAGE command interaction (type 2, `data.type` 3: Apps → `command_name`) on
+    /// `message_id`, with the message in `data.resolved.messages`; returns its id.
+    pub fn message_command(
+        &self,
+        channel_id: &str,
+        user_id: &str,
+        command_name: &str,
+        message_id: &str,
+    ) -> String {
+        let (id, _, payload) = {
+            let mut state = self.state();
+            let command_id = state
+                .command_ids
+                .get(command_name)
+                .cloned()
+                .unwrap_or_else(|| "1175940000000000001".to_owned());
+            let target = state
+                .messages
+                .get(&message_id.parse::<u64>().expect("a snowflake"))
+                .map(|m| state.message_json(m))
+                .expect("a stored message");
+            let data = json!({
+                "id": command_id,
+                "name": command_name,
+                "type": 3,
+                "target_id": message_id,
+                "resolved": {"messages": {message_id: target}},
+                "guild_id": GUILD_ID,
             });
-        let mut channel_json = state.channel_json(&channel);
-        channel_json["permissions"] = json!("2248473465835073");
-        let mut member = state.member_json(user_id, true);
-        member["permissions"] = json!("2248473465835073");
-        let payload = json!({
-            "id": id,
-            "application_id": APPLICATION_ID,
-            "type": 2,
-            "data": data,
-            "guild": {"id": GUILD_ID, "locale": "en-US", "features": []},
-            "guild_id": GUILD_ID,
-            "channel": channel_json,
-            "channel_id": channel_id,
-            "member": member,
-            "token": token,
-            "version": 1,
-            "app_permissions": "2248473465835073",
-            "locale": "en-US",
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": GUILD_ID},
-            "context": 0,
-            "attachment_size_limit": 10_485_760,
-        });
-        state.interactions.insert(
-            id.clone(),
-            InteractionInfo {
-                token: token.clone(),
-                channel: channel_id.to_owned(),
-                user: user_id.to_owned(),
-                name: command_name.to_owned(),
-                created: Instant::now(),
-                response: None,
-                original: None,
-            },
+            envelope(&mut state, 2, data, None, channel_id, user_id, command_name)
+        };
+        self.dispatch("INTERACTION_CREATE", payload);
+        id
+    }
+
+    /// A MODAL_SUBMIT interaction (type 5) of the form `custom_id`, with one action row per
+    /// text input (`custom_id`, `value`); returns its id.
+    pub fn submit_modal(
+        &self,
+        channel_id: &str,
+        user_id: &str,
+        custom_id: &str,
+        inputs: &[(&str, &str)],
+    ) -> String {
+        let rows: Vec<Value> = inputs
+            .iter()
+            .map(|(id, value)| {
+                json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": value}]})
+            })
+            .collect();
+        let data = json!({"custom_id": custom_id, "components": rows});
+        let (id, _, payload) = envelope(
+            &mut self.state(),
+            5,
+            data,
+            None,
+            channel_id,
+            user_id,
+            custom_id,
         );
-        (id, token, payload)
+        self.dispatch("INTERACTION_CREATE", payload);
+        id
+    }
+
+    /// A MESSAGE_COMPONENT interaction (type 3): `user_id` clicks the button `custom_id` of
+    /// the message `message_id` (`values`: none), or picks `values` in its select (component
+    /// type 3); returns its id.
+    pub fn click(
+        &self,
+        channel_id: &str,
+        user_id: &str,
+        message_id: &str,
+        custom_id: &str,
+        values: &[&str],
+    ) -> String {
+        let (id, _, payload) = {
+            let mut state = self.state();
+            let message = state
+                .messages
+                .get(&message_id.parse::<u64>().expect("a snowflake"))
+                .map(|m| state.message_json(m))
+                .expect("a stored message");
+            let data = if values.is_empty() {
+                json!({"custom_id": custom_id, "component_type": 2})
+            } else {
+                json!({"custom_id": custom_id, "component_type": 3, "values": values})
+            };
+            envelope(
+                &mut state,
+                3,
+                data,
+                Some(message),
+                channel_id,
+                user_id,
+                custom_id,
+            )
+        };
+        self.dispatch("INTERACTION_CREATE", payload);
+        id
+    }
+
+    /// Dispatches interaction `id` again, as a gateway replay would: Discord accepts a new
+    /// initial response, and the test waits for it as for the first.
+    pub fn replay_interaction(&self, id: &str) {
+        let payload = {
+            let mut state = self.state();
+            let info = state.interactions.get_mut(id).expect("a known interaction");
+            info.response = None;
+            info.original = None;
+            info.created = Instant::now();
+            info.payload.clone()
+        };
+        self.dispatch("INTERACTION_CREATE", payload);
+    }
+
+    /// The id of the message that answered interaction `id` in the channel, once answered.
+    pub async fn answer_message(&self, id: &str, timeout: Duration) -> String {
+        self.interaction_response(id, timeout).await;
+        let original = self.state().interactions[id].original;
+        original
+            .expect("a public answer in the channel")
+            .to_string()
     }
 
     // ---- conveniences: change the state and dispatch what Discord would ----------------
@@ -832,6 +908,74 @@ pub fn string_option(name: &str, value: &str) -> Value {
 /// A user option (type 6); the interaction resolves the user.
 pub fn user_option(name: &str, user_id: &str) -> Value {
     json!({"name": name, "type": 6, "value": user_id})
+}
+
+/// An interaction of `kind` (INTERACTION_CREATE data, as Discord's Interaction Object) with
+/// `data`, by `user_id` in `channel_id`, remembered for its callback; `message` for a
+/// component's message. Returns its id and token too.
+fn envelope(
+    state: &mut FakeState,
+    kind: u64,
+    data: Value,
+    message: Option<Value>,
+    channel_id: &str,
+    user_id: &str,
+    name: &str,
+) -> (String, String, Value) {
+    let id = state.next_id().to_string();
+    let token = format!("aW50ZXJhY3Rpb246{id}OmZha2UtdG9rZW4");
+    let channel = state
+        .channels
+        .get(channel_id)
+        .cloned()
+        .unwrap_or(ChannelInfo {
+            id: channel_id.to_owned(),
+            name: "unknown".to_owned(),
+            parent: None,
+            kind: 0,
+        });
+    let mut channel_json = state.channel_json(&channel);
+    channel_json["permissions"] = json!("2248473465835073");
+    let mut member = state.member_json(user_id, true);
+    member["permissions"] = json!("2248473465835073");
+    let mut payload = json!({
+        "id": id,
+        "application_id": APPLICATION_ID,
+        "type": kind,
+        "data": data,
+        "guild": {"id": GUILD_ID, "locale": "en-US", "features": []},
+        "guild_id": GUILD_ID,
+        "channel": channel_json,
+        "channel_id": channel_id,
+        "member": member,
+        "token": token,
+        "version": 1,
+        "app_permissions": "2248473465835073",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD_ID},
+        "context": 0,
+        "attachment_size_limit": 10_485_760,
+    });
+    if let Some(message) = message {
+        payload["message"] = message;
+    }
+    state.interactions.insert(
+        id.clone(),
+        InteractionInfo {
+            kind,
+            payload: payload.clone(),
+            token: token.clone(),
+            channel: channel_id.to_owned(),
+            user: user_id.to_owned(),
+            name: name.to_owned(),
+            created: Instant::now(),
+            response: None,
+            original: None,
+        },
+    );
+    (id, token, payload)
 }
 
 fn collect_users(options: &Value, found: &mut impl FnMut(&str)) {

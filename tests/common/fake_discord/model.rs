@@ -93,6 +93,10 @@ pub(super) struct Stored {
 }
 
 pub(super) struct InteractionInfo {
+    /// Discord's interaction type: 2 a command, 3 a component, 5 a modal submit.
+    pub(super) kind: u64,
+    /// The INTERACTION_CREATE data, for a replay.
+    pub(super) payload: Value,
     pub(super) token: String,
     pub(super) channel: String,
     pub(super) user: String,

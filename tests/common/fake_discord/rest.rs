@@ -606,8 +606,24 @@ impl FakeState {
                         "Must be 2000 or fewer in length.",
                     );
                 }
+                if let Err((field, message)) = check_components(&data["components"]) {
+                    return Reply::invalid_form(
+                        &format!("data.components.{field}"),
+                        "BASE_TYPE_INVALID",
+                        &message,
+                    );
+                }
             }
-            Some(1 | 5 | 6 | 7 | 8 | 9 | 12) => {}
+            Some(9) => {
+                if let Err((field, message)) = check_modal(data) {
+                    return Reply::invalid_form(
+                        &format!("data.{field}"),
+                        "BASE_TYPE_INVALID",
+                        &message,
+                    );
+                }
+            }
+            Some(1 | 5 | 6 | 7 | 8 | 12) => {}
             _ => {
                 return Reply::invalid_form(
                     "type",
@@ -616,7 +632,12 @@ impl FakeState {
                 );
             }
         }
-        let (channel, user, name) = (info.channel.clone(), info.user.clone(), info.name.clone());
+        let (channel, user, name, interaction_kind) = (
+            info.channel.clone(),
+            info.user.clone(),
+            info.name.clone(),
+            info.kind,
+        );
         let ephemeral = data["flags"].as_u64().unwrap_or(0) & 64 != 0;
         let original = if matches!(kind, Some(4 | 5)) && !ephemeral {
             let message_id = self.next_id();
@@ -633,7 +654,7 @@ impl FakeState {
             stored.mention_everyone = pings_everyone(&content, &data["allowed_mentions"]);
             stored.interaction = Some(json!({
                 "id": id,
-                "type": 2,
+                "type": interaction_kind,
                 "user": self.user_json(&user),
                 "authorizing_integration_owners": {"0": GUILD_ID},
                 "name": name,
@@ -781,6 +802,101 @@ fn pings_everyone(content: &str, allowed: &Value) -> bool {
 /// at most 25 options at each level, required options before optional ones, at most 25
 /// choices; subcommands (type 1) and groups (type 2) never beside plain options, groups only at
 /// the top level holding only subcommands, and nothing below a subcommand but plain options.
+/// A message's components, as Discord checks them: at most 5 action rows (type 1), each with
+/// 1–5 buttons (type 2, a label and a custom id of at most 100) or one select (type 3, 1–25
+/// options with a label and a value).
+fn check_components(rows: &Value) -> Result<(), (String, String)> {
+    let Some(rows) = rows.as_array() else {
+        return Ok(());
+    };
+    if rows.len() > 5 {
+        return Err(("_root".into(), "Must be 5 or fewer in length.".into()));
+    }
+    let id_ok = |c: &Value| {
+        c["custom_id"]
+            .as_str()
+            .is_some_and(|id| (1..=100).contains(&id.len()))
+    };
+    for (i, row) in rows.iter().enumerate() {
+        let components = row["components"].as_array().filter(|c| !c.is_empty());
+        let Some(components) = components.filter(|c| row["type"] == 1 && c.len() <= 5) else {
+            return Err((
+                format!("{i}"),
+                "An action row holds 1 to 5 components".into(),
+            ));
+        };
+        for (j, component) in components.iter().enumerate() {
+            let at = format!("{i}.components.{j}");
+            let ok = match component["type"].as_u64() {
+                Some(2) => id_ok(component) && component["label"].is_string(),
+                Some(3) => {
+                    components.len() == 1
+                        && id_ok(component)
+                        && component["options"].as_array().is_some_and(|o| {
+                            (1..=25).contains(&o.len())
+                                && o.iter()
+                                    .all(|o| o["label"].is_string() && o["value"].is_string())
+                        })
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err((at, "Invalid component".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A modal as Discord checks it: a custom id and a title of at most 45 characters, and 1–5
+/// action rows each holding one text input (type 4) with a custom id, a label and a style.
+fn check_modal(data: &Value) -> Result<(), (String, String)> {
+    if !data["custom_id"]
+        .as_str()
+        .is_some_and(|id| (1..=100).contains(&id.len()))
+    {
+        return Err((
+            "custom_id".into(),
+            "Must be between 1 and 100 in length.".into(),
+        ));
+    }
+    if !data["title"]
+        .as_str()
+        .is_some_and(|t| (1..=45).contains(&t.chars().count()))
+    {
+        return Err(("title".into(), "Must be between 1 and 45 in length.".into()));
+    }
+    let rows = data["components"]
+        .as_array()
+        .filter(|r| (1..=5).contains(&r.len()));
+    let Some(rows) = rows else {
+        return Err((
+            "components".into(),
+            "Must be between 1 and 5 in length.".into(),
+        ));
+    };
+    for (i, row) in rows.iter().enumerate() {
+        let input = row["components"]
+            .as_array()
+            .filter(|c| c.len() == 1)
+            .map(|c| &c[0]);
+        let ok = row["type"] == 1
+            && input.is_some_and(|input| {
+                input["type"] == 4
+                    && input["custom_id"].is_string()
+                    && input["label"].is_string()
+                    && input["style"].is_u64()
+            });
+        if !ok {
+            return Err((
+                format!("components.{i}"),
+                "A modal row holds one text input".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_command(command: &Value) -> Result<(), (String, String)> {
     let name_ok = |name: &Value| {
         name.as_str().is_some_and(|n| {
@@ -789,10 +905,25 @@ fn check_command(command: &Value) -> Result<(), (String, String)> {
                     .all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         })
     };
-    if !name_ok(&command["name"]) {
+    let kind = command["type"].as_u64().unwrap_or(1);
+    // A user or message command's name is what the Apps menu shows: any 1–32 characters.
+    let menu_name_ok = command["name"]
+        .as_str()
+        .is_some_and(|n| (1..=32).contains(&n.chars().count()));
+    if (kind == 1 && !name_ok(&command["name"])) || !menu_name_ok {
         return Err(("name".into(), "Command name is invalid".into()));
     }
-    let kind = command["type"].as_u64().unwrap_or(1);
+    if kind != 1
+        && (command["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+            || command["options"].as_array().is_some_and(|o| !o.is_empty()))
+    {
+        return Err((
+            "description".into(),
+            "User and message commands cannot have a description or options".into(),
+        ));
+    }
     let described = |v: &Value| {
         v["description"]
             .as_str()
