@@ -1368,4 +1368,31 @@ async fn the_controls_under_a_start_set_severity_lead_and_resolve() {
     let refused = fake.interaction_answer(&outside, WAIT).await;
     assert!(private(&refused), "{refused}");
     assert_eq!(server.incidents().await.len(), 1);
+
+    // The controls of an earlier incident never change a newer one in the same channel.
+    self::incident(&fake, ROBIN, "close", json!([])).await;
+    self::incident(
+        &fake,
+        ROBIN,
+        "start",
+        json!([string_option("title", "Search down")]),
+    )
+    .await;
+    let late = fake.click(CHANNEL, ZOE, &message, "severity", &["sev1"]);
+    let refused = fake.interaction_answer(&late, WAIT).await;
+    assert!(private(&refused), "{refused}");
+    assert!(
+        refused["content"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{refused}"
+    );
+    let newer = server
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i["title"] == "Search down")
+        .unwrap();
+    assert!(newer["severity"].is_null(), "{newer}");
 }

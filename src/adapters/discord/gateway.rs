@@ -11,8 +11,9 @@ use serenity::all::{
     CommandInteraction, CommandType, ComponentInteraction, ComponentInteractionDataKind, Context,
     CreateAllowedMentions, CreateAttachment, CreateInteractionResponse,
     CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GatewayIntents,
-    GuildId, Interaction, InteractionId, Member, Message, MessageUpdateEvent, ModalInteraction,
-    Reaction, Ready, ResolvedTarget, ResumedEvent, User, UserId,
+    GuildId, Interaction, InteractionId, Member, Message, MessageInteractionMetadata,
+    MessageUpdateEvent, ModalInteraction, Reaction, Ready, ResolvedTarget, ResumedEvent, User,
+    UserId,
 };
 use serenity::builder::Builder;
 use tokio::sync::mpsc;
@@ -213,13 +214,51 @@ impl Handler {
             &component.user,
             component.member.as_ref(),
         );
+        let under = component
+            .message
+            .interaction_metadata
+            .as_deref()
+            .and_then(|started| match started {
+                MessageInteractionMetadata::Command(command) => Some(command.id),
+                MessageInteractionMetadata::ModalSubmit(form) => Some(form.id),
+                _ => None,
+            });
         let work = async {
-            match commands::component_text(&component.data.custom_id, values, &asked.name) {
-                Some(text) => self.respond(ctx, &asked, text).await,
-                None => Answer::private(reply::UNKNOWN_CONTROL.to_string()),
+            let Some(text) =
+                commands::component_text(&component.data.custom_id, values, &asked.name)
+            else {
+                return Answer::private(reply::UNKNOWN_CONTROL.to_string());
+            };
+            match self.of_open_incident(ctx, &asked, under).await {
+                Ok(true) => self.respond(ctx, &asked, text).await,
+                Ok(false) => Answer::private(reply::HEADLINE_STALE.to_string()),
+                Err(error) => {
+                    tracing::error!(%error, "cannot read the channel's incident; asking again");
+                    Answer::private(reply::NOT_RECORDED.to_string())
+                }
             }
         };
         answer(ctx, &asked, work).await;
+    }
+
+    /// Whether controls under the answer to the start `started` (the interaction that opened
+    /// an incident, when the message says) may change the channel's open incident: only when
+    /// that start opened it, so an earlier incident's controls never change a newer one. With
+    /// no open incident the command itself answers why nothing changed.
+    async fn of_open_incident(
+        &self,
+        ctx: &Context,
+        asked: &Asked,
+        started: Option<InteractionId>,
+    ) -> Result<bool, crate::storage::StoreError> {
+        let Some(started) = started else {
+            return Ok(true);
+        };
+        let place = self.intake.command_place(ctx, asked.channel).await;
+        let history = self.intake.app().history(&place.channel).await?;
+        Ok(history.open_incident().is_none_or(|incident| {
+            incident.id().opened_by == MessageId::new(format!("cmd:{started}"))
+        }))
     }
 
     /// "Add to timeline" on a message: its post and the person's mark stored (or nothing, for
