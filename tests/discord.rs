@@ -1212,6 +1212,20 @@ async fn add_to_timeline_in_a_thread_adds_to_the_channels_incident() {
     assert_eq!(answer["content"], reply::SHORTCUT_ADDED, "{answer}");
     let [incident] = server.incidents().await.try_into().unwrap();
     assert_eq!(entry_texts(&incident), ["replica 2 promoted"]);
+
+    // A command typed as a message is no entry however it is marked: refused, nothing stored.
+    let typed = fake.next_id();
+    fake.add_history(CHANNEL, &typed, TRENT, "/incident status");
+    let asked = fake.message_command(CHANNEL, ZOE, "Add to timeline", &typed);
+    let refused = fake.interaction_answer(&asked, WAIT).await;
+    assert_eq!(
+        refused["content"],
+        reply::SHORTCUT_NOT_AN_ENTRY,
+        "{refused}"
+    );
+    let [incident] = server.incidents().await.try_into().unwrap();
+    assert_eq!(entry_texts(&incident), ["replica 2 promoted"]);
+    assert_eq!(messages_of(&incident, "trent.osei"), 1, "{incident:#}");
 }
 
 /// `/incident start` without a title opens a form; its submit starts the incident as the

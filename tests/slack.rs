@@ -1388,6 +1388,24 @@ async fn add_to_timeline_forged_stale_or_outside_an_incident_stores_nothing() {
         entry_texts(&server.the_incident().await),
         ["consumers restarted"]
     );
+
+    // Slack's own notice in the incident: no mark makes it an entry, and the person is told.
+    let stored = events_stored(&server).await;
+    let mut joined = shown("U0TRENT03", "<@U0TRENT03> has joined the channel", &during);
+    joined["subtype"] = json!("channel_join");
+    joined["ts"] = json!(ts(0, 901));
+    let notice = message_action(CHANNEL, "U0ROBIN01", joined, "1.2.d", &ts(0, 950), &url);
+    assert_eq!(server.interaction(&notice).await.status(), 200);
+    assert_eq!(events_stored(&server).await, stored);
+    let answers = fake.wait_for(RESPONSE_URL, 4, WAIT).await;
+    assert!(
+        answers[3].params["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Commands and the platform's own notices"),
+        "{:?}",
+        answers[3].params
+    );
 }
 
 /// The manifest's scalars by path (`settings.event_subscriptions.bot_events.[]`), read from

@@ -219,6 +219,17 @@ impl ChatEvent {
         }
     }
 
+    /// Whether a mark on this post (a pin, a 📌, "Add to timeline") can make it a timeline
+    /// entry, as the fold decides: the platform's own notices and commands never are.
+    pub fn can_be_marked(&self) -> bool {
+        match &self.kind {
+            EventKind::Posted { author, .. } => {
+                author.kind != AuthorKind::System && !self.is_command()
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the fold reads this event as a command (a person's message starting with one).
     pub fn is_command(&self) -> bool {
         match &self.kind {

@@ -18,6 +18,31 @@ pub const SHORTCUT_ADDED: &str = "Added to the incident's timeline, at the messa
 pub const SHORTCUT_OUTSIDE: &str = "That message is not part of an incident, so nothing was added. \
      \"Add to timeline\" works on the messages of a channel's incident (/incident start opens one).";
 
+/// The answer to "Add to timeline" on a command or on the platform's own notice (someone
+/// joined), which no mark makes an entry.
+pub const SHORTCUT_NOT_AN_ENTRY: &str = "Commands and the platform's own notices do not go on \
+     the timeline, so nothing was added. Use \"Add to timeline\" on what people said.";
+
+/// What "Add to timeline" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    Added,
+    /// The message belongs to no incident of its channel.
+    Outside,
+    /// A command or a notice: no mark makes it an entry.
+    NotAnEntry,
+}
+
+impl Marked {
+    pub fn text(self) -> &'static str {
+        match self {
+            Marked::Added => SHORTCUT_ADDED,
+            Marked::Outside => SHORTCUT_OUTSIDE,
+            Marked::NotAnEntry => SHORTCUT_NOT_AN_ENTRY,
+        }
+    }
+}
+
 /// The answer to "Add to timeline" when the store refused it.
 pub const SHORTCUT_NOT_RECORDED: &str =
     "Scribe could not store that, so nothing was added. Please use \"Add to timeline\" again.";

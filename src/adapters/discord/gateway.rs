@@ -288,8 +288,7 @@ impl Handler {
                 )
                 .await;
             let text = match stored {
-                Ok(true) => reply::SHORTCUT_ADDED,
-                Ok(false) => reply::SHORTCUT_OUTSIDE,
+                Ok(marked) => marked.text(),
                 Err(error) => {
                     tracing::error!(%error, "cannot store \"Add to timeline\"; asking for it again");
                     reply::SHORTCUT_NOT_RECORDED

@@ -13,6 +13,7 @@ use serenity::all::{
 
 use super::inbound::{self, Location};
 use crate::app::App;
+use crate::domain::reply::Marked;
 use crate::domain::{
     ChannelRef, ChatEvent, EventKind, Known, MessageId, Outcome, Platform, UserId, known,
 };
@@ -163,8 +164,8 @@ impl Intake {
 
     /// "Add to timeline" on `message`, in `channel`, by `by` at `at`: the message's post (in
     /// case Scribe never saw it) and the person's mark on it, both stored before the answer.
-    /// A message that belongs to no incident of its channel is refused: `false`, and nothing
-    /// is stored.
+    /// A command, a notice or a message that belongs to no incident of its channel is refused,
+    /// and nothing is stored.
     pub async fn add_to_timeline(
         &self,
         ctx: &Context,
@@ -172,18 +173,22 @@ impl Intake {
         channel: ChannelId,
         by: serenity::all::UserId,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Marked, StoreError> {
         let place = self.message_place(ctx, channel).await;
+        let post = self.posted_with_name(ctx, message, &place).await;
+        if !post.can_be_marked() {
+            tracing::info!("\"Add to timeline\" on a command or a notice; nothing stored");
+            return Ok(Marked::NotAnEntry);
+        }
         let history = self.app.history(&place.channel).await?;
         if history.incident_at(*message.timestamp).is_none() {
             tracing::info!("\"Add to timeline\" on a message outside any incident; nothing stored");
-            return Ok(false);
+            return Ok(Marked::Outside);
         }
-        let post = self.posted_with_name(ctx, message, &place).await;
         self.record(post).await?;
         self.record(inbound::web_pin(message.id, by, &place, at))
             .await?;
-        Ok(true)
+        Ok(Marked::Added)
     }
 
     /// Stores one event with the jobs it calls for, and follows the incident's state.

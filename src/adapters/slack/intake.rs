@@ -9,6 +9,7 @@ use super::inbound::{HeadlineAction, Shortcut, SlashCommand, StartForm};
 use super::markup::escape;
 use super::web::SlackApi;
 use super::{Slack, blocks};
+use crate::domain::reply::Marked;
 use crate::domain::{
     Author, AuthorKind, ChatEvent, EventKind, MessageId, Outcome, Platform, UserId, reply,
 };
@@ -377,8 +378,7 @@ pub async fn add_to_timeline(slack: &Slack, shortcut: &Shortcut) -> Result<(), S
     async {
         let stored = stored_shortcut(slack, shortcut).await;
         let answer = match &stored {
-            Ok(true) => reply::SHORTCUT_ADDED,
-            Ok(false) => reply::SHORTCUT_OUTSIDE,
+            Ok(marked) => marked.text(),
             Err(error) => {
                 tracing::error!(%error, "cannot store a Slack shortcut; asking for it again");
                 reply::SHORTCUT_NOT_RECORDED
@@ -391,13 +391,17 @@ pub async fn add_to_timeline(slack: &Slack, shortcut: &Shortcut) -> Result<(), S
     .await
 }
 
-/// Whether the message belongs to an incident, and then its mark is stored.
-async fn stored_shortcut(slack: &Slack, shortcut: &Shortcut) -> Result<bool, StoreError> {
+/// Whether the message can be an entry of an incident, and then its mark is stored.
+async fn stored_shortcut(slack: &Slack, shortcut: &Shortcut) -> Result<Marked, StoreError> {
     let message = &shortcut.message;
+    if !message.can_be_marked() {
+        tracing::info!("shortcut on a command or a notice; nothing stored");
+        return Ok(Marked::NotAnEntry);
+    }
     let history = slack.app.history(&message.channel).await?;
     if history.incident_at(message.at).is_none() {
         tracing::info!("shortcut on a message outside any incident; nothing stored");
-        return Ok(false);
+        return Ok(Marked::Outside);
     }
     slack
         .app
@@ -405,7 +409,7 @@ async fn stored_shortcut(slack: &Slack, shortcut: &Shortcut) -> Result<bool, Sto
         .await?;
     record(slack, message.clone()).await?;
     record(slack, shortcut.pin()).await?;
-    Ok(true)
+    Ok(Marked::Added)
 }
 
 /// Answers the person who used an interaction, through its `response_url`, in the
