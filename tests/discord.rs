@@ -1410,3 +1410,73 @@ async fn the_controls_under_a_start_set_severity_lead_and_resolve() {
         .unwrap();
     assert!(newer["severity"].is_null(), "{newer}");
 }
+
+/// A start whose answer takes past Discord's deferral point (a slow channel lookup here) is
+/// still answered in the channel, with its controls; the asker's own "thinking…" says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_start_is_still_answered_in_the_channel() {
+    const SLOW: &str = "1176000000000000400";
+    let (fake, _sandbox, server) = start().await;
+    fake.add_channel(SLOW, "inc-slow");
+    fake.slow_next(
+        "GET",
+        &format!("/channels/{SLOW}"),
+        Duration::from_millis(2600),
+    );
+    let started = fake.command(
+        SLOW,
+        ROBIN,
+        "incident",
+        json!([subcommand(
+            "start",
+            json!([string_option("title", "Slow disks")])
+        )]),
+    );
+    let response = fake.interaction_response(&started, WAIT).await;
+    assert_eq!(response["type"], 5, "deferred: {response}");
+    // The answer for the channel comes after the deferral: wait for it.
+    let deadline = Instant::now() + WAIT;
+    let shown = loop {
+        let shown: Vec<Value> = fake
+            .history(SLOW)
+            .into_iter()
+            .filter(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("Slow disks")
+            })
+            .collect();
+        if !shown.is_empty() || Instant::now() > deadline {
+            break shown;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(shown.len(), 1, "{}", fake.describe_calls());
+    assert!(
+        shown[0]["flags"].as_u64().unwrap_or(0) & 64 == 0,
+        "{:?}",
+        shown[0]
+    );
+    let followup = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "POST" && c.path.contains("/webhooks/"))
+        .and_then(|c| c.json)
+        .expect("a follow-up");
+    assert!(
+        followup["components"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "the controls came along: {followup}"
+    );
+    let private = fake.private_answer(&started).expect("the asker was told");
+    assert_eq!(private["content"], reply::ANSWERED_IN_CHANNEL);
+    let incident = server
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i["title"] == "Slow disks")
+        .unwrap();
+    assert_eq!(incident["status"], "open", "{incident}");
+}

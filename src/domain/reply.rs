@@ -55,6 +55,9 @@ pub const HEADLINE_STALE: &str = "That headline is of an incident that is closed
 /// The start form's answer when it was submitted without a title.
 pub const FORM_NEEDS_TITLE: &str = "An incident needs a title: what is broken, for whom.";
 
+/// What the asker's own "thinking…" becomes when a slow answer is posted for the channel.
+pub const ANSWERED_IN_CHANNEL: &str = "Done: the answer is in the channel.";
+
 /// The answer to a button, select or form Scribe did not make (or no longer has).
 pub const UNKNOWN_CONTROL: &str =
     "Scribe does not know that button or form. Please use the slash command instead.";

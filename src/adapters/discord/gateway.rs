@@ -10,10 +10,10 @@ use serenity::all::{
     ActionRowComponent, ChannelId, ChannelPinsUpdateEvent, ClientBuilder, Command,
     CommandInteraction, CommandType, ComponentInteraction, ComponentInteractionDataKind, Context,
     CreateAllowedMentions, CreateAttachment, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EditInteractionResponse, EventHandler, GatewayIntents,
-    GuildId, Interaction, InteractionId, Member, Message, MessageInteractionMetadata,
-    MessageUpdateEvent, ModalInteraction, Reaction, Ready, ResolvedTarget, ResumedEvent, User,
-    UserId,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, EditInteractionResponse,
+    EventHandler, GatewayIntents, GuildId, Interaction, InteractionId, Member, Message,
+    MessageInteractionMetadata, MessageUpdateEvent, ModalInteraction, Reaction, Ready,
+    ResolvedTarget, ResumedEvent, User, UserId,
 };
 use serenity::builder::Builder;
 use tokio::sync::mpsc;
@@ -441,7 +441,10 @@ impl Asked {
 }
 
 /// Answers an interaction: at once when `work` is quick, else deferred (Discord shows
-/// "thinking…", for the asker only) and then edited, within Discord's three seconds.
+/// "thinking…", for the asker only) and then edited, within Discord's three seconds. Discord
+/// fixes a deferred answer's privacy at the deferral, so an answer meant for the channel (a
+/// start, with its controls) follows as a message of its own once the asker's "thinking…" has
+/// been told so; the first follow-up would otherwise take the deferral's place, private.
 async fn answer(ctx: &Context, asked: &Asked, work: impl Future<Output = Answer>) {
     tokio::pin!(work);
     let sent = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
@@ -458,11 +461,26 @@ async fn answer(ctx: &Context, asked: &Asked, work: impl Future<Output = Answer>
                 tracing::warn!(%error, "cannot defer the answer");
             }
             let answer = work.await;
-            answer
-                .edit()
-                .execute(&ctx.http, &asked.token)
-                .await
-                .map(drop)
+            if answer.public {
+                let told = EditInteractionResponse::new()
+                    .content(reply::ANSWERED_IN_CHANNEL)
+                    .execute(&ctx.http, &asked.token)
+                    .await;
+                if let Err(error) = told {
+                    tracing::warn!(%error, "cannot replace the deferred answer");
+                }
+                answer
+                    .followup()
+                    .execute(&ctx.http, (None, &asked.token))
+                    .await
+                    .map(drop)
+            } else {
+                answer
+                    .edit()
+                    .execute(&ctx.http, &asked.token)
+                    .await
+                    .map(drop)
+            }
         }
     };
     if let Err(error) = sent {
@@ -511,6 +529,20 @@ impl Answer {
             message = message.components(commands::start_controls());
         }
         message
+    }
+
+    /// The answer as a follow-up message, for the channel.
+    fn followup(self) -> CreateInteractionResponseFollowup {
+        let mut followup = CreateInteractionResponseFollowup::new()
+            .content(clip(&self.text))
+            .allowed_mentions(CreateAllowedMentions::new());
+        if let Some((name, bytes)) = self.file {
+            followup = followup.add_file(CreateAttachment::bytes(bytes, name));
+        }
+        if self.controls {
+            followup = followup.components(commands::start_controls());
+        }
+        followup
     }
 
     fn edit(self) -> EditInteractionResponse {

@@ -274,6 +274,19 @@ impl FakeDiscord {
         });
     }
 
+    /// The next matching call is answered only after `delay` (a slow Discord), so that what
+    /// waits on it passes Discord's deferral point.
+    pub fn slow_next(&self, method: &str, path_contains: &str, delay: Duration) {
+        self.state()
+            .slow
+            .push((method.to_uppercase(), path_contains.to_owned(), delay));
+    }
+
+    /// What the asker alone saw of interaction `id` after a private deferral, if anything yet.
+    pub fn private_answer(&self, id: &str) -> Option<Value> {
+        self.state().interactions[id].private_answer.clone()
+    }
+
     /// The next matching call takes effect, but the client gets `status` instead of the
     /// answer (a response lost on the way back).
     pub fn lose_answer_next(&self, method: &str, path_contains: &str, status: u16) {
@@ -802,11 +815,20 @@ impl FakeDiscord {
 
     /// The id of the message that answered interaction `id` in the channel, once answered.
     pub async fn answer_message(&self, id: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
         self.interaction_response(id, timeout).await;
-        let original = self.state().interactions[id].original;
-        original
-            .expect("a public answer in the channel")
-            .to_string()
+        // After a deferral the answer is a follow-up, which comes later.
+        loop {
+            if let Some(original) = self.state().interactions[id].original {
+                return original.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no public answer in the channel to {id} within {timeout:?}; calls:\n{}",
+                self.describe_calls()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     // ---- conveniences: change the state and dispatch what Discord would ----------------
@@ -973,6 +995,7 @@ fn envelope(
             created: Instant::now(),
             response: None,
             original: None,
+            private_answer: None,
         },
     );
     (id, token, payload)

@@ -42,6 +42,8 @@ pub(super) struct FakeState {
     pub(super) rigs: Vec<Rig>,
     /// Rate-limited buckets: method, path part, and when the limit resets.
     pub(super) limited: Vec<(String, String, Instant)>,
+    /// Slow calls: method, path part, and how long the next matching call takes.
+    pub(super) slow: Vec<(String, String, std::time::Duration)>,
     pub(super) members: BTreeMap<String, MemberInfo>,
     pub(super) channels: BTreeMap<String, ChannelInfo>,
     /// Every message of every channel, by id (deleted ones are removed).
@@ -106,6 +108,9 @@ pub(super) struct InteractionInfo {
     pub(super) response: Option<Value>,
     /// The id of the response message, once there is one.
     pub(super) original: Option<u64>,
+    /// After a private deferral: what the asker alone sees in place of "thinking…", once
+    /// `@original` was edited or the first follow-up took its place.
+    pub(super) private_answer: Option<Value>,
 }
 
 impl Stored {

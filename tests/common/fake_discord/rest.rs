@@ -140,6 +140,18 @@ pub(super) async fn rest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = {
+        let mut state = shared.state.lock().expect("fake Discord state");
+        let at = state
+            .slow
+            .iter()
+            .position(|(m, p, _)| m == method.as_str() && uri.path().contains(p.as_str()));
+        at.map(|at| state.slow.remove(at).2)
+    };
+    if let Some(delay) = delay {
+        // The slowness under test, not a wait for something to happen.
+        tokio::time::sleep(delay).await;
+    }
     let (json_body, parts) = parse_body(&headers, &body);
     let mut call = Call {
         method: method.as_str().to_owned(),
@@ -554,6 +566,8 @@ impl FakeState {
                 .cloned()
                 .unwrap_or(Value::Null);
             out["nsfw"] = json!(command["nsfw"].as_bool().unwrap_or(false));
+            // Discord answers every command with a description: "" for message commands.
+            out["description"] = json!(command["description"].as_str().unwrap_or_default());
             out["integration_types"] = json!([0]);
             out["contexts"] = command.get("contexts").cloned().unwrap_or(Value::Null);
             if let Some(guild) = guild {
@@ -703,13 +717,24 @@ impl FakeState {
         stored.webhook_id = Some(APPLICATION_ID.to_owned());
         stored.mention_everyone = pings_everyone(&content, &body["allowed_mentions"]);
         let message = self.message_json(&stored);
-        let ephemeral = body["flags"].as_u64().unwrap_or(0) & 64 != 0;
+        let info = self.interactions.get_mut(&id).unwrap();
+        // Discord: the first follow-up after a deferral that nothing replaced yet takes the
+        // deferral's place, and the privacy the deferral chose; later ones choose their own.
+        let deferral = info.response.as_ref().filter(|r| r["type"] == 5);
+        let thinking =
+            deferral.is_some() && info.original.is_none() && info.private_answer.is_none();
+        let ephemeral = if thinking {
+            deferral.is_some_and(|r| r["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0)
+        } else {
+            body["flags"].as_u64().unwrap_or(0) & 64 != 0
+        };
+        match (thinking, ephemeral) {
+            (true, true) => info.private_answer = Some(body.clone()),
+            (true, false) => info.original = Some(message_id),
+            _ => {}
+        }
         if !ephemeral {
             self.messages.insert(message_id, stored);
-        }
-        let info = self.interactions.get_mut(&id).unwrap();
-        if info.original.is_none() && info.response.as_ref().is_some_and(|r| r["type"] == 5) {
-            info.original = Some(message_id);
         }
         Reply::json(message)
     }
@@ -718,6 +743,30 @@ impl FakeState {
         let Some((_, info)) = self.interaction_by_token(token) else {
             return Reply::error(404, 10015, "Unknown Webhook");
         };
+        let private_deferral = info
+            .response
+            .as_ref()
+            .is_some_and(|r| r["type"] == 5 && r["data"]["flags"].as_u64().unwrap_or(0) & 64 != 0);
+        if message == "@original" && method == "PATCH" && private_deferral {
+            // The asker's own "thinking…", which no channel shows.
+            let (id, channel) = self
+                .interaction_by_token(token)
+                .map(|(id, info)| (id.clone(), info.channel.clone()))
+                .unwrap();
+            self.interactions.get_mut(&id).unwrap().private_answer = Some(body.clone());
+            let content = body["content"].as_str().unwrap_or_default();
+            let stored = Stored::new(
+                self.next_id(),
+                &channel,
+                APPLICATION_ID,
+                content,
+                20,
+                Vec::new(),
+            );
+            let mut shown = self.message_json(&stored);
+            shown["flags"] = json!(64);
+            return Reply::json(shown);
+        }
         let target = if message == "@original" {
             info.original
         } else {
