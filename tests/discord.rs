@@ -1356,6 +1356,20 @@ async fn the_controls_under_a_start_set_severity_lead_and_resolve() {
     assert!(no_mentions(&answer["allowed_mentions"]), "{answer}");
     let [incident] = server.incidents().await.try_into().unwrap();
     assert_eq!(incident["severity"], "sev2");
+    // Answered in place: the start's answer shows the incident as it now is, and who changed it.
+    let start_shown = |fake: &FakeDiscord| {
+        fake.history(CHANNEL)
+            .into_iter()
+            .find(|m| m["id"] == message.as_str())
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .unwrap()
+    };
+    assert_eq!(fake.interaction_response(&picked, WAIT).await["type"], 7);
+    let shown = start_shown(&fake);
+    assert!(
+        shown.contains("Queue backlog") && shown.contains("sev2") && shown.contains("Zoë Kapoor"),
+        "{shown}"
+    );
     // Again: stored once.
     fake.replay_interaction(&picked);
     fake.interaction_answer(&picked, WAIT).await;
@@ -1373,6 +1387,11 @@ async fn the_controls_under_a_start_set_severity_lead_and_resolve() {
     fake.interaction_answer(&resolve, WAIT).await;
     let [incident] = server.incidents().await.try_into().unwrap();
     assert_eq!(incident["status"], "resolved");
+    let shown = start_shown(&fake);
+    assert!(
+        shown.contains("Lead: Zoë Kapoor") && shown.contains("Resolved at"),
+        "{shown}"
+    );
     // The severity select, lead and resolve each left one command: the replay added none.
     assert_eq!(messages_of(&incident, "Zoë Kapoor"), 2, "{incident:#}");
 

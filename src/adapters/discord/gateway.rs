@@ -230,7 +230,10 @@ impl Handler {
                 return Answer::private(reply::UNKNOWN_CONTROL.to_string());
             };
             match self.of_open_incident(ctx, &asked, under).await {
-                Ok(true) => self.respond(ctx, &asked, text).await,
+                Ok(true) => {
+                    let answer = self.respond(ctx, &asked, text).await;
+                    self.in_place(ctx, &asked, answer).await
+                }
                 Ok(false) => Answer::private(reply::HEADLINE_STALE.to_string()),
                 Err(error) => {
                     tracing::error!(%error, "cannot read the channel's incident; asking again");
@@ -239,6 +242,43 @@ impl Handler {
             }
         };
         answer(ctx, &asked, work).await;
+    }
+
+    /// A click's answer, when it changed the incident (a public answer), as the start's
+    /// answer it sits under, redone: the incident as it now is, the change and who made it,
+    /// the controls kept. Anything else is answered as it was.
+    async fn in_place(&self, ctx: &Context, asked: &Asked, answer: Answer) -> Answer {
+        if !answer.public {
+            return answer;
+        }
+        let place = self.intake.command_place(ctx, asked.channel).await;
+        let history = match self.intake.app().history(&place.channel).await {
+            Ok(history) => history,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the incident to redo its start's answer");
+                return answer;
+            }
+        };
+        let Some(incident) = history.open_incident() else {
+            return answer;
+        };
+        let resolved = incident
+            .resolved_at
+            .map(|at| format!(" · Resolved at {}", at.format("%H:%M UTC")))
+            .unwrap_or_default();
+        let text = format!(
+            "{}\nLead: {}{resolved}\nLast change: {} ({})",
+            reply::text(&Outcome::Opened, Some(incident)),
+            incident.author(),
+            answer.text,
+            asked.name,
+        );
+        Answer {
+            text,
+            controls: true,
+            update: true,
+            ..answer
+        }
     }
 
     /// Whether controls under the answer to the start `started` (the interaction that opened
@@ -448,6 +488,11 @@ impl Asked {
 async fn answer(ctx: &Context, asked: &Asked, work: impl Future<Output = Answer>) {
     tokio::pin!(work);
     let sent = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+        Ok(answer) if answer.update => {
+            CreateInteractionResponse::UpdateMessage(answer.message())
+                .execute(&ctx.http, (asked.id, &asked.token))
+                .await
+        }
         Ok(answer) => {
             CreateInteractionResponse::Message(answer.message())
                 .execute(&ctx.http, (asked.id, &asked.token))
@@ -496,6 +541,9 @@ struct Answer {
     file: Option<(String, Vec<u8>)>,
     /// The severity select and the buttons under a start's answer.
     controls: bool,
+    /// It replaces the message a click came from (past the deferral point, it is posted
+    /// instead).
+    update: bool,
 }
 
 impl Answer {
@@ -505,6 +553,7 @@ impl Answer {
             public: true,
             file: None,
             controls: false,
+            update: false,
         }
     }
 
@@ -514,6 +563,7 @@ impl Answer {
             public: false,
             file: None,
             controls: false,
+            update: false,
         }
     }
 

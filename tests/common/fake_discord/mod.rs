@@ -412,12 +412,12 @@ impl FakeDiscord {
         }
     }
 
-    /// What the user finally sees for interaction `id`: the type-4 callback's `data`, or after a
+    /// What the user finally sees for interaction `id`: the type-4 (or, for a click, type-7) callback's `data`, or after a
     /// type-5 deferral the edit of `@original` or the first follow-up.
     pub async fn interaction_answer(&self, id: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         let response = self.interaction_response(id, timeout).await;
-        if response["type"] == 4 {
+        if response["type"] == 4 || response["type"] == 7 {
             return response["data"].clone();
         }
         let token = self.state().interactions[id].token.clone();

@@ -637,7 +637,26 @@ impl FakeState {
                     );
                 }
             }
-            Some(1 | 5 | 6 | 7 | 8 | 12) => {}
+            Some(7) => {
+                if info.kind != 3 {
+                    return Reply::error(400, 40004, "Interaction has no message to update");
+                }
+                if content.chars().count() > 2000 {
+                    return Reply::invalid_form(
+                        "data.content",
+                        "BASE_TYPE_MAX_LENGTH",
+                        "Must be 2000 or fewer in length.",
+                    );
+                }
+                if let Err((field, message)) = check_components(&data["components"]) {
+                    return Reply::invalid_form(
+                        &format!("data.components.{field}"),
+                        "BASE_TYPE_INVALID",
+                        &message,
+                    );
+                }
+            }
+            Some(1 | 5 | 6 | 8 | 12) => {}
             _ => {
                 return Reply::invalid_form(
                     "type",
@@ -679,6 +698,16 @@ impl FakeState {
         } else {
             None
         };
+        if kind == Some(7) {
+            // UPDATE_MESSAGE: the message the clicked component is on takes the new content.
+            let clicked = self.interactions[id].payload["message"]["id"]
+                .as_str()
+                .and_then(|m| m.parse::<u64>().ok());
+            if let Some(stored) = clicked.and_then(|m| self.messages.get_mut(&m)) {
+                stored.content = content.clone();
+                stored.edited = Some(iso(Utc::now()));
+            }
+        }
         let info = self.interactions.get_mut(id).unwrap();
         info.response = Some(body.clone());
         info.original = original;
