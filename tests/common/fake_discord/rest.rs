@@ -613,19 +613,8 @@ impl FakeState {
                 {
                     return Reply::error(400, 50006, "Cannot send an empty message");
                 }
-                if content.chars().count() > 2000 {
-                    return Reply::invalid_form(
-                        "data.content",
-                        "BASE_TYPE_MAX_LENGTH",
-                        "Must be 2000 or fewer in length.",
-                    );
-                }
-                if let Err((field, message)) = check_components(&data["components"]) {
-                    return Reply::invalid_form(
-                        &format!("data.components.{field}"),
-                        "BASE_TYPE_INVALID",
-                        &message,
-                    );
+                if let Err(refused) = check_message_data(&content, data) {
+                    return refused;
                 }
             }
             Some(9) => {
@@ -641,19 +630,8 @@ impl FakeState {
                 if info.kind != 3 {
                     return Reply::error(400, 40004, "Interaction has no message to update");
                 }
-                if content.chars().count() > 2000 {
-                    return Reply::invalid_form(
-                        "data.content",
-                        "BASE_TYPE_MAX_LENGTH",
-                        "Must be 2000 or fewer in length.",
-                    );
-                }
-                if let Err((field, message)) = check_components(&data["components"]) {
-                    return Reply::invalid_form(
-                        &format!("data.components.{field}"),
-                        "BASE_TYPE_INVALID",
-                        &message,
-                    );
+                if let Err(refused) = check_message_data(&content, data) {
+                    return refused;
                 }
             }
             Some(1 | 5 | 6 | 8 | 12) => {}
@@ -883,6 +861,24 @@ fn pings_everyone(content: &str, allowed: &Value) -> bool {
 /// A message's components, as Discord checks them: at most 5 action rows (type 1), each with
 /// 1–5 buttons (type 2, a label and a custom id of at most 100) or one select (type 3, 1–25
 /// options with a label and a value).
+/// What Discord checks of a message a callback posts or updates: its length and components.
+fn check_message_data(content: &str, data: &Value) -> Result<(), Reply> {
+    if content.chars().count() > 2000 {
+        return Err(Reply::invalid_form(
+            "data.content",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 2000 or fewer in length.",
+        ));
+    }
+    check_components(&data["components"]).map_err(|(field, message)| {
+        Reply::invalid_form(
+            &format!("data.components.{field}"),
+            "BASE_TYPE_INVALID",
+            &message,
+        )
+    })
+}
+
 fn check_components(rows: &Value) -> Result<(), (String, String)> {
     let Some(rows) = rows.as_array() else {
         return Ok(());
