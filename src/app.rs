@@ -370,6 +370,21 @@ impl App {
         }
     }
 
+    /// Deletes (or, dry, measures) the messages no incident holds, and drops the folds of the
+    /// channels that changed.
+    pub async fn retention(&self, dry_run: bool) -> Result<crate::retention::Report, StoreError> {
+        let retention = &self.config.retention;
+        crate::retention::pass(
+            self.store().as_ref(),
+            &self.config.settings(),
+            retention.keys_for.span(),
+            self.clock.now(),
+            dry_run,
+            |channel| self.recorder.unload(channel),
+        )
+        .await
+    }
+
     /// Every incident of every channel in the log (folds of recent channels are cached).
     pub async fn all_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let mut incidents = Vec::new();

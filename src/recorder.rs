@@ -355,6 +355,13 @@ impl<S: Store> Recorder<S> {
     pub fn store(&self) -> &Arc<S> {
         &self.store
     }
+
+    /// Drops the channel's fold, as the cache does when it is full: events were deleted from
+    /// its log (retention), and what the fold held of them is memory no answer needs.
+    pub fn unload(&self, channel: &ChannelRef) {
+        let mut channels = self.channels.lock().expect("channel cache lock");
+        channels.slots.remove(channel);
+    }
 }
 
 #[cfg(test)]
