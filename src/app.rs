@@ -64,7 +64,8 @@ pub struct App {
 impl App {
     pub fn new(config: Config, secrets: Secrets, store: Arc<AnyStore>) -> App {
         App {
-            recorder: Recorder::new(store, config.settings()),
+            recorder: Recorder::new(store, config.settings())
+                .with_budget(config.performance.fold_cache_mb.bytes()),
             drafter: Drafter::new(config.template_dir()),
             metrics: Metrics::default(),
             jobs: Arc::new(Queue::default()),

@@ -41,6 +41,7 @@ pub struct Config {
     pub web: WebConfig,
     pub search: SearchConfig,
     pub retention: RetentionConfig,
+    pub performance: PerformanceConfig,
     pub postmortem: PostmortemConfig,
     pub reminders: RemindersConfig,
     pub followups: FollowupsConfig,
@@ -165,6 +166,14 @@ pub struct RetentionConfig {
     pub every: Interval,
     /// How long a deleted event's key is kept, so that a redelivery of it changes nothing.
     pub keys_for: Interval,
+}
+
+/// What `serve` may keep in memory.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceConfig {
+    /// The folds of the channels spoken in most recently, together, at most (estimated).
+    pub fold_cache_mb: value::FoldCacheMb,
 }
 
 /// Where drafts are published.

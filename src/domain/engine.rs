@@ -263,6 +263,8 @@ pub struct Fold {
     /// The history as last derived, until the next event: pages and the search index ask for
     /// it far more often than a channel changes, and deriving every incident is the cost.
     derived: Option<History>,
+    /// About what the fold takes in memory ([`Fold::weight`]).
+    weight: usize,
 }
 
 /// Phase two so far: commands in time order, and each message assigned to an incident.
@@ -289,11 +291,19 @@ impl Fold {
             index: HashMap::new(),
             walk: Walk::default(),
             derived: None,
+            weight: 0,
         }
+    }
+
+    /// About what the fold takes in memory: every event twice (in the log kept for a replay,
+    /// and in the state of its message), so that a cache of folds can keep to a budget.
+    pub fn weight(&self) -> usize {
+        self.weight
     }
 
     pub fn apply(&mut self, event: ChatEvent) {
         self.derived = None;
+        self.weight += 2 * event.weight();
         let at = position(&event);
         if self.stale || self.last.as_ref().is_some_and(|last| at < *last) {
             self.stale = true;
@@ -311,7 +321,9 @@ impl Fold {
         }
         let mut events = std::mem::take(&mut self.events);
         events.sort_by_cached_key(position);
+        let weight = self.weight;
         *self = Fold::new(self.settings.clone());
+        self.weight = weight;
         for event in &events {
             self.step(event.clone());
         }
