@@ -246,6 +246,41 @@ fn position(event: &ChatEvent) -> Position {
     (event.at, event.rank(), event.message.clone())
 }
 
+/// A fold fed events already in time order, one at a time, keeping no log for a replay: what
+/// a chat export's replay uses, so that its memory follows the channel's state and not every
+/// event it read.
+pub struct Stream {
+    fold: Fold,
+}
+
+/// An event came before one already folded: the stream cannot take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfOrder;
+
+impl Stream {
+    pub fn new(settings: Settings) -> Self {
+        Stream {
+            fold: Fold::new(settings),
+        }
+    }
+
+    /// Folds `event`, unless it comes before the last one folded (in [`fold`]'s order).
+    pub fn push(&mut self, event: ChatEvent) -> Result<(), OutOfOrder> {
+        let at = position(&event);
+        if self.fold.last.as_ref().is_some_and(|last| at < *last) {
+            return Err(OutOfOrder);
+        }
+        self.fold.last = Some(at);
+        self.fold.step(event);
+        Ok(())
+    }
+
+    /// Everything the events said: what [`fold`] over them gives.
+    pub fn history(mut self) -> History {
+        self.fold.history()
+    }
+}
+
 /// The fold kept up to date one event at a time, for a live channel: an event that comes in
 /// time order costs O(1); one that comes out of order makes the next read replay the channel.
 /// Either way the result equals [`fold`] over the same events.
@@ -1598,6 +1633,34 @@ mod tests {
             assert_eq!(history.incidents, whole.incidents);
             assert_eq!(history.effects, whole.effects);
         }
+    }
+
+    /// A stream of events in time order folds what the whole fold does; one before the last
+    /// folded is refused and changes nothing.
+    #[test]
+    fn a_stream_in_time_order_equals_the_whole_fold() {
+        let mut log = Log::new();
+        log.bot("0", -5, "FIRING: error rate")
+            .push("0", -4, EventKind::PinAdded)
+            .say("1", 0, "A", "/incident start X --sev sev2")
+            .say("2", 1, "B", "something broke")
+            .react("2", 1, "UA", "pushpin")
+            .say("3", 3, "A", "/timeline 09:58 first alert")
+            .say("5", 6, "A", "/incident close")
+            .say("7", 8, "A", "/incident summary a flag");
+        let whole = log.fold();
+        let mut sorted = log.events.clone();
+        sorted.sort_by_cached_key(position);
+        let mut stream = Stream::new(Settings::default());
+        for event in sorted {
+            stream.push(event).unwrap();
+        }
+        let late = log.events[2].clone();
+        assert_eq!(stream.push(late), Err(OutOfOrder));
+        let history = stream.history();
+        assert_eq!(history.incidents, whole.incidents);
+        assert_eq!(history.effects, whole.effects);
+        assert_eq!(history.incidents[0].summary.as_deref(), Some("a flag"));
     }
 
     /// Entry numbers by text.
