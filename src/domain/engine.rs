@@ -6,6 +6,7 @@
 //! delivered twice changes nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -199,13 +200,15 @@ struct Message {
     /// the same instant.
     index: usize,
     at: DateTime<Utc>,
-    author: Author,
+    /// Shared by every message of the same author ([`Fold::authors`]).
+    author: Arc<Author>,
     original: String,
     /// The text after the latest edit.
     edited: Option<String>,
     deleted: bool,
     pinned: bool,
-    pin_reactions: HashSet<(String, UserId)>,
+    /// Who put which pin emoji on it: a few at most, so a list.
+    pin_reactions: Vec<(String, UserId)>,
     /// The incident (index into the walk's incidents) the message belongs to; `None` while it
     /// waits for the next start.
     incident: Option<usize>,
@@ -265,12 +268,21 @@ impl Stream {
     }
 
     /// Folds `event`, unless it comes before the last one folded (in [`fold`]'s order).
+    ///
+    /// An export gives a message's reactions and pins right after it, so once the next
+    /// message comes a message that is no command and no entry changes no more: only what an
+    /// incident counts of it is kept (its author, time and deletion), not its text.
     pub fn push(&mut self, event: ChatEvent) -> Result<(), OutOfOrder> {
         let at = position(&event);
         if self.fold.last.as_ref().is_some_and(|last| at < *last) {
             return Err(OutOfOrder);
         }
         self.fold.last = Some(at);
+        let new_message = matches!(event.kind, EventKind::Posted { .. })
+            && !self.fold.index.contains_key(&event.message);
+        if new_message && let Some(last) = self.fold.messages.len().checked_sub(1) {
+            self.fold.settle(last);
+        }
         self.fold.step(event);
         Ok(())
     }
@@ -300,6 +312,8 @@ pub struct Fold {
     derived: Option<History>,
     /// About what the fold takes in memory ([`Fold::weight`]).
     weight: usize,
+    /// Each author once, however many messages they wrote.
+    authors: HashSet<Arc<Author>>,
 }
 
 /// Phase two so far: commands in time order, and each message assigned to an incident.
@@ -327,6 +341,7 @@ impl Fold {
             walk: Walk::default(),
             derived: None,
             weight: 0,
+            authors: HashSet::new(),
         }
     }
 
@@ -371,6 +386,14 @@ impl Fold {
         let existing = self.index.get(&event.message).copied();
         match (event.kind, existing) {
             (EventKind::Posted { author, text, .. }, None) => {
+                let author = match self.authors.get(&author) {
+                    Some(known) => Arc::clone(known),
+                    None => {
+                        let author = Arc::new(author);
+                        self.authors.insert(Arc::clone(&author));
+                        author
+                    }
+                };
                 let idx = self.messages.len();
                 self.index.insert(event.message.clone(), idx);
                 self.messages.push(Message {
@@ -382,7 +405,7 @@ impl Fold {
                     edited: None,
                     deleted: false,
                     pinned: false,
-                    pin_reactions: HashSet::new(),
+                    pin_reactions: Vec::new(),
                     incident: None,
                     made: None,
                 });
@@ -401,14 +424,32 @@ impl Fold {
             (EventKind::PinRemoved, Some(i)) => self.messages[i].pinned = false,
             (EventKind::ReactionAdded { emoji, user }, Some(i)) => {
                 if self.settings.pin_emojis.contains(&emoji) || emoji == WEB_PIN {
-                    self.messages[i].pin_reactions.insert((emoji, user));
+                    let reactions = &mut self.messages[i].pin_reactions;
+                    let reaction = (emoji, user);
+                    if !reactions.contains(&reaction) {
+                        reactions.push(reaction);
+                    }
                     self.walk.marked(&mut self.messages, i);
                 }
             }
             (EventKind::ReactionRemoved { emoji, user }, Some(i)) => {
-                self.messages[i].pin_reactions.remove(&(emoji, user));
+                let reaction = (emoji, user);
+                self.messages[i].pin_reactions.retain(|r| *r != reaction);
             }
         }
+    }
+
+    /// Drops what no answer needs of a message that will change no more (see [`Stream::push`]).
+    fn settle(&mut self, idx: usize) {
+        let message = &mut self.messages[idx];
+        if message.made.is_some() || message.command().is_some() {
+            return;
+        }
+        self.index.remove(&message.id);
+        message.id = MessageId::new(String::new());
+        message.original = String::new();
+        message.edited = None;
+        message.pin_reactions = Vec::new();
     }
 
     /// The text `message` was first posted with: the one its command, if any, was read from
@@ -1646,6 +1687,7 @@ mod tests {
             .say("2", 1, "B", "something broke")
             .react("2", 1, "UA", "pushpin")
             .say("3", 3, "A", "/timeline 09:58 first alert")
+            .say("4", 4, "C", "looking at the dashboards")
             .say("5", 6, "A", "/incident close")
             .say("7", 8, "A", "/incident summary a flag");
         let whole = log.fold();
@@ -1661,6 +1703,11 @@ mod tests {
         assert_eq!(history.incidents, whole.incidents);
         assert_eq!(history.effects, whole.effects);
         assert_eq!(history.incidents[0].summary.as_deref(), Some("a flag"));
+        assert_eq!(
+            history.incidents[0].participants.len(),
+            3,
+            "C's settled chatter counts"
+        );
     }
 
     /// Entry numbers by text.

@@ -114,7 +114,7 @@ pub enum AuthorKind {
     Integration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Author {
     pub id: UserId,
     /// The display name the platform showed for this author at the time.
