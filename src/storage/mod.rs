@@ -411,9 +411,10 @@ where
     sql.push(")");
 }
 
-/// [`Store::forget`] on either store: `size` is the SQL of a payload's size in bytes.
-pub(super) async fn forget_in<'c, DB>(
-    tx: &mut sqlx::Transaction<'c, DB>,
+/// [`Store::forget`] (with `at`) and [`Store::measure`] on either store, in one transaction:
+/// `size` is the SQL of a payload's size in bytes.
+pub(super) async fn forget_in<DB>(
+    pool: &sqlx::Pool<DB>,
     size: &str,
     channel: &ChannelRef,
     messages: &[MessageId],
@@ -432,16 +433,18 @@ where
     if messages.is_empty() {
         return Ok(Forgotten::default());
     }
+    let mut tx = pool.begin().await?;
     let mut count = sqlx::QueryBuilder::new(format!(
         "SELECT count(*), CAST(coalesce(sum({size}), 0) AS BIGINT) FROM events"
     ));
     messages_of(&mut count, channel, messages);
-    let (events, bytes): (i64, i64) = count.build_query_as().fetch_one(&mut **tx).await?;
+    let (events, bytes): (i64, i64) = count.build_query_as().fetch_one(&mut *tx).await?;
     if let Some(at) = at {
         let mut update = sqlx::QueryBuilder::new("UPDATE events SET payload = '', forgotten_us = ");
         update.push_bind(at.timestamp_micros());
         messages_of(&mut update, channel, messages);
-        update.build().execute(&mut **tx).await?;
+        update.build().execute(&mut *tx).await?;
+        tx.commit().await?;
     }
     Ok(Forgotten {
         events: events as u64,
@@ -449,9 +452,46 @@ where
     })
 }
 
-/// [`Store::drop_keys`], the same SQL on both stores.
-pub(super) const DROP_KEYS: &str = "DELETE FROM events WHERE seq IN (SELECT seq FROM events
-     WHERE forgotten_us IS NOT NULL AND forgotten_us < $1 LIMIT $2)";
+/// [`Store::drop_keys`] on either store.
+pub(super) async fn drop_keys_in<DB>(
+    pool: &sqlx::Pool<DB>,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<u64, StoreError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
+    DB::QueryResult: QueryResult,
+{
+    let dropped = sqlx::query::<DB>(
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events
+         WHERE forgotten_us IS NOT NULL AND forgotten_us < $1 LIMIT $2)",
+    )
+    .bind(before.timestamp_micros())
+    .bind(i64::from(limit))
+    .execute(pool)
+    .await?;
+    Ok(dropped.rows_affected())
+}
+
+/// What a statement changed, on either store.
+pub(super) trait QueryResult {
+    fn rows_affected(&self) -> u64;
+}
+
+impl QueryResult for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl QueryResult for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
 
 /// The conditions of a search beyond its words, the same SQL on both stores (`d` is the
 /// `search_docs` row of a match).

@@ -19,8 +19,8 @@ use super::writer::{
     Append, Backend, GuardedBackend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes,
 };
 use super::{
-    Appended, Basis, Chain, DROP_KEYS, Forgotten, Job, JobEnd, JobState, JobStatus, Logged, NewJob,
-    Store, StoreError, WebIdentity, WebSession, forget_in,
+    Appended, Basis, Chain, Forgotten, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store,
+    StoreError, WebIdentity, WebSession, drop_keys_in, forget_in,
 };
 use crate::domain::{ChannelRef, ChatEvent, MessageId, Platform};
 use crate::search::{Document, Hit, Match, Query};
@@ -326,10 +326,7 @@ impl Store for SqliteStore {
         messages: &[MessageId],
         at: DateTime<Utc>,
     ) -> Result<Forgotten, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let forgotten = forget_in(&mut tx, PAYLOAD_BYTES, channel, messages, Some(at)).await?;
-        tx.commit().await?;
-        Ok(forgotten)
+        forget_in(&self.pool, PAYLOAD_BYTES, channel, messages, Some(at)).await
     }
 
     async fn measure(
@@ -337,17 +334,11 @@ impl Store for SqliteStore {
         channel: &ChannelRef,
         messages: &[MessageId],
     ) -> Result<Forgotten, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        forget_in(&mut tx, PAYLOAD_BYTES, channel, messages, None).await
+        forget_in(&self.pool, PAYLOAD_BYTES, channel, messages, None).await
     }
 
     async fn drop_keys(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        let dropped = sqlx::query(DROP_KEYS)
-            .bind(before.timestamp_micros())
-            .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await?;
-        Ok(dropped.rows_affected())
+        drop_keys_in(&self.pool, before, limit).await
     }
 
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {
