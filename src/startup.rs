@@ -126,6 +126,8 @@ pub struct Runner {
     app: Arc<App>,
     /// The issue tracker of `[followups]`, if any.
     tracker: Option<Tracker>,
+    /// The language model of `[assist]`, if any.
+    assistant: Option<crate::assist::Assistant>,
     slack: Arc<Slack>,
     discord: Option<DiscordApi>,
 }
@@ -141,8 +143,14 @@ impl Runner {
             tracing::error!(%error, "the issue tracker is off");
             None
         });
+        let assistant =
+            crate::assist::Assistant::from_config(&app.config, &app.secrets).and_then(|made| {
+                made.map_err(|error| tracing::error!(%error, "writing help is off"))
+                    .ok()
+            });
         Runner {
             tracker,
+            assistant,
             slack: Arc::new(Slack::new(Arc::clone(&app))),
             discord,
             app,
@@ -163,6 +171,9 @@ impl Runner {
             }
             JobKind::Followup(FollowupJob::Poll) => {
                 crate::followthrough::poll(&self.app, self.tracker.as_ref()).await
+            }
+            JobKind::Assist => {
+                crate::assist::suggest(&self.app, self.assistant.as_ref(), &job).await
             }
         };
         if let Err(error) = &result
