@@ -109,14 +109,7 @@ async fn ask(
         return Ok(());
     }
     let material = material(app, assistant, incident).await?;
-    let answer = call(app, assistant, &material.document).await;
-    let raw = answer.and_then(|text| {
-        assist::read_answer(&text).map_err(|error| {
-            tracing::warn!(%error, "the model's answer is not the JSON asked for");
-            Failure::Malformed
-        })
-    });
-    let raw = match raw {
+    let raw = match call(app, assistant, &material.document).await {
         Ok(raw) => raw,
         Err(failure) => {
             tell(
@@ -354,9 +347,32 @@ struct Usage {
     completion_tokens: u64,
 }
 
-/// One chat completion, bounded in time and size: the model's text, or why there is none.
-async fn call(app: &App, assistant: &Assistant, document: &str) -> Result<String, Failure> {
-    let result = request(assistant, document).await;
+/// One chat completion, bounded in time and size, read as the answer asked for: its
+/// suggestions, or why there are none. Counted by how it ended, with the tokens it took.
+async fn call(
+    app: &App,
+    assistant: &Assistant,
+    document: &str,
+) -> Result<Vec<assist::Raw>, Failure> {
+    let result = request(assistant, document)
+        .await
+        .and_then(|(text, usage)| {
+            if let Some(usage) = usage {
+                let tokens = &app.metrics.assist_tokens;
+                tokens
+                    .get_or_create(&crate::metrics::TokenLabels { direction: "input" })
+                    .inc_by(usage.prompt_tokens);
+                tokens
+                    .get_or_create(&crate::metrics::TokenLabels {
+                        direction: "output",
+                    })
+                    .inc_by(usage.completion_tokens);
+            }
+            assist::read_answer(&text).map_err(|error| {
+                tracing::warn!(%error, "the model's answer is not the JSON asked for");
+                Failure::Malformed
+            })
+        });
     let name = match &result {
         Ok(_) => "ok",
         Err(Failure::Timeout) => "timeout",
@@ -369,19 +385,7 @@ async fn call(app: &App, assistant: &Assistant, document: &str) -> Result<String
         .assist_requests
         .get_or_create(&outcome(name))
         .inc();
-    let (text, usage) = result?;
-    if let Some(usage) = usage {
-        let tokens = &app.metrics.assist_tokens;
-        tokens
-            .get_or_create(&crate::metrics::TokenLabels { direction: "input" })
-            .inc_by(usage.prompt_tokens);
-        tokens
-            .get_or_create(&crate::metrics::TokenLabels {
-                direction: "output",
-            })
-            .inc_by(usage.completion_tokens);
-    }
-    Ok(text)
+    result
 }
 
 async fn request(
