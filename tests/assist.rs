@@ -483,3 +483,88 @@ async fn secrets_are_redacted_before_sending_and_a_private_incident_is_never_sen
     assert_eq!(setup.llm.calls().len(), 1);
     assert_eq!(setup.server.the_incident().await["private"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_page_asks_for_suggestions_and_accepts_one_as_the_signed_in_person() {
+    let setup = incident(&[("SCRIBE__WEB__ENABLED", "true")]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let link = incident_command(&setup.server, SAM, "web", "t.web").await;
+    let login = &link[link.find("/login/").expect("a sign-in link")..];
+    let login = login.split_whitespace().next().unwrap();
+    let response = http
+        .get(format!("{}{login}", setup.server.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let id = setup.server.the_incident().await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!(
+        "/incidents/{}",
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    );
+    let page = |http: reqwest::Client| {
+        let (url, cookie) = (format!("{}{path}", setup.server.base), cookie.clone());
+        async move {
+            let response = http.get(url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let html = page(http.clone()).await;
+    assert!(html.contains(">Suggest</button>"), "{html}");
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = html[start..].split('"').next().unwrap().to_string();
+    let post = |form: Vec<(&'static str, String)>| {
+        let (http, url, cookie) = (
+            http.clone(),
+            format!("{}{path}/assist", setup.server.base),
+            cookie.clone(),
+        );
+        async move {
+            let response = http
+                .post(url)
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 303);
+        }
+    };
+
+    setup.llm.suggest(json!([
+        {"section": "improve", "text": "Page the database team sooner.", "cites": ["#4"]},
+        {"section": "impact", "text": "Checkout failed for 3 hours.", "cites": ["#2"]},
+    ]));
+    post(vec![("csrf", csrf.clone()), ("op", "suggest".into())]).await;
+    setup.server.settled().await;
+    let html = page(http.clone()).await;
+    assert!(html.contains("Page the database team sooner."), "{html}");
+    assert!(html.contains("Accept suggestion 1"), "{html}");
+    assert!(html.contains("1 failed the checks"), "{html}");
+    assert!(!html.contains("3 hours"), "{html}");
+
+    post(vec![
+        ("csrf", csrf),
+        ("op", "accept".into()),
+        ("n", "1".into()),
+    ])
+    .await;
+    let incident = setup.server.the_incident().await;
+    assert_eq!(
+        incident["improve"][0]["text"],
+        "Page the database team sooner."
+    );
+    assert_eq!(incident["improve"][0]["author"], "Sam");
+    assert_eq!(incident["improve"][0]["assisted"], true);
+    assert!(incident["suggestions"].as_array().unwrap().is_empty());
+    assert!(!page(http).await.contains("Accept suggestion 1"));
+}
