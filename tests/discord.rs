@@ -928,9 +928,16 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
             "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
-            "draft"
+            "assist", "private", "draft"
         ]
     );
+    // `assist` asks; with a number, it accepts that suggestion.
+    let accept = option(&option(&incident, "assist"), "number");
+    assert_eq!(
+        (accept["type"].as_u64(), required(&accept)),
+        (Some(4), false)
+    );
+    assert_eq!(accept["min_value"], 1);
     for o in incident["options"].as_array().unwrap() {
         let groups = ["factor", "worked", "improve", "action"];
         let kind = if groups.contains(&o["name"].as_str().unwrap()) {

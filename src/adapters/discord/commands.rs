@@ -193,7 +193,13 @@ impl Invocation {
             "resolve" => words.extend(self.option("note")),
             "search" => words.extend(self.option("words")),
             "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-            "close" | "status" | "draft" | "web" | "similar" => {}
+            // Without a number, a new ask; with one, that suggestion accepted.
+            "assist" => {
+                if let Some(n) = self.number() {
+                    words.extend(["accept", n]);
+                }
+            }
+            "close" | "status" | "draft" | "web" | "similar" | "private" => {}
             _ => return None,
         }
         Some(words.join(" "))
@@ -407,6 +413,17 @@ pub fn definitions() -> Vec<CreateCommand> {
                 .add_sub_option(text("words", "Every word must appear").max_length(200)),
         )
         .add_option(sub("similar", "Past incidents like this one, for you only"))
+        .add_option(
+            sub(
+                "assist",
+                "Suggestions for the story from a language model; with a number, accept one",
+            )
+            .add_sub_option(number("The suggestion to accept").required(false)),
+        )
+        .add_option(sub(
+            "private",
+            "Never send this incident to a language model",
+        ))
         .add_option(
             sub("draft", "Preview the postmortem draft").add_sub_option(
                 CreateCommandOption::new(
@@ -1115,7 +1132,7 @@ mod tests {
         for sub in [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
             "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
-            "draft",
+            "assist", "private", "draft",
         ] {
             match sub {
                 "factor" | "worked" | "improve" => {
