@@ -194,7 +194,10 @@ async fn only_sentences_resting_on_what_they_cite_are_shown_and_only_accepted_on
     assert_eq!(incident["worked"][0]["assisted"], true);
     assert_eq!(incident["suggestions"].as_array().unwrap().len(), 1);
     let after = draft(&setup.server, "t.draft.2").await;
-    assert!(after.contains("brought errors back to 0.1%"), "{after}");
+    assert!(
+        after.contains("- The rollback brought errors back to 0.1%. _(assisted)_"),
+        "{after}"
+    );
     assert!(
         !after.contains("sent 12.5% of checkout requests"),
         "{after}"
@@ -264,6 +267,8 @@ async fn only_sentences_resting_on_what_they_cite_are_shown_and_only_accepted_on
         "{incident:#}"
     );
     assert_eq!(incident["assisted"], json!(["summary"]));
+    let summary = draft(&server, "t.draft.3").await;
+    assert!(summary.contains("rolled back. _(assisted)_"), "{summary}");
     assert!(incident["suggestions"].as_array().unwrap().is_empty());
 }
 
