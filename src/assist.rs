@@ -224,7 +224,7 @@ async fn material(
         .map(|entry| Line {
             cite: Cite::Entry(entry.n),
             time: time(entry.at),
-            author: entry.author.clone(),
+            author: redact(&entry.author),
             text: redact(&entry.text),
         })
         .collect();
@@ -239,7 +239,7 @@ async fn material(
             .map(|said| Line {
                 cite: Cite::Message(said.id.as_str().to_string()),
                 time: time(said.at),
-                author: said.author,
+                author: redact(&said.author),
                 text: redact(&said.text),
             })
             .collect();
@@ -259,11 +259,13 @@ async fn material(
             .chain(&messages)
             .map(Line::chars)
             .sum::<usize>();
-    while total > assistant.max_input_chars && !messages.is_empty() {
-        total -= messages.remove(0).chars();
-    }
-    while total > assistant.max_input_chars && !entries.is_empty() {
-        total -= entries.remove(0).chars();
+    for lines in [&mut messages, &mut entries] {
+        let mut over = 0;
+        while total > assistant.max_input_chars && over < lines.len() {
+            total -= lines[over].chars();
+            over += 1;
+        }
+        lines.drain(..over);
     }
     let mut sources = Sources::default();
     let lines = |lines: &[Line], sources: &mut Sources| -> Vec<serde_json::Value> {

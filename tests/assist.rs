@@ -343,6 +343,14 @@ async fn a_failing_model_is_told_in_the_channel_changes_nothing_and_can_be_asked
             "malformed",
         ),
         (
+            Reply::Content(format!(
+                "{{\"suggestions\": [{{\"section\": \"summary\", \"text\": \"{}\", \"cites\": [\"#2\"]}}]}}",
+                "x".repeat(300 * 1024)
+            )),
+            "was not the suggestions Scribe asked for",
+            "malformed",
+        ),
+        (
             Reply::Status(429, "{\"error\": {\"message\": \"rate limited\"}}".into()),
             "is busy",
             "busy",
@@ -386,7 +394,7 @@ async fn a_failing_model_is_told_in_the_channel_changes_nothing_and_can_be_asked
     );
     let metrics = setup.server.metrics().await;
     for outcome in [
-        "malformed\"} 3",
+        "malformed\"} 4",
         "busy\"} 1",
         "unavailable\"} 1",
         "refused\"} 1",
