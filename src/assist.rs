@@ -75,9 +75,9 @@ impl Assistant {
     }
 }
 
-/// Runs an assist job: asks the model about the incident, checks the answer, records what
-/// passed and posts it numbered. A failure of the model is told in the channel and changes
-/// nothing; the job itself ends (asking again is a new `/incident assist`).
+/// Runs an assist job: asks the model about the incident and posts what came of it in the
+/// incident's channel (the numbered suggestions, or why there are none). A failure of the model
+/// changes nothing and ends the job: asking again is a new `/incident assist`.
 pub async fn suggest(app: &App, assistant: Option<&Assistant>, job: &Job) -> Result<(), JobError> {
     let assistant = assistant.ok_or_else(|| {
         JobError::Permanent("no language model is configured ([assist] base_url)".to_string())
@@ -86,41 +86,32 @@ pub async fn suggest(app: &App, assistant: Option<&Assistant>, job: &Job) -> Res
     let asked = job.key.rsplit_once('#').map_or("", |(_, m)| m).to_string();
     let incident = app.incident_for_job(&id).await?;
     let span = tracing::info_span!("assist", incident = %id, channel = %id.channel);
-    ask(app, assistant, &incident, &asked)
-        .instrument(span)
-        .await
+    async {
+        let said = ask(app, assistant, &incident, &asked).await?;
+        tell(app, &id, &format!("assist.{asked}"), &said).await;
+        Ok(())
+    }
+    .instrument(span)
+    .await
 }
 
-async fn ask(
+/// Asks the model about `incident` (for the command in message `asked`), checks the answer and
+/// records what passed as Scribe's `/incident assist suggested <JSON>`. Returns the words for
+/// the people who asked: the pending suggestions, numbered, or why there are none.
+pub async fn ask(
     app: &App,
     assistant: &Assistant,
     incident: &Incident,
     asked: &str,
-) -> Result<(), JobError> {
+) -> Result<String, JobError> {
     let id = incident.id();
     if incident.private {
-        tell(
-            app,
-            &id,
-            &format!("assist.{asked}"),
-            &reply::text(&Outcome::AssistPrivate, None),
-        )
-        .await;
-        return Ok(());
+        return Ok(reply::text(&Outcome::AssistPrivate, None));
     }
     let material = material(app, assistant, incident).await?;
     let raw = match call(app, assistant, &material.document).await {
         Ok(raw) => raw,
-        Err(failure) => {
-            tell(
-                app,
-                &id,
-                &format!("assist.{asked}.failed"),
-                &reply::assist_failed(failure),
-            )
-            .await;
-            return Ok(());
-        }
+        Err(failure) => return Ok(reply::assist_failed(failure)),
     };
     let names: Vec<&str> = incident
         .participants
@@ -157,21 +148,18 @@ async fn ask(
         )
         .await?;
     match recorded.effect.map(|e| e.outcome) {
-        Some(Outcome::Suggested { .. }) => {}
-        other => {
-            tracing::warn!(outcome = ?other.map(|o| reply::text(&o, None)), "the suggestions were not recorded");
-            return Ok(());
+        Some(Outcome::Suggested { .. }) => {
+            let now = app.incident_for_job(&id).await?;
+            Ok(reply::suggestions(
+                &now.suggestions,
+                now.suggestions_dropped,
+            ))
         }
+        Some(outcome) => Ok(reply::text(&outcome, None)),
+        None => Err(JobError::Permanent(
+            "the suggestions were recorded as no command".to_string(),
+        )),
     }
-    let now = app.incident_for_job(&id).await?;
-    tell(
-        app,
-        &id,
-        &format!("assist.{asked}"),
-        &reply::suggestions(&now.suggestions, now.suggestions_dropped),
-    )
-    .await;
-    Ok(())
 }
 
 /// Posts in the incident's channel; where Scribe cannot post, says so in the log without the

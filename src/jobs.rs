@@ -295,10 +295,11 @@ pub fn follow_ups(
 }
 
 /// The job `/incident assist` calls for: keyed by the command's message, so each ask is asked
-/// once however often its command is delivered, and a new ask (a retry) is a new job.
+/// once however often its command is delivered, and a new ask (a retry) is a new job. The
+/// console, which runs no jobs, asks while its person waits.
 pub fn assist_jobs(outcome: &Outcome, incident: Option<&IncidentId>, message: &str) -> Vec<NewJob> {
     match (outcome, incident) {
-        (Outcome::AssistAsked, Some(id)) => {
+        (Outcome::AssistAsked, Some(id)) if id.channel.platform != Platform::Console => {
             vec![incident_job(
                 id,
                 JobKind::Assist,

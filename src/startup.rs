@@ -72,7 +72,12 @@ pub async fn console(config: Config, user: String, channel: &str) -> Result<()> 
         bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
     }
     let store = Arc::new(open_store(&config, true).await?);
-    let app = App::new(config, Secrets::default(), store);
+    // Of the secrets, only the language model's key: the console posts nowhere else.
+    let secrets = Secrets {
+        assist_api_key: Secrets::from_env().assist_api_key,
+        ..Secrets::default()
+    };
+    let app = App::new(config, secrets, store);
     // The first search brings the index up to date with the log.
     app.index.mark_everything();
     let room = Console {

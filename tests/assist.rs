@@ -581,3 +581,58 @@ async fn the_web_page_asks_for_suggestions_and_accepts_one_as_the_signed_in_pers
     assert!(incident["suggestions"].as_array().unwrap().is_empty());
     assert!(!page(http).await.contains("Accept suggestion 1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_asks_while_its_person_waits() {
+    let llm = FakeLlm::start().await;
+    llm.suggest(json!([
+        {"section": "factors", "text": "Release v2.3.1 went out without a canary.", "cites": ["#2"]},
+        {"section": "impact", "text": "Checkout failed for 2 hours.", "cites": ["#2"]},
+    ]));
+    let sandbox = Sandbox::new();
+    let session = "\
+/incident start Checkout errors
+/timeline deploy v2.3.1 went out
+/incident assist
+/incident assist accept 1
+/incident draft
+/quit
+";
+    let output = tokio::task::block_in_place(|| {
+        use std::io::Write;
+        let mut child = sandbox
+            .scribe()
+            .args(["console", "--as", "Dana"])
+            .env("SCRIBE__ASSIST__BASE_URL", llm.base_url())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("scribe starts");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(session.as_bytes())
+            .unwrap();
+        child.wait_with_output().expect("scribe finishes")
+    });
+    let out = common::success(&output);
+    assert!(
+        out.contains(
+            "1. Contributing factors: Release v2.3.1 went out without a canary. (from #2)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("1 more was dropped"), "{out}");
+    assert!(
+        out.contains("Suggestion #1 accepted as contributing factor #1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1. Release v2.3.1 went out without a canary. _(assisted)_"),
+        "{out}"
+    );
+    assert!(!out.contains("2 hours"), "{out}");
+    assert_eq!(llm.calls().len(), 1);
+}

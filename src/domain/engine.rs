@@ -115,6 +115,7 @@ impl Outcome {
                 | Outcome::ShowDraft
                 | Outcome::Publish
                 | Outcome::Similar
+                | Outcome::AssistAsked
         )
     }
 }
