@@ -636,3 +636,29 @@ async fn the_console_asks_while_its_person_waits() {
     assert!(!out.contains("2 hours"), "{out}");
     assert_eq!(llm.calls().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_the_input_budget_the_oldest_entries_stay_home_and_cannot_be_cited() {
+    let setup = incident(&[("SCRIBE__ASSIST__MAX_INPUT_TOKENS", "60")]).await;
+    setup.llm.suggest(json!([
+        {"section": "summary", "text": "Checkout errors started.", "cites": ["#1"]},
+        {"section": "improve", "text": "Page the database team sooner.", "cites": ["#4"]},
+    ]));
+    ask(&setup, "t.ask").await;
+    let material = setup.llm.calls()[0].material();
+    let cites: Vec<&str> = material["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cite"].as_str().unwrap())
+        .collect();
+    assert!(!cites.is_empty() && cites.len() < 4, "{cites:?}");
+    assert_eq!(cites.last(), Some(&"#4"), "the newest are kept: {cites:?}");
+    assert!(!cites.contains(&"#1"), "{cites:?}");
+    let shown = last_post(&setup.slack);
+    assert!(
+        shown.contains("1. What we could improve: Page the database team sooner. (from #4)"),
+        "{shown}"
+    );
+    assert!(shown.contains("1 more was dropped"), "{shown}");
+}
