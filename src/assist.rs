@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::app::App;
 use crate::config::{Config, Secret, Secrets};
-use crate::domain::assist::{self, Cite, Failure, Offer, Sources};
+use crate::domain::assist::{self, Cite, Failure, Offer, Section, Sources};
 use crate::domain::{Author, Incident, IncidentId, Outcome, reply};
 use crate::jobs::{JobError, read_incident_job};
 use crate::redact::Redactor;
@@ -82,12 +82,13 @@ pub async fn suggest(app: &App, assistant: Option<&Assistant>, job: &Job) -> Res
     let assistant = assistant.ok_or_else(|| {
         JobError::Permanent("no language model is configured ([assist] base_url)".to_string())
     })?;
-    let (id, _) = read_incident_job(job)?;
+    let (id, section) = read_incident_job(job)?;
+    let section = section.as_deref().and_then(Section::parse);
     let asked = job.key.rsplit_once('#').map_or("", |(_, m)| m).to_string();
     let incident = app.incident_for_job(&id).await?;
     let span = tracing::info_span!("assist", incident = %id, channel = %id.channel);
     async {
-        let said = ask(app, assistant, &incident, &asked).await?;
+        let said = ask(app, assistant, &incident, &asked, section).await?;
         tell(app, &id, &format!("assist.{asked}"), &said).await;
         Ok(())
     }
@@ -95,30 +96,36 @@ pub async fn suggest(app: &App, assistant: Option<&Assistant>, job: &Job) -> Res
     .await
 }
 
-/// Asks the model about `incident` (for the command in message `asked`), checks the answer and
-/// records what passed as Scribe's `/incident assist suggested <JSON>`. Returns the words for
-/// the people who asked: the pending suggestions, numbered, or why there are none.
+/// Asks the model about `incident` (for the command in message `asked`, for one `section` or
+/// all), checks the answer and records what passed as Scribe's `/incident assist suggested
+/// <JSON>`. Returns the words for the people who asked: the pending suggestions, numbered, or
+/// why there are none. A suggestion for another section than the one asked for is dropped.
 pub async fn ask(
     app: &App,
     assistant: &Assistant,
     incident: &Incident,
     asked: &str,
+    section: Option<Section>,
 ) -> Result<String, JobError> {
     let id = incident.id();
     if incident.private {
         return Ok(reply::text(&Outcome::AssistPrivate, None));
     }
     let material = material(app, assistant, incident).await?;
-    let raw = match call(app, assistant, &material.document).await {
+    let raw = match call(app, assistant, &material.document, section).await {
         Ok(raw) => raw,
         Err(failure) => return Ok(reply::assist_failed(failure)),
     };
+    let (raw, elsewhere): (Vec<assist::Raw>, Vec<assist::Raw>) = raw
+        .into_iter()
+        .partition(|r| section.is_none_or(|s| Section::parse(r.section.trim()) == Some(s)));
     let names: Vec<&str> = incident
         .participants
         .iter()
         .map(|p| p.name.as_str())
         .collect();
-    let checked = assist::check(&raw, &material.sources, &names);
+    let mut checked = assist::check(&raw, &material.sources, &names);
+    checked.dropped += u32::try_from(elsewhere.len()).unwrap_or(u32::MAX);
     let metrics = &app.metrics.assist_suggestions;
     metrics
         .get_or_create(&outcome("kept"))
@@ -134,6 +141,7 @@ pub async fn ask(
     let offer = Offer {
         suggestions: checked.kept,
         dropped: checked.dropped,
+        section,
     };
     let command = format!(
         "/incident assist suggested {}",
@@ -343,8 +351,9 @@ async fn call(
     app: &App,
     assistant: &Assistant,
     document: &str,
+    section: Option<Section>,
 ) -> Result<Vec<assist::Raw>, Failure> {
-    let result = request(assistant, document)
+    let result = request(assistant, document, section)
         .await
         .and_then(|(text, usage)| {
             if let Some(usage) = usage {
@@ -381,11 +390,19 @@ async fn call(
 async fn request(
     assistant: &Assistant,
     document: &str,
+    section: Option<Section>,
 ) -> Result<(String, Option<Usage>), Failure> {
+    let instructions = match section {
+        Some(section) => format!(
+            "{INSTRUCTIONS} This time write only for the section \"{}\".",
+            section.as_str()
+        ),
+        None => INSTRUCTIONS.to_string(),
+    };
     let body = json!({
         "model": assistant.model,
         "messages": [
-            { "role": "system", "content": INSTRUCTIONS },
+            { "role": "system", "content": instructions },
             { "role": "user", "content": document },
         ],
         "temperature": 0,

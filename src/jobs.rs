@@ -294,17 +294,19 @@ pub fn follow_ups(
     jobs
 }
 
-/// The job `/incident assist` calls for: keyed by the command's message, so each ask is asked
+/// The job `/incident assist` calls for (carrying the section asked for, if one was):
+/// keyed by the command's message, so each ask is asked
 /// once however often its command is delivered, and a new ask (a retry) is a new job. The
 /// console, which runs no jobs, asks while its person waits.
 pub fn assist_jobs(outcome: &Outcome, incident: Option<&IncidentId>, message: &str) -> Vec<NewJob> {
     match (outcome, incident) {
-        (Outcome::AssistAsked, Some(id)) if id.channel.platform != Platform::Console => {
+        (Outcome::AssistAsked(section), Some(id)) if id.channel.platform != Platform::Console => {
+            let section = section.map(|s| s.as_str().to_string());
             vec![incident_job(
                 id,
                 JobKind::Assist,
                 &format!("#{message}"),
-                None,
+                section,
             )]
         }
         _ => Vec::new(),

@@ -553,16 +553,36 @@ async fn the_web_page_asks_for_suggestions_and_accepts_one_as_the_signed_in_pers
         }
     };
 
+    assert!(
+        html.contains("aria-label=\"Suggest what we could improve\""),
+        "{html}"
+    );
+    // Asked for one section, the model's sentences for another are dropped too.
     setup.llm.suggest(json!([
         {"section": "improve", "text": "Page the database team sooner.", "cites": ["#4"]},
         {"section": "impact", "text": "Checkout failed for 3 hours.", "cites": ["#2"]},
+        {"section": "worked", "text": "The rollback worked.", "cites": ["#3"]},
     ]));
-    post(vec![("csrf", csrf.clone()), ("op", "suggest".into())]).await;
+    post(vec![
+        ("csrf", csrf.clone()),
+        ("op", "suggest".into()),
+        ("section", "improve".into()),
+    ])
+    .await;
     setup.server.settled().await;
+    let system = setup.llm.calls()[0].json()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        system.ends_with("write only for the section \"improve\"."),
+        "{system}"
+    );
     let html = page(http.clone()).await;
     assert!(html.contains("Page the database team sooner."), "{html}");
     assert!(html.contains("Accept suggestion 1"), "{html}");
-    assert!(html.contains("1 failed the checks"), "{html}");
+    assert!(html.contains("2 failed the checks"), "{html}");
+    assert!(!html.contains("The rollback worked."), "{html}");
     assert!(!html.contains("3 hours"), "{html}");
 
     post(vec![

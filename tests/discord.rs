@@ -931,15 +931,18 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
             "assist", "private", "draft"
         ]
     );
-    // `assist` asks; with a number, it accepts that suggestion.
-    let accept = option(&option(&incident, "assist"), "number");
+    // `assist ask [section]`, `assist accept N`.
+    let assist = option(&incident, "assist");
+    assert_eq!(names_of(&assist), ["ask", "accept"]);
+    number(&option(&assist, "accept"));
+    let section = option(&option(&assist, "ask"), "section");
     assert_eq!(
-        (accept["type"].as_u64(), required(&accept)),
-        (Some(4), false)
+        (section["type"].as_u64(), required(&section)),
+        (Some(3), false)
     );
-    assert_eq!(accept["min_value"], 1);
+    assert_eq!(section["choices"].as_array().unwrap().len(), 5);
     for o in incident["options"].as_array().unwrap() {
-        let groups = ["factor", "worked", "improve", "action"];
+        let groups = ["factor", "worked", "improve", "action", "assist"];
         let kind = if groups.contains(&o["name"].as_str().unwrap()) {
             2
         } else {

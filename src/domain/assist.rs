@@ -53,6 +53,14 @@ impl Section {
         Section::ALL.into_iter().find(|s| s.as_str() == word)
     }
 
+    /// A section as people type it: its name, or the story command's word (`factor`).
+    pub fn read(word: &str) -> Option<Section> {
+        match word.to_ascii_lowercase().as_str() {
+            "factor" => Some(Section::Factors),
+            word => Section::parse(word),
+        }
+    }
+
     /// The heading people know it by.
     pub fn heading(self) -> &'static str {
         match self {
@@ -136,11 +144,14 @@ pub struct Pending {
 }
 
 /// What Scribe records when an answer has been checked: the suggestions that passed and how
-/// many did not. It replaces the incident's pending suggestions.
+/// many did not. It replaces the incident's pending suggestions of the section it was asked
+/// for (of every section, when none was named).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     pub suggestions: Vec<Suggestion>,
     pub dropped: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<Section>,
 }
 
 /// One suggestion as the model wrote it, before any check.
@@ -531,6 +542,7 @@ mod tests {
                 cites: vec![Cite::Entry(3), Cite::Message("ab".into())],
             }],
             dropped: 2,
+            section: None,
         };
         let json = serde_json::to_string(&offer).unwrap();
         assert!(json.contains("\"cites\":[\"#3\",\"m:ab\"]"), "{json}");

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::assist::Offer;
+use super::assist::{Offer, Section};
 use super::incident::{Horizon, StoryList};
 use super::severity::{InvalidSeverity, Severity};
 
@@ -16,7 +16,7 @@ pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>]
 (edit N <text>, done|reopen|remove|restore N, track N <issue> [URL]) \
 | postmortem owner <name>|due YYYY-MM-DD|review [PR URL]|published \
 | resolve [note] | close | status | draft [--publish] | web | search <words> | similar \
-| assist [accept N] | private";
+| assist [section | accept N] | private";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -83,8 +83,8 @@ pub enum IncidentCommand {
 /// `/incident assist …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssistCommand {
-    /// Ask for suggestions (the model is called off the command path).
-    Ask,
+    /// Ask for suggestions, for one section or all (the model is called off the command path).
+    Ask(Option<Section>),
     /// Suggestion N becomes a story item (or the summary, the impact) of whoever accepts it.
     Accept(Number),
     /// The checked suggestions of an answer, as Scribe records them (`assist suggested
@@ -412,7 +412,10 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
 fn parse_assist(args: &str) -> Result<AssistCommand, CommandError> {
     let (verb, rest) = first_word(args);
     match verb.to_ascii_lowercase().as_str() {
-        "" => Ok(AssistCommand::Ask),
+        "" => Ok(AssistCommand::Ask(None)),
+        word if rest.is_empty() && Section::read(word).is_some() => {
+            Ok(AssistCommand::Ask(Section::read(word)))
+        }
         "accept" => Ok(AssistCommand::Accept(parse_number(rest, INCIDENT_USAGE)?)),
         "suggested" => serde_json::from_str(rest)
             .map(AssistCommand::Offered)
@@ -821,7 +824,15 @@ mod tests {
             Some(Ok(Command::Incident(IncidentCommand::Assist(command)))) => Ok(command),
             other => Err(other),
         };
-        assert_eq!(assist("/incident assist"), Ok(AssistCommand::Ask));
+        assert_eq!(assist("/incident assist"), Ok(AssistCommand::Ask(None)));
+        assert_eq!(
+            assist("/incident assist factor"),
+            Ok(AssistCommand::Ask(Some(Section::Factors)))
+        );
+        assert_eq!(
+            assist("/incident assist Impact"),
+            Ok(AssistCommand::Ask(Some(Section::Impact)))
+        );
         assert_eq!(
             assist("/incident assist accept #2"),
             Ok(AssistCommand::Accept(Number::new(2).unwrap()))
@@ -837,6 +848,7 @@ mod tests {
             "/incident assist accept",
             "/incident assist accept 0",
             "/incident assist please",
+            "/incident assist summary now",
             "/incident assist suggested {broken",
         ] {
             assert!(matches!(parse(bad), Some(Err(_))), "{bad}");

@@ -87,8 +87,8 @@ pub enum Outcome {
     Search(String),
     /// `/incident similar`: the adapter answers with the closed incidents like this one.
     Similar,
-    /// `/incident assist`: the model is asked, off the command path.
-    AssistAsked,
+    /// `/incident assist [section]`: the model is asked, off the command path.
+    AssistAsked(Option<Section>),
     /// `/incident assist` where no model is configured.
     AssistOff,
     /// `/incident assist` (or an answer arriving) for a private incident: nothing is sent.
@@ -115,7 +115,7 @@ impl Outcome {
                 | Outcome::ShowDraft
                 | Outcome::Publish
                 | Outcome::Similar
-                | Outcome::AssistAsked
+                | Outcome::AssistAsked(_)
         )
     }
 }
@@ -931,24 +931,25 @@ impl Builder {
     ) -> Outcome {
         let incident = &mut self.incident;
         match command {
-            AssistCommand::Ask if incident.private => Outcome::AssistPrivate,
-            AssistCommand::Ask if !settings.assist => Outcome::AssistOff,
-            AssistCommand::Ask => Outcome::AssistAsked,
+            AssistCommand::Ask(_) if incident.private => Outcome::AssistPrivate,
+            AssistCommand::Ask(_) if !settings.assist => Outcome::AssistOff,
+            AssistCommand::Ask(section) => Outcome::AssistAsked(section),
             AssistCommand::Offered(_) if message.author.kind != AuthorKind::Integration => {
                 Outcome::Refused(CommandError::Usage(command::INCIDENT_USAGE))
             }
             AssistCommand::Offered(_) if incident.private => Outcome::AssistPrivate,
             AssistCommand::Offered(offer) => {
                 let kept = offer.suggestions.len();
-                incident.suggestions = offer
-                    .suggestions
-                    .into_iter()
-                    .map(|suggestion| {
-                        let n = incident.next_suggestion;
-                        incident.next_suggestion += 1;
-                        Pending { n, suggestion }
-                    })
-                    .collect();
+                incident.suggestions.retain(|p| {
+                    offer
+                        .section
+                        .is_some_and(|section| p.suggestion.section != section)
+                });
+                for suggestion in offer.suggestions {
+                    let n = incident.next_suggestion;
+                    incident.next_suggestion += 1;
+                    incident.suggestions.push(Pending { n, suggestion });
+                }
                 incident.suggestions_dropped = offer.dropped;
                 Outcome::Suggested {
                     kept,
@@ -1721,7 +1722,7 @@ mod tests {
                 "/incident assist suggested {\"suggestions\":[],\"dropped\":0}",
             );
         let history = fold(log.events.clone(), &assisted);
-        assert_eq!(outcome(&history, "m3"), Outcome::AssistAsked);
+        assert_eq!(outcome(&history, "m3"), Outcome::AssistAsked(None));
         assert_eq!(
             outcome(&history, "a1"),
             Outcome::Suggested {
@@ -1776,6 +1777,43 @@ mod tests {
         );
         let incident = &fold(log.events.clone(), &assisted).incidents[0];
         assert!(!incident.assisted.contains("summary"));
+    }
+
+    #[test]
+    fn an_answer_for_one_section_replaces_only_that_sections_pending_suggestions() {
+        let assisted = Settings {
+            assist: true,
+            ..Settings::default()
+        };
+        let mut log = Log::new();
+        log.say("m1", 0, "Dana", "/incident start Checkout down")
+            .say("m2", 1, "Dana", "/timeline deploy v42 went out")
+            .say("m3", 2, "Dana", "/incident assist worked");
+        offered(&mut log, "a1", 3, OFFER);
+        offered(
+            &mut log,
+            "a2",
+            4,
+            r##"{"suggestions":[{"section":"worked","text":"Paging was fast.","cites":["#2"]}],"dropped":0,"section":"worked"}"##,
+        );
+        let history = fold(log.events, &assisted);
+        assert_eq!(
+            outcome(&history, "m3"),
+            Outcome::AssistAsked(Some(Section::Worked))
+        );
+        let pending: Vec<(u32, &str)> = history.incidents[0]
+            .suggestions
+            .iter()
+            .map(|p| (p.n, p.suggestion.text.as_str()))
+            .collect();
+        assert_eq!(
+            pending,
+            [
+                (1, "Checkout failed after a deploy."),
+                (2, "The deploy had no canary."),
+                (4, "Paging was fast.")
+            ]
+        );
     }
 
     #[test]

@@ -153,10 +153,14 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::Search(_) | Outcome::Similar => {
             "Search is not available here: Scribe has no store of past incidents.".to_string()
         }
-        Outcome::AssistAsked => "Asking the language model for suggestions (summary, impact, \
-contributing factors, what worked, what to improve). They are posted here once checked; none \
-enters the draft until someone accepts it with /incident assist accept N."
-            .to_string(),
+        Outcome::AssistAsked(section) => format!(
+            "Asking the language model for suggestions ({}). They are posted here once checked; \
+none enters the draft until someone accepts it with /incident assist accept N.",
+            section.map_or(
+                "summary, impact, contributing factors, what worked, what to improve",
+                |s| s.heading()
+            )
+        ),
         Outcome::AssistOff => {
             "Writing help is off here: no language model is configured ([assist] base_url)."
                 .to_string()

@@ -33,7 +33,7 @@ Type messages as in an incident channel. Commands:
   /incident ref <label> <text or URL>           alert, dashboard, pr, or a label of yours
   /incident action [now|short|long] <text> [@owner] [due YYYY-MM-DD]   (done|remove N)
   /incident severity|lead|impact|summary|resolve|close|status|draft ...
-  /incident assist [accept N]                   suggestions from a language model ([assist])
+  /incident assist [section | accept N]         suggestions from a language model ([assist])
   /incident private                             never send this incident to a language model
 Console stand-ins for chat buttons, acting on the previous message:
   /pin  /unpin  /react <emoji>  /unreact <emoji>  /edit <new text>  /delete
@@ -258,13 +258,13 @@ impl Console {
                 answer = format!("scribe: {found}\n");
             }
             // The console runs no jobs: the model is asked while the person waits.
-            (Outcome::AssistAsked, Some(incident)) => {
+            (Outcome::AssistAsked(section), Some(incident)) => {
                 let said = match crate::assist::Assistant::from_config(
                     &self.app.config,
                     &self.app.secrets,
                 ) {
                     Some(Ok(assistant)) => {
-                        crate::assist::ask(&self.app, &assistant, incident, id.as_str())
+                        crate::assist::ask(&self.app, &assistant, incident, id.as_str(), *section)
                             .await
                             .unwrap_or_else(|error| {
                                 tracing::error!(

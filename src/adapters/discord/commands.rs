@@ -145,6 +145,7 @@ impl Invocation {
             ("timeline", None) => self.timeline(sub),
             ("incident", None) => self.incident(sub),
             ("incident", Some("action")) => self.action(sub),
+            ("incident", Some("assist")) => self.assist(sub),
             ("incident", Some(list)) if STORY_LISTS.contains(&list) => self.story(list, sub),
             _ => None,
         }
@@ -193,13 +194,18 @@ impl Invocation {
             "resolve" => words.extend(self.option("note")),
             "search" => words.extend(self.option("words")),
             "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-            // Without a number, a new ask; with one, that suggestion accepted.
-            "assist" => {
-                if let Some(n) = self.number() {
-                    words.extend(["accept", n]);
-                }
-            }
             "close" | "status" | "draft" | "web" | "similar" | "private" => {}
+            _ => return None,
+        }
+        Some(words.join(" "))
+    }
+
+    /// `assist ask [section]`, `assist accept N`.
+    fn assist(&self, sub: &str) -> Option<String> {
+        let mut words = vec!["/incident", "assist"];
+        match sub {
+            "ask" => words.extend(self.option("section")),
+            "accept" => words.extend(["accept", self.number()?]),
             _ => return None,
         }
         Some(words.join(" "))
@@ -414,11 +420,23 @@ pub fn definitions() -> Vec<CreateCommand> {
         )
         .add_option(sub("similar", "Past incidents like this one, for you only"))
         .add_option(
-            sub(
-                "assist",
-                "Suggestions for the story from a language model; with a number, accept one",
-            )
-            .add_sub_option(number("The suggestion to accept").required(false)),
+            group("assist", "Suggestions for the story from a language model")
+                .add_sub_option(sub("ask", "Ask for suggestions").add_sub_option({
+                    let mut option = CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "section",
+                        "Ask for this section only",
+                    )
+                    .required(false);
+                    for section in crate::domain::assist::Section::ALL {
+                        option = option.add_string_choice(section.heading(), section.as_str());
+                    }
+                    option
+                }))
+                .add_sub_option(
+                    sub("accept", "Put a suggestion into the story, in your name")
+                        .add_sub_option(number("The suggestion's number")),
+                ),
         )
         .add_option(sub(
             "private",
@@ -1141,6 +1159,7 @@ mod tests {
                 "action" => want.extend(
                     ["add", "done", "remove", "restore"].map(|s| format!("incident action {s}")),
                 ),
+                "assist" => want.extend(["ask", "accept"].map(|s| format!("incident assist {s}"))),
                 _ => want.push(format!("incident {sub}")),
             }
         }

@@ -94,9 +94,13 @@ pub struct AssistForm {
     csrf: String,
     op: String,
     n: Option<u32>,
+    /// The section a "Suggest" is for; none: every section.
+    #[serde(default)]
+    section: String,
 }
 
-/// "Suggest" and a suggestion's "Accept": `/incident assist` and `/incident assist accept N`.
+/// "Suggest" (for a section, or all) and a suggestion's "Accept": `/incident assist
+/// [section]` and `/incident assist accept N`.
 pub async fn assist(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -105,7 +109,11 @@ pub async fn assist(
 ) -> Result<Response, WebError> {
     let (signed, incident) = allowed(&app, &headers, &id, &form.csrf).await?;
     let command = match form.op.as_str() {
-        "suggest" => "/incident assist".to_string(),
+        "suggest" if form.section.is_empty() => "/incident assist".to_string(),
+        "suggest" => match crate::domain::assist::Section::read(&form.section) {
+            Some(section) => format!("/incident assist {}", section.as_str()),
+            None => return Err(WebError::BadForm("No such section.")),
+        },
         "accept" => format!("/incident assist accept {}", number(form.n)?),
         _ => return Err(WebError::BadForm("No such change.")),
     };
