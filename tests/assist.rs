@@ -178,24 +178,28 @@ async fn only_sentences_resting_on_what_they_cite_are_shown_and_only_accepted_on
     );
 
     // Accepted, a suggestion is an ordinary story item of whoever accepted it, marked assisted.
+    incident_command(&setup.server, DANA, "worked paging was quick", "t.worked").await;
     let accepted = incident_command(&setup.server, SAM, "assist accept 2", "t.accept.2").await;
     assert!(
-        accepted.contains("Suggestion #2 accepted as item of what worked well #1"),
+        accepted.contains("Suggestion #2 accepted as item of what worked well #2"),
         "{accepted}"
     );
     let again = incident_command(&setup.server, DANA, "assist accept 2", "t.accept.2b").await;
     assert!(again.contains("There is no suggestion #2"), "{again}");
     let incident = setup.server.the_incident().await;
     assert_eq!(
-        incident["worked"][0]["text"],
+        incident["worked"][1]["text"],
         "The rollback brought errors back to 0.1%."
     );
-    assert_eq!(incident["worked"][0]["author"], "Sam");
-    assert_eq!(incident["worked"][0]["assisted"], true);
+    assert_eq!(incident["worked"][1]["author"], "Sam");
+    assert_eq!(incident["worked"][1]["assisted"], true);
+    assert!(incident["worked"][0].get("assisted").is_none());
     assert_eq!(incident["suggestions"].as_array().unwrap().len(), 1);
     let after = draft(&setup.server, "t.draft.2").await;
     assert!(
-        after.contains("- The rollback brought errors back to 0.1%. _(assisted)_"),
+        after.contains(
+            "\n- paging was quick\n- The rollback brought errors back to 0.1%. _(assisted)_\n"
+        ),
         "{after}"
     );
     assert!(
@@ -650,7 +654,7 @@ async fn the_console_asks_while_its_person_waits() {
         "{out}"
     );
     assert!(
-        out.contains("1. Release v2.3.1 went out without a canary. _(assisted)_"),
+        out.contains("1. Release v2.3.1 went out without a canary. _(assisted)_\n"),
         "{out}"
     );
     assert!(!out.contains("2 hours"), "{out}");
