@@ -64,7 +64,8 @@ pub struct App {
 impl App {
     pub fn new(config: Config, secrets: Secrets, store: Arc<AnyStore>) -> App {
         App {
-            recorder: Recorder::new(store, config.settings()),
+            recorder: Recorder::new(store, config.settings())
+                .with_budget(config.performance.fold_cache_mb.bytes()),
             drafter: Drafter::new(config.template_dir()),
             metrics: Metrics::default(),
             jobs: Arc::new(Queue::default()),
@@ -377,6 +378,21 @@ impl App {
             crate::domain::Platform::Discord => self.secrets.discord_token.is_some(),
             crate::domain::Platform::Console => false,
         })
+    }
+
+    /// Deletes (or, dry, measures) the messages no incident holds, and drops the folds of the
+    /// channels that changed.
+    pub async fn retention(&self, dry_run: bool) -> Result<crate::retention::Report, StoreError> {
+        let retention = &self.config.retention;
+        crate::retention::pass(
+            self.store().as_ref(),
+            &self.config.settings(),
+            retention.keys_for.span(),
+            self.clock.now(),
+            dry_run,
+            |channel| self.recorder.unload(channel),
+        )
+        .await
     }
 
     /// Every incident of every channel in the log (folds of recent channels are cached).

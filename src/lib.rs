@@ -7,6 +7,7 @@
 //!   templates or the clock.
 //! - [`storage`]: the durable, deduplicating event log and job queue (SQLite or PostgreSQL).
 //! - [`recorder`]: a channel's fold kept in memory, and the order of fold and store.
+//! - [`retention`]: deletes the messages no incident holds, keeping their keys a while.
 //! - [`drafting`]: an incident in, a postmortem draft (markdown or JSON) out.
 //! - [`jobs`]: every kind of follow-up work ([`jobs::JobKind`]) and the worker that runs it.
 //! - [`app`]: the application state every adapter shares ([`app::App`]).
@@ -43,6 +44,7 @@ pub mod publish;
 pub mod recorder;
 pub mod redact;
 pub mod replay;
+pub mod retention;
 pub mod search;
 pub mod server;
 pub mod signin;

@@ -97,6 +97,13 @@ enum Run {
         #[arg(long, value_enum, default_value_t = scribe::insights::Table::Severity)]
         table: scribe::insights::Table,
     },
+    /// Delete the messages no incident holds: posted while none was open, longer than
+    /// `[retention] before_incident` ago (`scribe serve` does it every `[retention] every`).
+    Retention {
+        /// Say what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the link that adds Scribe's bot to a Discord server, with its slash commands and
     /// exactly the permissions it uses; the application is `[discord] application_id`, or the
     /// one DISCORD_TOKEN begins with.
@@ -171,6 +178,10 @@ async fn run(command: Run, config: Config) -> Result<()> {
                 "{}",
                 startup::insights(config, &filter, format, table).await?
             );
+            Ok(())
+        }
+        Run::Retention { dry_run } => {
+            print!("{}", startup::retention(config, dry_run).await?);
             Ok(())
         }
         Run::DiscordInvite => {

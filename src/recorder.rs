@@ -27,7 +27,7 @@
 //! in the order they came.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::SubsecRound;
@@ -37,9 +37,10 @@ use crate::domain::{
 };
 use crate::storage::{Basis, Chain, Logged, NewJob, Store, StoreError};
 
-/// Folds kept in memory at most; the least recently used is dropped first (and rebuilt from
-/// the store if its channel speaks again).
-const CACHED_CHANNELS: usize = 256;
+/// What the folds kept in memory may take together unless told ([`Recorder::with_budget`]);
+/// the least recently used is dropped first (and rebuilt from the store if its channel
+/// speaks again).
+const BUDGET: usize = 64 << 20;
 
 /// Times a command is folded again after the store refused it as stale; the first refold reads
 /// the store, so only a channel that other processes keep writing to needs more than two.
@@ -48,6 +49,8 @@ const ATTEMPTS: usize = 4;
 pub struct Recorder<S> {
     store: Arc<S>,
     settings: Settings,
+    /// [`BUDGET`], or as told.
+    budget: usize,
     channels: Mutex<Channels>,
     /// Orders arrivals and reads: a read serves a command that took its ticket before the read
     /// took one.
@@ -56,8 +59,16 @@ pub struct Recorder<S> {
 
 #[derive(Default)]
 struct Channels {
-    slots: HashMap<ChannelRef, (Arc<tokio::sync::Mutex<Cached>>, u64)>,
+    slots: HashMap<ChannelRef, Slot>,
     tick: u64,
+}
+
+struct Slot {
+    cached: Arc<tokio::sync::Mutex<Cached>>,
+    /// When it was last asked for, in [`Channels::tick`]s.
+    used: u64,
+    /// [`Fold::weight`] as of the fold's last change, readable without its lock.
+    weight: Arc<AtomicUsize>,
 }
 
 /// A channel's fold, and which stored events it has seen.
@@ -75,9 +86,16 @@ struct Cached {
     loaded: bool,
     /// What the fold's own commands are appended on; a new one each time the fold is rebuilt.
     chain: Arc<Chain>,
+    /// The slot's [`Slot::weight`].
+    weight: Arc<AtomicUsize>,
 }
 
 impl Cached {
+    /// Tells the cache what the fold takes now.
+    fn weighed(&self) {
+        self.weight.store(self.fold.weight(), Ordering::Relaxed);
+    }
+
     /// One own event with `key` no longer ahead of the store: read back, or stored before.
     fn caught_up(&mut self, key: &EventKey) -> bool {
         // Read back in the order they were queued: usually the first.
@@ -126,27 +144,27 @@ impl<S: Store> Recorder<S> {
         Recorder {
             store,
             settings,
+            budget: BUDGET,
             channels: Mutex::new(Channels::default()),
             tickets: AtomicU64::new(0),
         }
     }
 
+    /// The same, keeping the folds in memory to `bytes` together (`[performance]
+    /// fold_cache_mb`).
+    pub fn with_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// The channel's slot, made when missing.
     fn slot(&self, channel: &ChannelRef) -> Arc<tokio::sync::Mutex<Cached>> {
         let mut channels = self.channels.lock().expect("channel cache lock");
         channels.tick += 1;
         let tick = channels.tick;
-        if !channels.slots.contains_key(channel) && channels.slots.len() >= CACHED_CHANNELS {
-            let oldest = channels
-                .slots
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(channel, _)| channel.clone());
-            if let Some(oldest) = oldest {
-                channels.slots.remove(&oldest);
-            }
-        }
         let settings = &self.settings;
-        let (slot, used) = channels.slots.entry(channel.clone()).or_insert_with(|| {
+        let slot = channels.slots.entry(channel.clone()).or_insert_with(|| {
+            let weight = Arc::new(AtomicUsize::new(0));
             let cached = Cached {
                 fold: Fold::new(settings.clone()),
                 seen: 0,
@@ -155,11 +173,41 @@ impl<S: Store> Recorder<S> {
                 ahead: VecDeque::new(),
                 loaded: false,
                 chain: Arc::default(),
+                weight: Arc::clone(&weight),
             };
-            (Arc::new(tokio::sync::Mutex::new(cached)), 0)
+            Slot {
+                cached: Arc::new(tokio::sync::Mutex::new(cached)),
+                used: 0,
+                weight,
+            }
         });
-        *used = tick;
-        Arc::clone(slot)
+        slot.used = tick;
+        Arc::clone(&slot.cached)
+    }
+
+    /// Drops the folds spoken in least recently while all of them take more than the budget;
+    /// never `channel`'s, which has just been used.
+    fn keep_to_budget(&self, channel: &ChannelRef) {
+        let mut channels = self.channels.lock().expect("channel cache lock");
+        let weigh = |slot: &Slot| slot.weight.load(Ordering::Relaxed);
+        let mut total: usize = channels.slots.values().map(weigh).sum();
+        if total <= self.budget {
+            return;
+        }
+        let mut by_use: Vec<(u64, ChannelRef, usize)> = channels
+            .slots
+            .iter()
+            .filter(|(other, _)| *other != channel)
+            .map(|(other, slot)| (slot.used, other.clone(), weigh(slot)))
+            .collect();
+        by_use.sort_unstable_by_key(|(used, _, _)| *used);
+        for (_, other, weight) in by_use {
+            if total <= self.budget {
+                break;
+            }
+            channels.slots.remove(&other);
+            total -= weight;
+        }
     }
 
     /// The channel's slot when it has one (a command was recorded there).
@@ -168,7 +216,7 @@ impl<S: Store> Recorder<S> {
         channels
             .slots
             .get(channel)
-            .map(|(slot, _)| Arc::clone(slot))
+            .map(|slot| Arc::clone(&slot.cached))
     }
 
     /// Brings the fold up to date with the store: folds the events stored since it last
@@ -197,6 +245,7 @@ impl<S: Store> Recorder<S> {
         cached.loaded = true;
         cached.read_at = ticket;
         cached.epoch = epoch;
+        cached.weighed();
         Ok(())
     }
 
@@ -275,6 +324,8 @@ impl<S: Store> Recorder<S> {
                 None
             };
             cached.fold.apply(event.clone());
+            cached.weighed();
+            self.keep_to_budget(&event.channel);
             let reply = cached.fold.effect_of(&event.message);
             let stored_text = cached.fold.posted_text(&event.message).map(str::to_owned);
             let jobs = reply
@@ -349,11 +400,19 @@ impl<S: Store> Recorder<S> {
         let slot = self.slot(channel);
         let mut cached = slot.lock().await;
         self.sync(channel, &mut cached).await?;
+        self.keep_to_budget(channel);
         Ok(cached.fold.history())
     }
 
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+
+    /// Drops the channel's fold, as the cache does when it is full: events were deleted from
+    /// its log (retention), and what the fold held of them is memory no answer needs.
+    pub fn unload(&self, channel: &ChannelRef) {
+        let mut channels = self.channels.lock().expect("channel cache lock");
+        channels.slots.remove(channel);
     }
 }
 
@@ -484,5 +543,69 @@ mod tests {
         let stored = store.channel_events(&channel).await.unwrap();
         assert_eq!(stored.len(), 51);
         assert_eq!(cached.seen, 51, "the fold has seen every stored event");
+    }
+
+    /// The folds kept in memory keep to the budget: the channels spoken in least recently are
+    /// dropped first, never the one speaking, and a dropped channel's next command is answered
+    /// from the store as if it had never left.
+    #[tokio::test]
+    async fn folds_keep_to_the_budget_least_recently_used_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scribe.db").display());
+        let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let in_channel = |channel: &str, id: usize, text: &str| ChatEvent {
+            channel: ChannelRef::new(Platform::Slack, channel),
+            ..said(id, text)
+        };
+        let weight = |live: &Recorder<SqliteStore>| -> Vec<(String, usize)> {
+            let channels = live.channels.lock().unwrap();
+            let mut all: Vec<(String, usize)> = channels
+                .slots
+                .iter()
+                .map(|(c, slot)| (c.id.clone(), slot.weight.load(Ordering::Relaxed)))
+                .collect();
+            all.sort();
+            all
+        };
+        async fn record(live: &Recorder<SqliteStore>, event: ChatEvent) -> Recorded {
+            live.record(&event, |_, _, _| Vec::new()).await.unwrap()
+        }
+        let unbounded = Recorder::new(Arc::clone(&store), Settings::default());
+        for channel in ["A", "B", "C"] {
+            record(
+                &unbounded,
+                in_channel(channel, 0, "/incident start Disk full"),
+            )
+            .await;
+            for i in 1..=20 {
+                record(
+                    &unbounded,
+                    in_channel(channel, i, &format!("/timeline step {i}")),
+                )
+                .await;
+            }
+        }
+        let weights = weight(&unbounded);
+        assert_eq!(weights.len(), 3);
+        let one = weights[0].1;
+        assert!(one > 20 * std::mem::size_of::<ChatEvent>(), "{weights:?}");
+
+        // Room for two folds: a third channel's command drops the least recently used.
+        let live =
+            Recorder::new(Arc::clone(&store), Settings::default()).with_budget(one * 2 + one / 2);
+        for channel in ["A", "B", "C"] {
+            record(&live, in_channel(channel, 21, "/timeline more")).await;
+        }
+        let kept: Vec<String> = weight(&live).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(kept, ["B", "C"]);
+        let status = record(&live, in_channel("A", 22, "/incident status")).await;
+        let incident = status.incident.expect("a status speaks of its incident");
+        assert_eq!(
+            incident.timeline.len(),
+            22,
+            "read back whole from the store"
+        );
+        let kept: Vec<String> = weight(&live).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(kept, ["A", "C"], "B was the least recently used");
     }
 }

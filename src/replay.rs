@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::adapters::export;
 use crate::config::Config;
-use crate::domain::fold;
+use crate::domain::{Stream, fold};
 use crate::drafting::{Drafter, IncidentDocument, Place};
 
 /// What a draft is written as (`--format md|json`).
@@ -28,14 +28,36 @@ pub fn draft(
     template: Option<&str>,
     max_bytes: u64,
 ) -> Result<String> {
-    let export = export::read(path, channel, max_bytes)?;
-    let events = export.events.len();
-    let history = fold(export.events, &config.settings());
+    let settings = config.settings();
+    // Folded as it is read; an export whose days are out of order is read whole and sorted.
+    let mut stream = Some(Stream::new(settings.clone()));
+    let mut events = 0;
+    let streamed = export::stream(path, channel, max_bytes, &mut |event| {
+        events += 1;
+        if stream.as_mut().is_some_and(|s| s.push(event).is_err()) {
+            stream = None;
+        }
+    })?;
+    let (history, from, name) = match (streamed, stream) {
+        (Some(streamed), Some(stream)) => {
+            (stream.history(), streamed.channel, streamed.channel_name)
+        }
+        _ => {
+            tracing::debug!("the export is not in time order: reading it whole");
+            let export = export::read(path, channel, max_bytes)?;
+            events = export.events.len();
+            (
+                fold(export.events, &settings),
+                export.channel,
+                export.channel_name,
+            )
+        }
+    };
     let Some(incident) = history.incidents.last() else {
         bail!(
             "{}: no incident in channel #{} ({events} events): nothing there starts with `/incident start <title>`",
             path.display(),
-            export.channel_name
+            name
         );
     };
     if history.incidents.len() > 1 {
@@ -46,18 +68,15 @@ pub fn draft(
     }
     Ok(match format {
         Format::Json => {
-            let mut json = serde_json::to_string_pretty(&IncidentDocument::new(
-                incident,
-                &export.channel_name,
-                None,
-            ))?;
+            let mut json =
+                serde_json::to_string_pretty(&IncidentDocument::new(incident, &name, None))?;
             json.push('\n');
             json
         }
         Format::Md => {
             let place = Place {
-                channel: export.channel_name.clone(),
-                platform: export.channel.platform.as_str(),
+                channel: name.clone(),
+                platform: from.platform.as_str(),
                 team_zone: config.team.timezone,
                 today: None,
             };

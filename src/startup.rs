@@ -125,6 +125,28 @@ pub async fn insights(
     })
 }
 
+/// `scribe retention`: deletes (or, dry, lists) the messages no incident holds.
+pub async fn retention(config: Config, dry_run: bool) -> Result<String> {
+    let store = Arc::new(open_store(&config, true).await?);
+    let app = App::new(config, Secrets::default(), store);
+    Ok(app.retention(dry_run).await?.to_string())
+}
+
+/// Retention every `[retention] every`, from the start, while `before_incident` is set.
+async fn retain(app: &App) {
+    if app.config.retention.before_incident.is_none() {
+        return std::future::pending().await;
+    }
+    let mut every = tokio::time::interval(app.config.retention.every.get());
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = app.retention(false).await {
+            tracing::warn!(%error, "retention stopped; it runs again at the next interval");
+        }
+    }
+}
+
 /// Runs each stored job with whoever does its kind (one `match` over [`JobKind`]), and
 /// reports a job's failure for good in its incident's channel.
 pub struct Runner {
@@ -339,6 +361,16 @@ impl Application {
             let stopped = until_stopped(stopped.clone());
             tokio::spawn(async move { app.index.run(&app.recorder, stopped).await })
         };
+        let retention = {
+            let app = Arc::clone(&app);
+            let stopped = until_stopped(stopped.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = retain(&app) => {}
+                    () = stopped => {}
+                }
+            })
+        };
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let (signalled, signal) = tokio::sync::oneshot::channel();
         let shutdown = async move {
@@ -365,6 +397,8 @@ impl Application {
         }
         // What it had not indexed yet is indexed at the next start.
         indexer.await?;
+        // A batch cut off is rolled back whole, and the next pass deletes it.
+        retention.await?;
         if let Some(socket) = socket {
             socket.await?;
         }

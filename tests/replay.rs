@@ -396,3 +396,32 @@ fn control_characters_from_an_export_reach_the_terminal_written_out() {
         "{stderr:?}"
     );
 }
+
+/// A Slack export whose day files are out of order (a message filed under a later day) is
+/// read whole and sorted, not streamed: the draft is the one its days in order give.
+#[test]
+fn a_misfiled_day_drafts_the_same() {
+    let case = "google-sre-shakespeare-2015";
+    let sandbox = Sandbox::new();
+    let copy = sandbox.path().join("export");
+    let channel = "inc-465-shakespeare";
+    std::fs::create_dir_all(copy.join(channel)).unwrap();
+    for file in ["channels.json", "users.json"] {
+        std::fs::copy(fixture(&format!("{case}/slack/{file}")), copy.join(file)).unwrap();
+    }
+    let day = fixture(&format!("{case}/slack/{channel}/2015-10-21.json"));
+    let mut messages: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(day).unwrap()).unwrap();
+    let first = messages.remove(0);
+    let write = |name: &str, messages: &[Value]| {
+        let path = copy.join(channel).join(name);
+        std::fs::write(path, serde_json::to_string(messages).unwrap()).unwrap();
+    };
+    write("2015-10-21.json", &messages);
+    write("2015-10-22.json", &[first]);
+    let misfiled = success(&sandbox.run(&["draft", copy.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&misfiled).unwrap(),
+        draft(case, "slack").json
+    );
+}

@@ -12,8 +12,8 @@ use scribe::domain::{
 };
 use scribe::search::{Document, Hit, Match, Query, Scope, Words, pieces};
 use scribe::storage::{
-    self, AnyStore, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store, StoreError,
-    WebIdentity, WebSession,
+    self, AnyStore, Forgotten, JobEnd, JobState, NewJob, PostgresStore, SqliteStore, Store,
+    StoreError, WebIdentity, WebSession,
 };
 
 fn at(secs: i64, micros: u32) -> DateTime<Utc> {
@@ -91,6 +91,70 @@ fn every_kind() -> Vec<ChatEvent> {
 
 mod checks {
     use super::*;
+
+    /// Forgetting deletes a message's events (all of its kinds) and nothing else, counts what
+    /// it freed, keeps the keys so a redelivery stores nothing, and drops the keys later.
+    pub async fn forgotten_events_keep_their_keys_a_while<S: Store>(store: &S) {
+        let events = every_kind();
+        for event in &events {
+            store.append(event, &[]).await.unwrap();
+        }
+        let kept = posted("C1", "2.0", "kept");
+        let elsewhere = posted("C2", "1.1", "same id, other channel");
+        store.append(&kept, &[]).await.unwrap();
+        store.append(&elsewhere, &[]).await.unwrap();
+        let forget = [MessageId::new("1.1"), MessageId::new("9.9")];
+        let measured = store.measure(&channel("C1"), &forget).await.unwrap();
+        assert_eq!(measured.events, 7);
+        assert!(measured.bytes > 100, "{measured:?}");
+        assert_eq!(store.channel_len(&channel("C1")).await.unwrap(), 8, "dry");
+
+        let when = at(1_800_000_000, 0);
+        let forgotten = store.forget(&channel("C1"), &forget, when).await.unwrap();
+        assert_eq!(forgotten, measured);
+        assert_eq!(
+            store.channel_events(&channel("C1")).await.unwrap(),
+            vec![kept.clone()]
+        );
+        assert_eq!(
+            store.channel_events(&channel("C2")).await.unwrap(),
+            vec![elsewhere]
+        );
+        assert_eq!(
+            store.forget(&channel("C1"), &forget, when).await.unwrap(),
+            Forgotten::default(),
+            "forgotten once"
+        );
+        for event in &events {
+            assert!(!store.append(event, &[]).await.unwrap(), "a redelivery");
+        }
+        assert_eq!(
+            store.channel_events(&channel("C1")).await.unwrap(),
+            vec![kept]
+        );
+
+        assert_eq!(store.drop_keys(when, 1_000).await.unwrap(), 0, "not before");
+        assert_eq!(
+            store
+                .drop_keys(when + Duration::seconds(1), 3)
+                .await
+                .unwrap(),
+            3,
+            "at most the limit"
+        );
+        assert_eq!(
+            store
+                .drop_keys(when + Duration::seconds(1), 1_000)
+                .await
+                .unwrap(),
+            4
+        );
+        assert!(
+            store.append(&events[0], &[]).await.unwrap(),
+            "the key is gone"
+        );
+        assert_eq!(store.channel_len(&channel("C1")).await.unwrap(), 2);
+    }
 
     pub async fn a_new_event_is_stored_once<S: Store>(store: &S) {
         let event = posted("C1", "1.0", "/timeline rolled back");
@@ -1176,6 +1240,14 @@ macro_rules! conformance {
                     return;
                 };
                 checks::hostile_text_is_only_words(&store).await;
+            }
+
+            #[tokio::test]
+            async fn forgotten_events_keep_their_keys_a_while() {
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
+                checks::forgotten_events_keep_their_keys_a_while(&store).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

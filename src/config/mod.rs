@@ -40,6 +40,8 @@ pub struct Config {
     pub publish: PublishConfig,
     pub web: WebConfig,
     pub search: SearchConfig,
+    pub retention: RetentionConfig,
+    pub performance: PerformanceConfig,
     pub postmortem: PostmortemConfig,
     pub reminders: RemindersConfig,
     pub followups: FollowupsConfig,
@@ -166,6 +168,27 @@ pub struct SearchConfig {
     /// Index every message of an incident, not only its timeline and story.
     pub messages: bool,
     pub similar_on_start: bool,
+}
+
+/// What is deleted, and when: the messages no incident holds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How long a message posted while no incident is open waits for a start; `None`: forever.
+    #[serde(deserialize_with = "value::interval_or_off")]
+    pub before_incident: Option<Interval>,
+    /// How often `serve` deletes what waited too long.
+    pub every: Interval,
+    /// How long a deleted event's key is kept, so that a redelivery of it changes nothing.
+    pub keys_for: Interval,
+}
+
+/// What `serve` may keep in memory.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceConfig {
+    /// The folds of the channels spoken in most recently, together, at most (estimated).
+    pub fold_cache_mb: value::FoldCacheMb,
 }
 
 /// Where drafts are published.
@@ -452,6 +475,7 @@ impl Config {
             team_zone: self.team.timezone,
             postmortem_due_after: self.postmortem_due_after(),
             assist: self.assist.base_url.is_some(),
+            waits_for_start: self.retention.before_incident.map(Interval::span),
         }
     }
 }

@@ -97,6 +97,34 @@ impl TryFrom<u64> for SessionHours {
     }
 }
 
+/// What the folds of channels kept in memory may take, in MiB: 1 to 65,536 (64 GiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct FoldCacheMb(u64);
+
+impl FoldCacheMb {
+    pub const MAX: u64 = 65_536;
+
+    pub fn bytes(self) -> usize {
+        usize::try_from(self.0 << 20).unwrap_or(usize::MAX)
+    }
+}
+
+impl TryFrom<u64> for FoldCacheMb {
+    type Error = Invalid;
+
+    fn try_from(mb: u64) -> Result<Self, Invalid> {
+        if (1..=Self::MAX).contains(&mb) {
+            Ok(FoldCacheMb(mb))
+        } else {
+            Err(Invalid(format!(
+                "{mb} MiB: the folds kept in memory take from 1 MiB to {} (64 GiB)",
+                Self::MAX
+            )))
+        }
+    }
+}
+
 /// How often something recurring happens: a whole number and a unit, `90s`, `10m`, `2h`, `5d`;
 /// at least a second and at most a year, so that adding it to a time never overflows. Shared
 /// by every setting that schedules (polling, reminders); where "never" is allowed, the setting

@@ -38,6 +38,10 @@ pub struct Settings {
     pub postmortem_due_after: chrono::Duration,
     /// Whether a language model is configured (`[assist] base_url`): `/incident assist` asks it.
     pub assist: bool,
+    /// How long a message posted while no incident is open waits for the next start: one
+    /// posted longer before the start joins no incident, so deleting it (retention) changes
+    /// nothing. `None`: every message since the last close joins the next start.
+    pub waits_for_start: Option<chrono::Duration>,
 }
 
 impl Default for Settings {
@@ -47,6 +51,7 @@ impl Default for Settings {
             team_zone: Tz::UTC,
             postmortem_due_after: chrono::Duration::days(5),
             assist: false,
+            waits_for_start: None,
         }
     }
 }
@@ -167,6 +172,8 @@ pub struct History {
     /// In order of start.
     pub incidents: Vec<Incident>,
     effects: HashMap<MessageId, Effect>,
+    /// [`Settings::waits_for_start`].
+    waits_for_start: Option<chrono::Duration>,
 }
 
 impl History {
@@ -185,12 +192,17 @@ impl History {
     }
 
     /// The incident a message posted at `at` belongs to: the one it was posted during, or the
-    /// first one started after it (the messages since the last close join the next start).
+    /// first one started after it (the messages since the last close join the next start, when
+    /// posted within [`Settings::waits_for_start`] of it).
     pub fn incident_at(&self, at: DateTime<Utc>) -> Option<&Incident> {
-        self.incidents.iter().find(|i| {
+        let incident = self.incidents.iter().find(|i| {
             self.previous_close(i).is_none_or(|closed| at > closed)
                 && i.closed_at.is_none_or(|closed| at <= closed)
-        })
+        })?;
+        let waited = incident.started_at - at;
+        self.waits_for_start
+            .is_none_or(|wait| waited <= wait)
+            .then_some(incident)
     }
 
     /// The channel's incident that is not closed yet, if any.
@@ -259,6 +271,41 @@ fn position(event: &ChatEvent) -> Position {
     (event.at, event.rank(), event.message.clone())
 }
 
+/// A fold fed events already in time order, one at a time, keeping no log for a replay: what
+/// a chat export's replay uses, so that its memory follows the channel's state and not every
+/// event it read.
+pub struct Stream {
+    fold: Fold,
+}
+
+/// An event came before one already folded: the stream cannot take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfOrder;
+
+impl Stream {
+    pub fn new(settings: Settings) -> Self {
+        Stream {
+            fold: Fold::new(settings),
+        }
+    }
+
+    /// Folds `event`, unless it comes before the last one folded (in [`fold`]'s order).
+    pub fn push(&mut self, event: ChatEvent) -> Result<(), OutOfOrder> {
+        let at = position(&event);
+        if self.fold.last.as_ref().is_some_and(|last| at < *last) {
+            return Err(OutOfOrder);
+        }
+        self.fold.last = Some(at);
+        self.fold.step(event);
+        Ok(())
+    }
+
+    /// Everything the events said: what [`fold`] over them gives.
+    pub fn history(mut self) -> History {
+        self.fold.history()
+    }
+}
+
 /// The fold kept up to date one event at a time, for a live channel: an event that comes in
 /// time order costs O(1); one that comes out of order makes the next read replay the channel.
 /// Either way the result equals [`fold`] over the same events.
@@ -276,6 +323,8 @@ pub struct Fold {
     /// The history as last derived, until the next event: pages and the search index ask for
     /// it far more often than a channel changes, and deriving every incident is the cost.
     derived: Option<History>,
+    /// About what the fold takes in memory ([`Fold::weight`]).
+    weight: usize,
 }
 
 /// Phase two so far: commands in time order, and each message assigned to an incident.
@@ -302,11 +351,19 @@ impl Fold {
             index: HashMap::new(),
             walk: Walk::default(),
             derived: None,
+            weight: 0,
         }
+    }
+
+    /// About what the fold takes in memory: every event twice (in the log kept for a replay,
+    /// and in the state of its message), so that a cache of folds can keep to a budget.
+    pub fn weight(&self) -> usize {
+        self.weight
     }
 
     pub fn apply(&mut self, event: ChatEvent) {
         self.derived = None;
+        self.weight += 2 * event.weight();
         let at = position(&event);
         if self.stale || self.last.as_ref().is_some_and(|last| at < *last) {
             self.stale = true;
@@ -324,7 +381,9 @@ impl Fold {
         }
         let mut events = std::mem::take(&mut self.events);
         events.sort_by_cached_key(position);
+        let weight = self.weight;
         *self = Fold::new(self.settings.clone());
+        self.weight = weight;
         for event in &events {
             self.step(event.clone());
         }
@@ -413,6 +472,24 @@ impl Fold {
         Some(builder.finish(&self.messages, &self.settings))
     }
 
+    /// The messages no incident holds or will hold: posted while none was open, and longer
+    /// than [`Settings::waits_for_start`] before `now`, so no start can take them any more
+    /// (not the commands about a closed incident, which write its postmortem). Deleting
+    /// their events changes no incident.
+    pub fn forgettable(&mut self, now: DateTime<Utc>) -> Vec<MessageId> {
+        let Some(wait) = self.settings.waits_for_start else {
+            return Vec::new();
+        };
+        self.refresh();
+        let effects = &self.walk.effects;
+        self.messages
+            .iter()
+            .filter(|m| m.incident.is_none() && now - m.at > wait)
+            .filter(|m| effects.get(&m.id).is_none_or(|e| e.incident.is_none()))
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
     /// Everything the channel's log says.
     pub fn history(&mut self) -> History {
         if let Some(derived) = &self.derived {
@@ -428,6 +505,7 @@ impl Fold {
                 .map(|builder| builder.finish(&self.messages, &self.settings))
                 .collect(),
             effects: self.walk.effects.clone(),
+            waits_for_start: self.settings.waits_for_start,
         };
         self.derived = Some(history.clone());
         history
@@ -472,7 +550,7 @@ impl Walk {
             (Ok(Some(_)), Ok(_)) if named.is_some() => Outcome::Refused(CommandError::NotForClosed),
             (_, Ok(command)) => match (command, self.current.as_mut()) {
                 (Command::Incident(IncidentCommand::Start { title, severity }), None) => {
-                    self.open(channel, messages, idx, title, severity);
+                    self.open(channel, messages, idx, title, severity, settings);
                     Outcome::Opened
                 }
                 (Command::Timeline(entry), current) => {
@@ -512,7 +590,8 @@ impl Walk {
         }
     }
 
-    /// `/incident start`: the messages since the last close join the new incident, and the
+    /// `/incident start`: the messages since the last close (within [`Settings::waits_for_start`])
+    /// join the new incident, and the
     /// entries among them are numbered first, in the order they were made.
     fn open(
         &mut self,
@@ -521,9 +600,14 @@ impl Walk {
         idx: usize,
         title: String,
         severity: Option<Severity>,
+        settings: &Settings,
     ) {
         let index = self.finished.len();
-        let members = std::mem::take(&mut self.pending);
+        let start = messages[idx].at;
+        let mut members = std::mem::take(&mut self.pending);
+        if let Some(wait) = settings.waits_for_start {
+            members.retain(|&i| start - messages[i].at <= wait);
+        }
         let mut made: Vec<(u64, usize)> = members
             .iter()
             .filter_map(|&i| messages[i].made.map(|made| (made, i)))
@@ -1664,6 +1748,34 @@ mod tests {
         }
     }
 
+    /// A stream of events in time order folds what the whole fold does; one before the last
+    /// folded is refused and changes nothing.
+    #[test]
+    fn a_stream_in_time_order_equals_the_whole_fold() {
+        let mut log = Log::new();
+        log.bot("0", -5, "FIRING: error rate")
+            .push("0", -4, EventKind::PinAdded)
+            .say("1", 0, "A", "/incident start X --sev sev2")
+            .say("2", 1, "B", "something broke")
+            .react("2", 1, "UA", "pushpin")
+            .say("3", 3, "A", "/timeline 09:58 first alert")
+            .say("5", 6, "A", "/incident close")
+            .say("7", 8, "A", "/incident summary a flag");
+        let whole = log.fold();
+        let mut sorted = log.events.clone();
+        sorted.sort_by_cached_key(position);
+        let mut stream = Stream::new(Settings::default());
+        for event in sorted {
+            stream.push(event).unwrap();
+        }
+        let late = log.events[2].clone();
+        assert_eq!(stream.push(late), Err(OutOfOrder));
+        let history = stream.history();
+        assert_eq!(history.incidents, whole.incidents);
+        assert_eq!(history.effects, whole.effects);
+        assert_eq!(history.incidents[0].summary.as_deref(), Some("a flag"));
+    }
+
     /// Entry numbers by text.
     fn numbers(incident: &Incident) -> Vec<(u32, String)> {
         let mut numbers: Vec<_> = incident
@@ -2341,5 +2453,68 @@ mod tests {
         assert_eq!(title(6), Some("Second"));
         assert_eq!(title(7), None, "after the last close, none");
         assert!(Log::new().fold().incident_at(log.at(0)).is_none());
+    }
+
+    /// Messages posted while no incident is open wait for the next start only so long: older
+    /// ones join nothing and are the ones retention may delete, never the commands that write a
+    /// closed incident's postmortem.
+    #[test]
+    fn messages_wait_for_a_start_only_so_long() {
+        let settings = Settings {
+            waits_for_start: Some(Duration::hours(24)),
+            ..Settings::default()
+        };
+        let day = 24 * 60;
+        let mut log = Log::new();
+        log.say("old", 0, "Robin", "deploy went out")
+            .react("old", 1, "U-Robin", "pushpin")
+            .say("o2", 2, "Robin", "/incident lead @Robin")
+            .say("fresh", 2 * day, "Zoë", "alert: checkout 5xx")
+            .react("fresh", 2 * day + 1, "U-Zoë", "pushpin")
+            .say("s", 2 * day + 30, "Zoë", "/incident start Checkout")
+            .say("c", 2 * day + 60, "Zoë", "/incident close")
+            .say("sum", 2 * day + 61, "Zoë", "/incident summary a flag")
+            .say("after", 2 * day + 62, "Zoë", "thanks all");
+        let history = fold(log.events.clone(), &settings);
+        let incident = &history.incidents[0];
+        assert_eq!(
+            texts(incident, EntrySource::Reaction),
+            ["alert: checkout 5xx"]
+        );
+        assert_eq!(
+            incident.participants.len(),
+            1,
+            "Robin's old message is not in it"
+        );
+        assert_eq!(incident.summary.as_deref(), Some("a flag"));
+        assert!(history.incident_at(log.at(0)).is_none());
+        assert!(history.incident_at(log.at(2 * day)).is_some());
+        // Without the setting, every message since the last close joins.
+        assert_eq!(
+            texts(&log.incident(), EntrySource::Reaction),
+            ["deploy went out", "alert: checkout 5xx"]
+        );
+
+        let ids = |now| -> Vec<String> {
+            let mut fold = Fold::new(settings.clone());
+            for event in log.events.clone() {
+                fold.apply(event);
+            }
+            fold.forgettable(now)
+                .into_iter()
+                .map(|m| m.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(log.at(3 * day)), ["old", "o2"]);
+        assert_eq!(
+            ids(log.at(4 * day)),
+            ["old", "o2", "after"],
+            "the summary stays"
+        );
+        assert!(
+            Fold::new(Settings::default())
+                .forgettable(log.at(9 * day))
+                .is_empty()
+        );
     }
 }

@@ -160,6 +160,25 @@ pub struct ChatEvent {
     pub kind: EventKind,
 }
 
+impl ChatEvent {
+    /// About what the event takes in memory, its text included: what a cache of folds counts.
+    pub fn weight(&self) -> usize {
+        let text = match &self.kind {
+            EventKind::Posted { author, text, .. } => {
+                author.id.as_str().len() + author.name.len() + text.len()
+            }
+            EventKind::Edited { text } => text.len(),
+            EventKind::ReactionAdded { emoji, user }
+            | EventKind::ReactionRemoved { emoji, user } => emoji.len() + user.as_str().len(),
+            EventKind::Deleted | EventKind::PinAdded | EventKind::PinRemoved => 0,
+        };
+        std::mem::size_of::<ChatEvent>()
+            + self.channel.id.len()
+            + self.message.as_str().len()
+            + text
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {

@@ -19,7 +19,7 @@ pub use command::{
     ActionCommand, AssistCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange,
     NewTime, Number, PostmortemCommand, RefChange, TimelineNote,
 };
-pub use engine::{Change, Effect, Fold, History, Outcome, Settings, fold};
+pub use engine::{Change, Effect, Fold, History, OutOfOrder, Outcome, Settings, Stream, fold};
 pub use event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKey, EventKind, MessageId, Platform, UserId,
 };

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{ChannelRef, ChatEvent, Platform};
+use crate::domain::{ChannelRef, ChatEvent, MessageId, Platform};
 use crate::search::{Document, Hit, Query, Scope};
 
 pub mod postgres;
@@ -122,6 +122,21 @@ pub struct Appended {
     /// higher number, and an event is visible to readers only once every event of its
     /// channel with a lower number is.
     pub seq: Option<i64>,
+}
+
+/// What deleting some events frees (or would free).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    pub events: u64,
+    /// Their payloads' bytes: what the store keeps of them is their key.
+    pub bytes: u64,
+}
+
+impl std::ops::AddAssign for Forgotten {
+    fn add_assign(&mut self, other: Forgotten) {
+        self.events += other.events;
+        self.bytes += other.bytes;
+    }
 }
 
 /// A stored event and its place in the log.
@@ -351,7 +366,92 @@ pub trait Store: Send + Sync {
 
     /// The incidents `query` finds, best first.
     fn search(&self, query: &Query) -> impl Future<Output = Result<Vec<Hit>, StoreError>> + Send;
+
+    /// Deletes the events of `messages` in `channel`, in one transaction, keeping only their
+    /// keys, marked as forgotten `at`: readers no longer see them, and a redelivery of one is
+    /// still no new event.
+    fn forget(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Forgotten, StoreError>> + Send;
+
+    /// What [`Store::forget`] would delete, changing nothing.
+    fn measure(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+    ) -> impl Future<Output = Result<Forgotten, StoreError>> + Send;
+
+    /// Drops at most `limit` keys forgotten before `before`; returns how many.
+    fn drop_keys(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
+
+/// `WHERE` for the live events of `messages` in `channel`, the same SQL on both stores.
+fn messages_of<DB>(sql: &mut sqlx::QueryBuilder<DB>, channel: &ChannelRef, messages: &[MessageId])
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    &'static str: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    sql.push(" WHERE forgotten_us IS NULL AND platform = ")
+        .push_bind(channel.platform.as_str())
+        .push(" AND channel = ")
+        .push_bind(channel.id.clone())
+        .push(" AND message IN (");
+    let mut list = sql.separated(", ");
+    for message in messages {
+        list.push_bind(message.as_str().to_owned());
+    }
+    sql.push(")");
+}
+
+/// [`Store::forget`] on either store: `size` is the SQL of a payload's size in bytes.
+pub(super) async fn forget_in<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    size: &str,
+    channel: &ChannelRef,
+    messages: &[MessageId],
+    at: Option<DateTime<Utc>>,
+) -> Result<Forgotten, StoreError>
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    &'static str: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    if messages.is_empty() {
+        return Ok(Forgotten::default());
+    }
+    let mut count = sqlx::QueryBuilder::new(format!(
+        "SELECT count(*), CAST(coalesce(sum({size}), 0) AS BIGINT) FROM events"
+    ));
+    messages_of(&mut count, channel, messages);
+    let (events, bytes): (i64, i64) = count.build_query_as().fetch_one(&mut **tx).await?;
+    if let Some(at) = at {
+        let mut update = sqlx::QueryBuilder::new("UPDATE events SET payload = '', forgotten_us = ");
+        update.push_bind(at.timestamp_micros());
+        messages_of(&mut update, channel, messages);
+        update.build().execute(&mut **tx).await?;
+    }
+    Ok(Forgotten {
+        events: events as u64,
+        bytes: bytes as u64,
+    })
+}
+
+/// [`Store::drop_keys`], the same SQL on both stores.
+pub(super) const DROP_KEYS: &str = "DELETE FROM events WHERE seq IN (SELECT seq FROM events
+     WHERE forgotten_us IS NOT NULL AND forgotten_us < $1 LIMIT $2)";
 
 /// The conditions of a search beyond its words, the same SQL on both stores (`d` is the
 /// `search_docs` row of a match).
@@ -478,6 +578,27 @@ impl Store for AnyStore {
 
     async fn channel_len(&self, channel: &ChannelRef) -> Result<usize, StoreError> {
         delegate!(self, store => store.channel_len(channel))
+    }
+
+    async fn forget(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+        at: DateTime<Utc>,
+    ) -> Result<Forgotten, StoreError> {
+        delegate!(self, store => store.forget(channel, messages, at))
+    }
+
+    async fn measure(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+    ) -> Result<Forgotten, StoreError> {
+        delegate!(self, store => store.measure(channel, messages))
+    }
+
+    async fn drop_keys(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        delegate!(self, store => store.drop_keys(before, limit))
     }
 
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {

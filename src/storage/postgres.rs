@@ -16,10 +16,10 @@ use sqlx::{QueryBuilder, SqlSafeStr};
 use super::rows;
 use super::writer::{Append, Backend, Inserted, JOBS_PER_INSERT, Pending, Writer, outcomes};
 use super::{
-    Appended, Basis, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store, StoreError,
-    WebIdentity, WebSession,
+    Appended, Basis, DROP_KEYS, Forgotten, Job, JobEnd, JobState, JobStatus, Logged, NewJob, Store,
+    StoreError, WebIdentity, WebSession, forget_in,
 };
-use crate::domain::{ChannelRef, ChatEvent, Platform};
+use crate::domain::{ChannelRef, ChatEvent, MessageId, Platform};
 use crate::search::{Document, Hit, Match, Query};
 
 #[derive(Debug, Clone)]
@@ -59,6 +59,11 @@ fn migrator() -> Migrator {
             4,
             "search",
             include_str!("../../migrations/postgres/0004_search.sql"),
+        ),
+        migration(
+            5,
+            "retention",
+            include_str!("../../migrations/postgres/0005_retention.sql"),
         ),
     ])
 }
@@ -160,6 +165,9 @@ impl Backend for PostgresBackend {
     }
 }
 
+/// A payload's size in bytes.
+const PAYLOAD_BYTES: &str = "octet_length(payload)";
+
 async fn insert_jobs(tx: &mut sqlx::PgConnection, jobs: &[&NewJob]) -> Result<(), StoreError> {
     for chunk in jobs.chunks(JOBS_PER_INSERT) {
         let mut insert = QueryBuilder::new("INSERT INTO jobs (key, kind, payload, run_at_us) ");
@@ -193,7 +201,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Logged>, StoreError> {
         let found: Vec<rows::EventRow> = sqlx::query_as(
             "SELECT seq, message, at_us, payload FROM events
-             WHERE platform = $1 AND channel = $2 AND seq > $3 ORDER BY seq",
+             WHERE platform = $1 AND channel = $2 AND seq > $3 AND forgotten_us IS NULL ORDER BY seq",
         )
         .bind(channel.platform.as_str())
         .bind(&channel.id)
@@ -207,13 +215,45 @@ impl Store for PostgresStore {
     }
 
     async fn channel_len(&self, channel: &ChannelRef) -> Result<usize, StoreError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE platform = $1 AND channel = $2")
-                .bind(channel.platform.as_str())
-                .bind(&channel.id)
-                .fetch_one(&self.pool)
-                .await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events
+                 WHERE platform = $1 AND channel = $2 AND forgotten_us IS NULL",
+        )
+        .bind(channel.platform.as_str())
+        .bind(&channel.id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(count as usize)
+    }
+
+    async fn forget(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+        at: DateTime<Utc>,
+    ) -> Result<Forgotten, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let forgotten = forget_in(&mut tx, PAYLOAD_BYTES, channel, messages, Some(at)).await?;
+        tx.commit().await?;
+        Ok(forgotten)
+    }
+
+    async fn measure(
+        &self,
+        channel: &ChannelRef,
+        messages: &[MessageId],
+    ) -> Result<Forgotten, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        forget_in(&mut tx, PAYLOAD_BYTES, channel, messages, None).await
+    }
+
+    async fn drop_keys(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let dropped = sqlx::query(DROP_KEYS)
+            .bind(before.timestamp_micros())
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(dropped.rows_affected())
     }
 
     async fn channels(&self) -> Result<Vec<ChannelRef>, StoreError> {

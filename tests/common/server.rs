@@ -441,18 +441,23 @@ impl Process {
         let reader = {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+                while let Some(line) = lines.next() {
                     // Text or JSON logs: the address runs to the next space or quote.
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         let addr: String = rest
                             .chars()
                             .take_while(|c| !c.is_whitespace() && *c != '"')
                             .collect();
-                        let _ = tx.send(addr);
                         if !keep_stderr {
+                            // Closed before the test is told the address: every line the
+                            // test's requests cause finds it closed.
+                            drop(lines);
                             log.lock().unwrap().push("(standard error closed)".into());
+                            let _ = tx.send(addr);
                             return;
                         }
+                        let _ = tx.send(addr);
                     }
                     log.lock().unwrap().push(line);
                 }

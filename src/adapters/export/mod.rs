@@ -92,20 +92,77 @@ fn at(path: Option<&str>) -> String {
 /// export, the format is not one of these, or the channel is missing or ambiguous; the message
 /// names the file and what to do.
 pub fn read(path: &Path, channel: Option<&str>, max_bytes: u64) -> Result<Export, ExportError> {
+    let mut events = Vec::new();
+    match open(path, channel, max_bytes, slack::Emit::All(&mut events))? {
+        Opened::Slack(found) => Ok(sorted(found, events)),
+        Opened::Discord(export) => Ok(export),
+    }
+}
+
+/// The channel an export was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    pub channel: ChannelRef,
+    pub channel_name: String,
+}
+
+/// Reads one channel of the export at `path` as [`read`] does, passing its events to `sink`
+/// in the order [`read`] returns them, without holding them: a Slack export day file by day
+/// file. `None` (after some events) when the day files are not in order: read it with
+/// [`read`].
+///
+/// # Errors
+/// As [`read`]'s.
+pub fn stream(
+    path: &Path,
+    channel: Option<&str>,
+    max_bytes: u64,
+    sink: &mut dyn FnMut(ChatEvent),
+) -> Result<Option<Streamed>, ExportError> {
+    let found = match open(path, channel, max_bytes, slack::Emit::ByDay(sink))? {
+        Opened::Slack(found) => found,
+        // A DiscordChatExporter file is one document, read whole.
+        Opened::Discord(export) => {
+            let found = (export.channel, export.channel_name);
+            export.events.into_iter().for_each(&mut *sink);
+            Some(found)
+        }
+    };
+    Ok(found.map(|(channel, channel_name)| Streamed {
+        channel,
+        channel_name,
+    }))
+}
+
+/// An export opened: a Slack export's events went where it was told.
+enum Opened {
+    Slack(slack::Found),
+    Discord(Export),
+}
+
+fn open(
+    path: &Path,
+    channel: Option<&str>,
+    max_bytes: u64,
+    emit: slack::Emit<'_>,
+) -> Result<Opened, ExportError> {
     let io_error = |error| ExportError::Io {
         file: path.display().to_string(),
         error,
     };
     let metadata = std::fs::metadata(path).map_err(io_error)?;
+    let budget = Budget::new(max_bytes);
+    let channel = without_hash(channel);
     if metadata.is_dir() && path.join("channels.json").exists() {
-        slack::read_dir(path, without_hash(channel), Budget::new(max_bytes))
+        slack::read_dir(path, channel, budget, emit).map(Opened::Slack)
     } else if metadata.is_file() && has_extension(path, "zip") {
         let file = std::fs::File::open(path).map_err(io_error)?;
-        read_slack_zip(io::BufReader::new(file), path, channel, max_bytes)
+        let archive = Box::new(io::BufReader::new(file));
+        slack::read_zip(archive, path, channel, budget, emit).map(Opened::Slack)
     } else if metadata.is_file() && has_extension(path, "json") {
         let open = || std::fs::File::open(path).map_err(io_error);
         let file = path.display().to_string();
-        discord::read(open, &file, without_hash(channel), Budget::new(max_bytes))
+        discord::read(open, &file, channel, budget).map(Opened::Discord)
     } else {
         Err(ExportError::UnknownFormat {
             file: path.display().to_string(),
@@ -124,12 +181,25 @@ pub fn read_slack_zip<R: Read + Seek + 'static>(
     channel: Option<&str>,
     max_bytes: u64,
 ) -> Result<Export, ExportError> {
-    slack::read_zip(
+    let mut events = Vec::new();
+    let found = slack::read_zip(
         Box::new(archive),
         file,
         without_hash(channel),
         Budget::new(max_bytes),
-    )
+        slack::Emit::All(&mut events),
+    )?;
+    Ok(sorted(found, events))
+}
+
+/// The export [`slack::Emit::All`] read: it always finds its channel.
+fn sorted(found: slack::Found, events: Vec<ChatEvent>) -> Export {
+    let (channel, channel_name) = found.expect("every message read and sorted");
+    Export {
+        channel,
+        channel_name,
+        events,
+    }
 }
 
 /// Reads a DiscordChatExporter JSON document held in memory, as [`read`] reads a `.json`

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use zip::ZipArchive;
 
-use super::{Budget, Export, ExportError, explain, io_error, parse_fast};
+use super::{Budget, ExportError, explain, io_error, parse_fast};
 use crate::adapters::slack::markup;
 use crate::adapters::slack::ts::Ts;
 use crate::domain::event::{
@@ -20,7 +20,8 @@ pub(super) fn read_dir(
     path: &Path,
     channel: Option<&str>,
     budget: Budget,
-) -> Result<Export, ExportError> {
+    emit: Emit<'_>,
+) -> Result<Found, ExportError> {
     // Links are followed only within the export, so the real root is what they must stay in.
     let root = std::fs::canonicalize(path)
         .map_err(|error| io_error(&path.display().to_string(), error))?;
@@ -28,7 +29,7 @@ pub(super) fn read_dir(
         path: path.to_path_buf(),
         root,
     };
-    read(source, channel, budget)
+    read(source, channel, budget, emit)
 }
 
 /// An archive to read from: a file, or bytes in memory.
@@ -42,7 +43,8 @@ pub(super) fn read_zip(
     path: &Path,
     channel: Option<&str>,
     budget: Budget,
-) -> Result<Export, ExportError> {
+    emit: Emit<'_>,
+) -> Result<Found, ExportError> {
     let file = path.display().to_string();
     let archive = ZipArchive::new(archive).map_err(|error| ExportError::Zip {
         file: file.clone(),
@@ -69,6 +71,7 @@ pub(super) fn read_zip(
         },
         channel,
         budget,
+        emit,
     )
 }
 
@@ -322,11 +325,26 @@ impl Person {
     }
 }
 
+/// Where the events go: all collected, or passed on day file by day file.
+pub(super) enum Emit<'a> {
+    /// Every day's messages read first, then sorted together: any export, any order.
+    All(&'a mut Vec<ChatEvent>),
+    /// Each day file's messages sorted and passed on before the next file is read, so memory
+    /// follows a day, not the export. Stops, saying so, at a day that holds messages before
+    /// the previous day's last: such an export is read with [`Emit::All`].
+    ByDay(&'a mut dyn FnMut(ChatEvent)),
+}
+
+/// The channel read: its reference and name; `None` when [`Emit::ByDay`] found the days out
+/// of order.
+pub(super) type Found = Option<(ChannelRef, String)>;
+
 fn read(
     mut source: Source,
     wanted: Option<&str>,
     mut budget: Budget,
-) -> Result<Export, ExportError> {
+    emit: Emit<'_>,
+) -> Result<Found, ExportError> {
     let budget = &mut budget;
     let mut channels: Vec<Channel> = source.parse("channels.json", budget)?.unwrap_or_default();
     channels.extend(
@@ -341,46 +359,104 @@ fn read(
         .iter()
         .map(|user| (user.id.clone(), Person::new(user)))
         .collect();
-
-    let mut messages: Vec<Message> = Vec::new();
-    for day in source.day_files(&channel.name)? {
+    let mut events = Events {
+        channel: &channel,
+        channel_ref: ChannelRef::new(Platform::Slack, &channel.id),
+        pins: channel.pins.iter().map(|pin| pin.id.as_str()).collect(),
+        people: &people,
+        previous: None,
+        same_ts: 0,
+    };
+    let days = source.day_files(&channel.name)?;
+    let mut parse_day = |source: &mut Source, day: &str| -> Result<Vec<Message>, ExportError> {
         let rel = format!("{}/{day}", channel.name);
-        messages.extend(
-            source
-                .parse::<Vec<Message>>(&rel, budget)?
-                .unwrap_or_default(),
-        );
+        Ok(source
+            .parse::<Vec<Message>>(&rel, budget)?
+            .unwrap_or_default())
+    };
+    match emit {
+        Emit::All(all) => {
+            let mut messages: Vec<Message> = Vec::new();
+            for day in &days {
+                messages.extend(parse_day(&mut source, day)?);
+            }
+            // Exports repeat messages and files come in any order: sort, drop exact repeats,
+            // and number distinct messages that share a ts so every message gets the same id
+            // on every read.
+            sort(&mut messages);
+            all.reserve(messages.len());
+            for message in &messages {
+                events.of(message, &mut |event| all.push(event));
+            }
+        }
+        Emit::ByDay(sink) => {
+            let mut last: Option<Message> = None;
+            for day in &days {
+                let mut messages = parse_day(&mut source, day)?;
+                sort(&mut messages);
+                let Some(first) = messages.first() else {
+                    continue;
+                };
+                if let Some(last) = &last {
+                    match last.key().cmp(&first.key()) {
+                        std::cmp::Ordering::Less => {}
+                        std::cmp::Ordering::Equal => {
+                            messages.remove(0);
+                        }
+                        std::cmp::Ordering::Greater => return Ok(None),
+                    }
+                }
+                for message in &messages {
+                    events.of(message, sink);
+                }
+                last = messages.pop().or(last);
+            }
+        }
     }
-    // Exports repeat messages and files come in any order: sort, drop exact repeats, and number
-    // distinct messages that share a ts so every message gets the same id on every read.
+    let Events { channel_ref, .. } = events;
+    Ok(Some((channel_ref, channel.name.clone())))
+}
+
+/// Sorted, exact repeats dropped: the order events are made in.
+fn sort(messages: &mut Vec<Message>) {
     messages.sort_by(|a, b| a.key().cmp(&b.key()));
     messages.dedup_by(|a, b| a.key() == b.key());
+}
 
-    let pins: HashSet<&str> = channel.pins.iter().map(|pin| pin.id.as_str()).collect();
-    let channel_ref = ChannelRef::new(Platform::Slack, &channel.id);
-    let lookup = |id: &str| people.get(id).map(|person| person.name.clone());
-    let mut events = Vec::with_capacity(messages.len());
-    let (mut previous, mut same_ts) = (None, 0);
-    for message in &messages {
+/// Makes a channel's events from its messages, taken in sorted order.
+struct Events<'a> {
+    channel: &'a Channel,
+    channel_ref: ChannelRef,
+    pins: HashSet<&'a str>,
+    people: &'a HashMap<String, Person>,
+    /// The previous message's ts, and how many before it had the same.
+    previous: Option<String>,
+    same_ts: usize,
+}
+
+impl Events<'_> {
+    fn of(&mut self, message: &Message, sink: &mut dyn FnMut(ChatEvent)) {
         let ts = &message.ts;
-        same_ts = if previous == Some(&ts.raw) {
-            same_ts + 1
+        self.same_ts = if self.previous.as_deref() == Some(ts.raw.as_str()) {
+            self.same_ts + 1
         } else {
+            self.previous = Some(ts.raw.clone());
             1
         };
-        previous = Some(&ts.raw);
-        let id = match same_ts {
+        let id = match self.same_ts {
             1 => MessageId::new(&ts.raw),
             n => MessageId::new(format!("{}#{n}", ts.raw)),
         };
         let event = |kind| ChatEvent {
-            channel: channel_ref.clone(),
+            channel: self.channel_ref.clone(),
             message: id.clone(),
             at: ts.at,
             kind,
         };
-        events.push(event(EventKind::Posted {
-            author: author(message, &people),
+        let people = self.people;
+        let lookup = |id: &str| people.get(id).map(|person| person.name.clone());
+        sink(event(EventKind::Posted {
+            author: author(message, people),
             text: markup::decode(message.text(), lookup),
             thread: message
                 .thread_ts
@@ -390,21 +466,19 @@ fn read(
         }));
         for reaction in &message.reactions {
             for user in &reaction.users {
-                events.push(event(EventKind::ReactionAdded {
+                sink(event(EventKind::ReactionAdded {
                     emoji: reaction.name.clone(),
                     user: UserId::new(user),
                 }));
             }
         }
-        if message.pinned_to.contains(&channel.id) || (same_ts == 1 && pins.contains(&*ts.raw)) {
-            events.push(event(EventKind::PinAdded));
+        let channel = &self.channel.id;
+        if message.pinned_to.contains(channel)
+            || (self.same_ts == 1 && self.pins.contains(&*ts.raw))
+        {
+            sink(event(EventKind::PinAdded));
         }
     }
-    Ok(Export {
-        channel: channel_ref,
-        channel_name: channel.name,
-        events,
-    })
 }
 
 /// The channel named `wanted`, or the only one.
@@ -470,6 +544,8 @@ fn author(message: &Message, people: &HashMap<String, Person>) -> Author {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+
+    use super::super::Export;
 
     use chrono::{TimeZone, Utc};
 
@@ -637,6 +713,43 @@ mod tests {
             .map(|(id, text)| (id.to_string(), text.to_string()));
         assert_eq!(ids(format!("[{a}, {b}, {c}, {a}]")), expected);
         assert_eq!(ids(format!("[{c}, {a}, {b}, {b}]")), expected);
+    }
+
+    /// Streamed day file by day file, an export gives the events a whole read gives, in the
+    /// same order, a repeat across two days included; days out of order are said to be.
+    #[test]
+    fn streaming_gives_what_reading_whole_gives() {
+        let streamed = |dir: &tempfile::TempDir| {
+            let mut events = Vec::new();
+            let found = super::super::stream(dir.path(), None, 1 << 20, &mut |e| events.push(e));
+            (found.unwrap().is_some(), events)
+        };
+        let first = r#"{"ts": "1445439680.000001", "user": "U1", "text": "one",
+                         "reactions": [{"name": "pushpin", "users": ["U2"]}]}"#;
+        let last = r#"{"ts": "1445439690.000001", "user": "U2", "text": "two"}"#;
+        let next = r#"{"ts": "1445526080.000001", "user": "U1", "text": "three"}"#;
+        let shared = r#"{"ts": "1445526090.000001", "user": "U2", "text": "four"}"#;
+        let also = r#"{"ts": "1445526090.000001", "user": "U1", "text": "five"}"#;
+        let dir = export(&[
+            ("2015-10-21.json", &format!("[{last}, {first}]")),
+            (
+                "2015-10-22.json",
+                &format!("[{last}, {shared}, {next}, {also}]"),
+            ),
+        ]);
+        let whole = read_export(dir.path(), None).unwrap();
+        assert_eq!(posts(&whole).len(), 5);
+        assert_eq!(streamed(&dir), (true, whole.events));
+
+        let misfiled = export(&[
+            ("2015-10-21.json", &format!("[{first}, {next}]")),
+            ("2015-10-22.json", &format!("[{last}]")),
+        ]);
+        assert!(
+            !streamed(&misfiled).0,
+            "a day before the previous day's last"
+        );
+        assert_eq!(posts(&read_export(misfiled.path(), None).unwrap()).len(), 3);
     }
 
     #[test]
