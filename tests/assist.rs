@@ -260,6 +260,15 @@ async fn only_sentences_resting_on_what_they_cite_are_shown_and_only_accepted_on
     });
     let incident = server.the_incident().await;
     assert_eq!(incident["suggestions"][0]["n"], 1, "{incident:#}");
+    // Whoever asks sees the pending ones again, for them only.
+    let listed = server
+        .command(CHANNEL, DANA, "/incident", "assist list", "t.list")
+        .await;
+    assert_eq!(listed["response_type"], "ephemeral", "{listed}");
+    let listed = listed["text"].as_str().unwrap();
+    assert!(listed.contains("\n1. Summary: At "), "{listed}");
+    assert!(!listed.contains("\n2. "), "{listed}");
+    assert!(listed.contains("5 more were dropped"), "{listed}");
     let accepted = incident_command(&server, DANA, "assist accept 1", "t.accept.1").await;
     assert!(accepted.contains("accepted as the summary"), "{accepted}");
     let incident = server.the_incident().await;

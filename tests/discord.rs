@@ -933,7 +933,7 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
     );
     // `assist ask [section]`, `assist accept N`.
     let assist = option(&incident, "assist");
-    assert_eq!(names_of(&assist), ["ask", "accept"]);
+    assert_eq!(names_of(&assist), ["ask", "list", "accept"]);
     number(&option(&assist, "accept"));
     let section = option(&option(&assist, "ask"), "section");
     assert_eq!(

@@ -16,7 +16,7 @@ pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>]
 (edit N <text>, done|reopen|remove|restore N, track N <issue> [URL]) \
 | postmortem owner <name>|due YYYY-MM-DD|review [PR URL]|published \
 | resolve [note] | close | status | draft [--publish] | web | search <words> | similar \
-| assist [section | accept N] | private";
+| assist [section | list | accept N] | private";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -85,6 +85,8 @@ pub enum IncidentCommand {
 pub enum AssistCommand {
     /// Ask for suggestions, for one section or all (the model is called off the command path).
     Ask(Option<Section>),
+    /// The pending suggestions, for whoever asks.
+    List,
     /// Suggestion N becomes a story item (or the summary, the impact) of whoever accepts it.
     Accept(Number),
     /// The checked suggestions of an answer, as Scribe records them (`assist suggested
@@ -417,6 +419,7 @@ fn parse_assist(args: &str) -> Result<AssistCommand, CommandError> {
             Ok(AssistCommand::Ask(Section::read(word)))
         }
         "accept" => Ok(AssistCommand::Accept(parse_number(rest, INCIDENT_USAGE)?)),
+        "list" if rest.is_empty() => Ok(AssistCommand::List),
         "suggested" => serde_json::from_str(rest)
             .map(AssistCommand::Offered)
             .map_err(|_| CommandError::Usage(INCIDENT_USAGE)),
@@ -825,6 +828,7 @@ mod tests {
             other => Err(other),
         };
         assert_eq!(assist("/incident assist"), Ok(AssistCommand::Ask(None)));
+        assert_eq!(assist("/incident assist list"), Ok(AssistCommand::List));
         assert_eq!(
             assist("/incident assist factor"),
             Ok(AssistCommand::Ask(Some(Section::Factors)))

@@ -94,6 +94,8 @@ pub enum Outcome {
     Similar,
     /// `/incident assist [section]`: the model is asked, off the command path.
     AssistAsked(Option<Section>),
+    /// `/incident assist list`: the adapter shows the pending suggestions.
+    ShowSuggestions,
     /// `/incident assist` where no model is configured.
     AssistOff,
     /// `/incident assist` (or an answer arriving) for a private incident: nothing is sent.
@@ -121,6 +123,7 @@ impl Outcome {
                 | Outcome::Publish
                 | Outcome::Similar
                 | Outcome::AssistAsked(_)
+                | Outcome::ShowSuggestions
         )
     }
 }
@@ -1018,6 +1021,7 @@ impl Builder {
             AssistCommand::Ask(_) if incident.private => Outcome::AssistPrivate,
             AssistCommand::Ask(_) if !settings.assist => Outcome::AssistOff,
             AssistCommand::Ask(section) => Outcome::AssistAsked(section),
+            AssistCommand::List => Outcome::ShowSuggestions,
             AssistCommand::Offered(_) if message.author.kind != AuthorKind::Integration => {
                 Outcome::Refused(CommandError::Usage(command::INCIDENT_USAGE))
             }

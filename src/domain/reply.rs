@@ -161,6 +161,9 @@ none enters the draft until someone accepts it with /incident assist accept N.",
                 |s| s.heading()
             )
         ),
+        Outcome::ShowSuggestions => incident.map_or_else(String::new, |incident| {
+            suggestions(&incident.suggestions, incident.suggestions_dropped)
+        }),
         Outcome::AssistOff => {
             "Writing help is off here: no language model is configured ([assist] base_url)."
                 .to_string()

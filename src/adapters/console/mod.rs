@@ -33,7 +33,7 @@ Type messages as in an incident channel. Commands:
   /incident ref <label> <text or URL>           alert, dashboard, pr, or a label of yours
   /incident action [now|short|long] <text> [@owner] [due YYYY-MM-DD]   (done|remove N)
   /incident severity|lead|impact|summary|resolve|close|status|draft ...
-  /incident assist [section | accept N]         suggestions from a language model ([assist])
+  /incident assist [section | list | accept N]  suggestions from a language model ([assist])
   /incident private                             never send this incident to a language model
 Console stand-ins for chat buttons, acting on the previous message:
   /pin  /unpin  /react <emoji>  /unreact <emoji>  /edit <new text>  /delete

@@ -206,6 +206,7 @@ impl Invocation {
         match sub {
             "ask" => words.extend(self.option("section")),
             "accept" => words.extend(["accept", self.number()?]),
+            "list" => words.push("list"),
             _ => return None,
         }
         Some(words.join(" "))
@@ -433,6 +434,7 @@ pub fn definitions() -> Vec<CreateCommand> {
                     }
                     option
                 }))
+                .add_sub_option(sub("list", "The suggestions waiting, for you only"))
                 .add_sub_option(
                     sub("accept", "Put a suggestion into the story, in your name")
                         .add_sub_option(number("The suggestion's number")),
@@ -1159,7 +1161,9 @@ mod tests {
                 "action" => want.extend(
                     ["add", "done", "remove", "restore"].map(|s| format!("incident action {s}")),
                 ),
-                "assist" => want.extend(["ask", "accept"].map(|s| format!("incident assist {s}"))),
+                "assist" => {
+                    want.extend(["ask", "list", "accept"].map(|s| format!("incident assist {s}")))
+                }
                 _ => want.push(format!("incident {sub}")),
             }
         }
