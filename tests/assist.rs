@@ -167,6 +167,11 @@ async fn only_sentences_resting_on_what_they_cite_are_shown_and_only_accepted_on
     assert_eq!(incident["suggestions"][1]["section"], "worked");
     assert_eq!(incident["suggestions"][1]["cites"], json!(["#3"]));
     assert_eq!(incident["suggestions_dropped"], 5);
+    let status = incident_command(&setup.server, DANA, "status", "t.status").await;
+    assert!(
+        status.contains(" · 2 suggestions pending (/incident assist list)"),
+        "{status}"
+    );
     assert_eq!(incident["summary"], Value::Null);
     assert!(incident["worked"].as_array().unwrap().is_empty());
     let before = draft(&setup.server, "t.draft.1").await;

@@ -248,7 +248,17 @@ pub fn status(incident: &Incident, today: NaiveDate) -> String {
         started = incident.started_at.format("%Y-%m-%d %H:%M UTC"),
         entries = incident.visible_timeline().count(),
         people = incident.participants.len(),
-    ) + &postmortem_line(incident, today)
+    ) + &suggestions_line(incident)
+        + &postmortem_line(incident, today)
+}
+
+/// ` · 2 suggestions pending (/incident assist list)`, when some wait for a person.
+fn suggestions_line(incident: &Incident) -> String {
+    match incident.suggestions.len() {
+        0 => String::new(),
+        1 => " · 1 suggestion pending (/incident assist list)".to_string(),
+        n => format!(" · {n} suggestions pending (/incident assist list)"),
+    }
 }
 
 /// ` · postmortem <state> · owner <name> · due <date>`, once the incident is closed.
