@@ -42,7 +42,7 @@ the entries or messages it rests on, and may only use times, numbers, names and 
 appear in what it cites. Put no citation in the text. Answer with JSON only: \
 {\"suggestions\": [{\"section\": \"summary\", \"text\": \"...\", \"cites\": [\"#3\"]}]}.";
 
-/// The client of the configured model; `None` where `[assist] base_url` is unset.
+/// The client of the configured model, made only where `[assist] base_url` is set.
 pub struct Assistant {
     http: reqwest::Client,
     endpoint: url::Url,
