@@ -617,7 +617,12 @@ async fn the_web_page_asks_for_suggestions_and_accepts_one_as_the_signed_in_pers
     assert_eq!(incident["improve"][0]["author"], "Sam");
     assert_eq!(incident["improve"][0]["assisted"], true);
     assert!(incident["suggestions"].as_array().unwrap().is_empty());
-    assert!(!page(http).await.contains("Accept suggestion 1"));
+    let html = page(http).await;
+    assert!(!html.contains("Accept suggestion 1"), "{html}");
+    assert!(
+        html.contains("Page the database team sooner.</span> <span class=\"author\">— Sam</span> <span class=\"muted\">(assisted)</span>"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
