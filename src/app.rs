@@ -97,7 +97,13 @@ impl App {
             .recorder
             .record(event, |reply, id, incident| {
                 let mut jobs =
-                    jobs::follow_ups(&self.config.publish, reply, id, event.message.as_str());
+                    jobs::assist_jobs(&reply.outcome, id.as_ref(), event.message.as_str());
+                jobs.extend(jobs::follow_ups(
+                    &self.config.publish,
+                    reply,
+                    id,
+                    event.message.as_str(),
+                ));
                 let mut made = None;
                 let mut incident = || made.get_or_insert_with(&mut *incident).clone();
                 jobs.extend(jobs::reminders(&self.rules, &reply.outcome, &mut incident));
@@ -355,13 +361,7 @@ impl App {
     /// Scribe cannot post (the console, a platform without its token) the text goes to the log,
     /// as it does when the store cannot take the job: there is nobody else to tell.
     pub async fn report(&self, id: &IncidentId, key: &str, text: &str) {
-        let platform = id.channel.platform;
-        let kind = JobKind::report(platform).filter(|_| match platform {
-            crate::domain::Platform::Slack => self.secrets.slack_bot_token.is_some(),
-            crate::domain::Platform::Discord => self.secrets.discord_token.is_some(),
-            crate::domain::Platform::Console => false,
-        });
-        let Some(kind) = kind else {
+        let Some(kind) = self.report_kind(id.channel.platform) else {
             tracing::warn!(incident = %id, text, "no way to post in the incident's channel");
             return;
         };
@@ -369,6 +369,15 @@ impl App {
         if let Err(error) = self.enqueue(&[job]).await {
             tracing::error!(incident = %id, %error, text, "cannot queue a post");
         }
+    }
+
+    /// The job that posts in a channel of `platform`; `None` where Scribe cannot post there.
+    pub fn report_kind(&self, platform: crate::domain::Platform) -> Option<JobKind> {
+        JobKind::report(platform).filter(|_| match platform {
+            crate::domain::Platform::Slack => self.secrets.slack_bot_token.is_some(),
+            crate::domain::Platform::Discord => self.secrets.discord_token.is_some(),
+            crate::domain::Platform::Console => false,
+        })
     }
 
     /// Deletes (or, dry, measures) the messages no incident holds, and drops the folds of the

@@ -32,6 +32,8 @@ pub enum JobKind {
     Remind(Reminder),
     /// Follow-up actions kept as issues in the team's tracker.
     Followup(FollowupJob),
+    /// `/incident assist`: ask the language model, check and record its suggestions.
+    Assist,
 }
 
 /// What Scribe does in the issue tracker.
@@ -76,7 +78,7 @@ pub enum PublishJob {
 }
 
 impl JobKind {
-    const ALL: [JobKind; 19] = [
+    const ALL: [JobKind; 20] = [
         JobKind::Slack(SlackJob::Headline),
         JobKind::Slack(SlackJob::Summary),
         JobKind::Slack(SlackJob::Draft),
@@ -96,6 +98,7 @@ impl JobKind {
         JobKind::Remind(Reminder::ActionDue),
         JobKind::Followup(FollowupJob::Issue),
         JobKind::Followup(FollowupJob::Poll),
+        JobKind::Assist,
     ];
 
     /// The stored name.
@@ -120,6 +123,7 @@ impl JobKind {
             JobKind::Remind(Reminder::ActionDue) => "remind.action_due",
             JobKind::Followup(FollowupJob::Issue) => "followup.issue",
             JobKind::Followup(FollowupJob::Poll) => "followup.poll",
+            JobKind::Assist => "assist.suggest",
         }
     }
 
@@ -141,6 +145,7 @@ impl JobKind {
             JobKind::Remind(_) => "post a reminder",
             JobKind::Followup(FollowupJob::Issue) => "keep an action's issue in the tracker",
             JobKind::Followup(FollowupJob::Poll) => "read the tracker's issues",
+            JobKind::Assist => "ask the language model for suggestions",
         }
     }
 
@@ -287,6 +292,25 @@ pub fn follow_ups(
         _ => {}
     }
     jobs
+}
+
+/// The job `/incident assist` calls for (carrying the section asked for, if one was):
+/// keyed by the command's message, so each ask is asked
+/// once however often its command is delivered, and a new ask (a retry) is a new job. The
+/// console, which runs no jobs, asks while its person waits.
+pub fn assist_jobs(outcome: &Outcome, incident: Option<&IncidentId>, message: &str) -> Vec<NewJob> {
+    match (outcome, incident) {
+        (Outcome::AssistAsked(section), Some(id)) if id.channel.platform != Platform::Console => {
+            let section = section.map(|s| s.as_str().to_string());
+            vec![incident_job(
+                id,
+                JobKind::Assist,
+                &format!("#{message}"),
+                section,
+            )]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The publish jobs for an incident: one per file-like target (GitHub follows git). `suffix`

@@ -11,6 +11,8 @@
 //! - [`drafting`]: an incident in, a postmortem draft (markdown or JSON) out.
 //! - [`jobs`]: every kind of follow-up work ([`jobs::JobKind`]) and the worker that runs it.
 //! - [`app`]: the application state every adapter shares ([`app::App`]).
+//! - [`assist`]: `/incident assist`, a language model's suggestions asked for off the command
+//!   path and checked before anyone sees them; [`redact`]: what never leaves for it.
 //! - [`adapters`]: Slack, Discord, the console and chat exports, turned into events, and the
 //!   platforms' own jobs.
 //! - [`publish`]: drafts to files, to a git branch, to a GitHub pull request (as jobs).
@@ -26,6 +28,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod assist;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -39,6 +42,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod publish;
 pub mod recorder;
+pub mod redact;
 pub mod replay;
 pub mod retention;
 pub mod search;

@@ -35,6 +35,19 @@ pub struct StateLabels {
     pub state: &'static str,
 }
 
+/// How a request to the language model ended: `ok`, `timeout`, `busy`, `unavailable`,
+/// `refused`, `malformed`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+/// Tokens sent (`input`) and received (`output`), as the server counted them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub direction: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// Incidents opened here, by their severity at the start.
@@ -47,6 +60,11 @@ pub struct Metrics {
     pub events_stored: Counter,
     pub incidents_open: Gauge,
     pub job_failures: Counter,
+    /// Requests to the language model of `[assist]`, by how they ended.
+    pub assist_requests: Family<OutcomeLabels, Counter>,
+    pub assist_tokens: Family<TokenLabels, Counter>,
+    /// Suggestions kept and dropped by the checks.
+    pub assist_suggestions: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,8 +121,29 @@ impl Default for Metrics {
             "Log lines dropped because standard error could not take them (a full disk, a closed pipe)",
             LOG_LINES_DROPPED.clone(),
         );
+        let assist_requests = Family::<OutcomeLabels, Counter>::default();
+        let assist_tokens = Family::<TokenLabels, Counter>::default();
+        let assist_suggestions = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "assist_requests",
+            "Requests to the language model, by outcome (ok, timeout, busy, unavailable, refused, malformed)",
+            assist_requests.clone(),
+        );
+        registry.register(
+            "assist_tokens",
+            "Tokens of the requests to the language model, as the server counted them, by direction (input, output)",
+            assist_tokens.clone(),
+        );
+        registry.register(
+            "assist_suggestions",
+            "Suggestions of the language model, by outcome (kept, dropped by the checks)",
+            assist_suggestions.clone(),
+        );
         Metrics {
             registry,
+            assist_requests,
+            assist_tokens,
+            assist_suggestions,
             incidents_started,
             time_to_resolve,
             postmortems,

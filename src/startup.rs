@@ -72,7 +72,12 @@ pub async fn console(config: Config, user: String, channel: &str) -> Result<()> 
         bail!("--channel `{channel}`: a room name must be non-empty and hold no `:`");
     }
     let store = Arc::new(open_store(&config, true).await?);
-    let app = App::new(config, Secrets::default(), store);
+    // Of the secrets, only the language model's key: the console posts nowhere else.
+    let secrets = Secrets {
+        assist_api_key: Secrets::from_env().assist_api_key,
+        ..Secrets::default()
+    };
+    let app = App::new(config, secrets, store);
     // The first search brings the index up to date with the log.
     app.index.mark_everything();
     let room = Console {
@@ -148,6 +153,8 @@ pub struct Runner {
     app: Arc<App>,
     /// The issue tracker of `[followups]`, if any.
     tracker: Option<Tracker>,
+    /// The language model of `[assist]`, if any.
+    assistant: Option<crate::assist::Assistant>,
     slack: Arc<Slack>,
     discord: Option<DiscordApi>,
 }
@@ -163,8 +170,14 @@ impl Runner {
             tracing::error!(%error, "the issue tracker is off");
             None
         });
+        let assistant =
+            crate::assist::Assistant::from_config(&app.config, &app.secrets).and_then(|made| {
+                made.map_err(|error| tracing::error!(%error, "writing help is off"))
+                    .ok()
+            });
         Runner {
             tracker,
+            assistant,
             slack: Arc::new(Slack::new(Arc::clone(&app))),
             discord,
             app,
@@ -185,6 +198,9 @@ impl Runner {
             }
             JobKind::Followup(FollowupJob::Poll) => {
                 crate::followthrough::poll(&self.app, self.tracker.as_ref()).await
+            }
+            JobKind::Assist => {
+                crate::assist::suggest(&self.app, self.assistant.as_ref(), &job).await
             }
         };
         if let Err(error) = &result

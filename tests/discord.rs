@@ -928,11 +928,21 @@ async fn the_commands_are_registered_in_the_guild_with_their_options() {
         [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
             "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
-            "draft"
+            "assist", "private", "draft"
         ]
     );
+    // `assist ask [section]`, `assist accept N`.
+    let assist = option(&incident, "assist");
+    assert_eq!(names_of(&assist), ["ask", "list", "accept"]);
+    number(&option(&assist, "accept"));
+    let section = option(&option(&assist, "ask"), "section");
+    assert_eq!(
+        (section["type"].as_u64(), required(&section)),
+        (Some(3), false)
+    );
+    assert_eq!(section["choices"].as_array().unwrap().len(), 5);
     for o in incident["options"].as_array().unwrap() {
-        let groups = ["factor", "worked", "improve", "action"];
+        let groups = ["factor", "worked", "improve", "action", "assist"];
         let kind = if groups.contains(&o["name"].as_str().unwrap()) {
             2
         } else {

@@ -121,6 +121,11 @@ fn parse(file: Option<&Path>, vars: Vec<(String, String)>) -> (Option<Config>, V
     for (key, reason) in tracker_needs(&config, &secrets) {
         problems.push(problem(key, reason));
     }
+    if let Some(base) = &config.assist.base_url
+        && let Err(reason) = crate::outbound::check_base(base.clone(), "assist")
+    {
+        problems.push(problem("assist.base_url", reason));
+    }
     (Some(config), problems)
 }
 

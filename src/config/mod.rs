@@ -20,7 +20,7 @@ use crate::domain::Settings;
 pub use load::{ConfigError, Problem, check};
 pub use value::{
     ApplicationId, BranchName, BranchPattern, DatabaseUrl, Interval, Invalid, LogFilter,
-    PathPattern, ProjectKey, QuietHours, RelativePath, Repository, interval_or_off,
+    PathPattern, ProjectKey, QuietHours, RedactPattern, RelativePath, Repository, interval_or_off,
 };
 
 /// The defaults, documented in the file itself.
@@ -45,6 +45,7 @@ pub struct Config {
     pub postmortem: PostmortemConfig,
     pub reminders: RemindersConfig,
     pub followups: FollowupsConfig,
+    pub assist: AssistConfig,
     /// Chat display name → tracker login (a GitHub login or a Jira accountId), for assignees.
     #[serde(default)]
     pub people: std::collections::BTreeMap<String, String>,
@@ -67,6 +68,20 @@ pub enum CreateWhen {
     /// When its incident closes: actions still change while it is open.
     OnClose,
     Immediately,
+}
+
+/// The language model of `/incident assist`; off unless `base_url` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistConfig {
+    /// The OpenAI-compatible API root (`…/v1/`); checked at load like the trackers' roots.
+    #[serde(default, deserialize_with = "value::unset_if_empty")]
+    pub base_url: Option<url::Url>,
+    pub model: String,
+    pub timeout: Interval,
+    pub max_input_tokens: NonZeroUsize,
+    pub include_messages: bool,
+    pub redact: Vec<value::RedactPattern>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -313,6 +328,8 @@ pub struct Secrets {
     pub github_webhook_secret: Option<Secret>,
     /// The shared secret in the URL Jira's webhook calls.
     pub jira_webhook_secret: Option<Secret>,
+    /// The language model server's key (`[assist]`); a local server needs none.
+    pub assist_api_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -341,6 +358,7 @@ impl Secrets {
             jira_api_token: var("JIRA_API_TOKEN"),
             github_webhook_secret: var("GITHUB_WEBHOOK_SECRET"),
             jira_webhook_secret: var("JIRA_WEBHOOK_SECRET"),
+            assist_api_key: var("SCRIBE_ASSIST_API_KEY"),
         }
     }
 }
@@ -456,6 +474,7 @@ impl Config {
             pin_emojis: self.timeline.pin_emojis.clone(),
             team_zone: self.team.timezone,
             postmortem_due_after: self.postmortem_due_after(),
+            assist: self.assist.base_url.is_some(),
             waits_for_start: self.retention.before_incident.map(Interval::span),
         }
     }
@@ -779,6 +798,44 @@ mod tests {
         ("JIRA_EMAIL", "scribe@example.com"),
         ("JIRA_API_TOKEN", "jira-token"),
     ];
+
+    #[test]
+    fn assist_is_off_by_default_and_its_bad_values_are_each_named() {
+        let config = Config::load_from(None, vars(&[])).unwrap();
+        assert!(config.assist.base_url.is_none());
+        assert!(!config.settings().assist);
+        assert_eq!(config.assist.timeout, Interval::new("60s").unwrap());
+        let on = Config::load_from(
+            None,
+            vars(&[
+                ("SCRIBE__ASSIST__BASE_URL", "http://127.0.0.1:11434/v1/"),
+                ("SCRIBE__ASSIST__REDACT", "[\"cust-[0-9]+\"]"),
+            ]),
+        )
+        .unwrap();
+        assert!(on.settings().assist);
+        assert_eq!(on.assist.redact.len(), 1);
+        let found = problems(
+            Some(
+                "[assist]\nbase_url = \"http://llm.example.com/v1/\"\nredact = [\"(open\"]\ntimeout = \"soon\"\nmax_input_tokens = 0\n",
+            ),
+            &[],
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "assist.timeout",
+            "assist.max_input_tokens",
+            "assist.base_url",
+        ] {
+            assert!(keys.contains(&key), "{key}: {found:#?}");
+        }
+        assert!(
+            keys.iter().any(|k| k.starts_with("assist.redact")),
+            "{found:#?}"
+        );
+        let secrets = Secrets::from_vars(vars(&[("SCRIBE_ASSIST_API_KEY", "sk-local")]));
+        assert_eq!(format!("{:?}", secrets.assist_api_key), "Some(Secret(***))");
+    }
 
     #[test]
     fn followups_default_to_no_tracker_polling_every_ten_minutes() {

@@ -1058,3 +1058,38 @@ mod tests {
         assert!(LogFilter::new("nonsense[[[").is_err());
     }
 }
+
+/// A regular expression of `[assist] redact`: compiled at load, so a pattern that does not
+/// compile stops Scribe at start, naming the key.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct RedactPattern(regex_automata::meta::Regex);
+
+impl RedactPattern {
+    /// Patterns longer than this are refused: they are meant to be short.
+    const MAX_LEN: usize = 1000;
+
+    pub fn new(pattern: &str) -> Result<Self, Invalid> {
+        if pattern.is_empty() || pattern.len() > Self::MAX_LEN {
+            return Err(Invalid(format!(
+                "a redact pattern must have 1 to {} characters",
+                Self::MAX_LEN
+            )));
+        }
+        regex_automata::meta::Regex::new(pattern)
+            .map(RedactPattern)
+            .map_err(|e| Invalid(format!("{pattern:?} is not a regular expression: {e}")))
+    }
+
+    pub fn regex(&self) -> &regex_automata::meta::Regex {
+        &self.0
+    }
+}
+
+parsed_from_str!(RedactPattern);
+
+impl fmt::Debug for RedactPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RedactPattern(..)")
+    }
+}

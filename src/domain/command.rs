@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::assist::{Offer, Section};
 use super::incident::{Horizon, StoryList};
 use super::severity::{InvalidSeverity, Severity};
 
@@ -14,7 +15,8 @@ pub const INCIDENT_USAGE: &str = "usage: /incident start <title> [--sev <level>]
 | ref <label> <text or URL> (edit N <text>, remove|restore N) | action [now|short|long] <text> [@owner] [due YYYY-MM-DD] \
 (edit N <text>, done|reopen|remove|restore N, track N <issue> [URL]) \
 | postmortem owner <name>|due YYYY-MM-DD|review [PR URL]|published \
-| resolve [note] | close | status | draft [--publish] | web | search <words> | similar";
+| resolve [note] | close | status | draft [--publish] | web | search <words> | similar \
+| assist [section | list | accept N] | private";
 pub const TIMELINE_USAGE: &str = "usage: /timeline <text> or /timeline HH:MM[:SS] <text> \
 | list | edit N <text> | move N [YYYY-MM-DD] HH:MM[:SS] | remove N | restore N";
 
@@ -72,6 +74,24 @@ pub enum IncidentCommand {
     Search(String),
     /// The closed incidents most like this one.
     Similar,
+    /// Writing help from a language model.
+    Assist(AssistCommand),
+    /// Never send this incident to a language model.
+    Private,
+}
+
+/// `/incident assist …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssistCommand {
+    /// Ask for suggestions, for one section or all (the model is called off the command path).
+    Ask(Option<Section>),
+    /// The pending suggestions, for whoever asks.
+    List,
+    /// Suggestion N becomes a story item (or the summary, the impact) of whoever accepts it.
+    Accept(Number),
+    /// The checked suggestions of an answer, as Scribe records them (`assist suggested
+    /// <JSON>`); only Scribe's own integration author may say it.
+    Offered(Offer),
 }
 
 impl IncidentCommand {
@@ -88,6 +108,8 @@ impl IncidentCommand {
                 | IncidentCommand::Title(_)
                 | IncidentCommand::Impact(_)
                 | IncidentCommand::Summary(_)
+                | IncidentCommand::Assist(_)
+                | IncidentCommand::Private
         )
     }
 }
@@ -375,6 +397,8 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         "web" if args.is_empty() => Ok(IncidentCommand::Web),
         "search" | "find" => Ok(IncidentCommand::Search(required(args)?)),
         "similar" if args.is_empty() => Ok(IncidentCommand::Similar),
+        "private" if args.is_empty() => Ok(IncidentCommand::Private),
+        "assist" => parse_assist(args).map(IncidentCommand::Assist),
         "draft" => match args {
             "" => Ok(IncidentCommand::Draft { publish: false }),
             "--publish" => Ok(IncidentCommand::Draft { publish: true }),
@@ -383,6 +407,23 @@ fn parse_incident(rest: &str) -> Result<IncidentCommand, CommandError> {
         other => Err(CommandError::UnknownSubcommand(
             other.chars().take(40).collect(),
         )),
+    }
+}
+
+/// `assist`, `assist accept N`, or Scribe's own `assist suggested <JSON>`.
+fn parse_assist(args: &str) -> Result<AssistCommand, CommandError> {
+    let (verb, rest) = first_word(args);
+    match verb.to_ascii_lowercase().as_str() {
+        "" => Ok(AssistCommand::Ask(None)),
+        word if rest.is_empty() && Section::read(word).is_some() => {
+            Ok(AssistCommand::Ask(Section::read(word)))
+        }
+        "accept" => Ok(AssistCommand::Accept(parse_number(rest, INCIDENT_USAGE)?)),
+        "list" if rest.is_empty() => Ok(AssistCommand::List),
+        "suggested" => serde_json::from_str(rest)
+            .map(AssistCommand::Offered)
+            .map_err(|_| CommandError::Usage(INCIDENT_USAGE)),
+        _ => Err(CommandError::Usage(INCIDENT_USAGE)),
     }
 }
 
@@ -777,6 +818,48 @@ mod tests {
         assert_eq!(
             start("/incident start Latency high"),
             ("Latency high".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn assist_asks_accepts_and_reads_scribes_own_offer() {
+        let assist = |text: &str| match parse(text) {
+            Some(Ok(Command::Incident(IncidentCommand::Assist(command)))) => Ok(command),
+            other => Err(other),
+        };
+        assert_eq!(assist("/incident assist"), Ok(AssistCommand::Ask(None)));
+        assert_eq!(assist("/incident assist list"), Ok(AssistCommand::List));
+        assert_eq!(
+            assist("/incident assist factor"),
+            Ok(AssistCommand::Ask(Some(Section::Factors)))
+        );
+        assert_eq!(
+            assist("/incident assist Impact"),
+            Ok(AssistCommand::Ask(Some(Section::Impact)))
+        );
+        assert_eq!(
+            assist("/incident assist accept #2"),
+            Ok(AssistCommand::Accept(Number::new(2).unwrap()))
+        );
+        let offered = assist(
+            "/incident --incident=m1 assist suggested {\"suggestions\":[{\"section\":\"impact\",\"text\":\"x\",\"cites\":[\"#1\"]}],\"dropped\":1}",
+        );
+        assert!(
+            matches!(&offered, Ok(AssistCommand::Offered(o)) if o.dropped == 1 && o.suggestions.len() == 1),
+            "{offered:?}"
+        );
+        for bad in [
+            "/incident assist accept",
+            "/incident assist accept 0",
+            "/incident assist please",
+            "/incident assist summary now",
+            "/incident assist suggested {broken",
+        ] {
+            assert!(matches!(parse(bad), Some(Err(_))), "{bad}");
+        }
+        assert_eq!(
+            parse("/incident private"),
+            Some(Ok(Command::Incident(IncidentCommand::Private)))
         );
     }
 

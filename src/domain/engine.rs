@@ -11,9 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::assist::{Pending, Section};
 use super::command::{
-    self, ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, PostmortemCommand, RefChange, TimelineNote,
+    self, ActionCommand, AssistCommand, Command, CommandError, EntryCommand, IncidentCommand,
+    ItemChange, NewTime, Number, PostmortemCommand, RefChange, TimelineNote,
 };
 use super::event::{
     Author, AuthorKind, ChannelRef, ChatEvent, EventKind, MessageId, UserId, WEB_PIN,
@@ -36,6 +37,8 @@ pub struct Settings {
     pub team_zone: Tz,
     /// How long after the close a postmortem is due, unless a date was given.
     pub postmortem_due_after: chrono::Duration,
+    /// Whether a language model is configured (`[assist] base_url`): `/incident assist` asks it.
+    pub assist: bool,
     /// How long a message posted while no incident is open waits for the next start: one
     /// posted longer before the start joins no incident, so deleting it (retention) changes
     /// nothing. `None`: every message since the last close joins the next start.
@@ -48,6 +51,7 @@ impl Default for Settings {
             pin_emojis: vec!["pushpin".to_string(), "📌".to_string()],
             team_zone: Tz::UTC,
             postmortem_due_after: chrono::Duration::days(5),
+            assist: false,
             waits_for_start: None,
         }
     }
@@ -89,6 +93,19 @@ pub enum Outcome {
     Search(String),
     /// `/incident similar`: the adapter answers with the closed incidents like this one.
     Similar,
+    /// `/incident assist [section]`: the model is asked, off the command path.
+    AssistAsked(Option<Section>),
+    /// `/incident assist list`: the adapter shows the pending suggestions.
+    ShowSuggestions,
+    /// `/incident assist` where no model is configured.
+    AssistOff,
+    /// `/incident assist` (or an answer arriving) for a private incident: nothing is sent.
+    AssistPrivate,
+    /// Scribe recorded an answer's checked suggestions.
+    Suggested {
+        kept: usize,
+        dropped: u32,
+    },
     Refused(CommandError),
 }
 
@@ -106,6 +123,8 @@ impl Outcome {
                 | Outcome::ShowDraft
                 | Outcome::Publish
                 | Outcome::Similar
+                | Outcome::AssistAsked(_)
+                | Outcome::ShowSuggestions
         )
     }
 }
@@ -133,6 +152,15 @@ pub enum Change {
     PostmortemOwner(String),
     PostmortemDue(NaiveDate),
     PostmortemStage(Stage),
+    /// Suggestion N became an item of `section` (its number in a list; `None` for the summary
+    /// and the impact, which it replaced).
+    SuggestionAccepted {
+        n: Number,
+        section: Section,
+        item: Option<Number>,
+    },
+    /// `/incident private`.
+    MadePrivate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -783,6 +811,11 @@ impl Incident {
             postmortem: Postmortem::default(),
             team_impact: TeamImpact::default(),
             set_by: std::collections::BTreeMap::new(),
+            assisted: std::collections::BTreeSet::new(),
+            private: false,
+            suggestions: Vec::new(),
+            suggestions_dropped: 0,
+            next_suggestion: 1,
         }
     }
 }
@@ -912,6 +945,7 @@ impl Builder {
             self.incident
                 .set_by
                 .insert(fact, message.author.name.clone());
+            self.incident.assisted.remove(fact);
         }
         match command {
             IncidentCommand::Start { .. } => Outcome::AlreadyOpen,
@@ -1006,6 +1040,88 @@ impl Builder {
             IncidentCommand::Web => Outcome::WebLink,
             IncidentCommand::Search(words) => Outcome::Search(words),
             IncidentCommand::Similar => Outcome::Similar,
+            IncidentCommand::Assist(command) => self.assist(command, message, settings),
+            IncidentCommand::Private => {
+                self.incident.private = true;
+                self.incident.suggestions.clear();
+                Outcome::Curated(Change::MadePrivate)
+            }
+        }
+    }
+
+    /// `/incident assist`: asking is allowed unless the incident is private; Scribe records
+    /// what passed the checks; a person accepts one suggestion at a time.
+    fn assist(
+        &mut self,
+        command: AssistCommand,
+        message: &Message,
+        settings: &Settings,
+    ) -> Outcome {
+        let incident = &mut self.incident;
+        match command {
+            AssistCommand::Ask(_) if incident.private => Outcome::AssistPrivate,
+            AssistCommand::Ask(_) if !settings.assist => Outcome::AssistOff,
+            AssistCommand::Ask(section) => Outcome::AssistAsked(section),
+            AssistCommand::List => Outcome::ShowSuggestions,
+            AssistCommand::Offered(_) if message.author.kind != AuthorKind::Integration => {
+                Outcome::Refused(CommandError::Usage(command::INCIDENT_USAGE))
+            }
+            AssistCommand::Offered(_) if incident.private => Outcome::AssistPrivate,
+            AssistCommand::Offered(offer) => {
+                let kept = offer.suggestions.len();
+                incident.suggestions.retain(|p| {
+                    offer
+                        .section
+                        .is_some_and(|section| p.suggestion.section != section)
+                });
+                for suggestion in offer.suggestions {
+                    let n = incident.next_suggestion;
+                    incident.next_suggestion += 1;
+                    incident.suggestions.push(Pending { n, suggestion });
+                }
+                incident.suggestions_dropped = offer.dropped;
+                Outcome::Suggested {
+                    kept,
+                    dropped: offer.dropped,
+                }
+            }
+            AssistCommand::Accept(n) => {
+                let Some(at) = incident.suggestions.iter().position(|p| p.n == n.get()) else {
+                    return Outcome::Refused(CommandError::NoSuch {
+                        what: "suggestion",
+                        n,
+                        hint: "/incident assist asks for new ones",
+                    });
+                };
+                let suggestion = incident.suggestions.remove(at).suggestion;
+                let by = message.author.name.clone();
+                let section = suggestion.section;
+                let item = match section.list() {
+                    Some(list) => {
+                        let items = incident.story_mut(list);
+                        let item = next_number(items.len());
+                        items.push(StoryItem {
+                            n: item.get(),
+                            text: suggestion.text,
+                            author: by,
+                            hidden: false,
+                            assisted: true,
+                        });
+                        Some(item)
+                    }
+                    None => {
+                        let fact = section.as_str();
+                        match section {
+                            Section::Summary => incident.summary = Some(suggestion.text),
+                            _ => incident.impact = Some(suggestion.text),
+                        }
+                        incident.set_by.insert(fact, by);
+                        incident.assisted.insert(fact);
+                        None
+                    }
+                };
+                Outcome::Curated(Change::SuggestionAccepted { n, section, item })
+            }
         }
     }
 
@@ -1019,6 +1135,7 @@ impl Builder {
                     text,
                     author: message.author.name.clone(),
                     hidden: false,
+                    assisted: false,
                 });
                 return Outcome::Curated(Change::ItemAdded(list, n));
             }
@@ -1727,6 +1844,164 @@ mod tests {
             .expect("a command")
             .outcome
             .clone()
+    }
+
+    /// Scribe's record of a checked answer, as the assist job makes it.
+    fn offered(log: &mut Log, id: &str, minute: i64, json: &str) {
+        log.push(
+            id,
+            minute,
+            EventKind::Posted {
+                author: Author::integration("scribe:assist", "Scribe"),
+                text: format!("/incident assist suggested {json}"),
+                thread: None,
+            },
+        );
+    }
+
+    const OFFER: &str = r##"{"suggestions":[
+        {"section":"summary","text":"Checkout failed after a deploy.","cites":["#2"]},
+        {"section":"factors","text":"The deploy had no canary.","cites":["#2"]},
+        {"section":"worked","text":"The rollback was quick.","cites":["#2"]}],"dropped":2}"##;
+
+    #[test]
+    fn suggestions_wait_until_a_person_accepts_one() {
+        let assisted = Settings {
+            assist: true,
+            ..Settings::default()
+        };
+        let mut log = Log::new();
+        log.say("m1", 0, "Dana", "/incident start Checkout down")
+            .say("m2", 1, "Dana", "/timeline deploy v42 went out")
+            .say("m3", 2, "Sam", "/incident assist");
+        offered(&mut log, "a1", 3, OFFER);
+        log.say("m4", 4, "Sam", "/incident assist accept 2")
+            .say("m5", 5, "Lee", "/incident assist accept 1")
+            .say("m6", 6, "Lee", "/incident assist accept 2")
+            .say(
+                "m7",
+                7,
+                "Dana",
+                "/incident assist suggested {\"suggestions\":[],\"dropped\":0}",
+            );
+        let history = fold(log.events.clone(), &assisted);
+        assert_eq!(outcome(&history, "m3"), Outcome::AssistAsked(None));
+        assert_eq!(
+            outcome(&history, "a1"),
+            Outcome::Suggested {
+                kept: 3,
+                dropped: 2
+            }
+        );
+        let n = |n| Number::new(n).unwrap();
+        assert_eq!(
+            outcome(&history, "m4"),
+            Outcome::Curated(Change::SuggestionAccepted {
+                n: n(2),
+                section: Section::Factors,
+                item: Some(n(1)),
+            })
+        );
+        assert!(matches!(
+            outcome(&history, "m6"),
+            Outcome::Refused(CommandError::NoSuch {
+                what: "suggestion",
+                ..
+            })
+        ));
+        // Only Scribe records suggestions: a person typing the record is refused.
+        assert!(matches!(outcome(&history, "m7"), Outcome::Refused(_)));
+        let incident = &history.incidents[0];
+        assert_eq!(incident.factors.len(), 1);
+        assert_eq!(incident.factors[0].author, "Sam");
+        assert!(incident.factors[0].assisted);
+        assert_eq!(
+            incident.summary.as_deref(),
+            Some("Checkout failed after a deploy.")
+        );
+        assert_eq!(
+            incident.set_by.get("summary").map(String::as_str),
+            Some("Lee")
+        );
+        assert!(incident.assisted.contains("summary"));
+        let pending: Vec<u32> = incident.suggestions.iter().map(|p| p.n).collect();
+        assert_eq!(pending, [3]);
+        assert_eq!(incident.suggestions_dropped, 2);
+        assert!(
+            incident.worked.is_empty(),
+            "unaccepted text stays out of the story"
+        );
+
+        // Without a model, asking says so; a summary written by hand is no longer assisted.
+        log.say("m8", 8, "Dana", "/incident summary In our own words.");
+        assert_eq!(
+            outcome(&fold(log.events.clone(), &Settings::default()), "m3"),
+            Outcome::AssistOff
+        );
+        let incident = &fold(log.events.clone(), &assisted).incidents[0];
+        assert!(!incident.assisted.contains("summary"));
+    }
+
+    #[test]
+    fn an_answer_for_one_section_replaces_only_that_sections_pending_suggestions() {
+        let assisted = Settings {
+            assist: true,
+            ..Settings::default()
+        };
+        let mut log = Log::new();
+        log.say("m1", 0, "Dana", "/incident start Checkout down")
+            .say("m2", 1, "Dana", "/timeline deploy v42 went out")
+            .say("m3", 2, "Dana", "/incident assist worked");
+        offered(&mut log, "a1", 3, OFFER);
+        offered(
+            &mut log,
+            "a2",
+            4,
+            r##"{"suggestions":[{"section":"worked","text":"Paging was fast.","cites":["#2"]}],"dropped":0,"section":"worked"}"##,
+        );
+        let history = fold(log.events, &assisted);
+        assert_eq!(
+            outcome(&history, "m3"),
+            Outcome::AssistAsked(Some(Section::Worked))
+        );
+        let pending: Vec<(u32, &str)> = history.incidents[0]
+            .suggestions
+            .iter()
+            .map(|p| (p.n, p.suggestion.text.as_str()))
+            .collect();
+        assert_eq!(
+            pending,
+            [
+                (1, "Checkout failed after a deploy."),
+                (2, "The deploy had no canary."),
+                (4, "Paging was fast.")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_private_incident_is_never_offered_suggestions() {
+        let assisted = Settings {
+            assist: true,
+            ..Settings::default()
+        };
+        let mut log = Log::new();
+        log.say("m1", 0, "Dana", "/incident start Payroll leak")
+            .say("m2", 1, "Dana", "/timeline deploy v42 went out");
+        offered(&mut log, "a1", 2, OFFER);
+        log.say("m3", 3, "Dana", "/incident private")
+            .say("m4", 4, "Dana", "/incident assist");
+        offered(&mut log, "a2", 5, OFFER);
+        let history = fold(log.events, &assisted);
+        assert_eq!(
+            outcome(&history, "m3"),
+            Outcome::Curated(Change::MadePrivate)
+        );
+        assert_eq!(outcome(&history, "m4"), Outcome::AssistPrivate);
+        assert_eq!(outcome(&history, "a2"), Outcome::AssistPrivate);
+        let incident = &history.incidents[0];
+        assert!(incident.private);
+        assert!(incident.suggestions.is_empty());
     }
 
     #[test]

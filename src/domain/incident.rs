@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::assist::Pending;
 use super::event::{ChannelRef, MessageId, Platform};
 use super::participant::Participant;
 use super::severity::Severity;
@@ -184,6 +185,10 @@ pub struct StoryItem {
     pub text: String,
     pub author: String,
     pub hidden: bool,
+    /// Accepted from a language model's suggestion (`/incident assist accept N`): `author`
+    /// chose it, the words were proposed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assisted: bool,
 }
 
 /// `/incident ref <label> <text>`: `alert`, `dashboard` and `pr` have their template lines.
@@ -226,6 +231,16 @@ pub struct Incident {
     /// Who last set each fact after the start (`title`, `severity`, `lead`, `impact`,
     /// `summary`): when two people change one, the later wins and is named.
     pub set_by: std::collections::BTreeMap<&'static str, String>,
+    /// The facts (`summary`, `impact`) whose current text was accepted from a suggestion.
+    pub assisted: std::collections::BTreeSet<&'static str>,
+    /// `/incident private`: never sent to a language model.
+    pub private: bool,
+    /// Checked suggestions no one has accepted yet; never part of the draft.
+    pub suggestions: Vec<Pending>,
+    /// How many suggestions of the latest answer failed the checks.
+    pub suggestions_dropped: u32,
+    /// The number the next suggestion takes: numbers are never reused.
+    pub next_suggestion: u32,
 }
 
 /// Names an incident everywhere: its channel and the message that started it, written

@@ -2,6 +2,7 @@
 //! events. Pure: no I/O, no clock, nothing about a chat platform, SQL, templates or git.
 //! Everything else in the crate depends on this module, never the reverse.
 
+pub mod assist;
 pub mod command;
 pub mod engine;
 pub mod event;
@@ -15,8 +16,8 @@ pub mod team_impact;
 pub mod timeline;
 
 pub use command::{
-    ActionCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange, NewTime,
-    Number, PostmortemCommand, RefChange, TimelineNote,
+    ActionCommand, AssistCommand, Command, CommandError, EntryCommand, IncidentCommand, ItemChange,
+    NewTime, Number, PostmortemCommand, RefChange, TimelineNote,
 };
 pub use engine::{Change, Effect, Fold, History, OutOfOrder, Outcome, Settings, Stream, fold};
 pub use event::{

@@ -1,5 +1,6 @@
 //! The words Scribe answers a command with, the same on every platform.
 
+use super::assist::{Failure, Pending};
 use super::engine::{Change, Outcome};
 use chrono::NaiveDate;
 
@@ -152,8 +153,77 @@ pub fn text(outcome: &Outcome, incident: Option<&Incident>) -> String {
         Outcome::Search(_) | Outcome::Similar => {
             "Search is not available here: Scribe has no store of past incidents.".to_string()
         }
+        Outcome::AssistAsked(section) => format!(
+            "Asking the language model for suggestions ({}). They are posted here once checked; \
+none enters the draft until someone accepts it with /incident assist accept N.",
+            section.map_or(
+                "summary, impact, contributing factors, what worked, what to improve",
+                |s| s.heading()
+            )
+        ),
+        Outcome::ShowSuggestions => incident.map_or_else(String::new, |incident| {
+            suggestions(&incident.suggestions, incident.suggestions_dropped)
+        }),
+        Outcome::AssistOff => {
+            "Writing help is off here: no language model is configured ([assist] base_url)."
+                .to_string()
+        }
+        Outcome::AssistPrivate => {
+            "This incident is private: Scribe never sends it to a language model.".to_string()
+        }
+        Outcome::Suggested { kept, dropped } => {
+            format!("{kept} suggestions recorded, {dropped} dropped by the checks.")
+        }
         Outcome::Refused(error) => error.to_string(),
     }
+}
+
+/// The checked suggestions, numbered: "1. Summary: … (from #3, #7)". `dropped` failed the
+/// checks and are only counted.
+pub fn suggestions(pending: &[Pending], dropped: u32) -> String {
+    let gone = match dropped {
+        0 => String::new(),
+        1 => "\n1 more was dropped: it cited nothing, cited what does not exist, or said a \
+time, number, name or URL that what it cites does not."
+            .to_string(),
+        n => format!(
+            "\n{n} more were dropped: they cited nothing, cited what does not exist, or said a \
+time, number, name or URL that what they cite does not."
+        ),
+    };
+    if pending.is_empty() {
+        return format!(
+            "The language model suggested nothing that passed Scribe's checks. Nothing was \
+changed; /incident assist asks again.{gone}"
+        );
+    }
+    let mut text = "Suggestions from the language model, checked against the timeline. None is \
+in the draft until someone accepts it with /incident assist accept N:"
+        .to_string();
+    for Pending { n, suggestion } in pending {
+        let cites: Vec<String> = suggestion.cites.iter().map(ToString::to_string).collect();
+        text.push_str(&format!(
+            "\n{n}. {}: {} (from {})",
+            suggestion.section.heading(),
+            suggestion.text,
+            cites.join(", ")
+        ));
+    }
+    text + &gone
+}
+
+/// Why asking the model came to nothing, told in the channel.
+pub fn assist_failed(failure: Failure) -> String {
+    let why = match failure {
+        Failure::Timeout => "The language model did not answer in time",
+        Failure::Busy => "The language model is busy (it asked Scribe to wait)",
+        Failure::Unavailable => "The language model could not be reached or failed",
+        Failure::Refused => "The language model refused the request (the cause is in Scribe's log)",
+        Failure::Malformed => {
+            "The language model's answer was not the suggestions Scribe asked for"
+        }
+    };
+    format!("{why}. Nothing was changed; ask again with /incident assist.")
 }
 
 /// Told in the channel when an action's issue was deleted in the tracker: Scribe does not make
@@ -178,7 +248,17 @@ pub fn status(incident: &Incident, today: NaiveDate) -> String {
         started = incident.started_at.format("%Y-%m-%d %H:%M UTC"),
         entries = incident.visible_timeline().count(),
         people = incident.participants.len(),
-    ) + &postmortem_line(incident, today)
+    ) + &suggestions_line(incident)
+        + &postmortem_line(incident, today)
+}
+
+/// ` · 2 suggestions pending (/incident assist list)`, when some wait for a person.
+fn suggestions_line(incident: &Incident) -> String {
+    match incident.suggestions.len() {
+        0 => String::new(),
+        1 => " · 1 suggestion pending (/incident assist list)".to_string(),
+        n => format!(" · {n} suggestions pending (/incident assist list)"),
+    }
 }
 
 /// ` · postmortem <state> · owner <name> · due <date>`, once the incident is closed.
@@ -239,6 +319,19 @@ fn curated(change: &Change) -> String {
         Change::PostmortemStage(Stage::Draft) => "The postmortem is a draft.".to_string(),
         Change::PostmortemStage(Stage::InReview) => "The postmortem is in review.".to_string(),
         Change::PostmortemStage(Stage::Published) => "The postmortem is published.".to_string(),
+        Change::SuggestionAccepted { n, section, item } => match (section.list(), item) {
+            (Some(list), Some(item)) => format!(
+                "Suggestion {n} accepted as {} {item}, in your name, marked as assisted.",
+                list.item()
+            ),
+            _ => format!(
+                "Suggestion {n} accepted as the {}, in your name, marked as assisted.",
+                section.heading().to_lowercase()
+            ),
+        },
+        Change::MadePrivate => {
+            "This incident is private now: Scribe never sends it to a language model.".to_string()
+        }
     }
 }
 

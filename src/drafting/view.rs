@@ -22,6 +22,9 @@ pub struct DraftView {
     /// `@name`: the lead, else whoever started the incident.
     pub author: String,
     pub summary: Option<String>,
+    /// The facts (`summary`, `impact`) whose text was accepted from a language model's
+    /// suggestion: the draft says so.
+    pub assisted: Vec<&'static str>,
     pub impact: Option<String>,
     pub time_to_resolve: Option<String>,
     pub time_open: Option<String>,
@@ -91,6 +94,8 @@ pub struct ItemView {
     /// The number the commands use.
     pub n: u32,
     pub text: String,
+    /// Accepted from a language model's suggestion.
+    pub assisted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,6 +174,7 @@ impl DraftView {
             status: incident.status().as_str(),
             author: inline(&format!("@{}", incident.author())),
             summary: incident.summary.as_deref().map(inline),
+            assisted: incident.assisted.iter().copied().collect(),
             impact: incident.impact.as_deref().map(inline),
             time_to_resolve: incident.time_to_resolve().map(human_duration),
             time_open: incident.time_open().map(human_duration),
@@ -237,10 +243,15 @@ fn items(incident: &Incident, list: StoryList) -> Vec<ItemView> {
         .story(list)
         .iter()
         .filter(|item| !item.hidden)
-        .map(|StoryItem { n, text, .. }| ItemView {
-            n: *n,
-            text: inline(text),
-        })
+        .map(
+            |StoryItem {
+                 n, text, assisted, ..
+             }| ItemView {
+                n: *n,
+                text: inline(text),
+                assisted: *assisted,
+            },
+        )
         .collect()
 }
 

@@ -34,6 +34,22 @@ struct ApiIncident {
     platform: &'static str,
     #[serde(flatten)]
     document: IncidentDocument,
+    /// `/incident private`: never sent to a language model.
+    private: bool,
+    /// The facts (`summary`, `impact`) accepted from a suggestion.
+    assisted: Vec<&'static str>,
+    /// Checked suggestions no one has accepted: not part of the postmortem.
+    suggestions: Vec<ApiSuggestion>,
+    /// How many suggestions of the latest answer failed the checks.
+    suggestions_dropped: u32,
+}
+
+#[derive(Serialize)]
+struct ApiSuggestion {
+    n: u32,
+    section: &'static str,
+    text: String,
+    cites: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +78,24 @@ fn api_incident(incident: &Incident, today: chrono::NaiveDate) -> ApiIncident {
         id: incident.id().to_string(),
         platform: incident.channel.platform.as_str(),
         document: IncidentDocument::new(incident, &incident.channel.id, Some(today)),
+        private: incident.private,
+        assisted: incident.assisted.iter().copied().collect(),
+        suggestions: incident
+            .suggestions
+            .iter()
+            .map(|pending| ApiSuggestion {
+                n: pending.n,
+                section: pending.suggestion.section.as_str(),
+                text: pending.suggestion.text.clone(),
+                cites: pending
+                    .suggestion
+                    .cites
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            })
+            .collect(),
+        suggestions_dropped: incident.suggestions_dropped,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod fake_discord;
 pub mod fake_github;
 pub mod fake_jira;
+pub mod fake_llm;
 pub mod fake_slack;
 pub mod postgres;
 pub mod server;

@@ -33,6 +33,8 @@ Type messages as in an incident channel. Commands:
   /incident ref <label> <text or URL>           alert, dashboard, pr, or a label of yours
   /incident action [now|short|long] <text> [@owner] [due YYYY-MM-DD]   (done|remove N)
   /incident severity|lead|impact|summary|resolve|close|status|draft ...
+  /incident assist [section | list | accept N]  suggestions from a language model ([assist])
+  /incident private                             never send this incident to a language model
 Console stand-ins for chat buttons, acting on the previous message:
   /pin  /unpin  /react <emoji>  /unreact <emoji>  /edit <new text>  /delete
   /help  /quit";
@@ -254,6 +256,31 @@ impl Console {
                 let found = self.app.similar_answer(incident).await;
                 let found = found.as_deref().unwrap_or(reply::NO_SIMILAR);
                 answer = format!("scribe: {found}\n");
+            }
+            // The console runs no jobs: the model is asked while the person waits.
+            (Outcome::AssistAsked(section), Some(incident)) => {
+                let said = match crate::assist::Assistant::from_config(
+                    &self.app.config,
+                    &self.app.secrets,
+                ) {
+                    Some(Ok(assistant)) => {
+                        crate::assist::ask(&self.app, &assistant, incident, id.as_str(), *section)
+                            .await
+                            .unwrap_or_else(|error| {
+                                tracing::error!(
+                                    error = error.reason(),
+                                    "cannot ask for suggestions"
+                                );
+                                reply::assist_failed(crate::domain::assist::Failure::Unavailable)
+                            })
+                    }
+                    Some(Err(error)) => {
+                        tracing::error!(%error, "writing help is off");
+                        reply::text(&Outcome::AssistOff, None)
+                    }
+                    None => reply::text(&Outcome::AssistOff, None),
+                };
+                answer.push_str(&format!("scribe: {said}\n"));
             }
             (Outcome::Opened, Some(incident)) => {
                 if let Some(similar) = self.app.similar_on_start(incident).await {

@@ -145,6 +145,7 @@ impl Invocation {
             ("timeline", None) => self.timeline(sub),
             ("incident", None) => self.incident(sub),
             ("incident", Some("action")) => self.action(sub),
+            ("incident", Some("assist")) => self.assist(sub),
             ("incident", Some(list)) if STORY_LISTS.contains(&list) => self.story(list, sub),
             _ => None,
         }
@@ -193,7 +194,19 @@ impl Invocation {
             "resolve" => words.extend(self.option("note")),
             "search" => words.extend(self.option("words")),
             "draft" if self.option("publish") == Some("true") => words.push("--publish"),
-            "close" | "status" | "draft" | "web" | "similar" => {}
+            "close" | "status" | "draft" | "web" | "similar" | "private" => {}
+            _ => return None,
+        }
+        Some(words.join(" "))
+    }
+
+    /// `assist ask [section]`, `assist accept N`.
+    fn assist(&self, sub: &str) -> Option<String> {
+        let mut words = vec!["/incident", "assist"];
+        match sub {
+            "ask" => words.extend(self.option("section")),
+            "accept" => words.extend(["accept", self.number()?]),
+            "list" => words.push("list"),
             _ => return None,
         }
         Some(words.join(" "))
@@ -407,6 +420,30 @@ pub fn definitions() -> Vec<CreateCommand> {
                 .add_sub_option(text("words", "Every word must appear").max_length(200)),
         )
         .add_option(sub("similar", "Past incidents like this one, for you only"))
+        .add_option(
+            group("assist", "Suggestions for the story from a language model")
+                .add_sub_option(sub("ask", "Ask for suggestions").add_sub_option({
+                    let mut option = CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "section",
+                        "Ask for this section only",
+                    )
+                    .required(false);
+                    for section in crate::domain::assist::Section::ALL {
+                        option = option.add_string_choice(section.heading(), section.as_str());
+                    }
+                    option
+                }))
+                .add_sub_option(sub("list", "The suggestions waiting, for you only"))
+                .add_sub_option(
+                    sub("accept", "Put a suggestion into the story, in your name")
+                        .add_sub_option(number("The suggestion's number")),
+                ),
+        )
+        .add_option(sub(
+            "private",
+            "Never send this incident to a language model",
+        ))
         .add_option(
             sub("draft", "Preview the postmortem draft").add_sub_option(
                 CreateCommandOption::new(
@@ -1115,7 +1152,7 @@ mod tests {
         for sub in [
             "start", "severity", "lead", "impact", "summary", "title", "factor", "worked",
             "improve", "action", "ref", "resolve", "close", "status", "web", "search", "similar",
-            "draft",
+            "assist", "private", "draft",
         ] {
             match sub {
                 "factor" | "worked" | "improve" => {
@@ -1124,6 +1161,9 @@ mod tests {
                 "action" => want.extend(
                     ["add", "done", "remove", "restore"].map(|s| format!("incident action {s}")),
                 ),
+                "assist" => {
+                    want.extend(["ask", "list", "accept"].map(|s| format!("incident assist {s}")))
+                }
                 _ => want.push(format!("incident {sub}")),
             }
         }

@@ -90,6 +90,37 @@ fn back(incident: &Incident, said: &str, anchor: &str) -> Response {
 }
 
 #[derive(Deserialize)]
+pub struct AssistForm {
+    csrf: String,
+    op: String,
+    n: Option<u32>,
+    /// The section a "Suggest" is for; none: every section.
+    #[serde(default)]
+    section: String,
+}
+
+/// "Suggest" (for a section, or all) and a suggestion's "Accept": `/incident assist
+/// [section]` and `/incident assist accept N`.
+pub async fn assist(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<AssistForm>,
+) -> Result<Response, WebError> {
+    let (signed, incident) = allowed(&app, &headers, &id, &form.csrf).await?;
+    let command = match form.op.as_str() {
+        "suggest" if form.section.is_empty() => "/incident assist".to_string(),
+        "suggest" => match crate::domain::assist::Section::read(&form.section) {
+            Some(section) => format!("/incident assist {}", section.as_str()),
+            None => return Err(WebError::BadForm("No such section.")),
+        },
+        "accept" => format!("/incident assist accept {}", number(form.n)?),
+        _ => return Err(WebError::BadForm("No such change.")),
+    };
+    run(&app, &signed, &incident, command, "suggestions").await
+}
+
+#[derive(Deserialize)]
 pub struct FactsForm {
     csrf: String,
     field: String,

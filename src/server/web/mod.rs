@@ -64,6 +64,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/incidents/{id}/timeline", post(edits::timeline))
         .route("/incidents/{id}/pin", post(edits::pin))
         .route("/incidents/{id}/story", post(edits::story))
+        .route("/incidents/{id}/assist", post(edits::assist))
         .route("/incidents/{id}/actions", post(edits::actions))
         .route("/incidents/{id}/references", post(edits::references))
         .route("/incidents/{id}/publish", post(edits::publish))

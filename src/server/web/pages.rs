@@ -622,6 +622,13 @@ pub async fn incident(
             factors => Value::from(Serde(&incident.factors)),
             worked => Value::from(Serde(&incident.worked)),
             improve => Value::from(Serde(&incident.improve)),
+            suggestions => incident.suggestions.iter().map(|p| context! {
+                n => p.n, section => p.suggestion.section.heading(), text => p.suggestion.text.clone(),
+                cites => p.suggestion.cites.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            }).collect::<Vec<_>>(),
+            suggestions_dropped => incident.suggestions_dropped,
+            assist => app.config.assist.base_url.is_some() && !incident.private,
+            private => incident.private,
             actions => incident.actions.iter().map(|a| context! {
                 n => a.n, text => a.text.clone(), owner => a.owner.clone(), horizon => a.horizon.as_str(),
                 due => a.due.map(|d| d.format("%Y-%m-%d").to_string()),
