@@ -40,7 +40,7 @@ use crate::storage::{Basis, Chain, Logged, NewJob, Store, StoreError};
 /// What the folds kept in memory may take together unless told ([`Recorder::with_budget`]);
 /// the least recently used is dropped first (and rebuilt from the store if its channel
 /// speaks again).
-const BUDGET: usize = 64 << 20;
+const BUDGET: usize = 256 << 20;
 
 /// Times a command is folded again after the store refused it as stale; the first refold reads
 /// the store, so only a channel that other processes keep writing to needs more than two.

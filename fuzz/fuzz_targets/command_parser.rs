@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scribe::domain::command::{
-    ActionCommand, Command, EntryCommand, IncidentCommand, ItemChange, NewTime, PostmortemCommand,
-    parse,
+    ActionCommand, AssistCommand, Command, EntryCommand, IncidentCommand, ItemChange, NewTime,
+    PostmortemCommand, parse,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -134,6 +134,17 @@ fn render(command: &Command) -> String {
                 Web => "web".to_string(),
                 Search(words) => format!("search {words}"),
                 Similar => "similar".to_string(),
+                Private => "private".to_string(),
+                Assist(AssistCommand::Ask(section)) => match section {
+                    Some(section) => format!("assist {}", section.as_str()),
+                    None => "assist".to_string(),
+                },
+                Assist(AssistCommand::List) => "assist list".to_string(),
+                Assist(AssistCommand::Accept(n)) => format!("assist accept {}", n.get()),
+                Assist(AssistCommand::Offered(offer)) => format!(
+                    "assist suggested {}",
+                    serde_json::to_string(offer).expect("an offer serialises")
+                ),
             };
             format!("/incident {rest}")
         }
