@@ -151,24 +151,18 @@ fn no_mentions(allowed: &Value) -> bool {
 
 /// The one message carrying a postmortem file, once the close job has posted it.
 async fn postmortem_post(fake: &FakeDiscord) -> Posted {
-    let start = Instant::now();
-    loop {
-        let with_files: Vec<Posted> = fake
-            .posted(CHANNEL)
+    let with_files = || -> Vec<Posted> {
+        fake.posted(CHANNEL)
             .into_iter()
             .filter(|p| !p.files.is_empty())
-            .collect();
-        if !with_files.is_empty() {
-            assert_eq!(with_files.len(), 1, "{with_files:#?}");
-            return with_files.into_iter().next().unwrap();
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "no postmortem posted; calls:\n{}",
-            fake.describe_calls()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .collect()
+    };
+    let found = fake.until(WAIT, || Some(with_files()).filter(|w| !w.is_empty()));
+    let with_files = found
+        .await
+        .unwrap_or_else(|| panic!("no postmortem posted; calls:\n{}", fake.describe_calls()));
+    assert_eq!(with_files.len(), 1, "{with_files:#?}");
+    with_files.into_iter().next().unwrap()
 }
 
 fn clock(at: &Value) -> String {
@@ -494,11 +488,10 @@ async fn after_a_dropped_gateway_connection_the_missed_messages_arrive_once() {
     let away = fake.post(CHANNEL, ZOE, "db failover started while you were away");
     fake.react(CHANNEL, &away, TRENT, "📌");
     fake.post(CHANNEL, TRENT, "replica promoted");
-    let deadline = Instant::now() + WAIT;
-    while fake.connection_count() == connections {
-        assert!(Instant::now() < deadline, "Scribe did not reconnect");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let reconnected = fake.until(WAIT, || {
+        (fake.connection_count() != connections).then_some(())
+    });
+    assert!(reconnected.await.is_some(), "Scribe did not reconnect");
     fake.hold_sessions(false);
     fake.wait_connected(WAIT).await;
 
@@ -544,11 +537,10 @@ async fn a_session_that_cannot_resume_is_caught_up_from_the_channel_history() {
     // Dispatched into a session Discord then gives up: only the history keeps them.
     fake.post(CHANNEL, ZOE, "db failover started while you were away");
     fake.post(CHANNEL, TRENT, "replica promoted");
-    let deadline = Instant::now() + WAIT;
-    while fake.connection_count() == connections {
-        assert!(Instant::now() < deadline, "Scribe did not reconnect");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let reconnected = fake.until(WAIT, || {
+        (fake.connection_count() != connections).then_some(())
+    });
+    assert!(reconnected.await.is_some(), "Scribe did not reconnect");
     fake.hold_sessions(false);
 
     let incident = until(&server, "the messages from history", |i| {
@@ -794,18 +786,16 @@ async fn a_postmortem_post_whose_answer_was_lost_is_retried_and_appears_once() {
     postmortem_post(&fake).await;
     // The job retries after its backoff with the same enforced nonce: Discord hands back the
     // message it created, and the channel still holds one postmortem.
-    let deadline = Instant::now() + WAIT;
-    let attempts = loop {
-        let attempts: Vec<_> = fake
-            .calls_to("POST", &path)
+    let attempts = || -> Vec<_> {
+        fake.calls_to("POST", &path)
             .into_iter()
             .filter(|c| !c.parts.is_empty())
-            .collect();
-        if attempts.len() >= 2 || Instant::now() > deadline {
-            break attempts;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            .collect()
     };
+    let attempts = fake
+        .until(WAIT, || Some(attempts()).filter(|a| a.len() >= 2))
+        .await
+        .unwrap_or_else(attempts);
     assert_eq!(attempts.len(), 2, "{}", fake.describe_calls());
     assert_eq!(attempts[0].status, 502);
     assert!(attempts[1].ok());
@@ -1464,10 +1454,8 @@ async fn a_slow_start_is_still_answered_in_the_channel() {
     let response = fake.interaction_response(&started, WAIT).await;
     assert_eq!(response["type"], 5, "deferred: {response}");
     // The answer for the channel comes after the deferral: wait for it.
-    let deadline = Instant::now() + WAIT;
-    let shown = loop {
-        let shown: Vec<Value> = fake
-            .history(SLOW)
+    let shown = |fake: &FakeDiscord| -> Vec<Value> {
+        fake.history(SLOW)
             .into_iter()
             .filter(|m| {
                 m["content"]
@@ -1475,12 +1463,12 @@ async fn a_slow_start_is_still_answered_in_the_channel() {
                     .unwrap_or_default()
                     .contains("Slow disks")
             })
-            .collect();
-        if !shown.is_empty() || Instant::now() > deadline {
-            break shown;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            .collect()
     };
+    let shown = fake
+        .until(WAIT, || Some(shown(&fake)).filter(|s| !s.is_empty()))
+        .await
+        .unwrap_or_else(|| shown(&fake));
     assert_eq!(shown.len(), 1, "{}", fake.describe_calls());
     assert!(
         shown[0]["flags"].as_u64().unwrap_or(0) & 64 == 0,

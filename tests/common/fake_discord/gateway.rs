@@ -222,7 +222,7 @@ pub(super) async fn serve_gateway(stream: TcpStream, shared: Arc<Shared>) {
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let conn = {
-        let mut state = shared.state.lock().expect("fake Discord state");
+        let mut state = shared.lock();
         state.gateway.connections += 1;
         state.gateway.connections
     };
@@ -257,7 +257,7 @@ pub(super) async fn serve_gateway(stream: TcpStream, shared: Arc<Shared>) {
             frame = socket.next() => match frame {
                 Some(Ok(WsMessage::Text(text))) => {
                     let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
-                    let mut state = shared.state.lock().expect("fake Discord state");
+                    let mut state = shared.lock();
                     match frame["op"].as_u64() {
                         Some(1) => {
                             state.gateway.heartbeats += 1;
@@ -272,7 +272,7 @@ pub(super) async fn serve_gateway(stream: TcpStream, shared: Arc<Shared>) {
             },
         }
     }
-    let mut state = shared.state.lock().expect("fake Discord state");
+    let mut state = shared.lock();
     if state
         .gateway
         .current

@@ -27,14 +27,14 @@ pub use multipart::Part;
 pub use rest::Call;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use gateway::Outgoing;
@@ -88,6 +88,46 @@ struct Shared {
     /// `127.0.0.1:PORT`
     addr: SocketAddr,
     state: Mutex<FakeState>,
+    /// Rung each time the bot's side (REST or the gateway) let go of the state: what the
+    /// test's waits wake on.
+    changed: Notify,
+}
+
+impl Shared {
+    /// The state, for the bot's side: whoever waits for a change re-checks once it is let go.
+    fn lock(&self) -> Changing<'_> {
+        Changing {
+            guard: Some(self.state.lock().expect("fake Discord state")),
+            changed: &self.changed,
+        }
+    }
+}
+
+/// [`Shared::lock`]'s guard.
+struct Changing<'a> {
+    guard: Option<MutexGuard<'a, FakeState>>,
+    changed: &'a Notify,
+}
+
+impl std::ops::Deref for Changing<'_> {
+    type Target = FakeState;
+
+    fn deref(&self) -> &FakeState {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Changing<'_> {
+    fn deref_mut(&mut self) -> &mut FakeState {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.changed.notify_waiters();
+    }
 }
 
 impl FakeDiscord {
@@ -100,9 +140,10 @@ impl FakeDiscord {
         let shared = Arc::new(Shared {
             addr,
             state: Mutex::default(),
+            changed: Notify::new(),
         });
         {
-            let mut state = shared.state.lock().unwrap();
+            let mut state = shared.lock();
             state.addr = addr.to_string();
             state.members.insert(
                 APPLICATION_ID.to_owned(),
@@ -141,6 +182,28 @@ impl FakeDiscord {
 
     fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.shared.state.lock().expect("fake Discord state")
+    }
+
+    /// What `check` finds, checked again each time the bot's side changes the state, until
+    /// `timeout`; `None` when it found nothing by then.
+    pub async fn until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Listening before the check: a change between the two is not missed.
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(found) = check() {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return check();
+            }
+        }
     }
 
     // ---- what tests set up -------------------------------------------------------------
@@ -318,24 +381,22 @@ impl FakeDiscord {
         count: usize,
         timeout: Duration,
     ) -> Vec<Call> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let done: Vec<Call> = self
-                .calls_to(method, path_contains)
+        let done = || -> Vec<Call> {
+            self.calls_to(method, path_contains)
                 .into_iter()
                 .filter(Call::ok)
-                .collect();
-            if done.len() >= count {
-                return done;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "waited {timeout:?} for {count} successful {method} …{path_contains}… calls, saw {}; all calls:\n{}",
-                    done.len(),
-                    self.describe_calls()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+                .collect()
+        };
+        match self
+            .until(timeout, || Some(done()).filter(|d| d.len() >= count))
+            .await
+        {
+            Some(done) => done,
+            None => panic!(
+                "waited {timeout:?} for {count} successful {method} …{path_contains}… calls, saw {}; all calls:\n{}",
+                done().len(),
+                self.describe_calls()
+            ),
         }
     }
 
@@ -392,24 +453,18 @@ impl FakeDiscord {
 
     /// Waits for the initial response to interaction `id` and returns the callback body.
     pub async fn interaction_response(&self, id: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(response) = self
-                .state()
+        let response = || {
+            self.state()
                 .interactions
                 .get(id)
                 .and_then(|i| i.response.clone())
-            {
-                return response;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "no response to interaction {id} within {timeout:?}; calls:\n{}",
-                    self.describe_calls()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        };
+        self.until(timeout, response).await.unwrap_or_else(|| {
+            panic!(
+                "no response to interaction {id} within {timeout:?}; calls:\n{}",
+                self.describe_calls()
+            )
+        })
     }
 
     /// What the user finally sees for interaction `id`: the type-4 (or, for a click, type-7) callback's `data`, or after a
@@ -421,23 +476,21 @@ impl FakeDiscord {
             return response["data"].clone();
         }
         let token = self.state().interactions[id].token.clone();
-        loop {
-            let answer = self.calls().into_iter().find(|c| {
+        let answer = || {
+            self.calls().into_iter().find(|c| {
                 c.ok()
                     && c.path
                         .contains(&format!("/webhooks/{APPLICATION_ID}/{token}"))
                     && (c.method == "POST" || c.method == "PATCH")
-            });
-            if let Some(call) = answer {
-                return call.json.unwrap_or(Value::Null);
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "interaction {id} was deferred ({response}) but never answered within {timeout:?}; calls:\n{}",
-                    self.describe_calls()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            })
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.until(left, answer).await {
+            Some(call) => call.json.unwrap_or(Value::Null),
+            None => panic!(
+                "interaction {id} was deferred ({response}) but never answered within {timeout:?}; calls:\n{}",
+                self.describe_calls()
+            ),
         }
     }
 
@@ -452,15 +505,12 @@ impl FakeDiscord {
 
     /// Waits until a session is READY (or RESUMED) on a live connection.
     pub async fn wait_connected(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.state().gateway.current.is_none() {
-            if Instant::now() >= deadline {
-                panic!(
-                    "no gateway session within {timeout:?}; REST calls:\n{}",
-                    self.describe_calls()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let live = || self.state().gateway.current.is_some().then_some(());
+        if self.until(timeout, live).await.is_none() {
+            panic!(
+                "no gateway session within {timeout:?}; REST calls:\n{}",
+                self.describe_calls()
+            );
         }
     }
 
@@ -818,16 +868,14 @@ impl FakeDiscord {
         let deadline = Instant::now() + timeout;
         self.interaction_response(id, timeout).await;
         // After a deferral the answer is a follow-up, which comes later.
-        loop {
-            if let Some(original) = self.state().interactions[id].original {
-                return original.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
+        let original = || self.state().interactions[id].original;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.until(left, original).await {
+            Some(original) => original.to_string(),
+            None => panic!(
                 "no public answer in the channel to {id} within {timeout:?}; calls:\n{}",
                 self.describe_calls()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            ),
         }
     }
 
