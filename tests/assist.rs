@@ -642,23 +642,13 @@ async fn the_console_asks_while_its_person_waits() {
 /quit
 ";
     let output = tokio::task::block_in_place(|| {
-        use std::io::Write;
-        let mut child = sandbox
-            .scribe()
-            .args(["console", "--as", "Dana"])
-            .env("SCRIBE__ASSIST__BASE_URL", llm.base_url())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("scribe starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(session.as_bytes())
-            .unwrap();
-        child.wait_with_output().expect("scribe finishes")
+        common::feed(
+            sandbox
+                .scribe()
+                .args(["console", "--as", "Dana"])
+                .env("SCRIBE__ASSIST__BASE_URL", llm.base_url()),
+            session,
+        )
     });
     let out = common::success(&output);
     assert!(

@@ -92,22 +92,7 @@ impl Sandbox {
 
     /// Runs `scribe args…` with `input` (text, or any bytes) on standard input.
     pub fn run_with_input(&self, args: &[&str], input: impl AsRef<[u8]>) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .scribe()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("scribe starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_ref())
-            .unwrap();
-        child.wait_with_output().expect("scribe finishes")
+        feed(self.scribe().args(args), input)
     }
 
     /// Every file under the sandbox, relative to it.
@@ -127,6 +112,24 @@ impl Sandbox {
         out.sort();
         out
     }
+}
+
+/// Runs `command` to completion with `input` (text, or any bytes) on standard input.
+pub fn feed(command: &mut Command, input: impl AsRef<[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scribe starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_ref())
+        .unwrap();
+    child.wait_with_output().expect("scribe finishes")
 }
 
 /// A template directory in `sandbox` whose `postmortem.md.j2`, which replaces the built-in
